@@ -1,0 +1,67 @@
+#include "list/list.hpp"
+
+#include "cli/error.hpp"
+
+namespace imgpipe {
+
+std::string format_list_line(const ListEntry& e, bool nul) {
+    std::string line = e.path;
+    if (e.label >= 0) line += "\t" + std::to_string(e.label) + "\t" + e.label_name;
+    line += nul ? '\0' : '\n';
+    return line;
+}
+
+ListEntry parse_list_line(const std::string& record, const std::string& where) {
+    ListEntry e;
+    size_t tab1 = record.find('\t');
+    e.path = record.substr(0, tab1);
+    if (e.path.empty()) throw DataError(where, "empty path");
+    if (tab1 == std::string::npos) return e;
+    size_t tab2 = record.find('\t', tab1 + 1);
+    std::string index = record.substr(tab1 + 1, tab2 == std::string::npos ? std::string::npos : tab2 - tab1 - 1);
+    bool digits = !index.empty() && index.size() < 10 && index.find_first_not_of("0123456789") == std::string::npos;
+    if (!digits) throw DataError(where, "label index \"" + index + "\" is not a non-negative integer");
+    e.label = int32_t(std::stol(index));
+    if (tab2 != std::string::npos) {
+        e.label_name = record.substr(tab2 + 1);
+        if (e.label_name.find('\t') != std::string::npos)
+            throw DataError(where, "more than three tab-separated fields (use -0 for paths with tabs)");
+    }
+    return e;
+}
+
+ImageList read_list(Input& in, bool nul) {
+    ImageList list;
+    std::string record;
+    int64_t line = 0;
+    bool any_labelled = false, any_unlabelled = false;
+    while (in.read_record(record, nul ? '\0' : '\n')) {
+        ++line;
+        if (!nul && !record.empty() && record.back() == '\r') record.pop_back();
+        if (record.empty()) continue;
+        std::string where = (in.name() == "stdin" ? std::string("list") : in.name()) + ":" + std::to_string(line);
+        ListEntry e = parse_list_line(record, where);
+        if (e.label >= 0) {
+            any_labelled = true;
+            if (size_t(e.label) >= list.classes.size()) list.classes.resize(size_t(e.label) + 1);
+            std::string& name = list.classes[size_t(e.label)];
+            if (!e.label_name.empty()) {
+                if (name.empty()) name = e.label_name;
+                else if (name != e.label_name)
+                    throw DataError(where, "label " + std::to_string(e.label) + " is \"" + e.label_name +
+                                               "\" here but \"" + name + "\" earlier");
+            }
+        } else {
+            any_unlabelled = true;
+        }
+        if (any_labelled && any_unlabelled)
+            throw DataError(where, "mixes labelled and unlabelled lines");
+        list.entries.push_back(std::move(e));
+    }
+    // Classes no line named (a filtered list) keep their index as their name.
+    for (size_t i = 0; i < list.classes.size(); ++i)
+        if (list.classes[i].empty()) list.classes[i] = std::to_string(i);
+    return list;
+}
+
+}  // namespace imgpipe

@@ -1,0 +1,33 @@
+// List lines (DESIGN.md section 3): PATH<TAB>LABEL_INDEX<TAB>LABEL_NAME, or
+// PATH alone, one per line ('\n'), or NUL-terminated records with -0.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "cli/io.hpp"
+
+namespace imgpipe {
+
+struct ListEntry {
+    std::string path;
+    int32_t label = -1;      // -1: no label
+    std::string label_name;  // may be empty when the line gave only an index
+};
+
+// One record with its terminator ('\n', or '\0' when nul).
+std::string format_list_line(const ListEntry& entry, bool nul);
+// Parses one record (without terminator); `where` is "list:17" for errors.
+ListEntry parse_list_line(const std::string& record, const std::string& where);
+
+struct ImageList {
+    std::vector<ListEntry> entries;
+    std::vector<std::string> classes;  // index -> name; empty when unlabelled
+    bool labelled() const { return !classes.empty(); }
+};
+
+// Reads a whole list. A list is labelled if any line is; then every line must be,
+// and one index must always carry the same name. Blank lines are skipped.
+ImageList read_list(Input& in, bool nul);
+
+}  // namespace imgpipe

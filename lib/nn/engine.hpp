@@ -1,0 +1,82 @@
+// The engine interface the nn tools see (DESIGN.md sections 5, 6 and "Engine").
+// No torch type crosses this header: tools include it and stay quick to compile.
+// The implementation (lib/nn/*.cpp) is libtorch; only those files include torch.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "stream/frame.hpp"
+
+namespace imgpipe::nn {
+
+// Command-line choices that override the model spec (empty / <= 0: keep the spec's).
+struct Overrides {
+    std::string loss;                  // binary_crossentropy, categorical_crossentropy, ...
+    std::string optimizer;             // adam, sgd, rmsprop
+    double lr = 0;                     // learning rate
+    std::vector<std::string> metrics;  // accuracy, mae, mse
+};
+
+// Sample-weighted running means of the loss and metrics over the batches of
+// an epoch, in insertion order ("loss" first), as Keras reports them.
+class Scores {
+public:
+    void add(const std::string& name, double value, int64_t samples);
+    std::vector<std::pair<std::string, double>> means() const;
+    double mean(const std::string& name) const;  // NaN if absent
+    int64_t samples(const std::string& name) const;
+    void clear() { sums_.clear(); }
+    // " - loss: 0.4123 - accuracy: 0.8125" (prefix "val_" adds val_loss ...)
+    std::string keras_text(const std::string& prefix = "") const;
+
+private:
+    struct Sum { std::string name; double total; int64_t n; };
+    std::vector<Sum> sums_;
+};
+
+// Sets glibc's malloc so that big buffers are reused rather than mapped and
+// unmapped at every step (7-10x faster training here), and the thread count.
+void configure_runtime(int threads);
+bool cuda_available();
+
+class Model {
+public:
+    // Builds a fresh model from a spec: our compact JSON or Keras' model.to_json()
+    // (Keras 2 or 3). `spec_name` names the file in errors. Deterministic in seed.
+    static std::unique_ptr<Model> create(const std::string& spec_json, const std::string& spec_name,
+                                         const Overrides& overrides, uint64_t seed);
+    // Loads a model file (safetensors), optimizer state included.
+    static std::unique_ptr<Model> load(const std::string& path, const Overrides& overrides = {});
+    virtual ~Model() = default;
+
+    virtual void to_device(const std::string& device) = 0;  // "cpu" or "cuda"; UsageError if unavailable
+    virtual std::string summary() const = 0;                // Keras' model.summary() table
+
+    virtual std::vector<int64_t> input_shape() const = 0;   // per sample: [h, w, c]
+    virtual std::vector<int64_t> output_shape() const = 0;  // per sample, e.g. [10] or [64, 64, 3]
+    virtual std::string loss_name() const = 0;
+    virtual std::vector<std::string> metric_names() const = 0;  // as Keras names them in logs
+    virtual std::vector<std::string> classes() const = 0;       // from the training stream
+    // Throws DataError (with both shapes and dtypes) if the frame's x does not fit,
+    // or its y does not fit the loss. The first training frame fixes the input dtype.
+    virtual void check_batch(const Frame& batch, const std::string& where, bool need_targets) const = 0;
+
+    // One optimizer step on a batch; adds the batch's loss and metrics to scores.
+    virtual void train_batch(const Frame& batch, Scores& scores) = 0;
+    virtual void evaluate_batch(const Frame& batch, Scores& scores) = 0;
+    // Outputs, F32, shape [n, ...output_shape()] (images channels-last).
+    virtual Tensor predict_batch(const Frame& batch) = 0;
+
+    virtual double learning_rate() const = 0;
+    virtual void set_learning_rate(double lr) = 0;
+
+    // Writes the model file atomically: weights, optimizer state, resolved spec,
+    // classes, input shape and dtype, and `state_json` (epoch, history, ...).
+    virtual void save(const std::string& path, const std::string& state_json) const = 0;
+    virtual std::string state_json() const = 0;  // what save() stored ("{}" for a fresh model)
+};
+
+}  // namespace imgpipe::nn

@@ -1,0 +1,64 @@
+// Regrouping samples: slicing frames into samples, joining samples into
+// batches, and the windowed shuffle for streams too big to permute.
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "cli/random.hpp"
+#include "stream/frame.hpp"
+
+namespace imgpipe {
+
+// Samples [begin, end) of a frame, with their paths; "index" moves with them.
+Frame slice_frame(const Frame& frame, int64_t begin, int64_t end);
+
+// Joins frames along the sample axis. Tensors must agree in names, dtypes and
+// per-sample shapes (DataError otherwise, naming both shapes). Metadata comes
+// from the first frame; paths are concatenated.
+Frame concat_frames(const std::vector<Frame>& frames);
+
+// Collects samples and emits frames of `batch` samples. A batch never spans two
+// epochs: the partial batch at the end of an epoch is emitted (Keras) or, with
+// drop_last, discarded. With a shuffle window > 1, samples of one epoch leave
+// in a random order drawn from (seed, epoch, sample index).
+class Batcher {
+public:
+    Batcher(int64_t batch, bool drop_last, int64_t shuffle_window, uint64_t seed);
+    // Adds one frame (any number of samples); finished batches go to `ready`.
+    void add(const Frame& frame, std::vector<Frame>& ready);
+    // End of input: flushes what is left.
+    void finish(std::vector<Frame>& ready);
+    int64_t dropped() const { return dropped_; }
+
+private:
+    void flush_epoch(std::vector<Frame>& ready);
+    void emit_full(std::vector<Frame>& ready);
+    void take(Frame sample, std::vector<Frame>& ready);
+    int64_t batch_, window_;
+    bool drop_last_;
+    uint64_t seed_;
+    int64_t epoch_ = INT64_MIN;
+    uint64_t drawn_ = 0;
+    std::vector<Frame> window_samples_;
+    std::vector<Frame> pending_;
+    int64_t dropped_ = 0;
+};
+
+// A human summary of a stream (batchpack --info).
+class StreamSummary {
+public:
+    void add(const Frame& frame);
+    std::string text() const;
+
+private:
+    int64_t frames_ = 0, samples_ = 0, min_batch_ = INT64_MAX, max_batch_ = 0;
+    std::vector<std::string> classes_;
+    std::vector<int64_t> class_counts_;
+    std::string tensors_;  // "x U8 [*,64,64,3]; y I32 [*]" of the first frame
+    std::string class_mode_, format_;
+    int64_t epoch_size_ = -1, first_epoch_ = -1, last_epoch_ = -1;
+};
+
+}  // namespace imgpipe

@@ -1,0 +1,301 @@
+#include "stream/frame.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstring>
+
+#include "cli/error.hpp"
+
+namespace imgpipe {
+
+using nlohmann::json;
+
+const char* const kStreamFormat = "batchstream/1";
+
+namespace {
+// Headers larger than this are not ours (a 100k-path batch header is ~10 MB).
+constexpr uint64_t kMaxHeader = 256ull << 20;
+
+uint64_t read_le64(const uint8_t* p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+    return v;
+}
+
+std::string printable_prefix(const uint8_t* p, size_t n) {
+    std::string s;
+    for (size_t i = 0; i < n && i < 8; ++i) {
+        unsigned char c = p[i];
+        if (c >= 32 && c < 127) s += char(c);
+        else {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02x", c);
+            s += buf;
+        }
+    }
+    return s;
+}
+
+// Validates a parsed header and lays out the tensors; returns the data size.
+uint64_t parse_header(const std::string& where, const char* text, size_t size, Frame& frame, bool check_format) {
+    json header = json::parse(text, text + size, nullptr, false);
+    if (header.is_discarded() || !header.is_object())
+        throw DataError(where, "not a batch stream (header is not a safetensors JSON header)");
+    frame.tensors.clear();
+    frame.metadata.clear();
+    std::vector<std::pair<uint64_t, uint64_t>> spans;
+    for (auto& [key, value] : header.items()) {
+        if (key == "__metadata__") {
+            if (!value.is_object()) throw DataError(where, "__metadata__ is not an object");
+            for (auto& [mk, mv] : value.items()) {
+                if (!mv.is_string()) throw DataError(where, "metadata \"" + mk + "\" is not a string");
+                frame.metadata[mk] = mv.get<std::string>();
+            }
+            continue;
+        }
+        if (!value.is_object() || !value.contains("dtype") || !value.contains("shape") || !value.contains("data_offsets"))
+            throw DataError(where, "tensor \"" + key + "\" lacks dtype, shape or data_offsets");
+        Tensor t;
+        t.name = key;
+        if (!value["dtype"].is_string() || !parse_dtype(value["dtype"].get<std::string>(), t.dtype))
+            throw DataError(where, "tensor \"" + key + "\": unsupported dtype " + value["dtype"].dump() +
+                                       " (batch streams use U8, I32 or F32)");
+        const json& shape = value["shape"];
+        const json& offsets = value["data_offsets"];
+        if (!shape.is_array() || !offsets.is_array() || offsets.size() != 2)
+            throw DataError(where, "tensor \"" + key + "\": malformed shape or data_offsets");
+        uint64_t count = 1;
+        for (const json& d : shape) {
+            if (!d.is_number_integer() || d.get<int64_t>() < 0)
+                throw DataError(where, "tensor \"" + key + "\": malformed shape " + shape.dump());
+            uint64_t dim = d.get<uint64_t>();
+            if (dim && count > (uint64_t(1) << 40) / dim)
+                throw DataError(where, "tensor \"" + key + "\": shape too large " + shape.dump());
+            count *= dim;
+            t.shape.push_back(int64_t(dim));
+        }
+        if (!offsets[0].is_number_unsigned() || !offsets[1].is_number_unsigned())
+            throw DataError(where, "tensor \"" + key + "\": malformed data_offsets");
+        uint64_t begin = offsets[0].get<uint64_t>(), end = offsets[1].get<uint64_t>();
+        if (end < begin || end - begin != count * dtype_size(t.dtype))
+            throw DataError(where, "tensor \"" + key + "\": data_offsets do not match shape " + shape_text(t.shape));
+        spans.push_back({begin, end});
+        frame.tensors.push_back(std::move(t));
+    }
+    // Tensors must tile the data buffer exactly, as safetensors requires.
+    std::vector<size_t> order(spans.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return spans[a].first < spans[b].first; });
+    uint64_t cursor = 0;
+    std::vector<Tensor> sorted;
+    for (size_t i : order) {
+        if (spans[i].first != cursor) throw DataError(where, "tensor data overlaps or leaves gaps");
+        cursor = spans[i].second;
+        sorted.push_back(std::move(frame.tensors[i]));
+    }
+    frame.tensors = std::move(sorted);
+    if (check_format) {
+        auto it = frame.metadata.find("format");
+        if (it == frame.metadata.end())
+            throw DataError(where, "not a batch stream (safetensors without \"format\": \"batchstream/1\")");
+        const std::string& f = it->second;
+        if (f.rfind("batchstream/", 0) != 0) throw DataError(where, "not a batch stream (format \"" + f + "\")");
+        if (f != kStreamFormat)
+            throw DataError(where, "stream format \"" + f + "\" is newer than this tool reads (" + kStreamFormat +
+                                       "); upgrade imgpipe");
+    }
+    return cursor;
+}
+}  // namespace
+
+size_t dtype_size(DType t) { return t == DType::U8 ? 1 : 4; }
+
+const char* dtype_name(DType t) {
+    switch (t) {
+        case DType::U8: return "U8";
+        case DType::I32: return "I32";
+        case DType::F32: return "F32";
+    }
+    return "?";
+}
+
+bool parse_dtype(const std::string& name, DType& out) {
+    if (name == "U8") out = DType::U8;
+    else if (name == "I32") out = DType::I32;
+    else if (name == "F32") out = DType::F32;
+    else return false;
+    return true;
+}
+
+Tensor::Tensor(std::string n, DType t, std::vector<int64_t> s) : name(std::move(n)), dtype(t), shape(std::move(s)) {
+    data.assign(size_t(elements()) * dtype_size(dtype), 0);
+}
+
+int64_t Tensor::elements() const {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    return n;
+}
+
+size_t Tensor::row_bytes() const {
+    if (shape.empty()) return data.size();
+    size_t n = dtype_size(dtype);
+    for (size_t i = 1; i < shape.size(); ++i) n *= size_t(shape[i]);
+    return n;
+}
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+    std::string s = "[";
+    for (size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
+    return s + "]";
+}
+
+Tensor* Frame::find(const std::string& name) {
+    for (Tensor& t : tensors)
+        if (t.name == name) return &t;
+    return nullptr;
+}
+
+const Tensor* Frame::find(const std::string& name) const { return const_cast<Frame*>(this)->find(name); }
+
+Tensor& Frame::get(const std::string& name) {
+    Tensor* t = find(name);
+    if (!t) throw DataError("", "frame has no tensor \"" + name + "\"");
+    return *t;
+}
+
+const Tensor& Frame::get(const std::string& name) const { return const_cast<Frame*>(this)->get(name); }
+
+int64_t Frame::samples() const {
+    const Tensor* x = find("x");
+    return x ? x->rows() : 0;
+}
+
+std::string json_list(const std::vector<std::string>& items) {
+    // Invalid UTF-8 in a path is replaced rather than refused: the path still joins back.
+    return json(items).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::vector<std::string> parse_json_list(const std::string& text, const std::string& what) {
+    json j = json::parse(text, nullptr, false);
+    if (j.is_discarded() || !j.is_array()) throw DataError("", "metadata \"" + what + "\" is not a JSON list");
+    std::vector<std::string> out;
+    out.reserve(j.size());
+    for (const json& item : j) {
+        if (!item.is_string()) throw DataError("", "metadata \"" + what + "\" holds a non-string");
+        out.push_back(item.get<std::string>());
+    }
+    return out;
+}
+
+std::vector<std::string> Frame::classes() const {
+    auto it = metadata.find("classes");
+    return it == metadata.end() ? std::vector<std::string>{} : parse_json_list(it->second, "classes");
+}
+
+void Frame::set_classes(const std::vector<std::string>& names) { metadata["classes"] = json_list(names); }
+
+std::vector<std::string> Frame::paths() const {
+    auto it = metadata.find("paths");
+    return it == metadata.end() ? std::vector<std::string>{} : parse_json_list(it->second, "paths");
+}
+
+void Frame::set_paths(const std::vector<std::string>& paths) { metadata["paths"] = json_list(paths); }
+
+int64_t Frame::meta_int(const std::string& key, int64_t fallback) const {
+    auto it = metadata.find(key);
+    if (it == metadata.end()) return fallback;
+    try {
+        size_t used = 0;
+        long long v = std::stoll(it->second, &used);
+        if (used == it->second.size()) return v;
+    } catch (const std::exception&) {
+    }
+    throw DataError("", "metadata \"" + key + "\" is not an integer: \"" + it->second + "\"");
+}
+
+void Frame::set_meta_int(const std::string& key, int64_t value) { metadata[key] = std::to_string(value); }
+
+std::vector<uint8_t> encode_frame(const Frame& frame) {
+    json header = json::object();
+    uint64_t offset = 0;
+    for (const Tensor& t : frame.tensors) {
+        if (t.data.size() != size_t(t.elements()) * dtype_size(t.dtype))
+            throw Error(kSoftware, "", "tensor \"" + t.name + "\" holds the wrong number of bytes");
+        header[t.name] = {{"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + t.data.size()}}};
+        offset += t.data.size();
+    }
+    if (!frame.metadata.empty()) header["__metadata__"] = frame.metadata;
+    std::string text = header.dump(-1, ' ', false, json::error_handler_t::replace);
+    text.append((8 - text.size() % 8) % 8, ' ');  // safetensors aligns the data to 8 bytes
+    std::vector<uint8_t> out(8 + text.size() + offset);
+    uint64_t n = text.size();
+    for (int i = 0; i < 8; ++i) out[size_t(i)] = uint8_t(n >> (8 * i));
+    std::memcpy(out.data() + 8, text.data(), text.size());
+    uint8_t* p = out.data() + 8 + text.size();
+    for (const Tensor& t : frame.tensors) {
+        if (!t.data.empty()) std::memcpy(p, t.data.data(), t.data.size());
+        p += t.data.size();
+    }
+    return out;
+}
+
+void write_frame(Output& out, const Frame& frame) {
+    std::vector<uint8_t> bytes = encode_frame(frame);
+    out.write(bytes.data(), bytes.size());
+}
+
+Frame decode_frame(const uint8_t* data, size_t size, const std::string& where) {
+    if (size < 8) throw DataError(where, "truncated: " + std::to_string(size) + " bytes, not a safetensors file");
+    uint64_t n = read_le64(data);
+    if (n > size - 8 || n > kMaxHeader)
+        throw DataError(where, "not a safetensors file (starts with '" + printable_prefix(data, size) + "')");
+    Frame frame;
+    uint64_t data_size = parse_header(where, reinterpret_cast<const char*>(data + 8), n, frame, false);
+    if (data_size != size - 8 - n)
+        throw DataError(where, "truncated or padded: header promises " + std::to_string(data_size) + " data bytes, file has " +
+                                   std::to_string(size - 8 - n));
+    const uint8_t* p = data + 8 + n;
+    for (Tensor& t : frame.tensors) {
+        t.data.assign(p, p + size_t(t.elements()) * dtype_size(t.dtype));
+        p += t.data.size();
+    }
+    return frame;
+}
+
+std::string FrameReader::where() const { return in_.name() + ": frame " + std::to_string(frames_); }
+
+bool FrameReader::read(Frame& frame) {
+    uint8_t prefix[8];
+    size_t got = in_.read(prefix, 8);
+    if (got == 0) return false;
+    ++frames_;
+    if (got < 8) throw DataError(where(), "truncated frame (" + std::to_string(got) + " of 8 length bytes)");
+    uint64_t n = read_le64(prefix);
+    if (n < 2 || n > kMaxHeader || prefix[7] != 0)
+        throw DataError(where(), "not a batch stream (starts with '" + printable_prefix(prefix, 8) + "')");
+    header_.resize(n);
+    got = in_.read(header_.data(), n);
+    if (got < n)
+        throw DataError(where(), "truncated frame (header: " + std::to_string(got) + " of " + std::to_string(n) + " bytes)");
+    if (header_[0] != '{') throw DataError(where(), "not a batch stream (header is not JSON)");
+    uint64_t data_size = parse_header(where(), reinterpret_cast<const char*>(header_.data()), n, frame, check_format_);
+    uint64_t total = 0;
+    for (Tensor& t : frame.tensors) {
+        t.data.resize(size_t(t.elements()) * dtype_size(t.dtype));
+        got = in_.read(t.data.data(), t.data.size());
+        total += got;
+        if (got < t.data.size())
+            throw DataError(where(), "truncated frame (data: " + std::to_string(total) + " of " + std::to_string(data_size) +
+                                         " bytes)");
+    }
+    return true;
+}
+
+void FrameReader::rewind() {
+    in_.rewind();
+    frames_ = 0;
+}
+
+}  // namespace imgpipe

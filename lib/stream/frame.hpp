@@ -1,0 +1,86 @@
+// The batch stream (DESIGN.md section 4): a concatenation of frames, each one
+// safetensors document (u64 little-endian header length, JSON header, raw
+// tensor bytes). Tensor "x" holds the inputs [n,h,w,c]; "y" the targets;
+// __metadata__ holds format, classes, class_mode, paths, epoch, index, epoch_size.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "cli/io.hpp"
+
+namespace imgpipe {
+
+extern const char* const kStreamFormat;  // "batchstream/1"
+
+enum class DType { U8, I32, F32 };
+size_t dtype_size(DType t);
+const char* dtype_name(DType t);  // "U8", "I32", "F32"
+bool parse_dtype(const std::string& name, DType& out);
+
+struct Tensor {
+    std::string name;
+    DType dtype = DType::U8;
+    std::vector<int64_t> shape;
+    std::vector<uint8_t> data;
+
+    Tensor() = default;
+    Tensor(std::string n, DType t, std::vector<int64_t> s);  // zero-filled
+    int64_t elements() const;
+    int64_t rows() const { return shape.empty() ? 1 : shape[0]; }
+    size_t row_bytes() const;  // bytes of one sample
+    template <class T> T* values() { return reinterpret_cast<T*>(data.data()); }
+    template <class T> const T* values() const { return reinterpret_cast<const T*>(data.data()); }
+};
+
+std::string shape_text(const std::vector<int64_t>& shape);  // "[32,64,64,3]"
+
+struct Frame {
+    std::vector<Tensor> tensors;
+    std::map<std::string, std::string> metadata;
+
+    Tensor* find(const std::string& name);
+    const Tensor* find(const std::string& name) const;
+    Tensor& get(const std::string& name);              // throws DataError if absent
+    const Tensor& get(const std::string& name) const;
+    int64_t samples() const;  // rows of "x" (0 if none)
+
+    // Typed views of the metadata (lists are stored as JSON text).
+    std::vector<std::string> classes() const;
+    void set_classes(const std::vector<std::string>& names);
+    std::vector<std::string> paths() const;
+    void set_paths(const std::vector<std::string>& paths);
+    int64_t meta_int(const std::string& key, int64_t fallback) const;
+    void set_meta_int(const std::string& key, int64_t value);
+};
+
+std::string json_list(const std::vector<std::string>& items);
+std::vector<std::string> parse_json_list(const std::string& text, const std::string& what);
+
+// Serializes one frame (safetensors bytes).
+std::vector<uint8_t> encode_frame(const Frame& frame);
+// Parses one whole safetensors document held in memory (a model file, say).
+Frame decode_frame(const uint8_t* data, size_t size, const std::string& where);
+
+void write_frame(Output& out, const Frame& frame);
+
+class FrameReader {
+public:
+    // check_format: require "format": "batchstream/1" in the metadata.
+    explicit FrameReader(Input& in, bool check_format = true) : in_(in), check_format_(check_format) {}
+    // Reads the next frame; false at a clean end of stream. Throws DataError
+    // naming the input and the frame number on a truncated or foreign frame.
+    bool read(Frame& frame);
+    int64_t frames_read() const { return frames_; }
+    std::string where() const;  // "file: frame N" of the last frame read
+    void rewind();
+
+private:
+    Input& in_;
+    bool check_format_;
+    int64_t frames_ = 0;
+    std::vector<uint8_t> header_;
+};
+
+}  // namespace imgpipe

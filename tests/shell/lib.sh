@@ -1,0 +1,42 @@
+# Sourced by every shell suite. Each check runs a real command and asserts on
+# its exit status, output bytes or messages. Results go to $COUNTS.
+# Usage:
+#   run CMD...                 runs CMD, keeping status in $status, stdout in $T/out, stderr in $T/err
+#   check NAME CONDITION...    passes if the shell CONDITION succeeds
+#   check_status NAME N        passes if the last run exited N
+#   check_err NAME TEXT        passes if the last run's stderr contains TEXT
+set -u
+T=$(mktemp -d "${TMPDIR:-/tmp}/imgpipe-test.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+cd "$T" || exit 1
+export LC_ALL=C
+
+_result() {  # _result pass|fail NAME [DETAIL]
+    echo "$1 $2" >> "$COUNTS"
+    if [ "$1" = fail ]; then
+        echo "FAIL: $SUITE: $2${3:+ ($3)}"
+        [ -s "$T/err" ] && sed 's/^/    stderr: /' "$T/err" | head -n 5
+    fi
+    return 0
+}
+SUITE=$(basename "$0" .sh)
+
+run() {
+    "$@" > "$T/out" 2> "$T/err"
+    status=$?
+}
+check() {
+    name=$1; shift
+    if eval "$@"; then _result pass "$name"; else _result fail "$name" "$*"; fi
+}
+check_status() {
+    if [ "$status" -eq "$2" ]; then _result pass "$1"; else _result fail "$1" "exit $status, expected $2"; fi
+}
+check_err() {
+    if grep -qF -- "$2" "$T/err"; then _result pass "$1"; else _result fail "$1" "stderr lacks: $2"; fi
+}
+check_out() {
+    if grep -qF -- "$2" "$T/out"; then _result pass "$1"; else _result fail "$1" "stdout lacks: $2"; fi
+}
+# Reads a batch stream with Python's json + numpy (an independent reader).
+py() { /usr/bin/python3 "$@"; }

@@ -1,0 +1,52 @@
+// List lines and the counter-based random generator.
+#include <catch2/catch.hpp>
+
+#include "cli/error.hpp"
+#include "cli/random.hpp"
+#include "list/list.hpp"
+
+using namespace imgpipe;
+
+TEST_CASE("list lines round-trip with and without labels", "[list]") {
+    ListEntry e{"data/cats/001.jpg", 0, "cats"};
+    CHECK(format_list_line(e, false) == "data/cats/001.jpg\t0\tcats\n");
+    ListEntry p = parse_list_line("data/cats/001.jpg\t0\tcats", "list:1");
+    CHECK(p.path == e.path);
+    CHECK(p.label == 0);
+    CHECK(p.label_name == "cats");
+    ListEntry bare = parse_list_line("a b.png", "list:1");
+    CHECK(bare.label == -1);
+    CHECK(format_list_line(bare, true) == std::string("a b.png\0", 8));
+}
+
+TEST_CASE("a malformed list line names its line number", "[list]") {
+    CHECK_THROWS_WITH(parse_list_line("x.png\tcat", "list:17"), Catch::Contains("not a non-negative integer"));
+    try {
+        parse_list_line("x.png\t-1\tcat", "list:17");
+        FAIL("no error");
+    } catch (const DataError& e) {
+        CHECK(e.where() == "list:17");
+        CHECK(e.status() == kDataErr);
+    }
+}
+
+TEST_CASE("the random generator depends only on its key", "[random]") {
+    Random a(7, 1, 99, Purpose::Augment), b(7, 1, 99, Purpose::Augment), c(7, 2, 99, Purpose::Augment);
+    uint64_t x = a.next();
+    CHECK(x == b.next());
+    CHECK(x != c.next());
+    Random d(7, 1, 99, Purpose::Shuffle);
+    CHECK(d.next() != x);
+    double u = a.uniform();
+    CHECK(u >= 0.0);
+    CHECK(u < 1.0);
+}
+
+TEST_CASE("permutations are permutations and change with the epoch", "[random]") {
+    auto p0 = permutation(1000, 5, 0), p1 = permutation(1000, 5, 1);
+    std::vector<uint64_t> sorted = p0;
+    std::sort(sorted.begin(), sorted.end());
+    for (uint64_t i = 0; i < 1000; ++i) REQUIRE(sorted[i] == i);
+    CHECK(p0 != p1);
+    CHECK(p0 == permutation(1000, 5, 0));
+}

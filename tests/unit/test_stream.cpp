@@ -1,0 +1,168 @@
+// The batch stream: frames round-trip, and bad input is named by frame number.
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "cli/error.hpp"
+#include "stream/batch.hpp"
+#include "stream/frame.hpp"
+
+using namespace imgpipe;
+
+namespace {
+Frame sample_frame(int n, int first_label, int epoch = 0) {
+    Frame f;
+    Tensor x("x", DType::U8, {n, 2, 2, 3});
+    for (size_t i = 0; i < x.data.size(); ++i) x.data[i] = uint8_t(i + size_t(first_label));
+    Tensor y("y", DType::I32, {n});
+    std::vector<std::string> paths;
+    for (int i = 0; i < n; ++i) {
+        y.values<int32_t>()[i] = first_label + i;
+        paths.push_back("img" + std::to_string(first_label + i) + ".png");
+    }
+    f.tensors = {x, y};
+    f.metadata["format"] = kStreamFormat;
+    f.set_classes({"cat", "dog"});
+    f.set_paths(paths);
+    f.set_meta_int("epoch", epoch);
+    f.set_meta_int("index", first_label);
+    return f;
+}
+
+std::string temp_path() {
+    char name[] = "/tmp/imgpipe-unit-XXXXXX";
+    int fd = mkstemp(name);
+    close(fd);
+    return name;
+}
+
+void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
+    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+}
+}  // namespace
+
+TEST_CASE("a frame round-trips through safetensors bytes", "[stream]") {
+    Frame f = sample_frame(3, 0);
+    std::vector<uint8_t> bytes = encode_frame(f);
+    uint64_t header = 0;
+    for (int i = 7; i >= 0; --i) header = (header << 8) | bytes[size_t(i)];
+    CHECK(header % 8 == 0);
+    CHECK(bytes[8] == '{');
+    Frame g = decode_frame(bytes.data(), bytes.size(), "mem");
+    REQUIRE(g.tensors.size() == 2);
+    CHECK(g.get("x").data == f.get("x").data);
+    CHECK(g.get("x").shape == std::vector<int64_t>{3, 2, 2, 3});
+    CHECK(g.get("y").values<int32_t>()[2] == 2);
+    CHECK(g.classes() == std::vector<std::string>{"cat", "dog"});
+    CHECK(g.paths()[1] == "img1.png");
+}
+
+TEST_CASE("the reader reads frames back and stops cleanly at the end", "[stream]") {
+    std::string path = temp_path();
+    {
+        Output out(path, true);
+        write_frame(out, sample_frame(2, 0));
+        write_frame(out, sample_frame(1, 2));
+        out.commit();
+    }
+    Input in(path);
+    FrameReader reader(in);
+    Frame f;
+    REQUIRE(reader.read(f));
+    CHECK(f.samples() == 2);
+    REQUIRE(reader.read(f));
+    CHECK(f.samples() == 1);
+    CHECK_FALSE(reader.read(f));
+    unlink(path.c_str());
+}
+
+TEST_CASE("a truncated frame is an error naming its frame number", "[stream]") {
+    std::vector<uint8_t> a = encode_frame(sample_frame(2, 0)), b = encode_frame(sample_frame(2, 2));
+    std::vector<uint8_t> bytes = a;
+    bytes.insert(bytes.end(), b.begin(), b.end() - 5);
+    std::string path = temp_path();
+    write_bytes(path, bytes);
+    Input in(path);
+    FrameReader reader(in);
+    Frame f;
+    REQUIRE(reader.read(f));
+    try {
+        reader.read(f);
+        FAIL("no error");
+    } catch (const DataError& e) {
+        CHECK(e.where() == path + ": frame 2");
+        CHECK(std::string(e.what()).find("truncated frame") != std::string::npos);
+    }
+    unlink(path.c_str());
+}
+
+TEST_CASE("foreign input and future versions are refused", "[stream]") {
+    std::string path = temp_path();
+    write_bytes(path, {'G', 'I', 'F', '8', '9', 'a', 1, 0, 0, 0, 0, 0});
+    {
+        Input in(path);
+        FrameReader reader(in);
+        Frame f;
+        CHECK_THROWS_WITH(reader.read(f), Catch::Contains("not a batch stream (starts with 'GIF89a"));
+    }
+    Frame future = sample_frame(1, 0);
+    future.metadata["format"] = "batchstream/2";
+    write_bytes(path, encode_frame(future));
+    {
+        Input in(path);
+        FrameReader reader(in);
+        Frame f;
+        CHECK_THROWS_WITH(reader.read(f), Catch::Contains("newer than this tool reads"));
+    }
+    unlink(path.c_str());
+}
+
+TEST_CASE("batches never span epochs and keep the last partial batch", "[stream][batch]") {
+    Batcher batcher(2, false, 0, 1);
+    std::vector<Frame> ready;
+    for (int i = 0; i < 3; ++i) batcher.add(sample_frame(1, i, 0), ready);
+    for (int i = 0; i < 3; ++i) batcher.add(sample_frame(1, i, 1), ready);
+    batcher.finish(ready);
+    REQUIRE(ready.size() == 4);
+    CHECK(ready[0].samples() == 2);
+    CHECK(ready[1].samples() == 1);
+    CHECK(ready[1].meta_int("epoch", -1) == 0);
+    CHECK(ready[2].meta_int("epoch", -1) == 1);
+    CHECK(ready[0].paths() == std::vector<std::string>{"img0.png", "img1.png"});
+}
+
+TEST_CASE("drop_last discards the partial batch of every epoch", "[stream][batch]") {
+    Batcher batcher(2, true, 0, 1);
+    std::vector<Frame> ready;
+    batcher.add(sample_frame(5, 0), ready);
+    batcher.finish(ready);
+    CHECK(ready.size() == 2);
+    CHECK(batcher.dropped() == 1);
+}
+
+TEST_CASE("the shuffle window permutes samples and keeps every one", "[stream][batch]") {
+    Batcher batcher(100, false, 8, 42);
+    std::vector<Frame> ready;
+    for (int i = 0; i < 20; ++i) batcher.add(sample_frame(1, i), ready);
+    batcher.finish(ready);
+    REQUIRE(ready.size() == 1);
+    const Tensor& y = ready[0].get("y");
+    std::vector<int> seen(20, 0);
+    bool moved = false;
+    for (int i = 0; i < 20; ++i) {
+        int v = y.values<int32_t>()[i];
+        ++seen[size_t(v)];
+        moved |= v != i;
+    }
+    CHECK(moved);
+    CHECK(std::count(seen.begin(), seen.end(), 1) == 20);
+}
+
+TEST_CASE("joining frames whose sample shape differs names both shapes", "[stream][batch]") {
+    Frame a = sample_frame(1, 0), b = sample_frame(1, 1);
+    b.get("x").shape = {1, 1, 4, 3};
+    CHECK_THROWS_WITH(concat_frames({a, b}), Catch::Contains("shape changed") && Catch::Contains("[1,1,4,3]"));
+}
