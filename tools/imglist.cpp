@@ -59,9 +59,9 @@ int main(int argc, char** argv) {
         }
         walk.follow_links = o.follow_links;
         walk.hidden = o.hidden;
-        int warnings = 0;
-        Listing listing = walk_directory(o.root, walk, [&](const std::string& path, const std::string& message) {
-            ++warnings;
+        int lost = 0;
+        Listing listing = walk_directory(o.root, walk, [&](const std::string& path, const std::string& message, bool loss) {
+            lost += loss;
             app.warn(path, message);
         });
 
@@ -103,6 +103,6 @@ int main(int argc, char** argv) {
                  " classes.");
         if (keep.empty()) throw NoInputError(o.root, "no images found (looked for ." + walk.extensions[0] + " and " +
                                                          std::to_string(walk.extensions.size() - 1) + " other extensions)");
-        return warnings ? int(kNoInput) : int(kOk);
+        return lost ? int(kNoInput) : int(kOk);
     });
 }

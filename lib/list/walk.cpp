@@ -41,7 +41,7 @@ bool read_dir(const std::string& path, DirEntries& out, std::vector<std::string>
               const WalkWarning& warn) {
     DIR* dir = ::opendir(path.c_str());
     if (!dir) {
-        warn(path, std::string("cannot read folder: ") + std::strerror(errno));
+        warn(path, std::string("cannot read folder: ") + std::strerror(errno), true);
         return false;
     }
     while (struct dirent* e = ::readdir(dir)) {
@@ -51,7 +51,7 @@ bool read_dir(const std::string& path, DirEntries& out, std::vector<std::string>
         std::string full = join(path, name);
         struct stat st {}, lst {};
         if (::stat(full.c_str(), &st) != 0) {
-            if (::lstat(full.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode)) warn(full, "dangling symbolic link, skipped");
+            if (::lstat(full.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode)) warn(full, "dangling symbolic link, skipped", false);
             continue;  // deleted while listing: nothing to list
         }
         if (S_ISDIR(st.st_mode)) {
@@ -77,7 +77,7 @@ struct Walker {
     void walk(const std::string& dir) {
         struct stat st {};
         if (::stat(dir.c_str(), &st) == 0 && !visited.insert({st.st_dev, st.st_ino}).second) {
-            warn(dir, "symbolic link loop, skipped");
+            warn(dir, "symbolic link loop, skipped", false);
             return;
         }
         DirEntries entries;

@@ -28,9 +28,10 @@ struct Listing {
     std::vector<size_t> class_of;      // entries[i] belongs to class_of[i] (0 when flat)
 };
 
-// Problems that do not stop the walk (a symlink loop, an unreadable subfolder)
-// go to warn(path, message); the caller decides the exit status.
-using WalkWarning = std::function<void(const std::string& path, const std::string& message)>;
+// Problems that do not stop the walk go to warn(path, message, lost): lost is
+// true when images may be missing from the listing (an unreadable subfolder),
+// false for what is skipped by design (a symlink loop, a dangling link).
+using WalkWarning = std::function<void(const std::string& path, const std::string& message, bool lost)>;
 Listing walk_directory(const std::string& root, const WalkOptions& options, const WalkWarning& warn);
 
 // Keras' validation_split: the first int(fraction * n) files of each class

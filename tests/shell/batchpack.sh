@@ -1,0 +1,61 @@
+# batchpack: batches per epoch, the last partial batch, the shuffle window, --info, bad streams.
+. "$ROOT/tests/shell/lib.sh"
+S="$ROOT/tests/shell/stream.py"
+
+py "$S" make 10 2 2 3 --epochs 2 > s.bin
+run batchpack -b 4 s.bin
+check_status "batches a stream" 0
+py "$S" dump out > frames.json
+check "batches never span epochs: 4 4 2 per epoch" '[ "$(grep -o "\"x\": {\"dtype\": \"uint8\", \"shape\": \[[0-9]*" frames.json | grep -o "[0-9]*$" | tr "\n" " ")" = "4 4 2 4 4 2 " ]'
+check "paths travel with their samples" 'grep -q "img8.png.*img9.png" frames.json'
+check "epoch metadata carried through" '[ $(grep -c "\"epoch\": \"1\"" frames.json) -eq 3 ]'
+check "sample bytes kept in order" 'py -c "
+import json,sys
+s=[json.loads(l)[\"tensors\"][\"x\"][\"sum\"] for l in open(\"frames.json\")]
+sys.exit(s[:3]!=[12.0*(0+1+2+3),12.0*(4+5+6+7),12.0*(8+9)])"'
+check_err "summary line" "20 samples in 6 batches"
+
+run batchpack -b 4 --drop-last s.bin
+check "--drop-last drops each epoch's partial batch" '[ $(py "$S" dump out | wc -l) -eq 4 ]'
+check_err "and says how many" "dropped 4"
+
+py "$S" make 50 1 1 1 > u.bin
+batchpack -q -b 50 --shuffle-buffer 16 --seed 5 u.bin > a.bin
+batchpack -q -b 50 --shuffle-buffer 16 --seed 5 u.bin > b.bin
+batchpack -q -b 50 --shuffle-buffer 16 --seed 6 u.bin > c.bin
+check "the shuffle window is reproducible with --seed" 'cmp -s a.bin b.bin'
+check "and changes with the seed" '! cmp -s a.bin c.bin'
+check "shuffling keeps every sample once" 'py -c "
+import sys; sys.path.insert(0, \"$ROOT/tests/shell\"); import stream
+(t, m), = stream.read_frames(open(\"a.bin\", \"rb\"))
+x = t[\"x\"].reshape(-1).tolist()
+sys.exit(sorted(x) != list(range(50)) or x == list(range(50)))"'
+
+run batchpack --info s.bin
+check_status "--info summarizes" 0
+check_out "frame count" "frames:     20"
+check_out "shapes and dtypes" "x U8 [*,2,2,3]; y I32 [*]"
+check_out "class counts with names" "1	b	10"
+
+head -c $(( $(wc -c < s.bin) - 5 )) s.bin > trunc.bin
+run batchpack trunc.bin
+check_status "a truncated stream is bad data" 65
+check_err "named with its frame number" "trunc.bin: frame 20: truncated frame (data"
+printf 'GIF89a\001\000\000\000\000\000' > gif.bin
+run batchpack gif.bin
+check_status "a foreign file is refused" 65
+check_err "saying what it starts with" "not a batch stream (starts with 'GIF89a"
+run batchpack nope.bin
+check_status "a missing input" 66
+py "$S" make 2 2 2 3 > a2.bin; py "$S" make 2 3 3 3 > a3.bin
+run batchpack -b 4 a2.bin a3.bin
+check_status "a shape change mid-stream is bad data" 65
+check_err "with both shapes" "[1,3,3,3]"
+run batchpack -b 0 s.bin
+check_status "a zero batch size is a usage error" 64
+
+py "$S" make 3000 16 16 3 > big.bin
+batchpack -b 1 big.bin 2> err.txt | head -c 1000 > /dev/null
+check "| head -c ends the pipe quietly" '[ ! -s err.txt ]'
+run batchpack -b 4 -o o.bin s.bin
+check "-o writes the file" '[ -s o.bin ] && [ ! -s out ] && ! ls o.bin.tmp.* 2>/dev/null'
