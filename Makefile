@@ -73,15 +73,19 @@ $(BUILD)/nn_tests: $(call obj,$(NN_TEST_SRC)) $(NN_LIB) $(DATA_LIB)
 # The Debian packages the project needs; installs only what is missing.
 DEB_PACKAGES := g++ make pkg-config ccache libvips-dev libcli11-dev nlohmann-json3-dev catch2 libtorch-dev \
   libturbojpeg0-dev libspng-dev dataset-fashion-mnist python3-numpy
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BENCH_PACKAGES := python3-torch python3-torchvision python3-pil python3-skimage hyperfine time
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES) $(EXTRA_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:" $$missing; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-test: all $(BUILD)/unit_tests $(if $(NN_TEST_SRC),$(BUILD)/nn_tests)
+# Installs what is missing, builds, runs every suite; ends with "N passed, N failed".
+test:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all $(BUILD)/unit_tests $(if $(NN_TEST_SRC),$(BUILD)/nn_tests)
 	@tests/run
 
 check: test

@@ -59,3 +59,9 @@ batchpack -b 1 big.bin 2> err.txt | head -c 1000 > /dev/null
 check "| head -c ends the pipe quietly" '[ ! -s err.txt ]'
 run batchpack -b 4 -o o.bin s.bin
 check "-o writes the file" '[ -s o.bin ] && [ ! -s out ] && ! ls o.bin.tmp.* 2>/dev/null'
+
+# The man page's ten-line Python reader works on a real stream.
+sed -n '/^Reading a stream in Python/,/^\.EE/p' "$ROOT/man/man5/batchstream.5" | sed '1,3d;$d' > reader.py
+batchpack -q -b 4 s.bin > r.bin
+run py reader.py r.bin
+check "batchstream(5)'s Python reader reads our frames" '[ "$(head -n 1 out)" = "0 (4, 2, 2, 3) [\x27img0.png\x27]" ] && [ $(wc -l < out) -eq 6 ]'
