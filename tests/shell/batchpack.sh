@@ -64,4 +64,4 @@ check "-o writes the file" '[ -s o.bin ] && [ ! -s out ] && ! ls o.bin.tmp.* 2>/
 sed -n '/^Reading a stream in Python/,/^\.EE/p' "$ROOT/man/man5/batchstream.5" | sed '1,3d;$d' > reader.py
 batchpack -q -b 4 s.bin > r.bin
 run py reader.py r.bin
-check "batchstream(5)'s Python reader reads our frames" '[ "$(head -n 1 out)" = "0 (4, 2, 2, 3) [\x27img0.png\x27]" ] && [ $(wc -l < out) -eq 6 ]'
+check "batchstream(5)'s Python reader reads our frames" '[ "$(head -n 1 out | tr -d "\047")" = "0 (4, 2, 2, 3) [img0.png]" ] && [ $(wc -l < out) -eq 6 ]'
