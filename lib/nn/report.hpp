@@ -1,0 +1,133 @@
+// What nneval and nnpredict print, kept apart from the engine: reading a model's
+// outputs as classes (binary sigmoid or categorical softmax), the confusion
+// matrix and per-class accuracy, the Keras-formatted and JSON reports, and the
+// TSV / JSON-lines / batch-stream prediction output. Torch-free.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "nn/engine.hpp"
+#include "stream/frame.hpp"
+
+namespace imgpipe::nn {
+
+// How a model's output row reads.
+enum class OutputKind {
+    Binary,       // one sigmoid unit, binary_crossentropy: p = P(class 1)
+    Categorical,  // k >= 2 units, (sparse_)categorical_crossentropy
+    Values,       // anything else: regression values, images, multi-label
+};
+OutputKind output_kind(const std::string& loss, const std::vector<int64_t>& output_shape);
+// Number of classes the outputs stand for (2 for Binary), 0 for Values.
+int64_t class_count(OutputKind kind, const std::vector<int64_t>& output_shape);
+
+// The model's class names when it knows them (and they fit), else "0", "1", ...
+std::vector<std::string> class_names(const std::vector<std::string>& known, int64_t count);
+
+// A stream labelled with other class names than the model was trained on would
+// be scored against the wrong labels: DataError naming both lists.
+void check_same_classes(const std::vector<std::string>& model, const std::vector<std::string>& stream,
+                        const std::string& where);
+
+// The k most probable classes of one output row, most probable first. Binary
+// reads p as the pair (1-p, p) and predicts class 1 when p >= 0.5; categorical
+// ties go to the lower index (numpy's argmax).
+std::vector<std::pair<int, double>> top_classes(const float* row, int64_t width, OutputKind kind, int k);
+
+// The true class of each sample of a target tensor: I32 or integral F32
+// indices [n] or [n,1], or one-hot F32 [n,k]. Empty if y holds something else
+// (an image, regression values). DataError on an index out of range.
+std::vector<int> true_classes(const Tensor& y, int64_t classes, const std::string& where);
+
+class ConfusionMatrix {
+public:
+    explicit ConfusionMatrix(std::vector<std::string> classes);
+    void add(int truth, int predicted);
+    // Adds a batch: model outputs [n, ...] against targets y.
+    void add_batch(const Tensor& outputs, OutputKind kind, const std::vector<int>& truth);
+
+    const std::vector<std::string>& classes() const { return classes_; }
+    int64_t count(int truth, int predicted) const;
+    int64_t total() const;
+    int64_t correct() const;
+    double accuracy() const;                 // NaN if empty
+    int64_t class_total(int truth) const;    // samples whose true class is `truth`
+    double class_accuracy(int truth) const;  // recall of that class; NaN without samples
+
+    // Rows: true class; columns: predicted class, headed by class index.
+    std::string text() const;
+
+private:
+    std::vector<std::string> classes_;
+    std::vector<int64_t> counts_;  // row-major [truth][predicted]
+};
+
+// Everything nneval reports.
+struct Evaluation {
+    Scores scores;               // loss and metrics, sample-weighted, as Keras
+    bool classification = false;
+    ConfusionMatrix confusion{{}};
+    int64_t samples = 0, batches = 0;
+    double seconds = 0;
+
+    // The accuracy --min-accuracy tests: the "accuracy" metric, else the
+    // confusion matrix's; NaN if neither exists.
+    double accuracy() const;
+    // "loss: 0.3012 - accuracy: 0.8914", then the confusion matrix and the per-class accuracy.
+    std::string text() const;
+    // One JSON object: loss and metrics as keys (Keras' return_dict), samples,
+    // batches, seconds, and for classifiers classes, confusion_matrix, per_class_accuracy.
+    std::string json() const;
+};
+
+// Stops reading a stream where Keras' evaluate/predict would: after `steps`
+// batches when steps > 0, else at the end of the first epoch the frames'
+// "epoch" metadata shows (an endless stream from imgprep --epochs 0 still ends).
+class StepLimit {
+public:
+    explicit StepLimit(int64_t steps) : steps_(steps) {}
+    // True if this frame belongs to the run; false: stop before it.
+    bool take(const Frame& frame);
+    int64_t taken() const { return taken_; }
+    // Expected number of batches, from --steps or the first frame's epoch_size; 0 if unknown.
+    int64_t expected() const { return expected_; }
+    // DataError if --steps asked for more batches than the stream held.
+    void check_complete(const std::string& input) const;
+
+private:
+    int64_t steps_, taken_ = 0, expected_ = 0;
+    bool have_epoch_ = false;
+    int64_t epoch_ = 0;
+};
+
+enum class PredictFormat { Tsv, Json, Stream };
+bool parse_predict_format(const std::string& text, PredictFormat& out);
+
+// Turns predict_batch outputs into nnpredict's output, in stream order.
+class PredictionWriter {
+public:
+    // UsageError if the format cannot show this kind of output (images as text)
+    // or top_k does not fit the classes.
+    PredictionWriter(PredictFormat format, OutputKind kind, std::vector<int64_t> output_shape,
+                     std::vector<std::string> classes, int top_k);
+    // Text lines (tsv/json) for one batch; `input` supplies the paths (or, when
+    // the stream carries none, samples are named by their 0-based stream position).
+    std::string lines(const Frame& input, const Tensor& outputs);
+    // The output frame (format stream): x = outputs (F32), the input's metadata carried, y dropped.
+    Frame frame(const Frame& input, Tensor outputs) const;
+
+private:
+    PredictFormat format_;
+    OutputKind kind_;
+    std::vector<int64_t> output_shape_;
+    std::vector<std::string> classes_;
+    int top_k_;
+    int64_t position_ = 0;
+};
+
+// A TSV field: backslash, tab, newline and carriage return escaped as \\ \t \n \r.
+std::string tsv_field(const std::string& s);
+
+}  // namespace imgpipe::nn

@@ -1,0 +1,236 @@
+// nneval's and nnpredict's output: classes read from outputs, the confusion
+// matrix, the reports, the prediction lines and the step limit. Torch-free.
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+
+#include "cli/error.hpp"
+#include "nn/report.hpp"
+
+using namespace imgpipe;
+using namespace imgpipe::nn;
+
+namespace {
+Tensor outputs(std::vector<int64_t> shape, std::vector<float> values) {
+    Tensor t("x", DType::F32, std::move(shape));
+    REQUIRE(size_t(t.elements()) == values.size());
+    for (size_t i = 0; i < values.size(); ++i) t.values<float>()[i] = values[i];
+    return t;
+}
+
+Tensor labels(std::vector<int32_t> values) {
+    Tensor t("y", DType::I32, {int64_t(values.size())});
+    for (size_t i = 0; i < values.size(); ++i) t.values<int32_t>()[i] = values[i];
+    return t;
+}
+
+Frame input_frame(int64_t n, std::vector<std::string> paths) {
+    Frame f;
+    f.tensors.push_back(Tensor("x", DType::U8, {n, 2, 2, 1}));
+    f.tensors.push_back(labels(std::vector<int32_t>(size_t(n), 0)));
+    f.metadata["format"] = kStreamFormat;
+    f.metadata["class_mode"] = "sparse";
+    f.metadata["extra"] = "kept";
+    if (!paths.empty()) f.set_paths(paths);
+    f.set_classes({"cat", "dog", "horse"});
+    return f;
+}
+}  // namespace
+
+TEST_CASE("output kinds follow the loss and the output shape", "[report]") {
+    CHECK(output_kind("binary_crossentropy", {1}) == OutputKind::Binary);
+    CHECK(output_kind("categorical_crossentropy", {10}) == OutputKind::Categorical);
+    CHECK(output_kind("sparse_categorical_crossentropy", {3}) == OutputKind::Categorical);
+    CHECK(output_kind("binary_crossentropy", {5}) == OutputKind::Values);  // multi-label
+    CHECK(output_kind("mse", {64, 64, 3}) == OutputKind::Values);
+    CHECK(output_kind("mse", {1}) == OutputKind::Values);
+    CHECK(class_count(OutputKind::Binary, {1}) == 2);
+    CHECK(class_count(OutputKind::Categorical, {10}) == 10);
+    CHECK(class_count(OutputKind::Values, {3}) == 0);
+    CHECK(class_names({"a", "b"}, 2) == std::vector<std::string>{"a", "b"});
+    CHECK(class_names({}, 3) == std::vector<std::string>{"0", "1", "2"});
+}
+
+TEST_CASE("binary outputs predict class 1 at p >= 0.5 and report that class's probability", "[report]") {
+    float p = 0.8f;
+    auto top = top_classes(&p, 1, OutputKind::Binary, 1);
+    REQUIRE(top.size() == 1);
+    CHECK(top[0].first == 1);
+    CHECK(top[0].second == Approx(0.8));
+    p = 0.2f;
+    top = top_classes(&p, 1, OutputKind::Binary, 2);
+    REQUIRE(top.size() == 2);
+    CHECK(top[0].first == 0);
+    CHECK(top[0].second == Approx(0.8));
+    CHECK(top[1].first == 1);
+    p = 0.5f;
+    CHECK(top_classes(&p, 1, OutputKind::Binary, 1)[0].first == 1);
+}
+
+TEST_CASE("categorical top-k is sorted, ties go to the lower index", "[report]") {
+    float row[] = {0.1f, 0.3f, 0.3f, 0.25f, 0.05f};
+    auto top = top_classes(row, 5, OutputKind::Categorical, 3);
+    REQUIRE(top.size() == 3);
+    CHECK(top[0].first == 1);
+    CHECK(top[1].first == 2);
+    CHECK(top[2].first == 3);
+    CHECK(top_classes(row, 5, OutputKind::Categorical, 5).size() == 5);
+}
+
+TEST_CASE("true classes come from indices or one-hot rows; bad labels name the sample", "[report]") {
+    CHECK(true_classes(labels({2, 0, 1}), 3, "f") == std::vector<int>{2, 0, 1});
+    CHECK(true_classes(outputs({2, 3}, {0, 0, 1, 1, 0, 0}), 3, "f") == std::vector<int>{2, 0});
+    CHECK(true_classes(outputs({2, 1}, {1, 0}), 2, "f") == std::vector<int>{1, 0});
+    CHECK(true_classes(outputs({1, 2, 2, 3}, std::vector<float>(12, 0.5f)), 3, "f").empty());  // an image
+    try {
+        true_classes(labels({0, 7}), 3, "test.bs: frame 2");
+        FAIL("no error");
+    } catch (const DataError& e) {
+        CHECK(e.where() == "test.bs: frame 2");
+        CHECK(std::string(e.what()).find("sample 1: label 7") != std::string::npos);
+    }
+    CHECK_THROWS_AS(true_classes(outputs({1}, {0.5f}), 2, "f"), DataError);
+}
+
+TEST_CASE("the confusion matrix counts argmax against truth, per-class accuracy is recall", "[report]") {
+    ConfusionMatrix m({"cat", "dog", "horse"});
+    // predictions: 0, 1, 1, 2 ; truth: 0, 1, 2, 2
+    m.add_batch(outputs({4, 3}, {0.8f, 0.1f, 0.1f, 0.2f, 0.7f, 0.1f, 0.1f, 0.6f, 0.3f, 0.0f, 0.1f, 0.9f}),
+                OutputKind::Categorical, {0, 1, 2, 2});
+    CHECK(m.total() == 4);
+    CHECK(m.correct() == 3);
+    CHECK(m.accuracy() == Approx(0.75));
+    CHECK(m.count(2, 1) == 1);
+    CHECK(m.class_accuracy(2) == Approx(0.5));
+    CHECK(m.class_accuracy(0) == Approx(1.0));
+    std::string text = m.text();
+    CHECK(text.find("        0 1 2\n0 cat   1 0 0\n") != std::string::npos);
+    CHECK(text.find("2 horse 0 1 1\n") != std::string::npos);
+    CHECK(text.find("2 horse  0.5000  (1/2)") != std::string::npos);
+    ConfusionMatrix empty({"a", "b"});
+    CHECK(std::isnan(empty.class_accuracy(0)));
+    CHECK(empty.text().find("0 a       -  (0/0)") != std::string::npos);
+}
+
+TEST_CASE("evaluation reports print Keras' line and a JSON object", "[report]") {
+    Evaluation e;
+    e.scores.add("loss", 0.30123, 10);
+    e.scores.add("accuracy", 0.9, 10);
+    e.classification = true;
+    e.confusion = ConfusionMatrix({"neg", "pos"});
+    e.confusion.add(0, 0);
+    e.confusion.add(1, 0);
+    e.samples = 10;
+    e.batches = 1;
+    CHECK(e.text().rfind("loss: 0.3012 - accuracy: 0.9000\n\nconfusion matrix", 0) == 0);
+    auto j = nlohmann::json::parse(e.json());
+    CHECK(j["loss"].get<double>() == Approx(0.30123));
+    CHECK(j["accuracy"].get<double>() == Approx(0.9));
+    CHECK(j["samples"] == 10);
+    CHECK(j["classes"] == nlohmann::json({"neg", "pos"}));
+    CHECK(j["confusion_matrix"] == nlohmann::json({{1, 0}, {1, 0}}));
+    CHECK(j["per_class_accuracy"]["pos"].get<double>() == 0.0);
+    CHECK(e.accuracy() == Approx(0.9));  // the metric wins over the matrix
+    Evaluation regression;
+    regression.scores.add("loss", 1.5, 4);
+    CHECK(regression.text() == "loss: 1.5000\n");
+    CHECK(std::isnan(regression.accuracy()));
+    CHECK(!nlohmann::json::parse(regression.json()).contains("confusion_matrix"));
+}
+
+TEST_CASE("the step limit stops after --steps or at the first epoch boundary", "[report]") {
+    Frame f = input_frame(4, {});
+    f.set_meta_int("epoch", 0);
+    f.set_meta_int("epoch_size", 10);
+    StepLimit by_epoch(0);
+    CHECK(by_epoch.take(f));
+    CHECK(by_epoch.expected() == 3);
+    CHECK(by_epoch.take(f));
+    f.set_meta_int("epoch", 1);
+    CHECK(!by_epoch.take(f));
+    CHECK(by_epoch.taken() == 2);
+    by_epoch.check_complete("in");
+
+    StepLimit by_steps(3);
+    CHECK(by_steps.take(f));
+    CHECK(by_steps.expected() == 3);
+    CHECK_THROWS_WITH(by_steps.check_complete("in"), Catch::Contains("ended after 1 batches; --steps asked for 3"));
+    CHECK(by_steps.take(f));
+    f.set_meta_int("epoch", 2);  // --steps crosses epochs, as Keras' steps do
+    CHECK(by_steps.take(f));
+    CHECK(!by_steps.take(f));
+    by_steps.check_complete("in");
+}
+
+TEST_CASE("the stream's classes must be the model's", "[report]") {
+    check_same_classes({"a", "b"}, {"a", "b"}, "w");
+    check_same_classes({"a", "b"}, {}, "w");
+    check_same_classes({}, {"x"}, "w");
+    CHECK_THROWS_WITH(check_same_classes({"a", "b"}, {"b", "a"}, "w"),
+                      Catch::Contains("the stream's classes [b, a] are not the model's [a, b]"));
+}
+
+TEST_CASE("TSV lines join back to paths, with the top-k classes", "[report]") {
+    PredictionWriter w(PredictFormat::Tsv, OutputKind::Categorical, {3}, {"cat", "dog", "horse"}, 2);
+    Frame f = input_frame(2, {"a/1.png", "b\t2.png"});
+    CHECK(w.lines(f, outputs({2, 3}, {0.1f, 0.7f, 0.2f, 0.5f, 0.25f, 0.25f})) ==
+          "a/1.png\tdog\t0.7\thorse\t0.2\n"
+          "b\\t2.png\tcat\t0.5\tdog\t0.25\n");
+    PredictionWriter binary(PredictFormat::Tsv, OutputKind::Binary, {1}, {"cats", "dogs"}, 1);
+    CHECK(binary.lines(f, outputs({2, 1}, {0.9f, 0.25f})) == "a/1.png\tdogs\t0.9\nb\\t2.png\tcats\t0.75\n");
+    // Without paths, samples are numbered in stream order across batches.
+    Frame bare = input_frame(2, {});
+    PredictionWriter values(PredictFormat::Tsv, OutputKind::Values, {2}, {}, 1);
+    CHECK(values.lines(bare, outputs({2, 2}, {1, 2, 3, 4})) == "0\t1\t2\n1\t3\t4\n");
+    CHECK(values.lines(bare, outputs({2, 2}, {1, 2, 3, 4})).rfind("2\t1\t2\n3\t", 0) == 0);
+    CHECK_THROWS_WITH(values.lines(input_frame(2, {"only-one"}), outputs({2, 2}, {1, 2, 3, 4})),
+                      Catch::Contains("names 1 samples, the frame holds 2"));
+}
+
+TEST_CASE("JSON lines carry path, class, probability, top-k and the raw output", "[report]") {
+    PredictionWriter w(PredictFormat::Json, OutputKind::Categorical, {3}, {"cat", "dog", "horse"}, 3);
+    Frame f = input_frame(1, {"x.png"});
+    auto j = nlohmann::json::parse(w.lines(f, outputs({1, 3}, {0.2f, 0.3f, 0.5f})));
+    CHECK(j["path"] == "x.png");
+    CHECK(j["class"] == "horse");
+    CHECK(j["probability"].get<double>() == Approx(0.5));
+    REQUIRE(j["top"].size() == 3);
+    CHECK(j["top"][2]["class"] == "cat");
+    CHECK(j["output"].size() == 3);
+    PredictionWriter one(PredictFormat::Json, OutputKind::Binary, {1}, {"n", "p"}, 1);
+    auto b = nlohmann::json::parse(one.lines(f, outputs({1, 1}, {0.1f})));
+    CHECK(b["class"] == "n");
+    CHECK(b["probability"].get<double>() == Approx(0.9));
+    CHECK(!b.contains("top"));
+}
+
+TEST_CASE("the prediction writer refuses what it cannot show", "[report]") {
+    CHECK_THROWS_AS(PredictionWriter(PredictFormat::Tsv, OutputKind::Values, {8, 8, 3}, {}, 1), UsageError);
+    CHECK_THROWS_AS(PredictionWriter(PredictFormat::Json, OutputKind::Values, {8, 8, 3}, {}, 1), UsageError);
+    CHECK_THROWS_AS(PredictionWriter(PredictFormat::Tsv, OutputKind::Categorical, {3}, {"a", "b", "c"}, 4), UsageError);
+    CHECK_THROWS_AS(PredictionWriter(PredictFormat::Tsv, OutputKind::Values, {3}, {}, 2), UsageError);
+    PredictionWriter(PredictFormat::Stream, OutputKind::Values, {8, 8, 3}, {}, 1);
+    PredictionWriter(PredictFormat::Tsv, OutputKind::Binary, {1}, {"a", "b"}, 2);
+}
+
+TEST_CASE("stream output: x = outputs, metadata carried, y dropped", "[report]") {
+    PredictionWriter w(PredictFormat::Stream, OutputKind::Values, {2, 2, 1}, {}, 1);
+    Frame in = input_frame(2, {"p1", "p2"});
+    Frame out = w.frame(in, outputs({2, 2, 2, 1}, {1, 2, 3, 4, 5, 6, 7, 8}));
+    REQUIRE(out.tensors.size() == 1);
+    CHECK(out.get("x").dtype == DType::F32);
+    CHECK(out.get("x").shape == std::vector<int64_t>{2, 2, 2, 1});
+    CHECK(out.find("y") == nullptr);
+    CHECK(out.paths() == std::vector<std::string>{"p1", "p2"});
+    CHECK(out.classes() == std::vector<std::string>{"cat", "dog", "horse"});
+    CHECK(out.metadata.at("extra") == "kept");
+    CHECK(out.metadata.count("class_mode") == 0);
+    CHECK(out.metadata.at("format") == kStreamFormat);
+}
+
+TEST_CASE("TSV fields escape the characters that would break a line", "[report]") {
+    CHECK(tsv_field("plain/path.png") == "plain/path.png");
+    CHECK(tsv_field("a\tb\nc\\d\r") == "a\\tb\\nc\\\\d\\r");
+}
