@@ -29,7 +29,7 @@ TORCH_LIBS   := -ltorch -ltorch_cpu -lc10
 endif
 
 BUILD := build
-DATA_LIB_SRC := $(wildcard lib/cli/*.cpp lib/stream/*.cpp lib/list/*.cpp lib/image/*.cpp)
+DATA_LIB_SRC := $(filter-out lib/nn/%,$(wildcard lib/*/*.cpp))
 NN_LIB_SRC   := $(wildcard lib/nn/*.cpp)
 DATA_TOOLS   := $(sort $(filter-out nn%,$(notdir $(basename $(wildcard tools/*.cpp)))))
 NN_TOOLS     := $(sort $(filter nn%,$(notdir $(basename $(wildcard tools/*.cpp)))))
