@@ -31,8 +31,8 @@ endif
 BUILD := build
 DATA_LIB_SRC := $(filter-out lib/nn/%,$(wildcard lib/*/*.cpp))
 NN_LIB_SRC   := $(wildcard lib/nn/*.cpp)
-DATA_TOOLS   := $(sort $(filter-out nn%,$(notdir $(basename $(wildcard tools/*.cpp)))))
-NN_TOOLS     := $(sort $(filter nn%,$(notdir $(basename $(wildcard tools/*.cpp)))))
+NN_TOOLS     := $(filter nntrain nneval nnpredict,$(notdir $(basename $(wildcard tools/*.cpp))))
+DATA_TOOLS   := $(sort $(filter-out $(NN_TOOLS),$(notdir $(basename $(wildcard tools/*.cpp)))))
 TOOLS        := $(DATA_TOOLS) $(NN_TOOLS)
 UNIT_SRC     := $(wildcard tests/unit/*.cpp)
 NN_TEST_SRC  := $(wildcard tests/nn/*.cpp)

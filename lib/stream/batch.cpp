@@ -136,6 +136,18 @@ void Batcher::add(const Frame& frame, std::vector<Frame>& ready) {
 
 void Batcher::finish(std::vector<Frame>& ready) { flush_epoch(ready); }
 
+bool SampleCursor::next() {
+    while (row_ + 1 >= frame_.samples()) {
+        if (!reader_.read(frame_)) return false;
+        row_ = -1;
+        paths_ = frame_.paths();
+    }
+    ++row_;
+    return true;
+}
+
+std::string SampleCursor::path() const { return size_t(row_) < paths_.size() ? paths_[size_t(row_)] : std::string(); }
+
 void StreamSummary::add(const Frame& frame) {
     int64_t n = frame.samples();
     if (frames_ == 0) {

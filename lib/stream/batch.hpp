@@ -46,6 +46,24 @@ private:
     int64_t dropped_ = 0;
 };
 
+// Walks a stream sample by sample, whatever its batching.
+class SampleCursor {
+public:
+    explicit SampleCursor(FrameReader& reader) : reader_(reader) {}
+    // Moves to the next sample; false at the end of the stream.
+    bool next();
+    const Frame& frame() const { return frame_; }
+    int64_t row() const { return row_; }  // the sample's row in frame()
+    std::string path() const;             // its source path, or ""
+    std::string where() const { return reader_.where(); }
+
+private:
+    FrameReader& reader_;
+    Frame frame_;
+    int64_t row_ = -1;
+    std::vector<std::string> paths_;
+};
+
 // A human summary of a stream (batchpack --info).
 class StreamSummary {
 public:

@@ -1,0 +1,62 @@
+// imgsave: write the images of a stream back to files (Keras' save_to_dir).
+#include <sys/stat.h>
+
+#include <cstdio>
+
+#include "cli/app.hpp"
+#include "cli/error.hpp"
+#include "cli/io.hpp"
+#include "list/list.hpp"
+#include "stream/batch.hpp"
+#include "view/picture.hpp"
+
+using namespace imgpipe;
+
+int main(int argc, char** argv) {
+    App app("imgsave", "Write the images of a batch stream to files and their list lines to stdout (Keras' save_to_dir)");
+    std::string input = "-", dir, prefix = "img", format = "png", tensor = "x";
+    int64_t max_samples = 0;
+    CLI::App& cli = app.cli();
+    cli.add_option("stream", input, "Input stream (default: stdin)");
+    cli.add_option("-d,--dir", dir, "Folder to write into (created if missing)")->required();
+    cli.add_option("--prefix", prefix, "File name prefix (default img)");
+    cli.add_option("--format", format, "png or jpg (default png)")->check(CLI::IsMember({"png", "jpg"}));
+    cli.add_option("--tensor", tensor, "Which image tensor to save (default x)");
+    cli.add_option("--max", max_samples, "Save at most N images (default: all)")->check(CLI::NonNegativeNumber);
+
+    return app.main(argc, argv, [&] {
+        start_vips("imgsave");
+        if (::mkdir(dir.c_str(), 0777) != 0 && errno != EEXIST) throw CantCreateError(dir, std::string("cannot create folder: ") + std::strerror(errno));
+        Input in(input);
+        FrameReader reader(in);
+        SampleCursor cursor(reader);
+        Output list("-", false);
+        int64_t saved = 0;
+        while ((max_samples == 0 || saved < max_samples) && cursor.next()) {
+            const Frame& f = cursor.frame();
+            const Tensor* t = f.find(tensor);
+            if (!t) throw DataError(cursor.where(), "no tensor \"" + tensor + "\"");
+            char name[64];
+            std::snprintf(name, sizeof name, "_%03lld_%06lld.", (long long)f.meta_int("epoch", 0),
+                          (long long)(f.meta_int("index", saved - cursor.row()) + cursor.row()));
+            std::string path = dir + "/" + prefix + name + format;
+            try {
+                save_picture(tensor_picture(*t, cursor.row()), path, format);
+            } catch (const DataError& e) {
+                throw DataError(cursor.where(), e.what());
+            }
+            ListEntry entry{path, -1, ""};
+            const Tensor* y = f.find("y");
+            std::vector<std::string> classes = f.classes();
+            if (y && y->dtype == DType::I32 && y->shape.size() == 1) {
+                entry.label = y->values<int32_t>()[cursor.row()];
+                entry.label_name = size_t(entry.label) < classes.size() ? classes[size_t(entry.label)] : std::to_string(entry.label);
+            }
+            list.write(format_list_line(entry, false));
+            ++saved;
+        }
+        list.commit();
+        app.note("imgsave: wrote " + std::to_string(saved) + " images to " + dir);
+        return 0;
+    });
+}

@@ -1,0 +1,114 @@
+// imgsheet: draw the samples of one or more streams as a contact sheet PNG.
+#include <map>
+#include <memory>
+
+#include "cli/app.hpp"
+#include "cli/error.hpp"
+#include "cli/io.hpp"
+#include "list/list.hpp"
+#include "stream/batch.hpp"
+#include "view/picture.hpp"
+
+using namespace imgpipe;
+
+namespace {
+struct Source {  // one STREAM[:TENSORS] argument
+    std::unique_ptr<Input> input;
+    std::unique_ptr<FrameReader> reader;
+    std::unique_ptr<SampleCursor> cursor;
+    std::vector<std::string> tensors;  // empty: x, and y when y is an image
+};
+
+Source open_source(const std::string& spec) {
+    Source s;
+    std::string path = spec;
+    size_t colon = spec.rfind(':');
+    if (colon != std::string::npos && spec.find('/', colon) == std::string::npos && colon + 1 < spec.size()) {
+        path = spec.substr(0, colon);
+        for (size_t a = colon + 1, b; a <= spec.size(); a = b + 1) {
+            b = std::min(spec.find(',', a), spec.size());
+            s.tensors.push_back(spec.substr(a, b - a));
+        }
+    }
+    s.input = std::make_unique<Input>(path);
+    s.reader = std::make_unique<FrameReader>(*s.input);
+    s.cursor = std::make_unique<SampleCursor>(*s.reader);
+    return s;
+}
+
+std::string basename_of(const std::string& path) { return path.substr(path.rfind('/') + 1); }
+}  // namespace
+
+int main(int argc, char** argv) {
+    App app("imgsheet", "Draw the samples of batch streams as a contact sheet PNG (a grid, with captions)");
+    std::vector<std::string> specs;
+    std::string output, label = "none", captions_file;
+    int columns = 8, scale = 1;
+    int64_t max_samples = 64;
+    CLI::App& cli = app.cli();
+    cli.add_option("streams", specs, "STREAM[:TENSOR,...]; several streams are drawn side by side, sample by sample");
+    cli.add_option("-o,--output", output, "Write the PNG to FILE (default: stdout)");
+    cli.add_option("--columns", columns, "Cells per row (default 8)")->check(CLI::PositiveNumber);
+    cli.add_option("--scale", scale, "Enlarge tiles K times, nearest neighbour (default 1)")->check(CLI::Range(1, 16));
+    cli.add_option("--max", max_samples, "Draw at most N samples (default 64; 0: all)")->check(CLI::NonNegativeNumber);
+    cli.add_option("--label", label, "Caption under each cell: none, path (file name) or class")
+        ->check(CLI::IsMember({"none", "path", "class"}));
+    cli.add_option("--captions", captions_file, "TSV of PATH<TAB>CAPTION: the caption of each sample by source path");
+
+    return app.main(argc, argv, [&] {
+        start_vips("imgsheet");
+        if (specs.empty()) specs.push_back("-");
+        std::vector<Source> sources;
+        for (const std::string& s : specs) sources.push_back(open_source(s));
+        std::map<std::string, std::string> captions;
+        if (!captions_file.empty()) {
+            Input in(captions_file);
+            std::string line;
+            while (in.read_record(line, '\n')) {
+                size_t tab = line.find('\t');
+                if (tab != std::string::npos) captions[line.substr(0, tab)] = line.substr(tab + 1);
+            }
+        }
+        ContactSheet sheet(columns, scale);
+        while (max_samples == 0 || int64_t(sheet.size()) < max_samples) {
+            std::vector<vips::VImage> tiles;
+            bool more = true;
+            for (Source& s : sources) more = s.cursor->next() && more;
+            if (!more) break;
+            for (Source& s : sources) {
+                const Frame& f = s.cursor->frame();
+                std::vector<std::string> names = s.tensors;
+                if (names.empty()) {
+                    names.push_back("x");
+                    const Tensor* y = f.find("y");
+                    if (y && is_image_tensor(*y)) names.push_back("y");
+                }
+                for (const std::string& name : names) {
+                    const Tensor* t = f.find(name);
+                    if (!t) throw DataError(s.cursor->where(), "no tensor \"" + name + "\"");
+                    try {
+                        tiles.push_back(tensor_picture(*t, s.cursor->row()));
+                    } catch (const DataError& e) {
+                        throw DataError(s.cursor->where(), e.what());
+                    }
+                }
+            }
+            const SampleCursor& first = *sources[0].cursor;
+            std::string caption;
+            if (!captions.empty()) caption = captions.count(first.path()) ? captions[first.path()] : "";
+            else if (label == "path") caption = basename_of(first.path());
+            else if (label == "class") {
+                const Tensor* y = first.frame().find("y");
+                std::vector<std::string> classes = first.frame().classes();
+                if (y && y->dtype == DType::I32) {
+                    int32_t c = y->values<int32_t>()[first.row()];
+                    caption = c >= 0 && size_t(c) < classes.size() ? classes[size_t(c)] : std::to_string(c);
+                }
+            }
+            sheet.add(tiles, caption);
+        }
+        save_picture(sheet.render(), output, "png");
+        app.note("imgsheet: drew " + std::to_string(sheet.size()) + " samples");
+        return 0;
+    });
+}
