@@ -1,0 +1,176 @@
+// ImageLoader: read, pick a decoder from the magic bytes, orient, convert the
+// colour, resample, place. Every buffer lives as long as the loader.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "cli/error.hpp"
+#include "image/codec.hpp"
+
+namespace imgpipe {
+
+using namespace codec;
+
+void read_image_file(const std::string& path, std::vector<uint8_t>& buf) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw NoInputError(path, std::string("cannot open: ") + std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+        int e = S_ISDIR(st.st_mode) ? EISDIR : errno;
+        ::close(fd);
+        throw NoInputError(path, std::string("cannot read: ") + std::strerror(e));
+    }
+    // Regular files are read in one call; pipes and FIFOs in growing chunks.
+    size_t used = 0;
+    buf.resize(S_ISREG(st.st_mode) ? size_t(st.st_size) + 1 : size_t(1) << 16);
+    for (;;) {
+        if (used == buf.size()) buf.resize(buf.size() * 2);
+        ssize_t got = ::read(fd, buf.data() + used, buf.size() - used);
+        if (got > 0) {
+            used += size_t(got);
+            continue;
+        }
+        if (got == 0) break;
+        if (errno == EINTR) continue;
+        int e = errno;
+        ::close(fd);
+        throw NoInputError(path, std::string("cannot read: ") + std::strerror(e));
+    }
+    ::close(fd);
+    buf.resize(used);
+}
+
+struct ImageLoader::State {
+    PrepOptions options;
+    JpegDecoder jpeg;
+    Resampler resampler;
+    std::vector<uint8_t> file;
+    Pixels decoded, upright, work_a, work_b, resized;
+    Decoder last = Decoder::None;
+
+    explicit State(const PrepOptions& o) : options(o) {}
+
+    // Decodes to `decoded` (maybe shrunk, not yet oriented).
+    void decode(const uint8_t* data, size_t size, const std::string& where, bool full_size, Decoded& d) {
+        if (size == 0) throw DataError(where, "empty file");
+        Request req;
+        req.options = &options;
+        req.full_size = full_size;
+        d.pixels = &decoded;
+        ImageFormat format = sniff_format(data, size);
+        if (options.fast_paths && format == ImageFormat::Jpeg && jpeg.decode(data, size, where, req, d)) {
+            last = Decoder::TurboJpeg;
+        } else if (options.fast_paths && format == ImageFormat::Png && decode_png(data, size, where, req, d)) {
+            last = Decoder::Spng;
+        } else {
+            decode_vips(data, size, where, format, req, d);
+            last = Decoder::Vips;
+        }
+    }
+
+    const Pixels& upright_pixels(int orientation) {
+        if (orientation == 1) return decoded;
+        orient(decoded, orientation, upright);
+        return upright;
+    }
+
+    void prepare(const uint8_t* data, size_t size, const std::string& where, uint8_t* out) {
+        Decoded d;
+        decode(data, size, where, false, d);
+        const Pixels& src = upright_pixels(d.orientation);
+        const bool swap = d.orientation >= 5;
+        const int file_w = swap ? d.file_h : d.file_w, file_h = swap ? d.file_w : d.file_h;
+        // The plan is made on the file's own size, then mapped onto what the
+        // decoder returned (smaller when it shrank while decoding).
+        Plan plan = make_plan(file_w, file_h, options);
+        const double sx = double(src.width) / file_w, sy = double(src.height) / file_h;
+        const double x0 = plan.x0 * sx, x1 = plan.x1 * sx, y0 = plan.y0 * sy, y1 = plan.y1 * sy;
+
+        // Convert to as few channels as the output allows before resampling:
+        // alpha is flattened first (for RGB and gray output), RGBA output is
+        // resampled premultiplied, as PIL does.
+        const int want = options.channels();
+        const Pixels* p = &src;
+        auto scratch = [&]() { return p == &work_a ? &work_b : &work_a; };
+        bool premultiplied = false;
+        if (p->channels == 2 && want != 1) {
+            Pixels* o = scratch();
+            expand_channels(*p, 4, *o);
+            p = o;
+        }
+        if ((p->channels == 2 || p->channels == 4) && want != 4) {
+            Pixels* o = scratch();
+            flatten_alpha(*p, options.background, *o);
+            p = o;
+        }
+        if (p->channels == 3 && want == 1) {
+            Pixels* o = scratch();
+            to_gray(*p, *o);
+            p = o;
+        }
+        if (p->channels == 4 && options.interpolation != Interpolation::Nearest) {
+            Pixels* o = p == &work_a || p == &work_b ? const_cast<Pixels*>(p) : scratch();
+            if (o != p) *o = *p;
+            premultiply_alpha(*o);
+            p = o;
+            premultiplied = true;
+        }
+        Pixels& small = resized;
+        resampler.resample(*p, x0, y0, x1, y1, plan.dest_w, plan.dest_h, options.interpolation, small);
+        if (premultiplied) unpremultiply_alpha(small);
+
+        // Place the result (channels expanded) in the output.
+        const int out_w = options.width, out_h = options.height;
+        const size_t c = size_t(want);
+        if (plan.dest_w != out_w || plan.dest_h != out_h) {
+            const uint8_t fill[4] = {options.background.r, options.background.g, options.background.b, 0};
+            const uint8_t gray = uint8_t((fill[0] * 19595 + fill[1] * 38470 + fill[2] * 7471 + 0x8000) >> 16);
+            for (size_t i = 0; i < size_t(out_w) * size_t(out_h); ++i)
+                for (size_t k = 0; k < c; ++k) out[i * c + k] = want == 1 ? gray : fill[k];
+        }
+        for (int y = 0; y < small.height; ++y) {
+            const uint8_t* s = small.row(y);
+            uint8_t* dst = out + (size_t(y + plan.off_y) * size_t(out_w) + size_t(plan.off_x)) * c;
+            if (size_t(small.channels) == c) {
+                std::memcpy(dst, s, size_t(small.width) * c);
+                continue;
+            }
+            for (int x = 0; x < small.width; ++x, s += small.channels, dst += c) {
+                const bool gray_src = small.channels == 1;
+                dst[0] = s[0];
+                dst[1] = gray_src ? s[0] : s[1];
+                dst[2] = gray_src ? s[0] : s[2];
+                if (c == 4) dst[3] = 255;
+            }
+        }
+    }
+};
+
+ImageLoader::ImageLoader(const PrepOptions& options) : state_(new State(options)) {
+    if (options.width < 1 || options.height < 1) throw UsageError("image size must be at least 1x1");
+}
+
+ImageLoader::~ImageLoader() = default;
+
+void ImageLoader::load_file(const std::string& path, uint8_t* out) {
+    read_image_file(path, state_->file);
+    state_->prepare(state_->file.data(), state_->file.size(), path, out);
+}
+
+void ImageLoader::load_buffer(const uint8_t* data, size_t size, const std::string& where, uint8_t* out) {
+    state_->prepare(data, size, where, out);
+}
+
+void ImageLoader::decode(const uint8_t* data, size_t size, const std::string& where, Pixels& out) {
+    Decoded d;
+    state_->decode(data, size, where, true, d);
+    if (d.orientation == 1) out = state_->decoded;
+    else orient(state_->decoded, d.orientation, out);
+}
+
+Decoder ImageLoader::last_decoder() const { return state_->last; }
+
+}  // namespace imgpipe

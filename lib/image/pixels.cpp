@@ -1,0 +1,281 @@
+// Geometry and pixel arithmetic: the fit plan, EXIF orientation, PIL's
+// resampler and the colour conversions. No decoder is involved here.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "image/codec.hpp"
+
+namespace imgpipe {
+namespace codec {
+
+double Plan::max_shrink() const {
+    double sx = (x1 - x0) / dest_w, sy = (y1 - y0) / dest_h;
+    return std::max(1.0, std::min(sx, sy));
+}
+
+Plan make_plan(int w, int h, const PrepOptions& o) {
+    Plan p;
+    p.x1 = w;
+    p.y1 = h;
+    p.dest_w = o.width;
+    p.dest_h = o.height;
+    if (o.fit == Fit::Crop) {
+        // Keras' keep_aspect_ratio: the largest centred box of the target's aspect ratio.
+        int64_t crop_h = std::min<int64_t>(h, int64_t(w) * o.height / o.width);
+        int64_t crop_w = std::min<int64_t>(w, int64_t(h) * o.width / o.height);
+        crop_h = std::max<int64_t>(crop_h, 1);
+        crop_w = std::max<int64_t>(crop_w, 1);
+        p.x0 = double((w - crop_w) / 2);
+        p.y0 = double((h - crop_h) / 2);
+        p.x1 = p.x0 + double(crop_w);
+        p.y1 = p.y0 + double(crop_h);
+    } else if (o.fit == Fit::Pad) {
+        // The whole image, scaled to fit inside, centred (tf.image.resize_with_pad).
+        double scale = std::min(double(o.width) / w, double(o.height) / h);
+        p.dest_w = std::clamp(int(std::lround(w * scale)), 1, o.width);
+        p.dest_h = std::clamp(int(std::lround(h * scale)), 1, o.height);
+        p.off_x = (o.width - p.dest_w) / 2;
+        p.off_y = (o.height - p.dest_h) / 2;
+    }
+    return p;
+}
+
+void orient(const Pixels& in, int orientation, Pixels& out) {
+    const int w = in.width, h = in.height, c = in.channels;
+    const bool swap = orientation >= 5;
+    out.reset(swap ? h : w, swap ? w : h, c);
+    const int ow = out.width, oh = out.height;
+    for (int y = 0; y < oh; ++y) {
+        uint8_t* dst = out.row(y);
+        for (int x = 0; x < ow; ++x) {
+            int sx, sy;  // the source pixel of output (x, y), as PIL's exif_transpose maps it
+            switch (orientation) {
+                case 2: sx = w - 1 - x; sy = y; break;          // FLIP_LEFT_RIGHT
+                case 3: sx = w - 1 - x; sy = h - 1 - y; break;  // ROTATE_180
+                case 4: sx = x; sy = h - 1 - y; break;          // FLIP_TOP_BOTTOM
+                case 5: sx = y; sy = x; break;                  // TRANSPOSE
+                case 6: sx = y; sy = h - 1 - x; break;          // ROTATE_270 (90 clockwise)
+                case 7: sx = w - 1 - y; sy = h - 1 - x; break;  // TRANSVERSE
+                case 8: sx = w - 1 - y; sy = x; break;          // ROTATE_90 (90 anticlockwise)
+                default: sx = x; sy = y; break;
+            }
+            const uint8_t* src = in.row(sy) + size_t(sx) * size_t(c);
+            for (int k = 0; k < c; ++k) dst[size_t(x) * size_t(c) + size_t(k)] = src[k];
+        }
+    }
+}
+
+// ---- PIL's resampler (libImaging/Resample.c), same arithmetic ----
+
+namespace {
+constexpr int kPrecisionBits = 32 - 8 - 2;
+
+double box_filter(double x) { return x > -0.5 && x <= 0.5 ? 1.0 : 0.0; }
+double bilinear_filter(double x) {
+    if (x < 0.0) x = -x;
+    return x < 1.0 ? 1.0 - x : 0.0;
+}
+double bicubic_filter(double x) {
+    const double a = -0.5;
+    if (x < 0.0) x = -x;
+    if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1;
+    if (x < 2.0) return (((x - 5) * x + 8) * x - 4) * a;
+    return 0.0;
+}
+double sinc_filter(double x) {
+    if (x == 0.0) return 1.0;
+    x = x * M_PI;
+    return std::sin(x) / x;
+}
+double lanczos_filter(double x) { return -3.0 <= x && x < 3.0 ? sinc_filter(x) * sinc_filter(x / 3) : 0.0; }
+
+inline uint8_t clip8(int32_t v) {
+    v >>= kPrecisionBits;
+    return uint8_t(v < 0 ? 0 : v > 255 ? 255 : v);
+}
+}  // namespace
+
+void Resampler::make_kernel(Kernel& k, int in_size, double in0, double in1, int out_size, Interpolation filter) {
+    if (k.in_size == in_size && k.out_size == out_size && k.in0 == in0 && k.in1 == in1 && k.filter == filter) return;
+    double (*f)(double) = bilinear_filter;
+    double support = 1.0;
+    switch (filter) {
+        case Interpolation::Area: f = box_filter; support = 0.5; break;
+        case Interpolation::Bilinear: f = bilinear_filter; support = 1.0; break;
+        case Interpolation::Bicubic: f = bicubic_filter; support = 2.0; break;
+        case Interpolation::Lanczos: f = lanczos_filter; support = 3.0; break;
+        case Interpolation::Nearest: break;  // handled by the caller
+    }
+    double scale = (in1 - in0) / out_size, filterscale = std::max(scale, 1.0);
+    support *= filterscale;
+    int ksize = int(std::ceil(support)) * 2 + 1;
+    k.ksize = ksize;
+    k.bounds.assign(size_t(out_size) * 2, 0);
+    k.coeffs.assign(size_t(out_size) * size_t(ksize), 0);
+    std::vector<double> w(static_cast<size_t>(ksize));
+    for (int xx = 0; xx < out_size; ++xx) {
+        double center = in0 + (xx + 0.5) * scale;
+        double ss = 1.0 / filterscale, ww = 0.0;
+        int xmin = int(center - support + 0.5);
+        if (xmin < 0) xmin = 0;
+        int xmax = int(center + support + 0.5);
+        if (xmax > in_size) xmax = in_size;
+        xmax -= xmin;
+        for (int x = 0; x < xmax; ++x) {
+            w[size_t(x)] = f((x + xmin - center + 0.5) * ss);
+            ww += w[size_t(x)];
+        }
+        int32_t* kk = &k.coeffs[size_t(xx) * size_t(ksize)];
+        for (int x = 0; x < xmax; ++x) {
+            double v = ww != 0.0 ? w[size_t(x)] / ww : w[size_t(x)];
+            kk[x] = int32_t(v * (1 << kPrecisionBits) + (v < 0 ? -0.5 : 0.5));
+        }
+        k.bounds[size_t(xx) * 2] = xmin;
+        k.bounds[size_t(xx) * 2 + 1] = xmax;
+    }
+    k.in_size = in_size;
+    k.out_size = out_size;
+    k.in0 = in0;
+    k.in1 = in1;
+    k.filter = filter;
+}
+
+void Resampler::resample(const Pixels& in, double x0, double y0, double x1, double y1, int out_w, int out_h,
+                         Interpolation filter, Pixels& out) {
+    const int c = in.channels;
+    if (filter == Interpolation::Nearest) {
+        // PIL's affine nearest: the source pixel under each output pixel's centre.
+        // Positions accumulate as in ImagingScaleAffine, so rounding matches PIL's.
+        out.reset(out_w, out_h, c);
+        double sx = (x1 - x0) / out_w, sy = (y1 - y0) / out_h;
+        std::vector<int> xs(static_cast<size_t>(out_w));
+        double xo = x0 + sx * 0.5, yo = y0 + sy * 0.5;
+        for (int x = 0; x < out_w; ++x, xo += sx) xs[size_t(x)] = std::clamp(xo < 0 ? 0 : int(xo), 0, in.width - 1);
+        for (int y = 0; y < out_h; ++y, yo += sy) {
+            const uint8_t* src = in.row(std::clamp(yo < 0 ? 0 : int(yo), 0, in.height - 1));
+            uint8_t* dst = out.row(y);
+            for (int x = 0; x < out_w; ++x) std::memcpy(dst + size_t(x) * size_t(c), src + size_t(xs[size_t(x)]) * size_t(c), size_t(c));
+        }
+        return;
+    }
+    bool need_h = out_w != in.width || x0 != 0 || x1 != out_w;
+    bool need_v = out_h != in.height || y0 != 0 || y1 != out_h;
+    if (!need_h && !need_v) {
+        out = in;
+        return;
+    }
+    make_kernel(horizontal_, in.width, x0, x1, out_w, filter);
+    make_kernel(vertical_, in.height, y0, y1, out_h, filter);
+    // Rows of the source the vertical pass reads.
+    int ybox_first = vertical_.bounds[0];
+    int ybox_last = vertical_.bounds[size_t(out_h) * 2 - 2] + vertical_.bounds[size_t(out_h) * 2 - 1];
+    const Pixels* src = &in;
+    int row_shift = 0;
+    if (need_h) {
+        Pixels& tmp = need_v ? temp_ : out;
+        int rows = need_v ? ybox_last - ybox_first : in.height;
+        int first = need_v ? ybox_first : 0;
+        tmp.reset(out_w, rows, c);
+        const int ks = horizontal_.ksize;
+        for (int yy = 0; yy < rows; ++yy) {
+            const uint8_t* s = in.row(yy + first);
+            uint8_t* d = tmp.row(yy);
+            for (int xx = 0; xx < out_w; ++xx) {
+                int xmin = horizontal_.bounds[size_t(xx) * 2], xn = horizontal_.bounds[size_t(xx) * 2 + 1];
+                const int32_t* k = &horizontal_.coeffs[size_t(xx) * size_t(ks)];
+                for (int ch = 0; ch < c; ++ch) {
+                    int32_t ss = 1 << (kPrecisionBits - 1);
+                    for (int x = 0; x < xn; ++x) ss += s[size_t(x + xmin) * size_t(c) + size_t(ch)] * k[x];
+                    d[size_t(xx) * size_t(c) + size_t(ch)] = clip8(ss);
+                }
+            }
+        }
+        if (!need_v) return;
+        src = &tmp;
+        row_shift = ybox_first;
+    }
+    out.reset(out_w, out_h, c);
+    const int ks = vertical_.ksize;
+    const size_t row_bytes = size_t(out_w) * size_t(c);
+    for (int yy = 0; yy < out_h; ++yy) {
+        int ymin = vertical_.bounds[size_t(yy) * 2] - row_shift, yn = vertical_.bounds[size_t(yy) * 2 + 1];
+        const int32_t* k = &vertical_.coeffs[size_t(yy) * size_t(ks)];
+        uint8_t* d = out.row(yy);
+        for (size_t i = 0; i < row_bytes; ++i) {
+            int32_t ss = 1 << (kPrecisionBits - 1);
+            for (int y = 0; y < yn; ++y) ss += src->row(y + ymin)[i] * k[y];
+            d[i] = clip8(ss);
+        }
+    }
+}
+
+// ---- colour ----
+
+void flatten_alpha(const Pixels& in, Rgb bg, Pixels& out) {
+    const int c = in.channels;  // 2 or 4
+    out.reset(in.width, in.height, c - 1);
+    const size_t n = size_t(in.width) * size_t(in.height);
+    const uint8_t* s = in.data.data();
+    uint8_t* d = out.data.data();
+    const uint8_t back[3] = {bg.r, bg.g, bg.b};
+    const int gray_bg = (bg.r * 19595 + bg.g * 38470 + bg.b * 7471 + 0x8000) >> 16;
+    for (size_t i = 0; i < n; ++i, s += c, d += c - 1) {
+        int a = s[c - 1];
+        for (int k = 0; k < c - 1; ++k) {
+            int b = c == 2 ? gray_bg : back[k];
+            int v = s[k] * a + b * (255 - a) + 127;
+            d[k] = uint8_t(v / 255);
+        }
+    }
+}
+
+void to_gray(const Pixels& in, Pixels& out) {
+    out.reset(in.width, in.height, 1);
+    const size_t n = size_t(in.width) * size_t(in.height);
+    const int c = in.channels;
+    const uint8_t* s = in.data.data();
+    uint8_t* d = out.data.data();
+    for (size_t i = 0; i < n; ++i, s += c) d[i] = uint8_t((s[0] * 19595 + s[1] * 38470 + s[2] * 7471 + 0x8000) >> 16);
+}
+
+void expand_channels(const Pixels& in, int channels, Pixels& out) {
+    out.reset(in.width, in.height, channels);
+    const size_t n = size_t(in.width) * size_t(in.height);
+    const int c = in.channels;
+    const uint8_t* s = in.data.data();
+    uint8_t* d = out.data.data();
+    for (size_t i = 0; i < n; ++i, s += c, d += channels) {
+        bool gray = c <= 2;
+        d[0] = s[0];
+        d[1] = gray ? s[0] : s[1];
+        d[2] = gray ? s[0] : s[2];
+        if (channels == 4) d[3] = c == 2 ? s[1] : c == 4 ? s[3] : 255;
+    }
+}
+
+void premultiply_alpha(Pixels& p) {
+    const size_t n = size_t(p.width) * size_t(p.height);
+    uint8_t* d = p.data.data();
+    for (size_t i = 0; i < n; ++i, d += 4) {
+        int a = d[3];
+        if (a == 255) continue;
+        for (int k = 0; k < 3; ++k) {
+            int t = d[k] * a + 128;  // PIL's MULDIV255
+            d[k] = uint8_t((t + (t >> 8)) >> 8);
+        }
+    }
+}
+
+void unpremultiply_alpha(Pixels& p) {
+    const size_t n = size_t(p.width) * size_t(p.height);
+    uint8_t* d = p.data.data();
+    for (size_t i = 0; i < n; ++i, d += 4) {
+        int a = d[3];
+        if (a == 255 || a == 0) continue;
+        for (int k = 0; k < 3; ++k) d[k] = uint8_t(std::min(255, (255 * d[k] + a / 2) / a));
+    }
+}
+
+}  // namespace codec
+}  // namespace imgpipe

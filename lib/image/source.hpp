@@ -1,0 +1,53 @@
+// The images of a list, prepared epoch after epoch in a fixed order, decoded
+// on N threads. The order (and so every output byte) does not depend on the
+// thread count: sample k of epoch e is list entry permutation(n, seed, e)[k]
+// with shuffling, entry k without.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "cli/error.hpp"
+#include "image/image.hpp"
+#include "list/list.hpp"
+
+namespace imgpipe {
+
+struct SourceOptions {
+    int threads = 1;      // decoding threads; 1 decodes in the calling thread
+    int64_t epochs = 1;   // 0: forever
+    bool shuffle = false;
+    uint64_t seed = 0;
+    bool keep_going = false;  // skip bad files instead of stopping at the first
+};
+
+struct Sample {
+    int64_t epoch = 0;
+    int64_t position = 0;  // place in the epoch's order of the list (gaps where files were skipped)
+    size_t entry = 0;      // index into the list's entries
+    const uint8_t* pixels = nullptr;  // PrepOptions::sample_bytes(); valid until the next call
+};
+
+class SampleSource {
+public:
+    // Called once for each bad file when keep_going (a file found bad is not
+    // tried again in later epochs).
+    using SkipHandler = std::function<void(const Error&)>;
+
+    SampleSource(const ImageList& list, const PrepOptions& prep, const SourceOptions& options, SkipHandler on_skip);
+    ~SampleSource();
+    SampleSource(const SampleSource&) = delete;
+    SampleSource& operator=(const SampleSource&) = delete;
+
+    // The next sample in order; false at the end (also when every file of the
+    // list proved bad). Without keep_going, throws the first bad file's error
+    // (in output order, so every sample before it has been returned).
+    bool next(Sample& sample);
+    int64_t skipped() const;  // distinct bad files so far
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace imgpipe

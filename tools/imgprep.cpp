@@ -1,0 +1,167 @@
+// imgprep: list lines in, a batch stream out. Decodes, orients, converts and
+// resizes every image of the list (lib/image), epoch after epoch.
+#include <cmath>
+#include <cstring>
+
+#include "cli/app.hpp"
+#include "cli/error.hpp"
+#include "cli/io.hpp"
+#include "cli/progress.hpp"
+#include "cli/random.hpp"
+#include "image/source.hpp"
+#include "list/list.hpp"
+#include "stream/frame.hpp"
+
+using namespace imgpipe;
+
+namespace {
+double parse_rescale(const std::string& text) {
+    size_t slash = text.find('/');
+    try {
+        size_t used = 0;
+        double num = std::stod(text.substr(0, slash), &used);
+        double den = slash == std::string::npos ? 1.0 : std::stod(text.substr(slash + 1));
+        double v = num / den;
+        if (used == slash || (slash == std::string::npos && used == text.size()))
+            if (std::isfinite(v)) return v;
+    } catch (const std::exception&) {
+    }
+    throw UsageError("--rescale: \"" + text + "\" is not a number or a fraction such as 1/255");
+}
+
+std::string rate(int64_t images, double seconds) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%lld images in %.1fs (%.0f images/s)", (long long)images, seconds,
+                  seconds > 0 ? images / seconds : 0.0);
+    return buf;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+    App app("imgprep", "Decode, orient, convert and resize the images of a list into a batch stream");
+    app.add_threads_option();
+    std::string list_path = "-", output = "-", size = "256x256", fit = "stretch", interpolation = "bilinear",
+                color = "rgb", background = "black", dtype = "u8", rescale;
+    bool nul = false, shuffle = false, keep_going = false, vips_only = false;
+    int64_t epochs = 1, batch = 1;
+    PrepOptions prep;
+    auto& cli = app.cli();
+    cli.add_option("list", list_path, "List lines (PATH[<TAB>INDEX<TAB>NAME]); - or none: stdin");
+    cli.add_flag("-0,--null", nul, "List records end with NUL, not newline");
+    cli.add_option("-s,--size", size, "Output WIDTHxHEIGHT (default 256x256, as Keras' target_size)");
+    cli.add_option("--fit", fit, "stretch | crop (centre crop to the aspect ratio) | pad");
+    cli.add_option("--interpolation", interpolation, "nearest | bilinear (default) | bicubic | lanczos | area");
+    cli.add_option("--color", color, "rgb (default) | grayscale | rgba");
+    cli.add_option("--background", background, "Colour alpha is flattened on and padding is filled with (black)");
+    cli.add_option("--dtype", dtype, "u8 (default) | f32");
+    cli.add_option("--rescale", rescale, "Multiply pixels by this factor (e.g. 1/255); implies --dtype f32");
+    cli.add_option("--epochs", epochs, "Passes over the list (0: forever; default 1)")->check(CLI::NonNegativeNumber);
+    cli.add_flag("--shuffle", shuffle, "A fresh permutation of the list for each epoch (see --seed)");
+    cli.add_option("-b,--batch", batch, "Samples per frame (default 1)")->check(CLI::PositiveNumber);
+    cli.add_flag("-k,--keep-going", keep_going, "Skip bad files (warning for each), exit 65 at the end");
+    cli.add_option("--max-pixels", prep.max_pixels, "Refuse images declaring more pixels (0: no limit)");
+    cli.add_flag("--vips-only", vips_only, "Decode every format with libvips (no TurboJPEG/libspng fast paths)");
+    cli.add_option("-o,--output", output, "Write the stream to FILE (atomically) instead of stdout");
+
+    return app.main(argc, argv, [&] {
+        parse_size(size, prep.width, prep.height);
+        prep.fit = parse_fit(fit);
+        prep.interpolation = parse_interpolation(interpolation);
+        prep.color = parse_color_mode(color);
+        prep.background = parse_color(background);
+        prep.fast_paths = !vips_only;
+        if (dtype != "u8" && dtype != "f32") throw UsageError("--dtype: \"" + dtype + "\" is not u8 or f32");
+        if (dtype == "u8" && !rescale.empty() && cli.count("--dtype")) throw UsageError("--rescale makes floats: it cannot go with --dtype u8");
+        const bool floats = dtype == "f32" || !rescale.empty();
+        const float scale = rescale.empty() ? 1.0f : float(parse_rescale(rescale));
+
+        Input in(list_path);
+        ImageList list = read_list(in, nul);
+        if (list.entries.empty()) throw DataError(in.name() == "stdin" ? "list" : in.name(), "no images in the list");
+        Output out(output, true);
+
+        SourceOptions so;
+        so.threads = app.thread_count();
+        so.epochs = epochs;
+        so.shuffle = shuffle;
+        so.seed = app.seed_given ? app.seed : fresh_seed();
+        so.keep_going = keep_going;
+        SampleSource source(list, prep, so, [&](const Error& e) { app.warn(e.where(), e.what()); });
+
+        const int64_t n = int64_t(list.entries.size()), c = prep.channels();
+        const size_t bytes = prep.sample_bytes();
+        Frame frame;
+        frame.metadata["format"] = kStreamFormat;
+        frame.metadata["class_mode"] = list.labelled() ? "sparse" : "none";
+        frame.metadata["classes"] = json_list(list.classes);
+        frame.set_meta_int("epoch_size", n);
+        std::vector<std::string> paths;
+        std::vector<int32_t> labels;
+        std::vector<uint8_t> pixels;
+        int64_t epoch = -1, emitted = 0, in_epoch = 0, frame_index = 0;
+        Progress progress(app.quiet);
+
+        auto flush = [&]() {
+            if (paths.empty()) return;
+            const int64_t k = int64_t(paths.size());
+            Tensor x("x", floats ? DType::F32 : DType::U8, {k, prep.height, prep.width, c});
+            if (floats) {
+                float* f = x.values<float>();
+                for (size_t i = 0; i < pixels.size(); ++i) f[i] = float(pixels[i]) * scale;
+            } else {
+                std::memcpy(x.data.data(), pixels.data(), pixels.size());
+            }
+            frame.tensors.clear();
+            frame.tensors.push_back(std::move(x));
+            if (list.labelled()) {
+                Tensor y("y", DType::I32, {k});
+                std::memcpy(y.data.data(), labels.data(), labels.size() * sizeof(int32_t));
+                frame.tensors.push_back(std::move(y));
+            }
+            frame.set_paths(paths);
+            frame.set_meta_int("epoch", epoch);
+            frame.set_meta_int("index", frame_index);
+            write_frame(out, frame);
+            frame_index += k;
+            paths.clear(), labels.clear(), pixels.clear();
+        };
+        auto end_epoch = [&]() {
+            flush();
+            std::string what = epochs == 1 ? "" : "epoch " + std::to_string(epoch + 1) + (epochs ? "/" + std::to_string(epochs) : "") + ": ";
+            progress.line("imgprep: " + what + rate(in_epoch, progress.elapsed()));
+            progress.restart_clock();
+        };
+
+        Sample s;
+        auto next = [&]() {
+            try {
+                return source.next(s);
+            } catch (const Error&) {
+                flush();  // the good images before a bad one are not lost
+                out.flush();
+                throw;
+            }
+        };
+        while (next()) {
+            if (s.epoch != epoch) {
+                if (epoch >= 0) end_epoch();
+                epoch = s.epoch, in_epoch = 0, frame_index = 0;
+            }
+            const ListEntry& e = list.entries[s.entry];
+            paths.push_back(e.path);
+            labels.push_back(e.label);
+            pixels.insert(pixels.end(), s.pixels, s.pixels + bytes);
+            ++in_epoch, ++emitted;
+            if (int64_t(paths.size()) == batch) flush();
+            progress.bar(s.position + 1, n);
+        }
+        if (epoch >= 0) end_epoch();
+        out.commit();
+        if (source.skipped() > 0) {
+            app.warn("", std::to_string(source.skipped()) + " bad file" + (source.skipped() > 1 ? "s" : "") +
+                             " skipped, " + std::to_string(emitted) + " images written");
+            return int(kDataErr);
+        }
+        return int(kOk);
+    });
+}
