@@ -1,0 +1,166 @@
+// Augmentation: draws are keyed by (seed, epoch, index); the transform matches
+// Keras' scipy-based apply_transform (tests/unit/augment_reference.py).
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+
+#include "augment/augment.hpp"
+#include "cli/error.hpp"
+
+using namespace imgpipe;
+
+namespace {
+std::vector<uint8_t> test_image(int h, int w, int c) {
+    std::vector<uint8_t> img(size_t(h * w * c));
+    for (int r = 0; r < h; ++r)
+        for (int x = 0; x < w; ++x)
+            for (int k = 0; k < c; ++k) img[size_t((r * w + x) * c + k)] = uint8_t((r * 37 + x * 11 + k * 70 + (r * x) % 13) % 256);
+    return img;
+}
+
+// Runs the scipy reference on img with transform t.
+std::vector<uint8_t> reference(const std::vector<uint8_t>& img, int h, int w, int c, const char* mode, double cval,
+                               const Transform& t) {
+    std::string in = "/tmp/imgpipe-aug-in-" + std::to_string(getpid()), out = "/tmp/imgpipe-aug-out-" + std::to_string(getpid());
+    std::ofstream(in, std::ios::binary).write(reinterpret_cast<const char*>(img.data()), std::streamsize(img.size()));
+    char cmd[1024];
+    std::snprintf(cmd, sizeof cmd, "/usr/bin/python3 tests/unit/augment_reference.py %s %s %d %d %d %s %g %.17g %.17g %.17g %.17g %.17g %.17g %d %d %.17g %.17g",
+                  in.c_str(), out.c_str(), h, w, c, mode, cval, t.theta, t.tx, t.ty, t.shear, t.zx, t.zy, int(t.flip_horizontal),
+                  int(t.flip_vertical), t.channel_shift, t.brightness);
+    REQUIRE(std::system(cmd) == 0);
+    std::ifstream f(out, std::ios::binary);
+    std::vector<uint8_t> result((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    std::remove(in.c_str());
+    std::remove(out.c_str());
+    return result;
+}
+
+int max_difference(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
+    REQUIRE(a.size() == b.size());
+    int worst = 0;
+    for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(int(a[i]) - int(b[i])));
+    return worst;
+}
+}  // namespace
+
+TEST_CASE("draws depend on (seed, epoch, index) only", "[augment]") {
+    Augmentation a;
+    a.rotation_range = 20;
+    a.zoom_lo = 0.8, a.zoom_hi = 1.2;
+    a.horizontal_flip = true;
+    Transform t1 = draw_transform(a, 64, 64, 1, 0, 5), t2 = draw_transform(a, 64, 64, 1, 0, 5), t3 = draw_transform(a, 64, 64, 1, 1, 5);
+    CHECK(t1.theta == t2.theta);
+    CHECK(t1.zx == t2.zx);
+    CHECK(t1.theta != t3.theta);
+    CHECK(std::abs(t1.theta) <= 20);
+    CHECK(t1.zx >= 0.8);
+    CHECK(t1.zy <= 1.2);
+    CHECK(t1.tx == 0);
+}
+
+TEST_CASE("shift ranges below 1 are fractions of the size, from 1 up pixels", "[augment]") {
+    Augmentation a;
+    a.width_shift_range = 0.25;
+    a.height_shift_range = 3;
+    for (uint64_t i = 0; i < 50; ++i) {
+        Transform t = draw_transform(a, 40, 100, 9, 0, i);
+        REQUIRE(std::abs(t.ty) <= 25.0);
+        REQUIRE(std::abs(t.tx) <= 3.0);
+    }
+}
+
+TEST_CASE("the transform matches Keras' scipy code for every fill mode", "[augment]") {
+    const int h = 24, w = 24, c = 3;
+    std::vector<uint8_t> img = test_image(h, w, c);
+    Transform t;
+    t.theta = 23.5, t.tx = 2.25, t.ty = -3.5, t.shear = 8, t.zx = 0.85, t.zy = 1.15;
+    std::vector<float> scratch;
+    for (const char* mode : {"nearest", "constant", "reflect", "wrap"}) {
+        Augmentation a;
+        a.rotation_range = 30;  // any geometric range turns the affine path on
+        a.fill_mode = parse_fill_mode(mode);
+        a.cval = 17;
+        std::vector<uint8_t> ours = img;
+        apply_transform(a, t, ours.data(), h, w, c, scratch);
+        INFO("fill mode " << mode);
+        CHECK(max_difference(ours, reference(img, h, w, c, mode, 17, t)) <= 1);
+        CHECK(ours != img);
+    }
+}
+
+TEST_CASE("channel shift, flips and brightness match too", "[augment]") {
+    const int h = 16, w = 20, c = 3;
+    std::vector<uint8_t> img = test_image(h, w, c);
+    Transform t;
+    t.flip_horizontal = true, t.flip_vertical = true, t.channel_shift = 30.5, t.brightness = 1.3;
+    Augmentation a;
+    a.horizontal_flip = true;
+    std::vector<float> scratch;
+    std::vector<uint8_t> ours = img;
+    apply_transform(a, t, ours.data(), h, w, c, scratch);
+    CHECK(max_difference(ours, reference(img, h, w, c, "nearest", 0, t)) <= 1);
+}
+
+TEST_CASE("a 90 degree rotation is an exact rotation", "[augment]") {
+    const int n = 8;
+    std::vector<uint8_t> img = test_image(n, n, 1), ours = img;
+    Augmentation a;
+    a.rotation_range = 90;
+    Transform t;
+    t.theta = 90;
+    std::vector<float> scratch;
+    apply_transform(a, t, ours.data(), n, n, 1, scratch);
+    // input = R (out - c) + c with R = [[0,-1],[1,0]]: out(r, x) = in(n-1-x, r)
+    for (int r = 0; r < n; ++r)
+        for (int x = 0; x < n; ++x) REQUIRE(ours[size_t(r * n + x)] == img[size_t((n - 1 - x) * n + r)]);
+}
+
+TEST_CASE("ranges that make no sense are refused", "[augment]") {
+    Augmentation a;
+    double lo = 0, hi = 0;
+    parse_zoom_range("0.2", lo, hi);
+    CHECK(lo == Approx(0.8));
+    CHECK(hi == Approx(1.2));
+    parse_zoom_range("1.5", a.zoom_lo, a.zoom_hi);
+    CHECK_THROWS_WITH(a.validate(), Catch::Contains("--zoom-range"));
+    Augmentation b;
+    b.brightness_lo = 0, b.brightness_hi = 0.0001;
+    CHECK_THROWS_WITH(b.validate(), Catch::Contains("--brightness-range"));
+    CHECK_THROWS_AS(parse_fill_mode("mirror"), UsageError);
+}
+
+TEST_CASE("statistics: Welford over images equals the direct formula", "[augment]") {
+    StatsAccumulator acc(2);
+    std::vector<uint8_t> a = {0, 10, 20, 30}, b = {40, 50, 60, 70, 80, 90};
+    acc.add_u8(a.data(), 2, 2);
+    acc.add_u8(b.data(), 3, 2);
+    ChannelStats s = acc.result(2);
+    // channel 0: 0 20 40 60 80; channel 1: 10 30 50 70 90
+    CHECK(s.mean[0] == Approx(40));
+    CHECK(s.mean[1] == Approx(50));
+    CHECK(s.std[0] == Approx(std::sqrt(800.0)));
+    ChannelStats back = ChannelStats::from_json(s.to_json(), "s.json");
+    CHECK(back.std[1] == Approx(s.std[1]));
+    CHECK_THROWS_WITH(ChannelStats::from_json("{\"mean\": [1]}", "s.json"), Catch::Contains("\"std\""));
+}
+
+TEST_CASE("standardization: samplewise then featurewise, eps 1e-6", "[augment]") {
+    Standardization s;
+    s.samplewise_center = true;
+    s.samplewise_std = true;
+    std::vector<float> x = {1, 3, 5, 7};
+    s.apply(x.data(), 4, 1);
+    CHECK(x[0] == Approx(-3 / (std::sqrt(5.0) + 1e-6)));
+    Standardization f;
+    f.featurewise_center = f.featurewise_std = true;
+    f.stats.mean = {1, 2};
+    f.stats.std = {2, 4};
+    std::vector<float> y = {3, 10};
+    f.apply(y.data(), 1, 2);
+    CHECK(y[0] == Approx(1));
+    CHECK(y[1] == Approx(2));
+}
