@@ -1,0 +1,257 @@
+#include "nn/feed.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cerrno>
+#include <cstring>
+
+#include "cli/error.hpp"
+#include "cli/random.hpp"
+#include "stream/batch.hpp"
+
+namespace imgpipe::nn {
+
+using nlohmann::json;
+
+namespace {
+void read_exactly(int fd, void* dst, size_t n, uint64_t offset, const std::string& where) {
+    char* p = static_cast<char*>(dst);
+    while (n) {
+        ssize_t got = ::pread(fd, p, n, off_t(offset));
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) throw IoError(where, std::string("read failed: ") + std::strerror(errno));
+        if (got == 0) throw DataError(where, "truncated frame");
+        p += got;
+        n -= size_t(got);
+        offset += uint64_t(got);
+    }
+}
+
+void check_format(const std::map<std::string, std::string>& meta, const std::string& where) {
+    auto it = meta.find("format");
+    if (it == meta.end()) {
+        if (meta.count("spec")) throw DataError(where, "is a model file, not a batch stream");
+        throw DataError(where, "not a batch stream (safetensors without \"format\": \"batchstream/1\")");
+    }
+    if (it->second.rfind("batchstream/", 0) != 0) throw DataError(where, "not a batch stream (format \"" + it->second + "\")");
+    if (it->second != kStreamFormat)
+        throw DataError(where, "stream format \"" + it->second + "\" is newer than this tool reads (" + kStreamFormat +
+                                   "); upgrade imgpipe");
+}
+}  // namespace
+
+BatchFeed::BatchFeed(const std::string& path, const FeedOptions& options) : o_(options) {
+    in_ = std::make_unique<Input>(path);
+    name_ = in_->name();
+    seekable_ = in_->seekable();
+    if (seekable_) {
+        fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd_ < 0) throw NoInputError(path, std::string("cannot open: ") + std::strerror(errno));
+        in_.reset();
+        index_file();
+    } else {
+        reader_ = std::make_unique<FrameReader>(*in_);
+        // Peek at the first frame: its batch size decides the regrouping.
+        if (reader_->read(pending_)) {
+            has_pending_ = true;
+            first_rows_ = pending_.samples();
+        } else {
+            throw DataError(name_, "the " + o_.role + " stream is empty");
+        }
+    }
+    if (o_.batch_size > 0 && first_rows_ > 1)
+        throw UsageError("--batch-size applies to unbatched streams, and " + name_ + " holds batches of " +
+                         std::to_string(first_rows_) + " samples (regroup it with batchpack -b N instead)");
+    if (o_.batch_size <= 0 && first_rows_ == 1) {
+        o_.batch_size = 32;  // Keras' default batch size
+        regrouped_ = true;
+    }
+}
+
+BatchFeed::~BatchFeed() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+std::string BatchFeed::where() const {
+    if (seekable_) return name_ + ": frame " + std::to_string(frame_number_);
+    return reader_->where();
+}
+
+// Reads every frame's header (not its data): the frame count, sizes and rows.
+void BatchFeed::index_file() {
+    struct stat st {};
+    ::fstat(fd_, &st);
+    uint64_t size = uint64_t(st.st_size), offset = 0;
+    std::string header;
+    while (offset < size) {
+        std::string where = name_ + ": frame " + std::to_string(index_.size() + 1);
+        if (size - offset < 8) throw DataError(where, "truncated frame (" + std::to_string(size - offset) + " of 8 length bytes)");
+        uint8_t prefix[8];
+        read_exactly(fd_, prefix, 8, offset, where);
+        uint64_t n = 0;
+        for (int i = 7; i >= 0; --i) n = (n << 8) | prefix[i];
+        if (n < 2 || n > (256ull << 20)) throw DataError(where, "not a batch stream (bad header length)");
+        if (n > size - offset - 8)
+            throw DataError(where, "truncated frame (header: " + std::to_string(size - offset - 8) + " of " + std::to_string(n) + " bytes)");
+        header.resize(n);
+        read_exactly(fd_, header.data(), n, offset + 8, where);
+        json h = json::parse(header, nullptr, false);
+        if (h.is_discarded() || !h.is_object()) throw DataError(where, "not a batch stream (header is not JSON)");
+        uint64_t data_end = 0;
+        int64_t rows = 0;
+        std::map<std::string, std::string> meta;
+        for (auto& [key, value] : h.items()) {
+            if (key == "__metadata__") {
+                if (value.is_object())
+                    for (auto& [k, v] : value.items())
+                        if (v.is_string()) meta[k] = v.get<std::string>();
+                continue;
+            }
+            if (!value.is_object() || !value.contains("data_offsets") || !value["data_offsets"].is_array() ||
+                value["data_offsets"].size() != 2 || !value["data_offsets"][1].is_number_unsigned())
+                throw DataError(where, "tensor \"" + key + "\" lacks data_offsets");
+            data_end = std::max(data_end, value["data_offsets"][1].get<uint64_t>());
+            if (key == "x" && value.contains("shape") && value["shape"].is_array() && !value["shape"].empty() &&
+                value["shape"][0].is_number_integer())
+                rows = value["shape"][0].get<int64_t>();
+        }
+        if (index_.empty()) check_format(meta, where);
+        if (data_end > size - offset - 8 - n)
+            throw DataError(where, "truncated frame (data: " + std::to_string(size - offset - 8 - n) + " of " +
+                                       std::to_string(data_end) + " bytes)");
+        index_.push_back({offset, 8 + n + data_end, rows});
+        offset += 8 + n + data_end;
+    }
+    if (index_.empty()) throw DataError(name_, "the " + o_.role + " stream is empty");
+    first_rows_ = index_[0].rows;
+}
+
+void BatchFeed::begin_epoch(int64_t epoch) {
+    epoch_ = epoch;
+    produced_ = 0;
+    epoch_over_ = false;
+    have_meta_epoch_ = false;
+    raw_over_ = false;
+    if (seekable_ && o_.steps == 0) {
+        start_pass_ = true;
+        parts_.clear();
+        have_ = 0;
+    }
+}
+
+bool BatchFeed::file_next(Frame& frame) {
+    // Without --steps-per-epoch an epoch is one pass; with it, passes run on
+    // across epochs and the file wraps around.
+    bool new_pass = o_.steps == 0 ? start_pass_ : cursor_ >= order_.size();
+    if (o_.steps == 0 && !start_pass_ && cursor_ >= order_.size()) return false;
+    if (new_pass) {
+        ++pass_;
+        if (o_.shuffle) order_ = permutation(index_.size(), o_.seed, uint64_t(pass_));
+        else {
+            order_.resize(index_.size());
+            for (size_t i = 0; i < order_.size(); ++i) order_[i] = i;
+        }
+        cursor_ = 0;
+        start_pass_ = false;
+    }
+    const Entry& e = index_[order_[cursor_]];
+    frame_number_ = int64_t(order_[cursor_]) + 1;
+    ++cursor_;
+    buffer_.resize(e.size);
+    read_exactly(fd_, buffer_.data(), e.size, e.offset, where());
+    frame = decode_frame(buffer_.data(), buffer_.size(), where());
+    return true;
+}
+
+bool BatchFeed::stream_next(Frame& frame) {
+    if (o_.steps == 0 && epoch_over_) return false;
+    if (has_pending_) {
+        frame = std::move(pending_);
+        has_pending_ = false;
+    } else if (!reader_->read(frame)) {
+        ended_ = true;
+        return false;
+    }
+    ++total_frames_;
+    if (o_.steps > 0) return true;
+    // Epoch boundaries from the metadata.
+    int64_t e = frame.meta_int("epoch", -1);
+    if (e >= 0) {
+        if (have_meta_epoch_ && e != meta_epoch_) {
+            pending_ = std::move(frame);
+            has_pending_ = true;
+            --total_frames_;
+            epoch_over_ = true;
+            return false;
+        }
+        meta_epoch_ = e;
+        have_meta_epoch_ = true;
+    }
+    int64_t size = frame.meta_int("epoch_size", -1), index = frame.meta_int("index", -1);
+    if (size > 0) epoch_size_ = size;
+    if (size > 0 && index >= 0 && index + frame.samples() >= size) epoch_over_ = true;
+    return true;
+}
+
+bool BatchFeed::raw_next(Frame& frame) { return seekable_ ? file_next(frame) : stream_next(frame); }
+
+bool BatchFeed::next(Frame& batch) {
+    if (o_.steps > 0 && produced_ >= o_.steps) return false;
+    bool got = false;
+    if (o_.batch_size <= 0) {
+        got = raw_next(batch);
+    } else {
+        while (have_ < o_.batch_size && !raw_over_) {
+            Frame f;
+            if (!raw_next(f)) {
+                raw_over_ = true;
+                break;
+            }
+            have_ += f.samples();
+            parts_.push_back(std::move(f));
+        }
+        if (have_ > 0) {
+            Frame all;
+            try {
+                all = concat_frames(parts_);
+            } catch (const DataError& e) {
+                throw DataError(where(), e.what());
+            }
+            int64_t take = std::min(o_.batch_size, have_);
+            batch = slice_frame(all, 0, take);
+            parts_.clear();
+            if (take < have_) parts_.push_back(slice_frame(all, take, have_));
+            have_ -= take;
+            got = true;
+        }
+    }
+    if (got) {
+        ++produced_;
+        return true;
+    }
+    if (o_.steps > 0 && !seekable_)
+        throw DataError(name_, "the " + o_.role + " stream ended early: epoch " + std::to_string(epoch_) + " got " +
+                                   std::to_string(produced_) + " of " + std::to_string(o_.steps) +
+                                   " steps (--steps-per-epoch); the producer must emit steps per epoch x epochs "
+                                   "batches (imgprep --epochs 0 repeats the data without end)");
+    return false;
+}
+
+int64_t BatchFeed::steps_hint() const {
+    if (o_.steps > 0) return o_.steps;
+    if (seekable_) {
+        if (o_.batch_size <= 0) return int64_t(index_.size());
+        int64_t samples = 0;
+        for (const Entry& e : index_) samples += e.rows;
+        return (samples + o_.batch_size - 1) / o_.batch_size;
+    }
+    int64_t per = o_.batch_size > 0 ? o_.batch_size : first_rows_;
+    if (epoch_size_ > 0 && per > 0) return (epoch_size_ + per - 1) / per;
+    return 0;
+}
+
+}  // namespace imgpipe::nn

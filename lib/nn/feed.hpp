@@ -1,0 +1,80 @@
+// Batches for training and validation, epoch by epoch (torch-free).
+// A regular file is indexed once (headers only) and re-read every epoch, with
+// an optional fresh frame order per pass. A pipe, FIFO or stdin is consumed in
+// order: an epoch ends where the stream's metadata says ("epoch", "index",
+// "epoch_size"), or after --steps-per-epoch batches.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli/io.hpp"
+#include "stream/frame.hpp"
+
+namespace imgpipe::nn {
+
+struct FeedOptions {
+    int64_t batch_size = 0;  // > 0: regroup samples into batches of this size
+    int64_t steps = 0;       // > 0: batches per epoch, else the epoch boundaries
+    bool shuffle = false;    // files only: a new frame order for every pass
+    uint64_t seed = 0;
+    std::string role = "training";  // for messages
+};
+
+class BatchFeed {
+public:
+    BatchFeed(const std::string& path, const FeedOptions& options);
+    ~BatchFeed();
+
+    // Starts epoch `epoch` (1-based).
+    void begin_epoch(int64_t epoch);
+    // The next batch of the current epoch; false when the epoch is over.
+    // Throws DataError when a stream ends in the middle of --steps-per-epoch.
+    bool next(Frame& batch);
+    // True once a non-seekable stream has no more data.
+    bool ended() const { return ended_; }
+    bool seekable() const { return seekable_; }
+    // Batches in this epoch when known (progress bar total), else 0.
+    int64_t steps_hint() const;
+    int64_t samples_in_first_frame() const { return first_rows_; }
+    // True when an unbatched stream is grouped into Keras' default 32.
+    bool regrouped() const { return regrouped_; }
+    int64_t batch_size() const { return o_.batch_size; }
+    std::string name() const { return name_; }
+    std::string where() const;  // "file: frame N"
+
+private:
+    bool raw_next(Frame& frame);
+    bool file_next(Frame& frame);
+    bool stream_next(Frame& frame);
+    void index_file();
+
+    FeedOptions o_;
+    std::string name_;
+    bool seekable_ = false, ended_ = false, regrouped_ = false;
+    int64_t epoch_ = 0, produced_ = 0;
+    int64_t first_rows_ = 0;
+    // regular files
+    int fd_ = -1;
+    struct Entry { uint64_t offset, size; int64_t rows; };
+    std::vector<Entry> index_;
+    std::vector<uint64_t> order_;
+    size_t cursor_ = 0;
+    bool start_pass_ = true;
+    int64_t pass_ = 0;
+    int64_t frame_number_ = 0;
+    std::vector<uint8_t> buffer_;
+    // streams
+    std::unique_ptr<Input> in_;
+    std::unique_ptr<FrameReader> reader_;
+    Frame pending_;
+    bool has_pending_ = false, epoch_over_ = false, have_meta_epoch_ = false;
+    int64_t meta_epoch_ = 0, epoch_size_ = -1, total_frames_ = 0;
+    // regrouping
+    std::vector<Frame> parts_;
+    int64_t have_ = 0;
+    bool raw_over_ = false;
+};
+
+}  // namespace imgpipe::nn

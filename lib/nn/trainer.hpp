@@ -1,0 +1,34 @@
+// Keras' fit loop over batch streams (torch-free): epochs, validation,
+// progress, history, checkpoints, early stopping, learning-rate reduction on
+// plateaus, and a clean stop on SIGINT/SIGTERM.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "nn/engine.hpp"
+
+namespace imgpipe::nn {
+
+struct TrainOptions {
+    std::string train = "-";  // file, FIFO or "-"
+    std::string val;          // optional
+    int64_t epochs = 1;
+    int64_t steps_per_epoch = 0, validation_steps = 0;
+    int64_t batch_size = 0;   // unbatched streams only (default 32)
+    bool shuffle = false;     // frame order of a training file, per pass
+    uint64_t seed = 0;
+    std::string output, checkpoint_dir, history;
+    std::string monitor;      // default: val_loss with --val, else loss
+    int64_t early_stopping = 0;  // patience; 0: off
+    double min_delta = 0;
+    bool reduce_lr = false;
+    double lr_factor = 0.1, min_lr = 0;
+    int64_t lr_patience = 10, lr_cooldown = 0;
+    bool quiet = false;
+};
+
+// Trains `model`; returns the exit status: 0, or 130/143 after SIGINT/SIGTERM
+// (the step finished and a checkpoint saved). Errors are thrown.
+int fit(Model& model, const TrainOptions& options, const std::string& tool);
+
+}  // namespace imgpipe::nn

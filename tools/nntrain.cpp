@@ -1,0 +1,77 @@
+// nntrain: trains a network from batch streams (Keras' compile + fit_generator).
+// See man/man1/nntrain.1. The loop lives in lib/nn/trainer.cpp.
+#include <iostream>
+
+#include "cli/app.hpp"
+#include "cli/error.hpp"
+#include "cli/io.hpp"
+#include "nn/engine.hpp"
+#include "nn/trainer.hpp"
+
+using namespace imgpipe;
+
+int main(int argc, char** argv) {
+    nn::configure_runtime(0);  // the malloc settings first, before libtorch allocates
+    App app("nntrain", "Trains a network described by a model spec on a batch stream.");
+    app.add_threads_option();
+    nn::TrainOptions o;
+    nn::Overrides ov;
+    std::string spec_path, resume, device = "cpu";
+    bool summary = false;
+    auto& cli = app.cli();
+    cli.add_option("stream", o.train, "Training batch stream: a file (re-read every epoch), a FIFO, or - for stdin");
+    cli.add_option("-m,--model", spec_path, "Model spec (JSON: compact, or Keras' model.to_json())");
+    cli.add_option("--resume", resume, "Continue training a model file (weights and optimizer state)");
+    cli.add_option("-o,--output", o.output, "Write the trained model to FILE (atomically)");
+    cli.add_option("--val", o.val, "Validation batch stream (a file is re-read every epoch)");
+    cli.add_option("--epochs", o.epochs, "Epochs to train, counting those of a resumed model (default 1)")
+        ->check(CLI::PositiveNumber);
+    cli.add_option("--steps-per-epoch", o.steps_per_epoch, "Batches per epoch (default: the stream's epochs)")
+        ->check(CLI::PositiveNumber);
+    cli.add_option("--validation-steps", o.validation_steps, "Validation batches per epoch (default: all)")
+        ->check(CLI::PositiveNumber);
+    cli.add_option("-b,--batch-size", o.batch_size, "Batch size for unbatched streams (default 32)")
+        ->check(CLI::PositiveNumber);
+    cli.add_flag("--shuffle", o.shuffle, "Read a training file's frames in a new random order every pass");
+    cli.add_option("--device", device, "cpu or cuda (default cpu)")->check(CLI::IsMember({"cpu", "cuda"}));
+    cli.add_option("--loss", ov.loss, "Override the spec's loss");
+    cli.add_option("--optimizer", ov.optimizer, "Override the spec's optimizer: adam, sgd, rmsprop");
+    cli.add_option("--lr", ov.lr, "Learning rate")->check(CLI::PositiveNumber);
+    cli.add_option("--metrics", ov.metrics, "Metrics, comma-separated: accuracy, mae, mse (none: no metrics)")
+        ->delimiter(',');
+    cli.add_option("--history", o.history, "Append one JSON line per epoch to FILE");
+    cli.add_option("--checkpoint-dir", o.checkpoint_dir, "Save DIR/epoch-NNN.model every epoch and DIR/best.model");
+    cli.add_option("--monitor", o.monitor, "Value for best.model and the callbacks (default val_loss, or loss)");
+    cli.add_option("--early-stopping", o.early_stopping, "Stop after PATIENCE epochs without improvement")
+        ->check(CLI::PositiveNumber);
+    cli.add_option("--min-delta", o.min_delta, "Smallest change that counts as an improvement (early stopping)");
+    cli.add_flag("--reduce-lr-on-plateau", o.reduce_lr, "Multiply the learning rate by --lr-factor on a plateau");
+    cli.add_option("--lr-factor", o.lr_factor, "Factor for --reduce-lr-on-plateau (default 0.1)")
+        ->check(CLI::Range(0.0, 1.0));
+    cli.add_option("--lr-patience", o.lr_patience, "Epochs without improvement before reducing (default 10)")
+        ->check(CLI::PositiveNumber);
+    cli.add_option("--min-lr", o.min_lr, "Lower bound on the learning rate (default 0)")->check(CLI::NonNegativeNumber);
+    cli.add_flag("--summary", summary, "Print the model's layers, output shapes and parameters, then exit");
+
+    return app.main(argc, argv, [&] {
+        if (spec_path.empty() == resume.empty())
+            throw UsageError(spec_path.empty() ? "give a model spec (--model SPEC) or a model to continue (--resume FILE)"
+                                               : "--model and --resume exclude each other");
+        nn::configure_runtime(app.thread_count());
+        std::unique_ptr<nn::Model> model;
+        if (!resume.empty()) model = nn::Model::load(resume, ov);
+        else {
+            std::vector<uint8_t> text = read_file(spec_path);
+            model = nn::Model::create(std::string(text.begin(), text.end()), spec_path, ov, app.seed);
+        }
+        if (summary) {
+            std::cout << model->summary() << std::flush;
+            return 0;
+        }
+        model->to_device(device);
+        o.seed = app.seed;
+        o.quiet = app.quiet;
+        catch_interrupts();
+        return nn::fit(*model, o, app.tool());
+    });
+}
