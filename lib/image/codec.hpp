@@ -19,7 +19,9 @@ struct Plan {
     int dest_w = 0, dest_h = 0;
     int off_x = 0, off_y = 0;
     // How far a decoder may shrink the source before resampling (>= 1): the
-    // source box stays at least dest_w x dest_h.
+    // source box stays at least twice dest_w x dest_h (or its full size), so
+    // the final resample still filters and --interpolation still means what
+    // it says (as libvips' thumbnail does).
     double max_shrink() const;
 };
 Plan make_plan(int src_w, int src_h, const PrepOptions& options);
@@ -37,6 +39,9 @@ struct Decoded {
     Pixels* pixels = nullptr;
     int file_w = 0, file_h = 0;
     int orientation = 1;
+    // Decoded pixels per file pixel: 1/8 when TurboJPEG decoded at 1/8 scale.
+    // (Pixel i of the decoded image covers file pixels [i/scale, (i+1)/scale).)
+    double scale = 1.0;
 };
 
 // "hello wo" with non-printable bytes escaped, for "not an image (starts with '...')".

@@ -1,7 +1,7 @@
 // The JPEG fast path: TurboJPEG decodes at the smallest DCT scale that keeps
-// the source box at least as large as the output (1024x1024 -> 64x64 decodes
-// 128x128: 1/64 of the pixels, and the DCT scaling itself averages, so no
-// aliasing). CMYK/YCCK and non-sRGB ICC profiles go to libvips instead.
+// the source box at least twice the output (1024x1024 -> 64x64 decodes
+// 128x128: 1/64 of the pixels; the DCT scaling itself averages, so no
+// aliasing), then the chosen filter makes the last 2x or less. CMYK/YCCK and non-sRGB ICC profiles go to libvips instead.
 #include <turbojpeg.h>
 
 #include <cstring>
@@ -28,7 +28,7 @@ bool JpegDecoder::decode(const uint8_t* data, size_t size, const std::string& wh
     if (!markers_.icc.empty() && !icc_is_srgb(markers_.icc.data(), markers_.icc.size())) return false;
     check_pixel_limit(uint64_t(w), uint64_t(h), req.options->max_pixels, where, "JPEG");
 
-    // The smallest scale that keeps the (oriented) source box >= the output box.
+    // The smallest scale that keeps the source box >= twice the output box.
     int num = 1, denom = 1;
     if (!req.full_size) {
         const bool swap = markers_.orientation >= 5;
@@ -61,6 +61,7 @@ bool JpegDecoder::decode(const uint8_t* data, size_t size, const std::string& wh
     out.file_w = w;
     out.file_h = h;
     out.orientation = markers_.orientation;
+    out.scale = double(num) / denom;
     return true;
 }
 

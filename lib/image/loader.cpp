@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 
 #include "cli/error.hpp"
@@ -86,8 +87,8 @@ struct ImageLoader::State {
         // The plan is made on the file's own size, then mapped onto what the
         // decoder returned (smaller when it shrank while decoding).
         Plan plan = make_plan(file_w, file_h, options);
-        const double sx = double(src.width) / file_w, sy = double(src.height) / file_h;
-        const double x0 = plan.x0 * sx, x1 = plan.x1 * sx, y0 = plan.y0 * sy, y1 = plan.y1 * sy;
+        const double x0 = plan.x0 * d.scale, x1 = std::min(plan.x1 * d.scale, double(src.width));
+        const double y0 = plan.y0 * d.scale, y1 = std::min(plan.y1 * d.scale, double(src.height));
 
         // Convert to as few channels as the output allows before resampling:
         // alpha is flattened first (for RGB and gray output), RGBA output is

@@ -11,7 +11,7 @@ namespace codec {
 
 double Plan::max_shrink() const {
     double sx = (x1 - x0) / dest_w, sy = (y1 - y0) / dest_h;
-    return std::max(1.0, std::min(sx, sy));
+    return std::max(1.0, std::min(sx, sy) / 2);
 }
 
 Plan make_plan(int w, int h, const PrepOptions& o) {

@@ -69,11 +69,17 @@ bool decode_png(const uint8_t* data, size_t size, const std::string& where, cons
     px.reset(int(ihdr.width), int(ihdr.height), channels);
     if (need != px.data.size()) throw DataError(where, "corrupt PNG file (unexpected decoded size)");
     if (int err = spng_decode_image(c, px.data.data(), need, fmt, has_trns ? SPNG_DECODE_TRNS : 0)) fail(where, err);
-    if (channels == 3 && ihdr.color_type == SPNG_COLOR_TYPE_GRAYSCALE) {
-        // 16-bit gray came out as RGB: keep one channel.
+    if (ihdr.color_type == SPNG_COLOR_TYPE_GRAYSCALE || ihdr.color_type == SPNG_COLOR_TYPE_GRAYSCALE_ALPHA) {
+        // Gray came out as RGB or RGBA (libspng's 8-bit gray formats do not
+        // cover 16-bit or alpha): keep gray, and alpha if any.
         const size_t n = size_t(px.width) * size_t(px.height);
-        for (size_t i = 0; i < n; ++i) px.data[i] = px.data[i * 3];
-        px.reset(px.width, px.height, 1);
+        if (channels == 3) {
+            for (size_t i = 0; i < n; ++i) px.data[i] = px.data[i * 3];
+            px.reset(px.width, px.height, 1);
+        } else if (channels == 4) {
+            for (size_t i = 0; i < n; ++i) px.data[2 * i] = px.data[4 * i], px.data[2 * i + 1] = px.data[4 * i + 3];
+            px.reset(px.width, px.height, 2);
+        }
     }
     out.file_w = int(ihdr.width);
     out.file_h = int(ihdr.height);

@@ -87,18 +87,21 @@ void decode_vips(const uint8_t* data, size_t size, const std::string& where, Ima
 
     // Shrink while loading (JPEG) or with a box shrink, keeping the source box
     // at least twice the output so the final resample still antialiases.
+    double scale = 1.0;
     if (!req.full_size) {
         const bool swap = orientation >= 5;
         double limit = make_plan(swap ? h : w, swap ? w : h, *req.options).max_shrink();
         if (format == ImageFormat::Jpeg && limit >= 2) {
             int shrink = limit >= 8 ? 8 : limit >= 4 ? 4 : 2;
+            scale = 1.0 / shrink;
             VipsImage* small = nullptr;
             if (vips_jpegload_buffer(const_cast<uint8_t*>(data), size, &small, "shrink", shrink, "access",
                                      VIPS_ACCESS_SEQUENTIAL, "fail_on", VIPS_FAIL_ON_ERROR, nullptr))
                 fail(where, format, vips_message());
             im = images.keep(small);
-        } else if (limit >= 4) {
-            int k = int(limit / 2);
+        } else if (limit >= 2) {
+            int k = int(limit);
+            scale = 1.0 / k;
             VipsImage* small = nullptr;
             if (vips_shrink(im, &small, double(k), double(k), nullptr)) fail(where, format, vips_message());
             im = images.keep(small);
@@ -161,6 +164,7 @@ void decode_vips(const uint8_t* data, size_t size, const std::string& where, Ima
     out.file_w = w;
     out.file_h = h;
     out.orientation = orientation >= 1 && orientation <= 8 ? orientation : 1;
+    out.scale = scale;
 }
 
 }  // namespace codec
