@@ -14,7 +14,7 @@
 
 namespace imgpipe::nn {
 
-using nlohmann::json;
+using Json = nlohmann::ordered_json;
 
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -32,9 +32,9 @@ std::string float_text(double v) {
     return buf;
 }
 
-json number_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+Json number_or_null(double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); }
 
-std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
 int64_t row_width(const Tensor& t) { return t.rows() ? t.elements() / t.rows() : 0; }
 
@@ -209,7 +209,7 @@ std::string Evaluation::text() const {
 }
 
 std::string Evaluation::json() const {
-    nlohmann::json j = nlohmann::json::object();
+    Json j = Json::object();
     for (const auto& [name, value] : scores.means()) j[name] = number_or_null(value);
     j["samples"] = samples;
     j["batches"] = batches;
@@ -217,9 +217,9 @@ std::string Evaluation::json() const {
     if (classification) {
         const auto& names = confusion.classes();
         j["classes"] = names;
-        nlohmann::json matrix = nlohmann::json::array(), per_class = nlohmann::json::object();
+        Json matrix = Json::array(), per_class = Json::object();
         for (size_t t = 0; t < names.size(); ++t) {
-            nlohmann::json row = nlohmann::json::array();
+            Json row = Json::array();
             for (size_t p = 0; p < names.size(); ++p) row.push_back(confusion.count(int(t), int(p)));
             matrix.push_back(row);
             per_class[names[t]] = number_or_null(confusion.class_accuracy(int(t)));
@@ -315,18 +315,18 @@ std::string PredictionWriter::lines(const Frame& input, const Tensor& outputs) {
             }
             out += "\n";
         } else {
-            json j = {{"path", path}};
-            j["output"] = std::vector<float>(row, row + width);
+            Json j = {{"path", path}};
             if (kind_ != OutputKind::Values) {
                 auto top = top_classes(row, width, kind_, top_k_);
                 j["class"] = classes_[size_t(top[0].first)];
                 j["probability"] = top[0].second;
                 if (top_k_ > 1) {
-                    json list = json::array();
+                    Json list = Json::array();
                     for (const auto& [c, p] : top) list.push_back({{"class", classes_[size_t(c)]}, {"probability", p}});
                     j["top"] = list;
                 }
             }
+            j["output"] = std::vector<float>(row, row + width);
             out += dump(j) + "\n";
         }
     }
