@@ -90,6 +90,12 @@ test:
 
 check: test
 
+# The README's first command: Fashion-MNIST through the whole pipeline.
+demo:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -C examples/fashion-mnist
+
 bench: all
 	$(MAKE) deps EXTRA_PACKAGES="$(BENCH_PACKAGES)"
 	bench/run
