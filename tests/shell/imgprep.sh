@@ -1,0 +1,325 @@
+# imgprep on real images: Fashion-MNIST digits (Debian's IDX files) written
+# out as PNG by Python, and JPEG/TIFF/WebP/GIF/CMYK files made from them by
+# the vips command. Output bytes are checked with an independent reader
+# (json + numpy, tests/shell/stream.py).
+. "$ROOT/tests/shell/lib.sh"
+
+FM=/usr/share/datasets/fashion-mnist
+if ! command -v vips > /dev/null; then
+    _result fail "the vips command (Debian package libvips-tools) makes the test images"
+    exit 0
+fi
+
+# ---- test images ----
+cat > mk.py <<'EOF'
+import gzip, os, struct, sys, zlib
+import numpy as np
+fm = sys.argv[1]
+with gzip.open(fm + "/t10k-images-idx3-ubyte.gz") as f:
+    f.read(16); images = np.frombuffer(f.read(28 * 28 * 40), np.uint8).reshape(40, 28, 28)
+with gzip.open(fm + "/t10k-labels-idx1-ubyte.gz") as f:
+    f.read(8); labels = np.frombuffer(f.read(40), np.uint8)
+np.save("digits.npy", images); np.save("labels.npy", labels)
+
+def png(path, a, color_type=None, depth=8, palette=None, trns=None):
+    a = np.ascontiguousarray(a)
+    h, w = a.shape[:2]
+    c = 1 if a.ndim == 2 else a.shape[2]
+    if color_type is None:
+        color_type = {1: 0, 2: 4, 3: 2, 4: 6}[c]
+    raw = a.astype(">u2").tobytes() if depth == 16 else a.astype(np.uint8).tobytes()
+    stride = len(raw) // h
+    rows = b"".join(b"\0" + raw[y * stride:(y + 1) * stride] for y in range(h))
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xffffffff)
+    out = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, color_type, 0, 0, 0))
+    if palette is not None:
+        out += chunk(b"PLTE", palette.astype(np.uint8).tobytes())
+    if trns is not None:
+        out += chunk(b"tRNS", trns)
+    out += chunk(b"IDAT", zlib.compress(rows, 6)) + chunk(b"IEND", b"")
+    open(path, "wb").write(out)
+
+names = ["tshirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot"]
+os.makedirs("data", exist_ok=True)
+with open("digits.list", "w") as lst:
+    for i in range(20):
+        cls = int(labels[i])
+        os.makedirs("data/%d_%s" % (cls, names[cls]), exist_ok=True)
+        p = "data/%d_%s/%02d.png" % (cls, names[cls], i)
+        png(p, images[i])
+        lst.write("%s\t%d\t%d_%s\n" % (p, cls, cls, names[cls]))
+# A colour picture: three digits as R, G, B, scaled 3x (84x84), and variants.
+rgb = np.stack([np.kron(images[k], np.ones((3, 3), np.uint8)) for k in (0, 1, 2)], axis=2)
+rgb = rgb[:, :, :] // 2 + 64
+rgb = np.concatenate([rgb, rgb[:30]], axis=0)  # 114x84: not square
+np.save("rgb.npy", rgb)
+png("rgb.png", rgb)
+alpha = np.tile(np.where(np.arange(84) < 42, 0, 255).astype(np.uint8), (114, 1))
+png("rgba.png", np.dstack([rgb, alpha]))
+png("ga.png", np.dstack([rgb[:, :, 0], alpha]))
+png("rgb16.png", rgb.astype(np.uint16) * 257, depth=16)
+pal = np.array([[0, 0, 0], [255, 0, 0], [0, 255, 0], [0, 0, 255]])
+idx = (np.arange(114 * 84).reshape(114, 84) // 7 % 4).astype(np.uint8)
+png("palette.png", idx, color_type=3, palette=pal)
+np.save("palette.npy", pal[idx])
+png("one.png", np.full((1, 1, 3), [200, 100, 50], np.uint8))
+EOF
+py mk.py "$FM" || { _result fail "making the test images"; exit 0; }
+vips copy rgb.png "photo.jpg[Q=95,subsample-mode=off]"
+vips copy rgb.png "prog.jpg[Q=95,interlace,subsample-mode=off]"
+vips copy rgb.png rgb.tif
+vips copy rgb.png "rgb.webp[lossless]"
+vips copy rgb.png rgb.gif
+vips icc_export rgb.png "cmyk.jpg[Q=95]" --output-profile cmyk
+vips resize rgb.png big.png 30 && vips copy big.png "big.jpg[Q=80]"
+# photo.jpg with an EXIF orientation tag 6 ("rotate 90 clockwise to view") put in by hand.
+py - <<'EOF'
+import struct
+j = open("photo.jpg", "rb").read()
+tiff = b"II*\0" + struct.pack("<I", 8) + struct.pack("<H", 1) + struct.pack("<HHII", 0x112, 3, 1, 6) + b"\0\0\0\0"
+app1 = b"\xff\xe1" + struct.pack(">H", 2 + 6 + len(tiff)) + b"Exif\0\0" + tiff
+open("rot6.jpg", "wb").write(j[:2] + app1 + j[2:])
+EOF
+S="$ROOT/tests/shell/stream.py"
+cat > rd.py <<EOF
+import json, sys
+import numpy as np
+sys.path.insert(0, "$ROOT/tests/shell")
+import stream
+def frames(path):
+    return list(stream.read_frames(open(path, "rb")))
+def xs(path):
+    return np.concatenate([t["x"] for t, m in frames(path)])
+def paths(path):
+    return [p for t, m in frames(path) for p in json.loads(m["paths"])]
+EOF
+pyc() { py -c "import sys; sys.path.insert(0, '.'); from rd import *; $1"; }
+
+# ---- the stream ----
+run imgprep --size 28x28 digits.list
+check_status "prepares a labelled list" 0
+check "one frame per sample, x U8 [1,28,28,3] and y I32 [1]" 'pyc "
+f = frames(\"out\"); assert len(f) == 20
+for t, m in f: assert t[\"x\"].shape == (1, 28, 28, 3) and t[\"x\"].dtype == np.uint8 and t[\"y\"].shape == (1,)"'
+check "pixels are the Fashion-MNIST bytes, gray repeated in R, G and B" 'pyc "
+x = xs(\"out\"); d = np.load(\"digits.npy\")[:20]
+assert (x[..., 0] == d).all() and (x[..., 1] == d).all() and (x[..., 2] == d).all()"'
+check "labels, classes, paths and epoch metadata" 'pyc "
+f = frames(\"out\"); lab = np.load(\"labels.npy\")[:20]
+assert [int(t[\"y\"][0]) for t, m in f] == lab.tolist()
+m = f[3][1]
+cl = json.loads(m[\"classes\"]); assert len(cl) == 10 and cl[9] == \"9_boot\", cl
+assert m[\"class_mode\"] == \"sparse\" and m[\"format\"] == \"batchstream/1\"
+assert json.loads(m[\"paths\"]) == [open(\"digits.list\").read().split(chr(10))[3].split(chr(9))[0]]
+assert (m[\"epoch\"], m[\"index\"], m[\"epoch_size\"]) == (\"0\", \"3\", \"20\")"'
+check_err "a summary line on stderr" "imgprep: 20 images in"
+
+run imgprep -q --size 28x28 -b 8 digits.list
+check "-b 8 groups 8, 8 and 4 samples per frame, index moving on" 'pyc "
+f = frames(\"out\"); assert [len(t[\"x\"]) for t, m in f] == [8, 8, 4]
+assert [m[\"index\"] for t, m in f] == [\"0\", \"8\", \"16\"]"'
+check "-q prints nothing" '[ ! -s "$T/err" ]'
+
+run imgprep -q --size 28x28 --color grayscale --dtype f32 --rescale 1/255 digits.list
+check "--color grayscale --rescale 1/255: F32 [1,28,28,1] equal to bytes/255" 'pyc "
+x = xs(\"out\"); assert x.dtype == np.float32 and x.shape == (20, 28, 28, 1)
+assert np.allclose(x[..., 0], np.load(\"digits.npy\")[:20] / 255.0, atol=1e-6)"'
+run imgprep --rescale 1/255 --dtype u8 digits.list
+check_status "--rescale with --dtype u8 is a usage error" 64
+
+cut -f1 digits.list > plain.list
+run imgprep -q --size 28x28 plain.list
+check "an unlabelled list: no y, class_mode none" 'pyc "
+t, m = frames(\"out\")[0]; assert \"y\" not in t and m[\"class_mode\"] == \"none\" and m[\"classes\"] == \"[]\""'
+
+# ---- resizing ----
+run imgprep -q --size 14x14 --interpolation area --color grayscale digits.list
+check "--interpolation area halves as 2x2 means (PIL's BOX, two rounded passes)" 'pyc "
+d = np.load(\"digits.npy\")[:20].astype(np.int64)
+h = (d[:, :, 0::2] + d[:, :, 1::2] + 1) // 2
+v = (h[:, 0::2] + h[:, 1::2] + 1) // 2
+assert (xs(\"out\")[..., 0] == v).all()"'
+run imgprep -q --size 56x56 --interpolation nearest --color grayscale digits.list
+check "--interpolation nearest doubles each pixel" 'pyc "
+d = np.load(\"digits.npy\")[:20]
+assert (xs(\"out\")[..., 0] == np.kron(d, np.ones((1, 2, 2), np.uint8))).all()"'
+run imgprep -q --size 7x7 --interpolation bilinear --color grayscale digits.list
+check "bilinear shrinking is antialiased: 4x down stays close to block means" 'pyc "
+d = np.load(\"digits.npy\")[:20].astype(float).reshape(20, 7, 4, 7, 4).mean(axis=(2, 4))
+assert np.abs(xs(\"out\")[..., 0] - d).mean() < 12"'
+for f in bicubic lanczos; do
+    run imgprep -q --size 7x7 --interpolation $f digits.list
+    check "--interpolation $f works" '[ $status -eq 0 ] && [ $(py "$S" dump out | wc -l) -eq 20 ]'
+done
+run imgprep --size 7x7 --interpolation cubic digits.list
+check_status "an unknown interpolation is a usage error" 64
+check_err "naming the choices" "is not nearest, bilinear, bicubic, lanczos or area"
+
+echo rgb.png > rgb.list
+run imgprep -q --size 40x40 --fit crop --interpolation nearest rgb.list
+check "--fit crop takes Keras' centre square" 'pyc "
+x = xs(\"out\")[0].astype(int); r = np.load(\"rgb.npy\")[15:99].astype(int)
+i = [int((k + 0.5) * 84 / 40) for k in range(40)]; ref = r[i][:, i]
+assert np.abs(x - ref).max() == 0, np.abs(x - ref).max()"'
+run imgprep -q --size 40x40 --fit pad --background white rgb.list
+check "--fit pad fills the sides with --background" 'pyc "
+x = xs(\"out\")[0]; assert (x[:, 0] == 255).all() and (x[:, -1] == 255).all() and (x[20, 20] != 255).any()"'
+run imgprep -q --size 40x40 --fit stretch rgb.list
+check "--fit stretch (the default) fills the frame" 'pyc "
+x = xs(\"out\")[0]; assert not (x[:, 0] == 255).all()"'
+
+# ---- formats, colour, orientation ----
+check_close() {  # NAME FILE SIZE COLOR MAXMEAN: FILE's pixels vs rgb.npy
+    printf '%s\n' "$2" > one.list
+    run imgprep -q --size "$3" --color "$4" one.list
+    lim=$5
+    check "$1" 'pyc "
+x = xs(\"out\")[0].astype(float); r = np.load(\"rgb.npy\").astype(float)
+if x.shape[2] == 1: r = (r[..., 0] * 19595 + r[..., 1] * 38470 + r[..., 2] * 7471 + 32768)[..., None] // 65536
+d = np.abs(x[..., :3] - r).mean(); assert d < $lim, d"'
+}
+check_close "baseline JPEG" photo.jpg 84x114 rgb 3
+check_close "progressive JPEG" prog.jpg 84x114 rgb 3
+check_close "TIFF (libvips)" rgb.tif 84x114 rgb 0.01
+check_close "WebP (libvips)" rgb.webp 84x114 rgb 0.01
+check_close "GIF (libvips, 256 colours)" rgb.gif 84x114 rgb 8
+check_close "16-bit PNG keeps the high byte" rgb16.png 84x114 rgb 0.01
+check_close "CMYK JPEG through the ICC profiles" cmyk.jpg 84x114 rgb 20
+check_close "grayscale output is PIL's luma" rgb.png 84x114 grayscale 0.01
+check_close "a very large JPEG (2520x3420)" big.jpg 84x114 rgb 4
+cp rgb.png trick.jpg
+check_close "a PNG named .jpg decodes as PNG (magic bytes, not names)" trick.jpg 84x114 rgb 0.01
+echo palette.png > one.list
+run imgprep -q --size 84x114 one.list
+check "palette PNG expands to its colours" 'pyc "assert (xs(\"out\")[0] == np.load(\"palette.npy\")).all()"'
+echo rgba.png > one.list
+run imgprep -q --size 84x114 --background 0,0,255 one.list
+check "alpha is flattened on --background" 'pyc "
+x = xs(\"out\")[0]; r = np.load(\"rgb.npy\")
+assert (x[:, :42] == [0, 0, 255]).all() and (x[:, 42:] == r[:, 42:]).all()"'
+run imgprep -q --size 84x114 --color rgba one.list
+check "--color rgba keeps alpha" 'pyc "
+x = xs(\"out\")[0]; assert x.shape[2] == 4 and (x[:, :42, 3] == 0).all() and (x[:, 42:, 3] == 255).all()"'
+echo ga.png > one.list
+run imgprep -q --size 84x114 --color grayscale one.list
+check "gray+alpha PNG flattened on black" 'pyc "
+x = xs(\"out\")[0][..., 0]; r = np.load(\"rgb.npy\")[..., 0]
+assert (x[:, :42] == 0).all() and (x[:, 42:] == r[:, 42:]).all()"'
+echo rot6.jpg > one.list
+run imgprep -q --size 114x84 one.list
+check "EXIF orientation 6 is applied: the image turns 90 degrees clockwise" 'pyc "
+x = xs(\"out\")[0].astype(float); r = np.rot90(np.load(\"rgb.npy\"), -1).astype(float)
+assert x.shape == r.shape and np.abs(x - r).mean() < 3"'
+echo one.png > one.list
+run imgprep -q --size 8x8 one.list
+check "a 1-pixel image fills the output" 'pyc "assert (xs(\"out\")[0] == [200, 100, 50]).all()"'
+
+# ---- order, threads, shuffling, epochs ----
+printf '%s\n' photo.jpg prog.jpg rgb.png rgb.tif rgba.png big.jpg palette.png rgb.gif > mixed.list
+cut -f1 digits.list >> mixed.list
+imgprep -q --size 32x24 -j 1 --shuffle --seed 5 --epochs 3 mixed.list > j1.bin
+imgprep -q --size 32x24 -j 2 --shuffle --seed 5 --epochs 3 mixed.list > j2.bin
+imgprep -q --size 32x24 -j 4 --shuffle --seed 5 --epochs 3 -b 5 mixed.list > j4b.bin
+imgprep -q --size 32x24 -j 1 --shuffle --seed 5 --epochs 3 -b 5 mixed.list > j1b.bin
+check "-j 1 and -j 2 write the same bytes" 'cmp -s j1.bin j2.bin'
+check "-j 4 and -j 1 with -b 5 too" 'cmp -s j1b.bin j4b.bin'
+imgprep -q --size 32x24 --shuffle --seed 6 --epochs 3 mixed.list > s6.bin
+check "--shuffle: each epoch is a permutation, a different one each epoch" 'pyc "
+f = frames(\"j1.bin\"); n = 28
+ep = [[json.loads(m[\"paths\"])[0] for t, m in f if m[\"epoch\"] == str(e)] for e in range(3)]
+all_paths = sorted(open(\"mixed.list\").read().split())
+assert all(sorted(e) == all_paths for e in ep) and ep[0] != ep[1] != ep[2]
+assert [m[\"index\"] for t, m in f][:3] == [\"0\", \"1\", \"2\"] and f[-1][1][\"epoch_size\"] == str(n)"'
+check "a different --seed, a different order" '! cmp -s j1.bin s6.bin'
+imgprep -q --size 32x24 --epochs 2 mixed.list > e2.bin
+check "without --shuffle every epoch is in list order" 'pyc "
+p = paths(\"e2.bin\"); l = open(\"mixed.list\").read().split(); assert p == l + l"'
+
+imgprep --size 16x16 --epochs 0 digits.list 2> err.txt | head -c 1000 > head.bin
+check "| head -c 1000 ends an endless stream quietly (epoch lines only)" '[ -s err.txt ] && ! grep -v "^imgprep: epoch [0-9]*: 20 images in" err.txt && [ $(wc -c < head.bin) -eq 1000 ]'
+imgprep -q --size 16x16 --epochs 0 digits.list 2> err.txt | head -c 1000 > head.bin
+check "and with -q nothing at all" '[ ! -s err.txt ]'
+
+# ---- bad input ----
+mkdir -p bad
+head -c 2000 photo.jpg > bad/trunc.jpg
+: > bad/empty.png
+echo "hello world, not a picture" > bad/text.jpg
+py -c "b = bytearray(open('rgb.png','rb').read()); b[60:90] = bytes(x ^ 0x5a for x in b[60:90]); open('bad/corrupt.png','wb').write(b)"
+for f in trunc.jpg:"truncated JPEG file" empty.png:"empty file" text.jpg:"not an image (starts with 'hello wo')" \
+         corrupt.png:"corrupt PNG file"; do
+    name=${f%%:*}; msg=${f#*:}
+    printf 'rgb.png\nbad/%s\nphoto.jpg\n' "$name" > b.list
+    run imgprep --size 8x8 b.list
+    check_status "$name: exit 65" 65
+    check_err "$name: one line naming the file" "imgprep: bad/$name: $msg"
+    check "$name: the good file before it is written" 'pyc "assert paths(\"$T/out\") == [\"rgb.png\"]"'
+done
+printf 'rgb.png\nbad/missing.png\n' > b.list
+run imgprep --size 8x8 b.list
+check_status "a missing file: exit 66" 66
+check_err "named, with the reason" "imgprep: bad/missing.png: cannot open: No such file or directory"
+cp rgb.png bad/locked.png && chmod 000 bad/locked.png
+if [ "$(id -u)" -eq 0 ]; then
+    echo "imgprep.sh: running as root, which reads chmod 000 files: unreadable-file check skipped" >&2
+else
+    printf 'bad/locked.png\n' > b.list
+    run imgprep --size 8x8 b.list
+    check_status "an unreadable file: exit 66" 66
+    check_err "named, with the reason" "imgprep: bad/locked.png: cannot open: Permission denied"
+fi
+{ head -n 16 digits.list; printf 'data/x.png\tseven\tx\n'; } > badline.list
+run imgprep --size 8x8 < badline.list
+check_status "a malformed list line: exit 65" 65
+check_err "named by its line number" "imgprep: list:17: label index \"seven\" is not a non-negative integer"
+
+printf 'rgb.png\nbad/trunc.jpg\nphoto.jpg\nbad/missing.png\nbad/text.jpg\npalette.png\n' > kg.list
+run imgprep --size 8x8 --keep-going kg.list
+check_status "--keep-going still exits 65" 65
+check "--keep-going keeps every good file, in order" 'pyc "assert paths(\"$T/out\") == [\"rgb.png\", \"photo.jpg\", \"palette.png\"]"'
+check_err "a warning per bad file" "imgprep: bad/missing.png: cannot open"
+check_err "and a summary" "imgprep: 3 bad files skipped, 3 images written"
+run imgprep -q --size 8x8 --keep-going --epochs 3 -j 2 kg.list
+check "each bad file is reported once, though it comes up every epoch" '[ $(grep -c "^imgprep: bad/" "$T/err") -eq 3 ] && [ "$(pyc "print(len(paths(\"$T/out\")))")" = 9 ]'
+
+echo big.jpg > big.list
+run imgprep --size 8x8 --max-pixels 1000000 big.list
+check_status "--max-pixels refuses a huge image: exit 65" 65
+check_err "saying what it declares" "imgprep: big.jpg: JPEG declares 2520x3420 = 8618400 pixels, more than --max-pixels 1000000"
+: > empty.list
+run imgprep empty.list
+check_status "an empty list is bad data, not a silent success" 65
+check_err "and says so" "imgprep: empty.list: no images in the list"
+
+# ---- names ----
+cp rgb.png "a b.png"; cp rgb.png "çà日本.png"; cp -- rgb.png "-dash.png"
+printf '%s\n' "a b.png" "çà日本.png" "-dash.png" > names.list
+run imgprep -q --size 8x8 names.list
+check "names with spaces, unicode and a leading dash" '[ $status -eq 0 ] && pyc "assert paths(\"$T/out\") == [\"a b.png\", \"çà日本.png\", \"-dash.png\"]"'
+printf 'a b.png\0-dash.png\0' > nul.list
+run imgprep -q -0 --size 8x8 nul.list
+check "-0 reads NUL-terminated records" 'pyc "assert paths(\"$T/out\") == [\"a b.png\", \"-dash.png\"]"'
+run imgprep -q --size 8x8 -- -dash.list 
+check "a list named with a leading dash after --" '[ $status -eq 66 ] && grep -q "imgprep: -dash.list: cannot open" "$T/err"'
+
+# ---- output ----
+run imgprep -q --size 16x16 -o o.bin digits.list
+imgprep -q --size 16x16 digits.list > s.bin
+check "-o FILE writes what stdout gets" 'cmp -s o.bin s.bin'
+printf 'rgb.png\nbad/text.jpg\n' > b.list
+run imgprep -q --size 16x16 -o fail.bin b.list
+check "-o FILE leaves no file behind when a bad image stops the run" '[ $status -eq 65 ] && [ ! -e fail.bin ] && ! ls fail.bin.tmp.* 2>/dev/null'
+
+# ---- the man page's pipeline, and its options ----
+if command -v imglist > /dev/null && command -v batchpack > /dev/null; then
+    imglist data 2> list.err | imgprep -q --size 28x28 | batchpack -q -b 8 > p.bin
+    check "imglist | imgprep | batchpack runs (the man page's example)" 'pyc "
+f = frames(\"p.bin\"); assert [len(t[\"x\"]) for t, m in f] == [8, 8, 4]
+assert sorted(int(v) for t, m in f for v in t[\"y\"]) == sorted(np.load(\"labels.npy\")[:20].tolist())"'
+fi
+imgprep --help > help.txt
+for opt in $(grep -o '^\\fB\\-\\-[a-z-]*' "$ROOT/man/man1/imgprep.1" | sed 's/^\\fB\\-\\-//' | sort -u); do
+    check "man page option --$opt is in --help" 'grep -q -- "--$opt" help.txt'
+done
+check "the man page lists the options" '[ $(grep -c "^\\\\fB\\\\-\\\\-" "$ROOT/man/man1/imgprep.1") -gt 15 ]'
