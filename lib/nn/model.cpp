@@ -426,6 +426,13 @@ std::unique_ptr<Model> Model::create(const std::string& spec_json, const std::st
 
 std::unique_ptr<Model> Model::load(const std::string& path, const Overrides& overrides) {
     std::vector<uint8_t> bytes = read_file(path);
+    if (bytes.size() > 8 && bytes[8] == '{') {  // a safetensors start: say "truncated", not "foreign"
+        uint64_t n = 0;
+        for (int i = 7; i >= 0; --i) n = (n << 8) | bytes[size_t(i)];
+        if (n > bytes.size() - 8 && n < (256u << 20))
+            throw DataError(path, "truncated: the header alone is " + std::to_string(n) + " bytes, the file " +
+                                      std::to_string(bytes.size()));
+    }
     Frame f = decode_frame(bytes.data(), bytes.size(), path);
     auto it = f.metadata.find("format");
     if (it == f.metadata.end())

@@ -91,6 +91,11 @@ public:
     }
 
     [[noreturn]] void fail(const std::string& message) const { throw DataError(where_, context_ + ": " + message); }
+    // A required key is absent: a misspelt key is the likelier story, so name that first.
+    [[noreturn]] void missing(const std::string& message) const {
+        finish();
+        fail(message);
+    }
 
     bool has(const std::string& key) {
         allowed_.insert(key);
@@ -286,8 +291,8 @@ void parse_layer(const std::string& type, const json& config, const std::string&
     }
     if (type == "Conv2D" || type == "Conv2DTranspose") {
         l.units = c.integer("filters", 0);
-        if (!l.units) c.fail("needs \"filters\"");
-        if (!c.pair("kernel_size", l.kernel)) c.fail("needs \"kernel_size\"");
+        if (!l.units) c.missing("needs \"filters\"");
+        if (!c.pair("kernel_size", l.kernel)) c.missing("needs \"kernel_size\"");
         c.pair("strides", l.strides);
         parse_padding(c, l);
         l.activation = parse_activation(c, "activation", l);
@@ -301,7 +306,7 @@ void parse_layer(const std::string& type, const json& config, const std::string&
         c.require_default("output_padding", nullptr, "use padding \"same\" or \"valid\"");
     } else if (type == "Dense") {
         l.units = c.integer("units", 0);
-        if (!l.units) c.fail("needs \"units\"");
+        if (!l.units) c.missing("needs \"units\"");
         l.activation = parse_activation(c, "activation", l);
         l.use_bias = c.boolean("use_bias", true);
         l.kernel_initializer = parse_initializer(c, "kernel_initializer", "glorot_uniform");
@@ -324,7 +329,7 @@ void parse_layer(const std::string& type, const json& config, const std::string&
     } else if (type == "Flatten") {
     } else if (type == "Dropout") {
         l.rate = c.number("rate", -1);
-        if (l.rate < 0 || l.rate >= 1) c.fail("needs \"rate\" in [0, 1)");
+        if (l.rate < 0 || l.rate >= 1) c.missing("needs \"rate\" in [0, 1)");
         c.ignore({"seed"});
         c.require_default("noise_shape", nullptr, "noise_shape is not implemented");
     } else if (type == "BatchNormalization") {
@@ -348,13 +353,13 @@ void parse_layer(const std::string& type, const json& config, const std::string&
         c.require_default("adjustment", nullptr, "not implemented");
         c.ignore({"fused", "renorm_clipping", "renorm_momentum"});
     } else if (type == "Activation") {
-        if (!c.has("activation")) c.fail("needs \"activation\"");
+        if (!c.has("activation")) c.missing("needs \"activation\"");
         l.activation = parse_activation(c, "activation", l);
     } else if (type == "Rescaling") {
         l.rescale = c.number("scale", 1);
         l.offset = c.number("offset", 0);
     } else if (type == "Reshape") {
-        if (!c.has("target_shape")) c.fail("needs \"target_shape\"");
+        if (!c.has("target_shape")) c.missing("needs \"target_shape\"");
         const json& v = c.raw("target_shape");
         if (!v.is_array() || v.empty()) c.fail("\"target_shape\" must be a list of sizes");
         for (const json& d : v) {
@@ -364,7 +369,7 @@ void parse_layer(const std::string& type, const json& config, const std::string&
         }
     } else if (type == "Lambda") {
         const char* key = c.has("function") ? "function" : "expression";
-        if (!c.has(key)) c.fail("needs \"function\": a text expression over x, such as \"x/255.\"");
+        if (!c.has(key)) c.missing("needs \"function\": a text expression over x, such as \"x/255.\"");
         const json& f = c.raw(key);
         if (!f.is_string())
             c.fail("the function is Python bytecode, which is neither portable nor safe to run; write it as text "
@@ -560,7 +565,9 @@ Spec parse_spec(const std::string& text, const std::string& where) {
     json layers;
     std::vector<int64_t> input_shape;
     auto take_shape = [&](const json& v, bool batch, const std::string& what) {
-        Config c(json{{what, v}}, what, where);
+        json holder = json::object();
+        holder[what] = v;
+        Config c(holder, what, where);
         input_shape = c.shape(what, batch);
     };
     if (doc.contains("class_name")) {  // Keras' model.to_json()
@@ -582,14 +589,15 @@ Spec parse_spec(const std::string& text, const std::string& where) {
             }
         }
         top.ignore({"compile_config"});
-        if (!top.has("config") || !doc["config"].is_object()) top.fail("needs \"config\"");
+        if (!top.has("config") || !doc["config"].is_object()) top.missing("needs \"config\"");
         top.raw("config");
         top.finish();
         Config cfg(doc["config"], "model config", where);
         cfg.ignore({"name", "trainable", "dtype"});
         spec.name = cfg.string("name", "sequential");
         if (cfg.has("build_input_shape")) take_shape(doc["config"]["build_input_shape"], true, "build_input_shape");
-        if (!cfg.has("layers")) cfg.fail("needs \"layers\"");
+        cfg.ignore({"build_input_shape"});
+        if (!cfg.has("layers")) cfg.missing("needs \"layers\"");
         layers = cfg.raw("layers");
         cfg.finish();
     } else {  // our compact form
@@ -601,7 +609,7 @@ Spec parse_spec(const std::string& text, const std::string& where) {
         if (top.has("optimizer")) parse_optimizer(top.raw("optimizer"), where, spec.optimizer);
         if (top.has("metrics")) spec.metrics = parse_metrics(top.raw("metrics"), where);
         top.ignore({"format"});
-        if (!top.has("layers")) top.fail("needs \"layers\": a list of layers");
+        if (!top.has("layers")) top.missing("needs \"layers\": a list of layers");
         layers = top.raw("layers");
         top.finish();
     }
@@ -617,7 +625,7 @@ Spec parse_spec(const std::string& text, const std::string& where) {
             Config outer(entry, context, where);
             given = outer.string("class_name", "");
             outer.ignore({"module", "registered_name", "build_config", "name", "inbound_nodes"});
-            if (!outer.has("config")) outer.fail("needs \"config\"");
+            if (!outer.has("config")) outer.missing("needs \"config\"");
             config = outer.raw("config");
             outer.finish();
         } else if (entry.contains("type") && entry["type"].is_string()) {

@@ -1,0 +1,257 @@
+// The libtorch network: every layer's gradient against central finite
+// differences in double precision, Keras' shapes, and the model file.
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+
+#include "cli/error.hpp"
+#include "cli/io.hpp"
+#include "nn/engine.hpp"
+#include "nn/network.hpp"
+#include "nn/spec.hpp"
+
+// glog (through libtorch) defines CHECK too; Catch's is the one meant here.
+#undef CHECK
+#include <catch2/catch.hpp>
+
+using namespace imgpipe;
+using namespace imgpipe::nn;
+
+namespace {
+
+// Max |analytic - numeric| / (1 + |numeric|) over the input and every trainable
+// weight, for the scalar sum(output * r) with a fixed random r.
+double gradient_error(const std::string& spec_json, bool training = true, double input_offset = 0) {
+    Spec spec = parse_spec(spec_json, "test");
+    Network net(spec, 7, torch::kDouble);
+    torch::manual_seed(3);
+    std::vector<int64_t> shape = {2};
+    shape.insert(shape.end(), spec.input_shape.begin(), spec.input_shape.end());
+    torch::Tensor x = (torch::rand(shape, torch::kDouble) * 2 - 1 + input_offset).set_requires_grad(true);
+    std::vector<int64_t> out_shape = {2};
+    for (int64_t d : spec.output_shape()) out_shape.push_back(d);
+    torch::Tensor r = torch::randn(out_shape, torch::kDouble);
+    auto objective = [&]() { return (net.forward(x, training).y * r).sum(); };
+    REQUIRE(net.forward(x, training).y.sizes().vec() == out_shape);
+    objective().backward();
+    std::vector<torch::Tensor> wrt = {x};
+    for (Parameter& p : net.parameters())
+        if (p.trainable) wrt.push_back(p.value);
+    double worst = 0;
+    torch::NoGradGuard no_grad;
+    for (torch::Tensor& t : wrt) {
+        torch::Tensor analytic = t.grad().clone();
+        auto flat = t.view({-1});
+        auto g = analytic.view({-1});
+        for (int64_t i = 0; i < flat.numel(); ++i) {
+            double old = flat[i].item<double>(), h = 1e-6;
+            flat[i] = old + h;
+            double up = objective().item<double>();
+            flat[i] = old - h;
+            double down = objective().item<double>();
+            flat[i] = old;
+            double numeric = (up - down) / (2 * h);
+            worst = std::max(worst, std::fabs(g[i].item<double>() - numeric) / (1 + std::fabs(numeric)));
+        }
+    }
+    return worst;
+}
+
+std::string one_layer(const std::string& input, const std::string& layer) {
+    return R"({"input_shape": )" + input + R"(, "layers": [)" + layer + "]}";
+}
+
+std::string temp_path(const std::string& name) {
+    return std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") + "/nn_test_" +
+           std::to_string(::getpid()) + "_" + name;
+}
+
+Frame batch_of(int n, const std::vector<int64_t>& sample, DType dtype, int classes) {
+    Frame f;
+    std::vector<int64_t> shape = {n};
+    shape.insert(shape.end(), sample.begin(), sample.end());
+    Tensor x("x", dtype, shape);
+    for (int64_t i = 0; i < x.elements(); ++i) {
+        if (dtype == DType::U8) x.data[size_t(i)] = uint8_t((i * 37) % 256);
+        else x.values<float>()[i] = float((i * 37) % 256) / 255.0f;
+    }
+    Tensor y("y", DType::I32, {n});
+    for (int i = 0; i < n; ++i) y.values<int32_t>()[i] = i % classes;
+    f.tensors = {x, y};
+    f.metadata["format"] = kStreamFormat;
+    std::vector<std::string> names;
+    for (int c = 0; c < classes; ++c) names.push_back("class" + std::to_string(c));
+    f.set_classes(names);
+    return f;
+}
+
+const char* kSmallCnn = R"({"input_shape": [8, 8, 3], "layers": [
+  {"type": "Lambda", "function": "x/255."},
+  {"type": "Conv2D", "filters": 4, "kernel_size": 3, "padding": "same", "activation": "relu"},
+  {"type": "BatchNormalization"},
+  {"type": "MaxPooling2D"},
+  {"type": "Flatten"},
+  {"type": "Dense", "units": 3, "activation": "softmax"}],
+  "loss": "categorical_crossentropy", "metrics": ["accuracy"]})";
+
+}  // namespace
+
+TEST_CASE("gradients of convolutions match finite differences", "[grad]") {
+    CHECK(gradient_error(one_layer("[5, 6, 3]", R"({"type": "Conv2D", "filters": 2, "kernel_size": 3, "activation": "tanh"})")) < 1e-6);
+    CHECK(gradient_error(one_layer("[5, 6, 2]", R"({"type": "Conv2D", "filters": 2, "kernel_size": [3, 2], "strides": 2, "padding": "same", "activation": "sigmoid"})")) < 1e-6);
+    CHECK(gradient_error(one_layer("[4, 4, 2]", R"({"type": "Conv2D", "filters": 3, "kernel_size": 2, "use_bias": false, "activation": "elu"})")) < 1e-6);
+    CHECK(gradient_error(one_layer("[3, 4, 2]", R"({"type": "Conv2DTranspose", "filters": 2, "kernel_size": 3, "strides": 2, "padding": "same"})")) < 1e-6);
+    CHECK(gradient_error(one_layer("[3, 3, 2]", R"({"type": "Conv2DTranspose", "filters": 2, "kernel_size": 3, "strides": 2, "activation": "tanh"})")) < 1e-6);
+    CHECK(gradient_error(one_layer("[3, 3, 1]", R"({"type": "Conv2DTranspose", "filters": 1, "kernel_size": 1, "strides": 2, "padding": "valid"})")) < 1e-6);
+}
+
+TEST_CASE("gradients of pooling, upsampling and reshaping layers match finite differences", "[grad]") {
+    CHECK(gradient_error(one_layer("[6, 6, 2]", R"({"type": "MaxPooling2D"})")) < 1e-6);
+    CHECK(gradient_error(one_layer("[5, 6, 2]", R"({"type": "MaxPooling2D", "pool_size": 3, "strides": 2, "padding": "same"})")) < 1e-6);
+    CHECK(gradient_error(one_layer("[5, 5, 2]", R"({"type": "AveragePooling2D"})")) < 1e-6);
+    CHECK(gradient_error(one_layer("[5, 4, 2]", R"({"type": "AveragePooling2D", "pool_size": 3, "strides": 2, "padding": "same"})")) < 1e-6);
+    CHECK(gradient_error(one_layer("[3, 4, 2]", R"({"type": "GlobalAveragePooling2D"})")) < 1e-6);
+    CHECK(gradient_error(one_layer("[2, 3, 2]", R"({"type": "UpSampling2D"})")) < 1e-6);
+    CHECK(gradient_error(one_layer("[2, 3, 2]", R"({"type": "UpSampling2D", "size": [2, 3], "interpolation": "bilinear"})")) < 1e-6);
+    CHECK(gradient_error(one_layer("[2, 3, 2]", R"({"type": "Flatten"}, {"type": "Dense", "units": 3, "activation": "softmax"})")) < 1e-6);
+    CHECK(gradient_error(one_layer("[12]", R"({"type": "Reshape", "target_shape": [2, -1, 3]}, {"type": "Conv2D", "filters": 1, "kernel_size": 2})")) < 1e-6);
+    CHECK(gradient_error(one_layer("[3, 2, 2]", R"({"type": "Rescaling", "scale": 0.5, "offset": -1}, {"type": "Activation", "activation": "softmax"})")) < 1e-6);
+}
+
+TEST_CASE("gradients of Dense, activations and batch normalization match finite differences", "[grad]") {
+    for (const char* act : {"relu", "sigmoid", "softmax", "tanh", "linear", "elu", "leaky_relu"})
+        CHECK(gradient_error(one_layer("[5]", std::string(R"({"type": "Dense", "units": 4, "activation": ")") + act + "\"}")) < 1e-6);
+    CHECK(gradient_error(one_layer("[3, 3, 2]", R"({"type": "BatchNormalization"})")) < 1e-5);
+    CHECK(gradient_error(one_layer("[4]", R"({"type": "BatchNormalization", "center": false})")) < 1e-5);
+    CHECK(gradient_error(one_layer("[3, 3, 2]", R"({"type": "BatchNormalization"})"), false) < 1e-6);
+    CHECK(gradient_error(one_layer("[4]", R"({"type": "Dropout", "rate": 0.5})"), false) < 1e-6);
+}
+
+TEST_CASE("gradients of Lambda expressions match finite differences", "[grad][lambda]") {
+    for (const char* e : {"x**2", "x/255.", "(x-0.5)*2", "abs(x)", "tanh(x)", "sigmoid(x)", "relu(x)", "-x**3 + 2*x",
+                          "clip(x, -0.5, 0.5)", "minimum(x, 0.25)", "maximum(x, x**2)", "square(x) - exp(x)", "2**x"})
+        CHECK(gradient_error(one_layer("[2, 2, 1]", std::string(R"({"type": "Lambda", "function": ")") + e + "\"}")) < 1e-6);
+    for (const char* e : {"log(x)", "sqrt(x)", "x**0.5 / (1 + x)"})  // positive inputs only
+        CHECK(gradient_error(one_layer("[2, 2, 1]", std::string(R"({"type": "Lambda", "function": ")") + e + "\"}"), true, 2) < 1e-6);
+}
+
+TEST_CASE("Lambda values agree with the scalar evaluator", "[lambda]") {
+    Expr e = parse_expr("clip((x-0.5)*2, -0.9, 0.9) + sqrt(abs(x)) - minimum(x, 0) * log(1 + x**2)");
+    torch::Tensor x = torch::linspace(-2, 2, 41, torch::kDouble);
+    torch::Tensor y = evaluate(e, x);
+    for (int64_t i = 0; i < x.numel(); ++i) CHECK(y[i].item<double>() == Approx(eval_expr(e, x[i].item<double>())));
+}
+
+TEST_CASE("Flatten is channels-last, as Keras flattens", "[shape]") {
+    Spec spec = parse_spec(one_layer("[2, 2, 3]", R"({"type": "Flatten"})"), "t");
+    Network net(spec, 1);
+    torch::Tensor x = torch::arange(12, torch::kFloat).reshape({1, 2, 2, 3});
+    CHECK(torch::equal(net.forward(x, false).y, torch::arange(12, torch::kFloat).reshape({1, 12})));
+}
+
+TEST_CASE("Keras' initializers: Glorot uniform kernels within their limit, zero biases, seeded", "[init]") {
+    Spec spec = parse_spec(one_layer("[10, 10, 3]", R"({"type": "Conv2D", "filters": 16, "kernel_size": 3})"), "t");
+    Network a(spec, 42), b(spec, 42), c(spec, 43);
+    torch::Tensor w = a.parameters()[0].value;
+    double limit = std::sqrt(6.0 / (9 * 3 + 9 * 16));
+    CHECK(w.abs().max().item<double>() <= limit);
+    CHECK(w.abs().max().item<double>() > 0.9 * limit);
+    CHECK(std::fabs(w.mean().item<double>()) < 0.02);
+    CHECK(a.parameters()[1].value.abs().sum().item<double>() == 0);
+    CHECK(torch::equal(w, b.parameters()[0].value));
+    CHECK(!torch::equal(w, c.parameters()[0].value));
+}
+
+TEST_CASE("Dropout drops at its rate and rescales the survivors", "[shape]") {
+    Spec spec = parse_spec(one_layer("[10000]", R"({"type": "Dropout", "rate": 0.3})"), "t");
+    Network net(spec, 1);
+    torch::Tensor x = torch::ones({1, 10000});
+    torch::Tensor y = net.forward(x, true).y;
+    double kept = (y > 0).to(torch::kFloat).mean().item<double>();
+    CHECK(kept == Approx(0.7).margin(0.03));
+    CHECK(y.max().item<double>() == Approx(1 / 0.7));
+    CHECK(torch::equal(net.forward(x, false).y, x));
+}
+
+TEST_CASE("a model trains, saves atomically and loads back identical", "[model]") {
+    Overrides none;
+    auto model = Model::create(kSmallCnn, "small.json", none, 5);
+    Frame batch = batch_of(12, {8, 8, 3}, DType::U8, 3);
+    model->check_batch(batch, "b", true);
+    Scores first, last;
+    model->train_batch(batch, first);
+    for (int i = 0; i < 30; ++i) {
+        last.clear();
+        model->train_batch(batch, last);
+    }
+    CHECK(last.mean("loss") < first.mean("loss"));
+    CHECK(model->metric_names() == std::vector<std::string>{"accuracy"});
+    CHECK(model->classes() == std::vector<std::string>{"class0", "class1", "class2"});
+    std::string path = temp_path("m.model");
+    model->save(path, R"({"epoch": 3})");
+    auto loaded = Model::load(path);
+    CHECK(loaded->state_json() == R"({"epoch": 3})");
+    CHECK(loaded->classes() == model->classes());
+    Tensor a = model->predict_batch(batch), b = loaded->predict_batch(batch);
+    CHECK(a.shape == std::vector<int64_t>{12, 3});
+    CHECK(a.data == b.data);
+    // the optimizer state came back too: one more step is the same step
+    Scores s1, s2;
+    model->train_batch(batch, s1);
+    loaded->train_batch(batch, s2);
+    CHECK(s1.mean("loss") == Approx(s2.mean("loss")).epsilon(1e-6));
+    CHECK(model->predict_batch(batch).data == loaded->predict_batch(batch).data);
+    // the input dtype is now fixed: F32 is refused, naming both
+    Frame floats = batch_of(2, {8, 8, 3}, DType::F32, 3);
+    CHECK_THROWS_WITH(loaded->check_batch(floats, "val: frame 1", true),
+                      Catch::Contains("x is F32 [2,8,8,3] but the model was trained on U8 [*,8,8,3]"));
+    Frame wrong = batch_of(2, {8, 9, 3}, DType::U8, 3);
+    CHECK_THROWS_WITH(loaded->check_batch(wrong, "s", true), Catch::Contains("x is U8 [2,8,9,3] but the model takes"));
+    Frame labels = batch_of(2, {8, 8, 3}, DType::U8, 3);
+    labels.get("y").values<int32_t>()[1] = 7;
+    CHECK_THROWS_WITH(loaded->check_batch(labels, "s", true), Catch::Contains("label 7 is out of range"));
+    std::remove(path.c_str());
+}
+
+TEST_CASE("bad model files are named errors", "[model][errors]") {
+    Overrides none;
+    auto model = Model::create(kSmallCnn, "small.json", none, 5);
+    std::string path = temp_path("good.model");
+    model->save(path, "{}");
+    std::vector<uint8_t> bytes = read_file(path);
+    auto expect = [&](const std::vector<uint8_t>& data, const std::string& message) {
+        std::string p = temp_path("bad.model");
+        write_file_atomic(p, data.data(), data.size());
+        try {
+            Model::load(p);
+            FAIL("loaded a bad model file");
+        } catch (const DataError& e) {
+            CHECK_THAT(e.what(), Catch::Contains(message));
+        }
+        std::remove(p.c_str());
+    };
+    expect(std::vector<uint8_t>(bytes.begin(), bytes.begin() + bytes.size() / 2), "truncated");
+    expect(std::vector<uint8_t>{'G', 'I', 'F', '8', '9', 'a', 0, 0, 0, 0}, "not a safetensors file");
+    std::string text(bytes.begin(), bytes.end());
+    size_t at = text.find("imgpipe-model/1");
+    REQUIRE(at != std::string::npos);
+    std::vector<uint8_t> newer = bytes;
+    newer[at + 14] = '2';
+    expect(newer, "model format \"imgpipe-model/2\" is newer than this imgpipe reads");
+    Frame other;
+    other.tensors.push_back(Tensor("weight", DType::F32, {2}));
+    other.metadata["format"] = "pt";
+    std::vector<uint8_t> foreign = encode_frame(other);
+    expect(foreign, "not an imgpipe model file");
+    CHECK_THROWS_AS(Model::load(temp_path("missing.model")), NoInputError);
+    std::remove(path.c_str());
+}
+
+TEST_CASE("the CUDA device is refused clearly when absent", "[model]") {
+    if (cuda_available()) return;
+    Overrides none;
+    auto model = Model::create(kSmallCnn, "small.json", none, 5);
+    CHECK_THROWS_WITH(model->to_device("cuda"), Catch::Contains("CUDA is not available"));
+}

@@ -1,0 +1,214 @@
+// The model spec: our compact form and Keras' JSON (2 and 3) resolve to the
+// same layers; every mistake is named with the layer and the key.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include "cli/error.hpp"
+#include "nn/engine.hpp"
+#include "nn/expr.hpp"
+#include "nn/spec.hpp"
+
+using namespace imgpipe;
+using namespace imgpipe::nn;
+
+namespace {
+// The lecture's binary CNN (Lambda x/255., two Conv2D/MaxPooling2D, Dense 256, sigmoid).
+const char* kLecture = R"({"input_shape": [64, 64, 3], "layers": [
+  {"type": "Lambda", "function": "x/255."},
+  {"type": "Conv2D", "filters": 32, "kernel_size": [3, 3], "strides": 1, "activation": "relu"},
+  {"type": "MaxPooling2D", "pool_size": [2, 2]},
+  {"type": "Conv2D", "filters": 64, "kernel_size": 3, "activation": "relu"},
+  {"type": "MaxPooling2D"},
+  {"type": "Flatten"},
+  {"type": "Dense", "units": 256, "activation": "relu"},
+  {"type": "Dense", "units": 1, "activation": "sigmoid"}],
+  "loss": "binary_crossentropy", "optimizer": "adam", "metrics": ["accuracy"]})";
+
+// What Keras 2.11's model.to_json() writes for the first layers of that model.
+const char* kKeras2 = R"({"class_name": "Sequential", "config": {"name": "sequential", "layers": [
+  {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 64, 64, 3], "dtype": "float32", "sparse": false, "ragged": false, "name": "input_1"}},
+  {"class_name": "Lambda", "config": {"name": "lambda", "trainable": true, "dtype": "float32", "function": "x/255.", "function_type": "lambda", "module": "__main__", "output_shape": null, "output_shape_type": "raw", "output_shape_module": null, "arguments": {}}},
+  {"class_name": "Conv2D", "config": {"name": "conv2d", "trainable": true, "dtype": "float32", "filters": 32, "kernel_size": [3, 3], "strides": [1, 1], "padding": "valid", "data_format": "channels_last", "dilation_rate": [1, 1], "groups": 1, "activation": "relu", "use_bias": true, "kernel_initializer": {"class_name": "GlorotUniform", "config": {"seed": null}}, "bias_initializer": {"class_name": "Zeros", "config": {}}, "kernel_regularizer": null, "bias_regularizer": null, "activity_regularizer": null, "kernel_constraint": null, "bias_constraint": null}},
+  {"class_name": "MaxPooling2D", "config": {"name": "max_pooling2d", "trainable": true, "dtype": "float32", "pool_size": [2, 2], "padding": "valid", "strides": [2, 2], "data_format": "channels_last"}},
+  {"class_name": "Flatten", "config": {"name": "flatten", "trainable": true, "dtype": "float32", "data_format": "channels_last"}},
+  {"class_name": "Dense", "config": {"name": "dense", "trainable": true, "dtype": "float32", "units": 1, "activation": "sigmoid", "use_bias": true, "kernel_initializer": {"class_name": "GlorotUniform", "config": {"seed": null}}, "bias_initializer": {"class_name": "Zeros", "config": {}}, "kernel_regularizer": null, "bias_regularizer": null, "activity_regularizer": null, "kernel_constraint": null, "bias_constraint": null}}]},
+  "keras_version": "2.11.0", "backend": "tensorflow"})";
+
+// Keras 3's shape: module/registered_name, batch_shape, dtype policies, compile_config.
+const char* kKeras3 = R"({"module": "keras", "class_name": "Sequential", "config": {"name": "sequential", "trainable": true,
+  "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": null},
+  "layers": [
+  {"module": "keras.layers", "class_name": "InputLayer", "config": {"batch_shape": [null, 28, 28, 1], "dtype": "float32", "sparse": false, "name": "input_layer"}, "registered_name": null},
+  {"module": "keras.layers", "class_name": "Rescaling", "config": {"name": "rescaling", "trainable": true, "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": null}, "scale": 0.00392156862745098, "offset": 0.0}, "registered_name": null, "build_config": {"input_shape": [null, 28, 28, 1]}},
+  {"module": "keras.layers", "class_name": "Conv2D", "config": {"name": "conv2d", "trainable": true, "dtype": "float32", "filters": 8, "kernel_size": [3, 3], "strides": [1, 1], "padding": "same", "data_format": "channels_last", "dilation_rate": [1, 1], "groups": 1, "activation": "relu", "use_bias": true, "kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotUniform", "config": {"seed": null}, "registered_name": null}, "bias_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": null}, "kernel_regularizer": null, "bias_regularizer": null, "activity_regularizer": null, "kernel_constraint": null, "bias_constraint": null}, "registered_name": null, "build_config": {"input_shape": [null, 28, 28, 1]}},
+  {"module": "keras.layers", "class_name": "BatchNormalization", "config": {"name": "batch_normalization", "trainable": true, "dtype": "float32", "axis": -1, "momentum": 0.99, "epsilon": 0.001, "center": true, "scale": true, "beta_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": null}, "gamma_initializer": {"module": "keras.initializers", "class_name": "Ones", "config": {}, "registered_name": null}, "moving_mean_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": null}, "moving_variance_initializer": {"module": "keras.initializers", "class_name": "Ones", "config": {}, "registered_name": null}, "beta_regularizer": null, "gamma_regularizer": null, "beta_constraint": null, "gamma_constraint": null, "synchronized": false}, "registered_name": null},
+  {"module": "keras.layers", "class_name": "GlobalAveragePooling2D", "config": {"name": "global_average_pooling2d", "trainable": true, "dtype": "float32", "data_format": "channels_last", "keepdims": false}, "registered_name": null},
+  {"module": "keras.layers", "class_name": "Dense", "config": {"name": "dense", "trainable": true, "dtype": "float32", "units": 10, "activation": "softmax", "use_bias": true, "kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotUniform", "config": {"seed": null}, "registered_name": null}, "bias_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": null}, "kernel_regularizer": null, "bias_regularizer": null, "kernel_constraint": null, "bias_constraint": null}, "registered_name": null}],
+  "build_input_shape": [null, 28, 28, 1]}, "registered_name": null, "build_config": {"input_shape": [null, 28, 28, 1]},
+  "compile_config": {"optimizer": {"module": "keras.optimizers", "class_name": "RMSprop", "config": {"name": "rmsprop", "learning_rate": 0.0005, "weight_decay": null, "clipnorm": null, "global_clipnorm": null, "clipvalue": null, "use_ema": false, "ema_momentum": 0.99, "ema_overwrite_frequency": null, "loss_scale_factor": null, "gradient_accumulation_steps": null, "rho": 0.9, "momentum": 0.0, "epsilon": 1e-07, "centered": false}, "registered_name": null},
+    "loss": "sparse_categorical_crossentropy", "loss_weights": null, "metrics": ["accuracy"], "weighted_metrics": null, "run_eagerly": false, "steps_per_execution": 1, "jit_compile": false}})";
+
+std::string error_of(const std::string& text) {
+    try {
+        parse_spec(text, "cnn.json");
+    } catch (const DataError& e) {
+        return e.where() + ": " + e.what();
+    }
+    return "";
+}
+}  // namespace
+
+TEST_CASE("the lecture's CNN resolves to Keras' shapes and parameter counts", "[spec]") {
+    Spec s = parse_spec(kLecture, "cnn.json");
+    REQUIRE(s.layers.size() == 8);
+    CHECK(s.layers[0].name == "lambda");
+    CHECK(s.layers[1].name == "conv2d");
+    CHECK(s.layers[3].name == "conv2d_1");
+    CHECK(s.layers[1].output_shape == std::vector<int64_t>{62, 62, 32});
+    CHECK(s.layers[4].output_shape == std::vector<int64_t>{14, 14, 64});
+    CHECK(s.layers[5].output_shape == std::vector<int64_t>{12544});
+    CHECK(s.layers[1].trainable_params == 896);
+    CHECK(s.layers[3].trainable_params == 18496);
+    CHECK(s.layers[6].trainable_params == 3211520);
+    CHECK(s.trainable_params() == 3231169);
+    CHECK(s.loss == "binary_crossentropy");
+    CHECK(s.optimizer.name == "adam");
+    CHECK(s.optimizer.learning_rate == 0.001);
+    CHECK(s.optimizer.epsilon == 1e-7);
+    std::string table = summary_table(s);
+    CHECK(table.find("conv2d (Conv2D)             (None, 62, 62, 32)        896") != std::string::npos);
+    CHECK(table.find("Total params: 3,231,169") != std::string::npos);
+    CHECK(table.find("Non-trainable params: 0") != std::string::npos);
+}
+
+TEST_CASE("the resolved spec round-trips through its JSON", "[spec]") {
+    Spec s = parse_spec(kLecture, "cnn.json");
+    Spec t = parse_spec(s.to_json(), "model");
+    CHECK(t.to_json() == s.to_json());
+    CHECK(t.trainable_params() == s.trainable_params());
+}
+
+TEST_CASE("Keras 2 model.to_json() is accepted", "[spec]") {
+    Spec s = parse_spec(kKeras2, "keras2.json");
+    CHECK(s.input_shape == std::vector<int64_t>{64, 64, 3});
+    REQUIRE(s.layers.size() == 5);
+    CHECK(s.layers[0].type == "Lambda");
+    CHECK(s.layers[0].expression == "x/255.");
+    CHECK(s.layers[4].activation == Activation::Sigmoid);
+    CHECK(s.output_shape() == std::vector<int64_t>{1});
+}
+
+TEST_CASE("Keras 3 model.to_json() is accepted, compile_config included", "[spec]") {
+    Spec s = parse_spec(kKeras3, "keras3.json");
+    CHECK(s.input_shape == std::vector<int64_t>{28, 28, 1});
+    REQUIRE(s.layers.size() == 5);
+    CHECK(s.layers[0].rescale == Approx(1 / 255.0));
+    CHECK(s.layers[1].same);
+    CHECK(s.layers[2].trainable_params == 16);
+    CHECK(s.layers[2].non_trainable_params == 16);
+    CHECK(s.layers[3].output_shape == std::vector<int64_t>{8});
+    CHECK(s.loss == "sparse_categorical_crossentropy");
+    CHECK(s.optimizer.name == "rmsprop");
+    CHECK(s.optimizer.learning_rate == Approx(0.0005));
+    CHECK(s.metrics == std::vector<std::string>{"accuracy"});
+}
+
+TEST_CASE("mistakes name the layer and the key, with a suggestion", "[spec][errors]") {
+    std::string typo = R"({"input_shape": [8, 8, 1], "layers": [{"type": "Conv2D", "filter": 4, "kernel_size": 3}]})";
+    CHECK(error_of(typo) == "cnn.json: layer 1 (Conv2D): unknown key \"filter\"; did you mean \"filters\"?");
+    std::string layer = R"({"input_shape": [8, 8, 1], "layers": [{"type": "Conv2d"}, {"type": "Conv3D", "filters": 2}]})";
+    CHECK_THAT(error_of(layer), Catch::Contains("layer 1 (Conv2D): needs \"filters\""));
+    std::string unknown = R"({"input_shape": [8, 8, 1], "layers": [{"type": "Conv3D", "filters": 2}]})";
+    CHECK_THAT(error_of(unknown), Catch::Contains("layer 1: unsupported layer \"Conv3D\"; did you mean \"Conv2D\"?"));
+    std::string act = R"({"input_shape": [8], "layers": [{"type": "Dense", "units": 2, "activation": "softmaxx"}]})";
+    CHECK_THAT(error_of(act), Catch::Contains("unknown activation \"softmaxx\"; did you mean \"softmax\"?"));
+    std::string top = R"({"input_shape": [8], "layer": []})";
+    CHECK_THAT(error_of(top), Catch::Contains("unknown key \"layer\"; did you mean \"layers\"?"));
+    std::string reg = R"({"input_shape": [8], "layers": [{"type": "Dense", "units": 2, "kernel_regularizer": "l2"}]})";
+    CHECK_THAT(error_of(reg), Catch::Contains("\"kernel_regularizer\": \"l2\" is not supported"));
+}
+
+TEST_CASE("a missing input shape and a misfit shape are errors", "[spec][errors]") {
+    CHECK_THAT(error_of(R"({"layers": [{"type": "Flatten"}]})"), Catch::Contains("no input shape"));
+    std::string dense = R"({"input_shape": [8, 8, 1], "layers": [{"type": "Conv2D", "filters": 2, "kernel_size": 3},
+                            {"type": "Dense", "units": 3}]})";
+    CHECK(error_of(dense) == "cnn.json: layer 2 (dense, Dense): needs a flat input but gets (None, 6, 6, 2); add a "
+                            "Flatten layer before it");
+    std::string small = R"({"input_shape": [2, 2, 1], "layers": [{"type": "Conv2D", "filters": 2, "kernel_size": 3}]})";
+    CHECK_THAT(error_of(small), Catch::Contains("smaller than the 3x3 window"));
+    CHECK_THAT(error_of("{\"input_shape\": [8], "), Catch::Contains("not valid JSON"));
+}
+
+TEST_CASE("a Lambda holding Python bytecode is refused with the way out", "[spec][lambda]") {
+    std::string k2 = R"({"class_name": "Sequential", "config": {"layers": [
+      {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 4, 4, 3]}},
+      {"class_name": "Lambda", "config": {"name": "lambda", "function": ["4wEAAAAAAAAAAAAAAAEAAAACAAAAQwAAAHMIAAAAfABkARsAUwApAk7pAgAAAKkAKQHaAXhyAgAAAHICAAAA+h4", null, null], "function_type": "lambda"}}]}})";
+    CHECK_THAT(error_of(k2), Catch::Contains("layer 2 (lambda): the function is Python bytecode") &&
+                                 Catch::Contains("\"function\": \"x/255.\""));
+    std::string k3 = R"({"input_shape": [4], "layers": [{"type": "Lambda", "function": {"class_name": "__lambda__", "config": {"code": "4wEA"}}}]})";
+    CHECK_THAT(error_of(k3), Catch::Contains("Python bytecode"));
+    std::string bad = R"j({"input_shape": [4], "layers": [{"type": "Lambda", "function": "__import__('os')"}]})j";
+    CHECK_THAT(error_of(bad), Catch::Contains("unknown name \"__import__\""));
+}
+
+TEST_CASE("command-line overrides replace the spec's choices", "[spec]") {
+    Spec s = parse_spec(kLecture, "cnn.json");
+    Overrides o;
+    o.optimizer = "SGD";
+    o.lr = 0.05;
+    o.metrics = {"accuracy,mae"};
+    o.loss = "mean_squared_error";
+    apply_overrides(s, o);
+    CHECK(s.optimizer.name == "sgd");
+    CHECK(s.optimizer.learning_rate == 0.05);
+    CHECK(s.loss == "mse");
+    CHECK(s.metrics == std::vector<std::string>{"accuracy", "mae"});
+    Overrides bad;
+    bad.optimizer = "adamw";
+    CHECK_THROWS_AS(apply_overrides(s, bad), UsageError);
+    CHECK(canonical_loss("categorical_crossentropy") == "categorical_crossentropy");
+    CHECK_THROWS_WITH(canonical_loss("binary_crossentropi"), Catch::Contains("did you mean \"binary_crossentropy\""));
+}
+
+TEST_CASE("Lambda expressions parse as Python reads them", "[lambda]") {
+    auto at = [](const char* text, double x) { return eval_expr(parse_expr(text), x); };
+    CHECK(at("x**2", 3) == 9);
+    CHECK(at("x/255.", 255) == 1);
+    CHECK(at("(x-0.5)*2", 1) == 1);
+    CHECK(at("-x**2", 3) == -9);      // ** binds tighter than unary minus
+    CHECK(at("2**3**2", 0) == 512);   // right-associative
+    CHECK(at("2**-1", 0) == 0.5);
+    CHECK(at("lambda x: x * 2 + 1", 2) == 5);
+    CHECK(at("clip(x, 0, 1)", 3) == 1);
+    CHECK(at("minimum(x, 1) + maximum(x, 2)", 0) == 2);
+    CHECK(at("sqrt(abs(x)) + exp(0) + log(1)", -4) == 3);
+    CHECK(at("tanh(0) + sigmoid(0) + relu(-1)", 0) == 0.5);
+    CHECK(at("1e-3 * x", 1000) == 1);
+    CHECK(at(".5*x", 2) == 1);
+    Expr e = parse_expr("(x - 0.5) * 2 / maximum(x, 1)");
+    CHECK(eval_expr(parse_expr(expr_text(e)), 0.25) == eval_expr(e, 0.25));
+    CHECK_THROWS_WITH(parse_expr("x +"), Catch::Contains("unexpected end"));
+    CHECK_THROWS_WITH(parse_expr("clip(x, 1)"), Catch::Contains("clip takes 3 arguments, got 2"));
+    CHECK_THROWS_WITH(parse_expr("y*2"), Catch::Contains("unknown name \"y\""));
+    CHECK_THROWS_WITH(parse_expr("x ; 2"), Catch::Contains("column 3"));
+}
+
+TEST_CASE("Scores are sample-weighted means in insertion order", "[scores]") {
+    Scores s;
+    s.add("loss", 1.0, 3);
+    s.add("accuracy", 0.5, 3);
+    s.add("loss", 2.0, 1);
+    s.add("accuracy", 1.0, 1);
+    auto m = s.means();
+    REQUIRE(m.size() == 2);
+    CHECK(m[0].first == "loss");
+    CHECK(m[0].second == Approx(1.25));
+    CHECK(s.mean("accuracy") == Approx(0.625));
+    CHECK(s.samples("loss") == 4);
+    CHECK(std::isnan(s.mean("mae")));
+    CHECK(s.keras_text() == " - loss: 1.2500 - accuracy: 0.6250");
+    CHECK(s.keras_text("val_") == " - val_loss: 1.2500 - val_accuracy: 0.6250");
+    s.clear();
+    CHECK(s.means().empty());
+}
