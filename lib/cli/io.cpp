@@ -117,7 +117,16 @@ Output::Output(const std::string& path, bool binary) : buf_(kBufferSize) {
             throw UsageError("refusing to write binary data to a terminal; redirect it or use -o FILE");
         return;
     }
-    path_ = name_ = path;
+    name_ = path;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+        // A device or FIFO (-o /dev/null): write to it directly, since
+        // renaming a temporary file over it would replace it.
+        fd_ = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+        if (fd_ < 0) throw CantCreateError(path, "cannot open: " + errno_text(errno));
+        return;
+    }
+    path_ = path;
     // The temporary file sits beside the target so that rename() is atomic.
     tmp_ = path + ".tmp." + std::to_string(::getpid());
     fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
