@@ -1,0 +1,222 @@
+#!/usr/bin/python3
+"""An independent reference for the nn engine, in PyTorch (Debian's python3-torch).
+
+usage: parity.py DIR
+DIR holds what tests/nn/test_parity.cpp wrote: before.model (a model file just
+created), batch.bs (one batch), predict.bs (the engine's outputs on that batch
+in inference mode, and the loss of its first training step) and after.model
+(the model after STEPS training steps on the batch). This script reads the
+files with json + numpy, re-implements the model from the resolved spec in
+float64 (TensorFlow's "same" padding, Keras' Flatten order, Keras' losses and
+optimizer updates, all written out here), and checks the outputs and every
+updated weight within 1e-5. Exit 0 on agreement, 1 with the differences.
+"""
+import json, math, struct, sys
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+TOL = 1e-5
+DT = {"F32": np.float32, "U8": np.uint8, "I32": np.int32}
+
+
+def read(path):
+    data = open(path, "rb").read()
+    n, = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n])
+    meta = header.pop("__metadata__", {})
+    base = 8 + n
+    tensors = {}
+    for name, t in header.items():
+        a, b = t["data_offsets"]
+        tensors[name] = np.frombuffer(data[base + a:base + b], DT[t["dtype"]]).reshape(t["shape"])
+    return tensors, meta
+
+
+def same_pad(n, k, s):
+    out = -(-n // s)
+    total = max((out - 1) * s + k - n, 0)
+    return total // 2, total - total // 2
+
+
+def activation(name, x):
+    return {"linear": lambda v: v, "relu": F.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
+            "softmax": lambda v: torch.softmax(v, 1), "elu": F.elu,
+            "leaky_relu": lambda v: F.leaky_relu(v, 0.2)}[name](x)
+
+
+def lam(expr, x):
+    env = {"x": x, "abs": torch.abs, "exp": torch.exp, "log": torch.log, "sqrt": torch.sqrt, "tanh": torch.tanh,
+           "sigmoid": torch.sigmoid, "relu": torch.relu, "square": torch.square,
+           "clip": lambda v, a, b: torch.clamp(v, a, b),
+           "minimum": lambda a, b: torch.minimum(torch.as_tensor(a, dtype=x.dtype), torch.as_tensor(b, dtype=x.dtype)),
+           "maximum": lambda a, b: torch.maximum(torch.as_tensor(a, dtype=x.dtype), torch.as_tensor(b, dtype=x.dtype))}
+    return eval(expr.replace("lambda x:", ""), {"__builtins__": {}}, env)
+
+
+def forward(spec, W, x, training, stats):
+    """x: NHWC float64. W: name -> tensor. stats: BN running-stat updates (training)."""
+    x = x.permute(0, 3, 1, 2) if x.dim() == 4 else x
+    for L in spec["layers"]:
+        t, name = L["type"], L["name"]
+        if t == "Lambda":
+            x = lam(L["function"], x)
+        elif t == "Rescaling":
+            x = x * L["scale"] + L["offset"]
+        elif t == "Conv2D":
+            (kh, kw), (sh, sw) = L["kernel_size"], L["strides"]
+            if L["padding"] == "same":
+                t0, b0 = same_pad(x.shape[2], kh, sh)
+                l0, r0 = same_pad(x.shape[3], kw, sw)
+                x = F.pad(x, (l0, r0, t0, b0))
+            x = F.conv2d(x, W[name + ".weight"], W.get(name + ".bias"), (sh, sw))
+            x = activation(L["activation"], x)
+        elif t == "Conv2DTranspose":
+            (kh, kw), (sh, sw) = L["kernel_size"], L["strides"]
+            h, w = x.shape[2], x.shape[3]
+            x = F.conv_transpose2d(x, W[name + ".weight"], None, (sh, sw))
+            for dim, n, k, s in ((2, h, kh, sh), (3, w, kw, sw)):
+                want = n * s if L["padding"] == "same" else n * s + max(k - s, 0)
+                top = max(k - s, 0) // 2 if L["padding"] == "same" else 0
+                if x.shape[dim] < top + want:
+                    pad = [0, 0, 0, 0]
+                    pad[3 if dim == 2 else 1] = top + want - x.shape[dim]
+                    x = F.pad(x, pad)
+                x = x.narrow(dim, top, want)
+            if name + ".bias" in W:
+                x = x + W[name + ".bias"].view(1, -1, 1, 1)
+            x = activation(L["activation"], x)
+        elif t in ("MaxPooling2D", "AveragePooling2D"):
+            (kh, kw), (sh, sw) = L["pool_size"], L["strides"]
+            if L["padding"] == "same":
+                t0, b0 = same_pad(x.shape[2], kh, sh)
+                l0, r0 = same_pad(x.shape[3], kw, sw)
+            else:
+                t0 = b0 = l0 = r0 = 0
+            if t == "MaxPooling2D":
+                x = F.max_pool2d(F.pad(x, (l0, r0, t0, b0), value=-math.inf), (kh, kw), (sh, sw))
+            else:  # the mean of the window's pixels inside the image
+                s = F.avg_pool2d(F.pad(x, (l0, r0, t0, b0)), (kh, kw), (sh, sw)) * kh * kw
+                ones = torch.ones(1, 1, x.shape[2], x.shape[3], dtype=x.dtype)
+                c = F.avg_pool2d(F.pad(ones, (l0, r0, t0, b0)), (kh, kw), (sh, sw)) * kh * kw
+                x = s / c
+        elif t == "GlobalAveragePooling2D":
+            x = x.mean((2, 3))
+        elif t == "UpSampling2D":
+            a, b = L["size"]
+            x = x.repeat_interleave(a, 2).repeat_interleave(b, 3)
+        elif t == "Flatten":
+            x = (x.permute(0, 2, 3, 1) if x.dim() == 4 else x).reshape(x.shape[0], -1)
+        elif t == "Reshape":
+            x = (x.permute(0, 2, 3, 1) if x.dim() == 4 else x).reshape([x.shape[0]] + L["target_shape"])
+            x = x.permute(0, 3, 1, 2) if x.dim() == 4 else x
+        elif t == "Dense":
+            x = x @ W[name + ".weight"].T + (W[name + ".bias"] if name + ".bias" in W else 0)
+            x = activation(L["activation"], x)
+        elif t == "Activation":
+            x = activation(L["activation"], x)
+        elif t == "BatchNormalization":
+            axes = (0, 2, 3) if x.dim() == 4 else (0,)
+            shape = (1, -1, 1, 1) if x.dim() == 4 else (1, -1)
+            if training:
+                mean = x.mean(axes)
+                var = ((x - mean.view(shape)) ** 2).mean(axes)
+                count = x.numel() // x.shape[1]
+                m = 1 - L["momentum"]
+                stats[name + ".running_mean"] = (1 - m) * W[name + ".running_mean"] + m * mean.detach()
+                stats[name + ".running_var"] = (1 - m) * W[name + ".running_var"] + m * var.detach() * count / (count - 1)
+            else:
+                mean, var = W[name + ".running_mean"], W[name + ".running_var"]
+            x = (x - mean.view(shape)) / torch.sqrt(var.view(shape) + L["epsilon"])
+            if name + ".weight" in W:
+                x = x * W[name + ".weight"].view(shape)
+            if name + ".bias" in W:
+                x = x + W[name + ".bias"].view(shape)
+        elif t == "Dropout":
+            if training and L["rate"] > 0:
+                raise SystemExit("parity: Dropout is random; leave it out of parity models")
+        else:
+            raise SystemExit("parity: unknown layer " + t)
+    return x.permute(0, 2, 3, 1) if x.dim() == 4 else x
+
+
+def loss_of(name, p, y, out_shape):
+    if y.dtype == torch.int64:  # class indices
+        if name == "sparse_categorical_crossentropy":
+            return -torch.log(p.gather(1, y.view(-1, 1))).mean()
+        y = y.double().view(-1, 1) if out_shape == [1] else F.one_hot(y, out_shape[0]).double()
+    if name == "binary_crossentropy":
+        return -(y * torch.log(p) + (1 - y) * torch.log(1 - p)).mean()
+    if name == "categorical_crossentropy":
+        return -(y * torch.log(p)).sum(1).mean()
+    if name == "mse":
+        return ((p - y) ** 2).mean()
+    if name == "mae":
+        return (p - y).abs().mean()
+    raise SystemExit("parity: unknown loss " + name)
+
+
+def main():
+    d = sys.argv[1]
+    before, meta = read(d + "/before.model")
+    after, _ = read(d + "/after.model")
+    batch, _ = read(d + "/batch.bs")
+    pred, pmeta = read(d + "/predict.bs")
+    spec = json.loads(meta["spec"])
+    steps = int(pmeta["steps"])
+    opt = spec["optimizer"]
+    lr = opt["learning_rate"]
+    x = torch.from_numpy(batch["x"].astype(np.float64))
+    y = torch.from_numpy(batch["y"].astype(np.int64 if batch["y"].dtype == np.int32 else np.float64))
+    if batch["y"].dtype == np.uint8:
+        y = y / 255.0
+    W = {k: torch.from_numpy(v.astype(np.float64)) for k, v in before.items() if not k.startswith("optimizer.")}
+    trainable = [k for k in W if not k.endswith(("running_mean", "running_var"))]
+    failures = []
+
+    def compare(what, ours, ref):
+        diff = float(np.max(np.abs(np.asarray(ours, np.float64) - ref.detach().numpy()))) if ref.numel() else 0.0
+        print("%-40s max |diff| %.2e" % (what, diff))
+        if not diff <= TOL:
+            failures.append(what)
+
+    with torch.no_grad():
+        compare("predict", pred["y"], forward(spec, W, x, False, {}))
+    slots = {k: {"m": torch.zeros_like(W[k]), "v": torch.zeros_like(W[k])} for k in trainable}
+    for step in range(1, steps + 1):
+        for k in trainable:
+            W[k].requires_grad_(True)
+            W[k].grad = None
+        stats = {}
+        p = forward(spec, W, x, True, stats)
+        loss = loss_of(meta["loss"], p, y, spec["layers"][-1].get("units") and [spec["layers"][-1]["units"]] or list(p.shape[1:]))
+        if step == 1:
+            compare("loss of step 1", np.array([float(pmeta["loss"])]), loss.detach().view(1))
+        loss.backward()
+        with torch.no_grad():
+            for k in trainable:
+                g, s = W[k].grad, slots[k]
+                if opt["type"] == "adam":
+                    s["m"] = opt["beta_1"] * s["m"] + (1 - opt["beta_1"]) * g
+                    s["v"] = opt["beta_2"] * s["v"] + (1 - opt["beta_2"]) * g * g
+                    alpha = lr * math.sqrt(1 - opt["beta_2"] ** step) / (1 - opt["beta_1"] ** step)
+                    W[k] = W[k] - alpha * s["m"] / (torch.sqrt(s["v"]) + opt["epsilon"])
+                elif opt["type"] == "sgd":
+                    if opt["momentum"] > 0:
+                        s["m"] = opt["momentum"] * s["m"] - lr * g
+                        W[k] = W[k] + (opt["momentum"] * s["m"] - lr * g if opt["nesterov"] else s["m"])
+                    else:
+                        W[k] = W[k] - lr * g
+                else:
+                    s["v"] = opt["rho"] * s["v"] + (1 - opt["rho"]) * g * g
+                    W[k] = W[k] - lr * g / torch.sqrt(s["v"] + opt["epsilon"])
+            W.update(stats)
+    for k in W:
+        compare("after %d steps: %s" % (steps, k), after[k], W[k])
+    if failures:
+        print("parity: %d differ by more than %g: %s" % (len(failures), TOL, ", ".join(failures)))
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
