@@ -38,11 +38,6 @@ std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_hand
 
 int64_t row_width(const Tensor& t) { return t.rows() ? t.elements() / t.rows() : 0; }
 
-std::string list_text(const std::vector<std::string>& items) {
-    std::string s;
-    for (size_t i = 0; i < items.size(); ++i) s += (i ? ", " : "") + items[i];
-    return "[" + s + "]";
-}
 }  // namespace
 
 OutputKind output_kind(const std::string& loss, const std::vector<int64_t>& output_shape) {
@@ -67,13 +62,6 @@ std::vector<std::string> class_names(const std::vector<std::string>& known, int6
     std::vector<std::string> names;
     for (int64_t i = 0; i < count; ++i) names.push_back(std::to_string(i));
     return names;
-}
-
-void check_same_classes(const std::vector<std::string>& model, const std::vector<std::string>& stream,
-                        const std::string& where) {
-    if (model.empty() || stream.empty() || model == stream) return;
-    throw DataError(where, "the stream's classes " + list_text(stream) + " are not the model's " + list_text(model) +
-                               "; labels would be scored against the wrong classes");
 }
 
 std::vector<std::pair<int, double>> top_classes(const float* row, int64_t width, OutputKind kind, int k) {

@@ -26,11 +26,6 @@ int64_t class_count(OutputKind kind, const std::vector<int64_t>& output_shape);
 // The model's class names when it knows them (and they fit), else "0", "1", ...
 std::vector<std::string> class_names(const std::vector<std::string>& known, int64_t count);
 
-// A stream labelled with other class names than the model was trained on would
-// be scored against the wrong labels: DataError naming both lists.
-void check_same_classes(const std::vector<std::string>& model, const std::vector<std::string>& stream,
-                        const std::string& where);
-
 // The k most probable classes of one output row, most probable first. Binary
 // reads p as the pair (1-p, p) and predicts class 1 when p >= 0.5; categorical
 // ties go to the lower index (numpy's argmax).

@@ -164,14 +164,6 @@ TEST_CASE("the step limit stops after --steps or at the first epoch boundary", "
     by_steps.check_complete("in");
 }
 
-TEST_CASE("the stream's classes must be the model's", "[report]") {
-    check_same_classes({"a", "b"}, {"a", "b"}, "w");
-    check_same_classes({"a", "b"}, {}, "w");
-    check_same_classes({}, {"x"}, "w");
-    CHECK_THROWS_WITH(check_same_classes({"a", "b"}, {"b", "a"}, "w"),
-                      Catch::Contains("the stream's classes [b, a] are not the model's [a, b]"));
-}
-
 TEST_CASE("TSV lines join back to paths, with the top-k classes", "[report]") {
     PredictionWriter w(PredictFormat::Tsv, OutputKind::Categorical, {3}, {"cat", "dog", "horse"}, 2);
     Frame f = input_frame(2, {"a/1.png", "b\t2.png"});
