@@ -1,7 +1,5 @@
 #include "mask/mask.hpp"
 
-#include <vips/vips8>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -9,30 +7,30 @@
 #include "cli/error.hpp"
 #include "cli/io.hpp"
 #include "cli/random.hpp"
+#include "image/image.hpp"
 
 namespace imgpipe {
 
 MaskImage::MaskImage(const std::string& path, int threshold, bool invert) : path_(path) {
-    std::vector<uint8_t> bytes = read_file(path);
-    if (VIPS_INIT("imgmask")) throw Error(kSoftware, "", "cannot start libvips");
+    std::vector<uint8_t> bytes;
+    read_image_file(path, bytes);
+    ImageLoader loader{PrepOptions{}};
+    Pixels image;
     try {
-        vips::VImage image = vips::VImage::new_from_buffer(bytes.data(), bytes.size(), "");
-        image = image.autorot();
-        if (image.bands() == 2 || image.bands() == 4) image = image.flatten();  // transparent = black
-        image = image.colourspace(VIPS_INTERPRETATION_B_W).cast(VIPS_FORMAT_UCHAR);
-        if (image.bands() > 1) image = image.extract_band(0);
-        size_t size = 0;
-        void* pixels = image.write_to_memory(&size);
-        width_ = image.width();
-        height_ = image.height();
-        keep_.resize(size_t(width_ * height_));
-        const uint8_t* p = static_cast<const uint8_t*>(pixels);
-        for (size_t i = 0; i < keep_.size(); ++i) keep_[i] = uint8_t((p[i] > threshold) != invert);
-        g_free(pixels);
-    } catch (const vips::VError& e) {
-        std::string m = e.what();
-        m = m.substr(0, m.find('\n'));
-        throw DataError(path, "cannot decode mask image: " + m);
+        loader.decode(bytes.data(), bytes.size(), path, image);
+    } catch (const DataError& e) {
+        throw DataError(path, std::string("cannot decode mask image: ") + e.what());
+    }
+    width_ = image.width;
+    height_ = image.height;
+    keep_.resize(size_t(width_ * height_));
+    const int c = image.channels;
+    for (size_t i = 0; i < keep_.size(); ++i) {
+        const uint8_t* p = image.data.data() + i * size_t(c);
+        // Luma as PIL's "L" computes it; transparent pixels count as black.
+        double v = c >= 3 ? 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2] : p[0];
+        if (c == 2 || c == 4) v = v * p[c - 1] / 255.0;
+        keep_[i] = uint8_t((std::lround(v) > threshold) != invert);
     }
 }
 
