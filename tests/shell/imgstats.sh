@@ -11,7 +11,7 @@ for k in range(3):
 ' > s.bin
 run imgstats s.bin
 check_status "imgstats measures a stream" 0
-check "mean and std per channel equal numpy'"'"'s over all images" 'py -c "
+check "mean and std per channel equal those of numpy over all images" 'py -c "
 import json, sys; sys.path.insert(0, \"$ROOT/tests/shell\"); import stream, numpy as np
 x = np.concatenate([t[\"x\"] for t, m in stream.read_frames(open(\"s.bin\", \"rb\"))]).astype(np.float64)
 s = json.load(open(\"out\"))
