@@ -34,9 +34,10 @@ void read_exactly(int fd, void* dst, size_t n, uint64_t offset, const std::strin
 void check_format(const std::map<std::string, std::string>& meta, const std::string& where) {
     auto it = meta.find("format");
     if (it == meta.end()) {
-        if (meta.count("spec")) throw DataError(where, "is a model file, not a batch stream");
+
         throw DataError(where, "not a batch stream (safetensors without \"format\": \"batchstream/1\")");
     }
+    if (it->second.rfind("imgpipe-model/", 0) == 0) throw DataError(where, "is a model file, not a batch stream");
     if (it->second.rfind("batchstream/", 0) != 0) throw DataError(where, "not a batch stream (format \"" + it->second + "\")");
     if (it->second != kStreamFormat)
         throw DataError(where, "stream format \"" + it->second + "\" is newer than this tool reads (" + kStreamFormat +
@@ -231,13 +232,15 @@ bool BatchFeed::next(Frame& batch) {
     }
     if (got) {
         ++produced_;
+        ++delivered_;
         return true;
     }
     if (o_.steps > 0 && !seekable_)
-        throw DataError(name_, "the " + o_.role + " stream ended early: epoch " + std::to_string(epoch_) + " got " +
-                                   std::to_string(produced_) + " of " + std::to_string(o_.steps) +
-                                   " steps (--steps-per-epoch); the producer must emit steps per epoch x epochs "
-                                   "batches (imgprep --epochs 0 repeats the data without end)");
+        throw DataError(name_, "the " + o_.role + " stream ran out of data: epoch " + std::to_string(epoch_) + " got " +
+                                   std::to_string(produced_) + " of " + std::to_string(o_.steps) + " steps; " +
+                                   std::to_string(o_.steps) + " steps x " + std::to_string(o_.epochs) + " epochs need " +
+                                   std::to_string(o_.steps * o_.epochs) + " batches, the stream held " +
+                                   std::to_string(delivered_) + " (imgprep --epochs 0 repeats the data without end)");
     return false;
 }
 

@@ -19,6 +19,7 @@ struct FeedOptions {
     int64_t steps = 0;       // > 0: batches per epoch, else the epoch boundaries
     bool shuffle = false;    // files only: a new frame order for every pass
     uint64_t seed = 0;
+    int64_t epochs = 1;             // for messages
     std::string role = "training";  // for messages
 };
 
@@ -53,7 +54,7 @@ private:
     FeedOptions o_;
     std::string name_;
     bool seekable_ = false, ended_ = false, regrouped_ = false;
-    int64_t epoch_ = 0, produced_ = 0;
+    int64_t epoch_ = 0, produced_ = 0, delivered_ = 0;
     int64_t first_rows_ = 0;
     // regular files
     int fd_ = -1;

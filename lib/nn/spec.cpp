@@ -93,7 +93,11 @@ public:
     [[noreturn]] void fail(const std::string& message) const { throw DataError(where_, context_ + ": " + message); }
     // A required key is absent: a misspelt key is the likelier story, so name that first.
     [[noreturn]] void missing(const std::string& message) const {
-        finish();
+        size_t q1 = message.find('"'), q2 = message.find('"', q1 + 1);
+        std::string key = q1 == std::string::npos ? "" : message.substr(q1 + 1, q2 - q1 - 1);
+        for (auto& [given, value] : j_.items())
+            if (!used_.count(given) && !allowed_.count(given) && !key.empty() && did_you_mean(given, {key}) == key)
+                fail("unknown key \"" + given + "\"; did you mean \"" + key + "\"?");
         fail(message);
     }
 

@@ -92,8 +92,6 @@ int fit(Model& model, const TrainOptions& o, const std::string& tool) {
             throw CantCreateError(o.checkpoint_dir, std::string("cannot create directory: ") + std::strerror(errno));
         check_writable_dir(o.checkpoint_dir, o.checkpoint_dir);
     }
-    if (o.output.empty() && o.checkpoint_dir.empty())
-        warn("no -o FILE or --checkpoint-dir: the trained model will not be saved");
 
     // Where training resumes from (a fresh model has "{}").
     ordered state = ordered::parse(model.state_json(), nullptr, false);
@@ -116,6 +114,7 @@ int fit(Model& model, const TrainOptions& o, const std::string& tool) {
     fo.steps = o.steps_per_epoch;
     fo.shuffle = o.shuffle;
     fo.seed = o.seed;
+    fo.epochs = o.epochs;
     BatchFeed train(o.train, fo);
     if (train.regrouped()) note("unbatched stream: training on batches of 32 (--batch-size)");
     std::unique_ptr<BatchFeed> val;
@@ -124,8 +123,12 @@ int fit(Model& model, const TrainOptions& o, const std::string& tool) {
         vo.batch_size = o.batch_size;
         vo.steps = o.validation_steps;
         vo.role = "validation";
+        vo.epochs = o.epochs;
         val = std::make_unique<BatchFeed>(o.val, vo);
     }
+
+    if (o.output.empty() && o.checkpoint_dir.empty())
+        warn("no -o FILE or --checkpoint-dir: the trained model will not be saved");
 
     auto save_state = [&](int64_t epochs_done, bool interrupted) {
         ordered s = {{"epoch", epochs_done}, {"epochs", o.epochs}, {"interrupted", interrupted},
