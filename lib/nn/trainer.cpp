@@ -136,6 +136,20 @@ int fit(Model& model, const TrainOptions& o, const std::string& tool) {
         return s.dump();
     };
 
+    // SIGINT/SIGTERM: the step is done; save where training can resume.
+    auto stop_on_signal = [&](int64_t epoch, int64_t step) {
+        int sig = interrupt_signal();
+        std::string path = !o.checkpoint_dir.empty() ? o.checkpoint_dir + "/interrupted.model" : o.output;
+        std::string what = std::string(sig == SIGINT ? "SIGINT" : "SIGTERM") + " in epoch " + std::to_string(epoch) +
+                           ", step " + std::to_string(step);
+        if (path.empty()) {
+            warn("interrupted (" + what + "); nothing saved (give -o FILE or --checkpoint-dir)");
+        } else {
+            model.save(path, save_state(epoch - 1, true));
+            warn("interrupted (" + what + "): checkpoint saved to " + path + "; continue with --resume " + path);
+        }
+        return sig == SIGINT ? int(kInterrupted) : int(kTerminated);
+    };
     if (done >= o.epochs) note("the model has already trained " + std::to_string(done) + " epochs (--epochs " +
                                std::to_string(o.epochs) + ")");
     bool stop = false;
@@ -148,7 +162,15 @@ int fit(Model& model, const TrainOptions& o, const std::string& tool) {
         int64_t step = 0, samples = 0, total = 0;
         Frame batch;
         double lr = model.learning_rate();
-        while (train.next(batch)) {
+        auto next_batch = [&]() {
+            try {
+                return train.next(batch);
+            } catch (const DataError&) {
+                if (interrupt_signal()) return false;
+                throw;
+            }
+        };
+        while (next_batch()) {
             ++step;
             if (step == 1) total = train.steps_hint();
             model.check_batch(batch, train.where(), true);
@@ -160,19 +182,9 @@ int fit(Model& model, const TrainOptions& o, const std::string& tool) {
                                                    ": loss is " + (std::isnan(loss) ? "nan" : "inf") +
                                                    "; training stopped (try a lower --lr, or check the inputs' scale)");
             progress.bar(step, total, scores.keras_text());
-            if (int sig = interrupt_signal()) {
-                std::string path = !o.checkpoint_dir.empty() ? o.checkpoint_dir + "/interrupted.model" : o.output;
-                std::string what = std::string(sig == SIGINT ? "SIGINT" : "SIGTERM") + " in epoch " +
-                                   std::to_string(epoch) + ", step " + std::to_string(step);
-                if (path.empty()) {
-                    warn("interrupted (" + what + "); nothing saved (give -o FILE or --checkpoint-dir)");
-                } else {
-                    model.save(path, save_state(epoch - 1, true));
-                    warn("interrupted (" + what + "): checkpoint saved to " + path + "; continue with --resume " + path);
-                }
-                return sig == SIGINT ? kInterrupted : kTerminated;
-            }
+            if (interrupt_signal()) return stop_on_signal(epoch, step);
         }
+        if (interrupt_signal()) return stop_on_signal(epoch, step);  // Ctrl-C also ended the producer
         if (step == 0) {
             if (train.ended())
                 throw DataError(train.name(), "the training stream ended after " + std::to_string(epoch - 1) + " of " +
@@ -190,6 +202,7 @@ int fit(Model& model, const TrainOptions& o, const std::string& tool) {
                 ++vsteps;
                 model.check_batch(batch, val->where(), true);
                 model.evaluate_batch(batch, val_scores);
+                if (interrupt_signal()) return stop_on_signal(epoch, step);
             }
             if (vsteps == 0)
                 throw DataError(val->name(), "the validation stream ended after " + std::to_string(epoch - 1) +
