@@ -250,7 +250,10 @@ void StatsAccumulator::merge(int c, double count, double mean, double m2) {
     n_[k] = total;
 }
 
-void StatsAccumulator::add_u8(const uint8_t* x, size_t pixels, int channels) {
+namespace {
+// One image's per-channel mean and sum of squared deviations, merged into acc.
+template <class T, class Merge>
+void add_image(const T* x, size_t pixels, int channels, Merge merge) {
     for (int c = 0; c < channels; ++c) {
         double sum = 0, sq = 0;
         for (size_t i = 0; i < pixels; ++i) sum += x[i * size_t(channels) + size_t(c)];
@@ -262,18 +265,14 @@ void StatsAccumulator::add_u8(const uint8_t* x, size_t pixels, int channels) {
         merge(c, double(pixels), mean, sq);
     }
 }
+}  // namespace
+
+void StatsAccumulator::add_u8(const uint8_t* x, size_t pixels, int channels) {
+    add_image(x, pixels, channels, [this](int c, double n, double mean, double m2) { merge(c, n, mean, m2); });
+}
 
 void StatsAccumulator::add_f32(const float* x, size_t pixels, int channels) {
-    for (int c = 0; c < channels; ++c) {
-        double sum = 0, sq = 0;
-        for (size_t i = 0; i < pixels; ++i) sum += x[i * size_t(channels) + size_t(c)];
-        double mean = sum / double(pixels);
-        for (size_t i = 0; i < pixels; ++i) {
-            double d = x[i * size_t(channels) + size_t(c)] - mean;
-            sq += d * d;
-        }
-        merge(c, double(pixels), mean, sq);
-    }
+    add_image(x, pixels, channels, [this](int c, double n, double mean, double m2) { merge(c, n, mean, m2); });
 }
 
 ChannelStats StatsAccumulator::result(int64_t samples) const {

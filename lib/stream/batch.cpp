@@ -90,16 +90,18 @@ void Batcher::take(Frame sample, std::vector<Frame>& ready) {
     emit_full(ready);
 }
 
+Frame Batcher::draw_from_window() {
+    Random rng(seed_, uint64_t(epoch_), drawn_++, Purpose::ShuffleBuffer);
+    size_t pick = rng.below(window_samples_.size());
+    std::swap(window_samples_[pick], window_samples_.back());
+    Frame s = std::move(window_samples_.back());
+    window_samples_.pop_back();
+    return s;
+}
+
 void Batcher::flush_epoch(std::vector<Frame>& ready) {
     // Drain the shuffle window in random order, then the partial batch.
-    while (!window_samples_.empty()) {
-        Random rng(seed_, uint64_t(epoch_), drawn_++, Purpose::ShuffleBuffer);
-        size_t pick = rng.below(window_samples_.size());
-        std::swap(window_samples_[pick], window_samples_.back());
-        Frame s = std::move(window_samples_.back());
-        window_samples_.pop_back();
-        take(std::move(s), ready);
-    }
+    while (!window_samples_.empty()) take(draw_from_window(), ready);
     if (!pending_.empty()) {
         if (drop_last_) dropped_ += int64_t(pending_.size());
         else ready.push_back(concat_frames(pending_));
@@ -122,15 +124,8 @@ void Batcher::add(const Frame& frame, std::vector<Frame>& ready) {
             continue;
         }
         window_samples_.push_back(std::move(s));
-        if (int64_t(window_samples_.size()) >= window_) {
-            // Window full: one random sample leaves for every one that arrives.
-            Random rng(seed_, uint64_t(epoch_), drawn_++, Purpose::ShuffleBuffer);
-            size_t pick = rng.below(window_samples_.size());
-            std::swap(window_samples_[pick], window_samples_.back());
-            Frame out = std::move(window_samples_.back());
-            window_samples_.pop_back();
-            take(std::move(out), ready);
-        }
+        // Window full: one random sample leaves for every one that arrives.
+        if (int64_t(window_samples_.size()) >= window_) take(draw_from_window(), ready);
     }
 }
 

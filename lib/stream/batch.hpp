@@ -36,6 +36,7 @@ private:
     void flush_epoch(std::vector<Frame>& ready);
     void emit_full(std::vector<Frame>& ready);
     void take(Frame sample, std::vector<Frame>& ready);
+    Frame draw_from_window();
     int64_t batch_, window_;
     bool drop_last_;
     uint64_t seed_;
