@@ -254,9 +254,10 @@ public:
         }
     }
 
-    void set_loss_from_file(const std::string& loss, const std::vector<std::string>& metrics) {
-        if (spec_.loss.empty() && !loss.empty()) loss_ = loss;
-        if (spec_.metrics.empty() && !metrics.empty()) metrics_ = metrics;
+    // What the file says was trained with, unless the command line overrides it.
+    void set_loss_from_file(const std::string& loss, const std::vector<std::string>* metrics) {
+        if (!loss.empty()) loss_ = loss;
+        if (metrics) metrics_ = *metrics;
     }
 
     Spec& spec() { return spec_; }
@@ -270,7 +271,7 @@ public:
             else loss_ = "mse";
         }
         metrics_ = spec_.metrics;
-        if (metrics_.empty() && spec_.loss.empty() && loss_ != "mse") metrics_ = {"accuracy"};
+        if (!spec_.metrics_given && loss_ != "mse") metrics_ = {"accuracy"};
     }
 
 private:
@@ -456,7 +457,8 @@ std::unique_ptr<Model> Model::load(const std::string& path, const Overrides& ove
     auto model = std::make_unique<TorchModel>(spec, 0);
     std::vector<std::string> metrics;
     if (f.metadata.count("metrics")) metrics = parse_json_list(f.metadata["metrics"], "metrics");
-    model->set_loss_from_file(overrides.loss.empty() ? f.metadata["loss"] : "", overrides.metrics.empty() ? metrics : std::vector<std::string>{});
+    model->set_loss_from_file(overrides.loss.empty() ? f.metadata["loss"] : "",
+                              overrides.metrics.empty() && f.metadata.count("metrics") ? &metrics : nullptr);
     bool keep_optimizer = spec.optimizer.name == old_optimizer;
     model->restore(f, path, keep_optimizer);
     if (overrides.lr > 0) model->set_learning_rate(overrides.lr);

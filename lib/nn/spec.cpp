@@ -557,7 +557,7 @@ Spec parse_spec(const std::string& text, const std::string& where) {
         try {
             json strict = json::parse(text);
             (void)strict;
-        } catch (const json::parse_error& e) {
+        } catch (const json::exception& e) {  // parse_error, or out_of_range for 1e999
             std::string m = e.what();
             size_t p = m.find("syntax error");
             throw DataError(where, "not valid JSON: " + (p == std::string::npos ? m : m.substr(p)));
@@ -589,7 +589,10 @@ Spec parse_spec(const std::string& text, const std::string& where) {
             if (cc.is_object()) {
                 if (cc.contains("loss") && !cc["loss"].is_null()) spec.loss = parse_loss(cc["loss"], where);
                 if (cc.contains("optimizer") && !cc["optimizer"].is_null()) parse_optimizer(cc["optimizer"], where, spec.optimizer);
-                if (cc.contains("metrics")) spec.metrics = parse_metrics(cc["metrics"], where);
+                if (cc.contains("metrics") && !cc["metrics"].is_null()) {
+                    spec.metrics = parse_metrics(cc["metrics"], where);
+                    spec.metrics_given = true;
+                }
             }
         }
         top.ignore({"compile_config"});
@@ -611,7 +614,10 @@ Spec parse_spec(const std::string& text, const std::string& where) {
             if (top.has(key)) input_shape = top.shape(key, false);
         if (top.has("loss")) spec.loss = parse_loss(top.raw("loss"), where);
         if (top.has("optimizer")) parse_optimizer(top.raw("optimizer"), where, spec.optimizer);
-        if (top.has("metrics")) spec.metrics = parse_metrics(top.raw("metrics"), where);
+        if (top.has("metrics")) {
+            spec.metrics = parse_metrics(top.raw("metrics"), where);
+            spec.metrics_given = true;
+        }
         top.ignore({"format"});
         if (!top.has("layers")) top.missing("needs \"layers\": a list of layers");
         layers = top.raw("layers");
@@ -675,6 +681,7 @@ void apply_overrides(Spec& spec, const Overrides& o) {
     if (o.lr > 0) spec.optimizer.learning_rate = o.lr;
     if (!o.metrics.empty()) {
         spec.metrics.clear();
+        spec.metrics_given = true;
         for (const std::string& m : o.metrics) {
             // "--metrics accuracy,mae" or repeated options
             size_t start = 0;

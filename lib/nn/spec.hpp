@@ -63,6 +63,7 @@ struct Spec {
     std::string loss;                  // empty: picked from the output and the stream
     OptimizerSpec optimizer;
     std::vector<std::string> metrics;  // as given: "accuracy", "mae", "mse"
+    bool metrics_given = false;        // an explicit list, even an empty one
 
     std::vector<int64_t> output_shape() const;
     int64_t trainable_params() const;
