@@ -29,6 +29,7 @@ TORCH_LIBS   := -ltorch -ltorch_cpu -lc10
 endif
 
 BUILD := build
+BIN   ?= bin
 DATA_LIB_SRC := $(filter-out lib/nn/%,$(wildcard lib/*/*.cpp))
 NN_LIB_SRC   := $(wildcard lib/nn/*.cpp)
 NN_TOOLS     := $(filter nntrain nneval nnpredict,$(notdir $(basename $(wildcard tools/*.cpp))))
@@ -42,7 +43,7 @@ DATA_LIB := $(BUILD)/libimgpipe.a
 NN_LIB   := $(BUILD)/libimgpipe_nn.a
 
 .PHONY: all deps test check install uninstall clean bench demo
-all: $(addprefix bin/,$(TOOLS))
+all: $(addprefix $(BIN)/,$(TOOLS))
 
 $(BUILD)/%.o: %.cpp
 	@mkdir -p $(@D)
@@ -58,11 +59,11 @@ $(NN_LIB): $(call obj,$(NN_LIB_SRC))
 	@rm -f $@
 	ar rcs $@ $^
 
-$(addprefix bin/,$(DATA_TOOLS)): bin/%: $(BUILD)/tools/%.o $(DATA_LIB)
-	@mkdir -p bin
+$(addprefix $(BIN)/,$(DATA_TOOLS)): $(BIN)/%: $(BUILD)/tools/%.o $(DATA_LIB)
+	@mkdir -p $(BIN)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(IMAGE_LIBS)
-$(addprefix bin/,$(NN_TOOLS)): bin/%: $(BUILD)/tools/%.o $(NN_LIB) $(DATA_LIB)
-	@mkdir -p bin
+$(addprefix $(BIN)/,$(NN_TOOLS)): $(BIN)/%: $(BUILD)/tools/%.o $(NN_LIB) $(DATA_LIB)
+	@mkdir -p $(BIN)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(TORCH_LIBS) $(IMAGE_LIBS)
 
 $(BUILD)/unit_tests: $(call obj,$(UNIT_SRC)) $(DATA_LIB)
@@ -102,7 +103,7 @@ bench: all
 
 install: all
 	install -d $(BINDIR) $(MANDIR)/man1 $(MANDIR)/man5
-	install -m 755 $(addprefix bin/,$(TOOLS)) $(BINDIR)
+	install -m 755 $(addprefix $(BIN)/,$(TOOLS)) $(BINDIR)
 	install -m 644 man/man1/*.1 $(MANDIR)/man1
 	install -m 644 man/man5/*.5 $(MANDIR)/man5
 
@@ -111,6 +112,57 @@ uninstall:
 	rm -f $(addprefix $(MANDIR)/man1/,$(notdir $(wildcard man/man1/*.1))) $(addprefix $(MANDIR)/man5/,$(notdir $(wildcard man/man5/*.5)))
 
 clean:
-	rm -rf $(BUILD) bin
+	rm -rf $(BUILD) $(BIN)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ASan + UBSan: every tool and test binary in build/sanitize (tools in
+# build/sanitize/bin), then the whole test suite against them. Leak checks are
+# off: libtorch and libvips keep global caches alive until exit by design.
+SANITIZE_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SANITIZE_BUILD := build/sanitize
+.PHONY: sanitize fuzz
+sanitize:
+	@$(MAKE) --no-print-directory deps
+	@CXXFLAGS="-O1 -g $(SANITIZE_FLAGS)" LDFLAGS="$(SANITIZE_FLAGS)" $(MAKE) --no-print-directory \
+	  BUILD=$(SANITIZE_BUILD) BIN=$(SANITIZE_BUILD)/bin all $(SANITIZE_BUILD)/unit_tests $(if $(NN_TEST_SRC),$(SANITIZE_BUILD)/nn_tests)
+	@BUILD_DIR=$(SANITIZE_BUILD) BIN_DIR=$(SANITIZE_BUILD)/bin \
+	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:detect_odr_violation=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 tests/run
+
+# libFuzzer targets (clang; Debian's libclang-rt-14-dev): `make fuzz` runs each
+# for FUZZ_SECONDS from its seed corpus in tests/fuzz/corpus/; new inputs go to
+# build/fuzz/corpus/, crashing inputs to tests/fuzz/crashes/.
+FUZZ_CXX      ?= clang++
+FUZZ_BUILD    := build/fuzz
+FUZZ_SECONDS  ?= 60
+FUZZ_CXXFLAGS := -std=c++17 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -Ilib -MMD -MP
+FUZZ_TARGETS  := frame_reader list_line spec expr model_file
+FUZZ_SRC_frame_reader := lib/stream/frame.cpp lib/cli/io.cpp
+FUZZ_SRC_list_line    := lib/list/list.cpp lib/cli/io.cpp
+FUZZ_SRC_spec         := lib/nn/spec.cpp lib/nn/expr.cpp
+FUZZ_SRC_expr         := lib/nn/expr.cpp
+FUZZ_SRC_model_file   := $(NN_LIB_SRC) lib/stream/frame.cpp lib/cli/io.cpp lib/cli/app.cpp
+FUZZ_LIBS_model_file  := $(TORCH_LIBS)
+
+$(FUZZ_BUILD)/%.o: %.cpp
+	@mkdir -p $(@D)
+	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+$(FUZZ_BUILD)/lib/nn/%.o $(FUZZ_BUILD)/tests/fuzz/model_file.o: FUZZ_CXXFLAGS += $(TORCH_CFLAGS)
+
+define fuzz_target
+$(FUZZ_BUILD)/$(1): $(patsubst %.cpp,$(FUZZ_BUILD)/%.o,tests/fuzz/$(1).cpp $(FUZZ_SRC_$(1)))
+	$$(FUZZ_CXX) $$(FUZZ_CXXFLAGS) -fsanitize=fuzzer $$^ -o $$@ $(FUZZ_LIBS_$(1))
+endef
+$(foreach t,$(FUZZ_TARGETS),$(eval $(call fuzz_target,$(t))))
+
+fuzz: $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS))
+	@mkdir -p tests/fuzz/crashes; status=0; \
+	for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
+	  dict=$$(case $$t in expr) echo -dict=tests/fuzz/expr.dict;; list_line) ;; *) echo -dict=tests/fuzz/json.dict;; esac); \
+	  if ASAN_OPTIONS=detect_leaks=0 $(FUZZ_BUILD)/$$t $$dict -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 \
+	       -artifact_prefix=tests/fuzz/crashes/$$t- -print_final_stats=1 \
+	       $(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t >$(FUZZ_BUILD)/$$t.log 2>&1; \
+	  then echo "fuzz: $$t: $$(sed -n 's/^stat::number_of_executed_units: *//p' $(FUZZ_BUILD)/$$t.log) runs in $(FUZZ_SECONDS) s, no finding"; \
+	  else tail -n 30 $(FUZZ_BUILD)/$$t.log; echo "fuzz: $$t: FINDING (see $(FUZZ_BUILD)/$$t.log)"; status=1; fi; \
+	done; exit $$status

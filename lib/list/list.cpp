@@ -19,8 +19,13 @@ ListEntry parse_list_line(const std::string& record, const std::string& where) {
     if (tab1 == std::string::npos) return e;
     size_t tab2 = record.find('\t', tab1 + 1);
     std::string index = record.substr(tab1 + 1, tab2 == std::string::npos ? std::string::npos : tab2 - tab1 - 1);
-    bool digits = !index.empty() && index.size() < 10 && index.find_first_not_of("0123456789") == std::string::npos;
+    bool digits = !index.empty() && index.find_first_not_of("0123456789") == std::string::npos;
     if (!digits) throw DataError(where, "label index \"" + index + "\" is not a non-negative integer");
+    // read_list keeps a name for every index up to the largest: bound it, so
+    // one stray line cannot ask for billions of classes.
+    if (index.size() > 9 || std::stol(index) >= kMaxClasses)
+        throw DataError(where, "label index " + index + " is too large (a list holds at most " +
+                                   std::to_string(kMaxClasses) + " classes)");
     e.label = int32_t(std::stol(index));
     if (tab2 != std::string::npos) {
         e.label_name = record.substr(tab2 + 1);

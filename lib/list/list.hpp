@@ -15,6 +15,9 @@ struct ListEntry {
     std::string label_name;  // may be empty when the line gave only an index
 };
 
+// Label indices are below this (ImageNet-21k has 21,841 classes).
+constexpr int32_t kMaxClasses = 100000;
+
 // One record with its terminator ('\n', or '\0' when nul).
 std::string format_list_line(const ListEntry& entry, bool nul);
 // Parses one record (without terminator); `where` is "list:17" for errors.

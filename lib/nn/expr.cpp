@@ -24,13 +24,21 @@ public:
         skip_lambda();
         Expr e = sum();
         space();
-        if (pos_ != s_.size()) fail(std::string("unexpected '") + s_[pos_] + "'");
+        if (pos_ != s_.size()) fail("unexpected " + quoted(s_[pos_]));
         return e;
     }
 
 private:
     [[noreturn]] void fail(const std::string& why) const {
         throw std::invalid_argument(why + " at column " + std::to_string(pos_ + 1));
+    }
+    // 'c', or a byte escape: a NUL or control byte would cut or garble the message.
+    static std::string quoted(char c) {
+        unsigned char u = static_cast<unsigned char>(c);
+        if (u >= 32 && u < 127) return std::string("'") + c + "'";
+        char buf[16];
+        std::snprintf(buf, sizeof buf, "byte 0x%02x", u);
+        return buf;
     }
     void space() {
         while (pos_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[pos_]))) ++pos_;
@@ -58,7 +66,17 @@ private:
         e.args = std::move(args);
         return e;
     }
+    // Nesting is bounded so that a hostile spec cannot overflow the stack.
+    static constexpr int kMaxDepth = 1000;  // about 500 parentheses
+    struct Nest {
+        Parser& p;
+        explicit Nest(Parser& parser) : p(parser) {
+            if (++p.depth_ > kMaxDepth) p.fail("expression nested too deeply");
+        }
+        ~Nest() { --p.depth_; }
+    };
     Expr sum() {
+        Nest nest(*this);
         Expr left = product();
         for (;;) {
             if (eat("+")) left = node(Expr::Add, {left, product()});
@@ -76,6 +94,7 @@ private:
     }
     // Python: -x**2 is -(x**2), and 2**-1 is allowed.
     Expr unary() {
+        Nest nest(*this);
         if (eat("-")) return node(Expr::Neg, {unary()});
         if (eat("+")) return unary();
         return power();
@@ -139,14 +158,16 @@ private:
                      ", got " + std::to_string(e.args.size()));
             return e;
         }
-        fail(std::string("unexpected '") + c + "'");
+        fail("unexpected " + quoted(c));
     }
 
     const std::string& s_;
     size_t pos_ = 0;
+    int depth_ = 0;
 };
 
 std::string number_text(double v) {
+    if (std::isinf(v)) return v > 0 ? "1e999" : "-1e999";  // what Python and strtod read as infinity
     char buf[40];
     std::snprintf(buf, sizeof buf, "%.17g", v);
     std::string s = buf;

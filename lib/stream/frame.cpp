@@ -281,14 +281,22 @@ bool FrameReader::read(Frame& frame) {
         throw DataError(where(), "truncated frame (header: " + std::to_string(got) + " of " + std::to_string(n) + " bytes)");
     if (header_[0] != '{') throw DataError(where(), "not a batch stream (header is not JSON)");
     uint64_t data_size = parse_header(where(), reinterpret_cast<const char*>(header_.data()), n, frame, check_format_);
+    // The buffers grow as the bytes arrive (doubling from 64 MiB), so that a
+    // header promising terabytes ends as a truncated frame, not an allocation.
+    constexpr size_t kFirstChunk = size_t(64) << 20;
     uint64_t total = 0;
     for (Tensor& t : frame.tensors) {
-        t.data.resize(size_t(t.elements()) * dtype_size(t.dtype));
-        got = in_.read(t.data.data(), t.data.size());
-        total += got;
-        if (got < t.data.size())
-            throw DataError(where(), "truncated frame (data: " + std::to_string(total) + " of " + std::to_string(data_size) +
-                                         " bytes)");
+        size_t want = size_t(t.elements()) * dtype_size(t.dtype), have = 0;
+        while (have < want) {
+            size_t step = std::min(want - have, std::max(have, kFirstChunk));
+            t.data.resize(have + step);
+            got = in_.read(t.data.data() + have, step);
+            have += got;
+            total += got;
+            if (got < step)
+                throw DataError(where(), "truncated frame (data: " + std::to_string(total) + " of " +
+                                             std::to_string(data_size) + " bytes)");
+        }
     }
     return true;
 }

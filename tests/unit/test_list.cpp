@@ -30,6 +30,14 @@ TEST_CASE("a malformed list line names its line number", "[list]") {
     }
 }
 
+TEST_CASE("a huge label index is refused, not allocated (fuzz finding)", "[list]") {
+    // "x.png<TAB>999999999" once made read_list allocate a billion class names.
+    CHECK_THROWS_WITH(parse_list_line("x.png\t999999999", "list:3"), Catch::Contains("label index 999999999 is too large"));
+    CHECK_THROWS_WITH(parse_list_line("x.png\t100000\tcat", "list:3"), Catch::Contains("at most 100000 classes"));
+    CHECK_THROWS_WITH(parse_list_line("x.png\t99999999999999999999", "list:3"), Catch::Contains("too large"));
+    CHECK(parse_list_line("x.png\t99999\tcat", "list:3").label == 99999);
+}
+
 TEST_CASE("the random generator depends only on its key", "[random]") {
     Random a(7, 1, 99, Purpose::Augment), b(7, 1, 99, Purpose::Augment), c(7, 2, 99, Purpose::Augment);
     uint64_t x = a.next();

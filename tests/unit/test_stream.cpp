@@ -99,6 +99,46 @@ TEST_CASE("a truncated frame is an error naming its frame number", "[stream]") {
     unlink(path.c_str());
 }
 
+TEST_CASE("a header promising terabytes is a truncated frame, not an allocation (fuzz finding)", "[stream]") {
+    // tests/fuzz/corpus/frame_reader/regress-huge-tensor: 1 TiB of F32 promised, 10 bytes given.
+    // The reader once sized the buffer from the header first: bad_alloc, exit 70.
+    std::string header = R"({"x":{"dtype":"F32","shape":[274877906944],"data_offsets":[0,1099511627776]},)"
+                         R"("__metadata__":{"format":"batchstream/1"}})";
+    std::vector<uint8_t> bytes(8);
+    for (int i = 0; i < 8; ++i) bytes[size_t(i)] = uint8_t(header.size() >> (8 * i));
+    bytes.insert(bytes.end(), header.begin(), header.end());
+    bytes.insert(bytes.end(), 10, 0);
+    std::string path = temp_path();
+    write_bytes(path, bytes);
+    Input in(path);
+    FrameReader reader(in);
+    Frame f;
+    try {
+        reader.read(f);
+        FAIL("no error");
+    } catch (const DataError& e) {
+        CHECK(e.where() == path + ": frame 1");
+        CHECK(std::string(e.what()) == "truncated frame (data: 10 of 1099511627776 bytes)");
+    }
+    unlink(path.c_str());
+}
+
+TEST_CASE("a frame larger than the first read chunk is read whole", "[stream]") {
+    Frame big;
+    big.metadata["format"] = kStreamFormat;
+    big.tensors.emplace_back("x", DType::U8, std::vector<int64_t>{1, 9000, 9000, 1});  // 81 MB: two chunks
+    for (size_t i = 0; i < big.tensors[0].data.size(); i += 4093) big.tensors[0].data[i] = uint8_t(i / 4093);
+    std::string path = temp_path();
+    write_bytes(path, encode_frame(big));
+    Input in(path);
+    FrameReader reader(in);
+    Frame f;
+    REQUIRE(reader.read(f));
+    CHECK(f.get("x").data == big.tensors[0].data);
+    CHECK_FALSE(reader.read(f));
+    unlink(path.c_str());
+}
+
 TEST_CASE("foreign input and future versions are refused", "[stream]") {
     std::string path = temp_path();
     write_bytes(path, {'G', 'I', 'F', '8', '9', 'a', 1, 0, 0, 0, 0, 0});
