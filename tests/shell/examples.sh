@@ -5,22 +5,22 @@
 E="$ROOT/examples"
 "$E/fashion-mnist/export" fm --limit 400 2> /dev/null && touch fm/.exported
 
-run make -C "$E/lecture" FMNIST="$T/fm" OUT="$T/lecture" PER_CLASS=40 EPOCHS=1 BIN="$ROOT/bin"
+run make -C "$E/lecture" FMNIST="$T/fm" OUT="$T/lecture" PER_CLASS=40 EPOCHS=1 BIN="${BIN_DIR:-$ROOT/bin}"
 check_status "the lecture's binary workflow runs" 0
 check "it evaluates on the test folder" 'grep -q "^loss: [0-9.]* - accuracy: [0-9.]*$" lecture/evaluation.txt'
 check "and predicts every test image, in order, by path" '[ "$(cut -f1 lecture/predictions.tsv)" = "$(cut -f1 lecture/test.list)" ]'
 check "binary predictions name one of the two classes" '[ -z "$(cut -f2 lecture/predictions.tsv | grep -v -e "^5_sandal$" -e "^7_sneaker$")" ]'
-run make -C "$E/lecture" FMNIST="$T/fm" OUT="$T/lecture" PER_CLASS=40 EPOCHS=1 BIN="$ROOT/bin"
+run make -C "$E/lecture" FMNIST="$T/fm" OUT="$T/lecture" PER_CLASS=40 EPOCHS=1 BIN="${BIN_DIR:-$ROOT/bin}"
 check "a second make retrains nothing" '! grep -q nntrain out'
 touch lecture/val.batches
-run make -C "$E/lecture" FMNIST="$T/fm" OUT="$T/lecture" PER_CLASS=40 EPOCHS=1 BIN="$ROOT/bin"
+run make -C "$E/lecture" FMNIST="$T/fm" OUT="$T/lecture" PER_CLASS=40 EPOCHS=1 BIN="${BIN_DIR:-$ROOT/bin}"
 check "a newer validation set retrains without decoding the training set again" 'grep -q nntrain out && ! grep -q "imgprep.*train.list" out'
 
-run make -C "$E/lecture" PROBLEM=categorical FMNIST="$T/fm" OUT="$T/cat" PER_CLASS=40 EPOCHS=1 BIN="$ROOT/bin"
+run make -C "$E/lecture" PROBLEM=categorical FMNIST="$T/fm" OUT="$T/cat" PER_CLASS=40 EPOCHS=1 BIN="${BIN_DIR:-$ROOT/bin}"
 check_status "the categorical workflow runs" 0
 check "with three classes in its confusion matrix" '[ $(grep -c "^[0-2] [0-9]_" cat/evaluation.txt) -eq 6 ]'
 
-run make -C "$E/faces" DATA="$T/faces" OUT="$T/faces-out" EPOCHS=1 STEPS=2 BIN="$ROOT/bin"
+run make -C "$E/faces" DATA="$T/faces" OUT="$T/faces-out" EPOCHS=1 STEPS=2 BIN="${BIN_DIR:-$ROOT/bin}"
 check_status "the faces inpainting workflow runs" 0
 check "it measures the masked region" 'grep -q "masked-region MSE of the reconstruction" faces-out/region-error.txt'
 check "and draws masked / reconstructed / original" '[ -s faces-out/inpainting.png ]'
