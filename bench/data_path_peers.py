@@ -12,7 +12,8 @@ loads every image at SIZE x SIZE, groups them into batches of 128 numpy arrays
                antialiased BILINEAR resize, uint8
   torchvision  ImageFolder + Resize((S, S)) + ToTensor + DataLoader(batch 128, num_workers=0)
 
-Usage: data_path_peers.py MODE DIR SIZE   (run with Debian's /usr/bin/python3)
+Usage: data_path_peers.py MODE DIR SIZE [STEP]   (run with Debian's /usr/bin/python3)
+STEP > 1 loads every STEP-th file only (for the slowest path on the largest corpus).
 """
 import io
 import os
@@ -71,12 +72,14 @@ def draft_gen(files, size):
         yield np.asarray(img)
 
 
-def torchvision_count(root, size):
+def torchvision_count(root, size, step):
     import torch
     from torch.utils.data import DataLoader
     from torchvision import datasets, transforms
     torch.set_num_threads(1)
     ds = datasets.ImageFolder(root, transform=transforms.Compose([transforms.Resize((size, size)), transforms.ToTensor()]))
+    if step > 1:
+        ds = torch.utils.data.Subset(ds, range(0, len(ds), step))
     n = 0
     for x, y in DataLoader(ds, batch_size=128, shuffle=False, num_workers=0):
         n += len(x)
@@ -85,11 +88,12 @@ def torchvision_count(root, size):
 
 def main():
     mode, root, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    step = int(sys.argv[4]) if len(sys.argv) > 4 else 1
     if mode == "torchvision":
-        print(torchvision_count(root, size))
+        print(torchvision_count(root, size, step))
         return
     gen = {"skimage": skimage_gen, "keras": keras_gen, "pil-draft": draft_gen}[mode]
-    print(sum(len(b) for b in batches(gen(paths(root), size))))
+    print(sum(len(b) for b in batches(gen(paths(root)[::step], size))))
 
 
 if __name__ == "__main__":

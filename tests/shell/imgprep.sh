@@ -241,6 +241,14 @@ check "| head -c 1000 ends an endless stream quietly (epoch lines only)" '[ -s e
 imgprep -q --size 16x16 --epochs 0 digits.list 2> err.txt | head -c 1000 > head.bin
 check "and with -q nothing at all" '[ ! -s err.txt ]'
 
+check "memory stays flat: 60 epochs take no more than 1" 'py -c "
+import resource, subprocess
+def peak(epochs):
+    subprocess.run([\"imgprep\", \"-q\", \"--size\", \"64x64\", \"--epochs\", str(epochs), \"mixed.list\"], stdout=subprocess.DEVNULL, check=True)
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+one = peak(1); many = peak(60)
+assert many < one + 2048, (one, many)"'
+
 # ---- bad input ----
 mkdir -p bad
 head -c 2000 photo.jpg > bad/trunc.jpg

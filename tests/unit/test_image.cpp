@@ -301,6 +301,27 @@ TEST_CASE("CMYK JPEG goes through libvips' ICC conversion to sRGB", "[image]") {
     CHECK(diff(p, from_vips(rgb)).mean < 20);
 }
 
+TEST_CASE("an ICC profile that is not sRGB is converted; an sRGB one is ignored", "[image]") {
+    VImage rgb = picture(64, 48);
+    VImage p3 = rgb.icc_transform("p3", VImage::option()->set("input_profile", "srgb"));
+    Pixels raw = from_vips(p3);
+    REQUIRE(diff(raw, from_vips(rgb)).mean > 3);  // the P3 numbers are really different
+    for (const char* suffix : {".png", ".jpg[Q=98,subsample-mode=off]"}) {
+        INFO(suffix);
+        Decoder used;
+        Pixels p = decode(encode(p3, suffix), true, &used);
+        CHECK(used == Decoder::Vips);
+        CHECK(diff(p, from_vips(rgb)).mean < 2.5);  // back in sRGB
+    }
+    // A profile that says sRGB keeps the fast path.
+    VImage tagged = rgb.icc_transform("srgb", VImage::option()->set("input_profile", "srgb"));
+    Decoder used;
+    decode(encode(tagged, ".jpg"), true, &used);
+    CHECK(used == Decoder::TurboJpeg);
+    decode(encode(tagged, ".png"), true, &used);
+    CHECK(used == Decoder::Spng);
+}
+
 TEST_CASE("libvips handles the other formats", "[image]") {
     VImage rgb = picture(33, 21);
     Pixels ref = from_vips(rgb);
