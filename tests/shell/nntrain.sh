@@ -1,0 +1,250 @@
+# nntrain: real training on Fashion-MNIST samples (Debian's dataset-fashion-mnist),
+# from files, pipes and FIFOs; the model file, resume, signals, callbacks, and
+# every documented bad input with its exit status and message.
+. "$ROOT/tests/shell/lib.sh"
+FM="/usr/bin/python3 $ROOT/tests/nn/fmnist_stream.py"
+MODELS="$ROOT/examples/models"
+# reads a model file's metadata key (json + numpy, as a Python user would)
+meta() { py -c "
+import json, struct, sys
+d = open('$1', 'rb').read(); n, = struct.unpack('<Q', d[:8]); h = json.loads(d[8:8 + n])
+print(h['__metadata__']['$2'])"; }
+# prints max |a - b| over the weights two model files share
+weight_diff() { py -c "
+import json, struct, numpy as np
+def read(p):
+    d = open(p, 'rb').read(); n, = struct.unpack('<Q', d[:8]); h = json.loads(d[8:8 + n]); h.pop('__metadata__')
+    return {k: np.frombuffer(d[8 + n + v['data_offsets'][0]:8 + n + v['data_offsets'][1]], np.float32) for k, v in h.items()}
+a, b = read('$1'), read('$2')
+print(max(float(np.max(np.abs(a[k] - b[k]))) for k in a if not k.startswith('optimizer')))"; }
+
+cat > cnn.json <<'JSON'
+{"input_shape": [28, 28, 1], "layers": [
+  {"type": "Lambda", "function": "x/255."},
+  {"type": "Conv2D", "filters": 8, "kernel_size": [3, 3], "activation": "relu"},
+  {"type": "MaxPooling2D", "pool_size": [2, 2]},
+  {"type": "Flatten"},
+  {"type": "Dense", "units": 10, "activation": "softmax"}],
+ "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]}
+JSON
+$FM --count 512 --batch 32 > train.bs
+$FM --test --count 256 --batch 64 > val.bs
+
+# --summary: Keras' table for the lecture's CNN, from our spec and from Keras 2 JSON.
+run nntrain -m "$MODELS/cats-dogs.json" --summary
+check_status "summary" 0
+check_out "summary row as Keras prints it" " conv2d (Conv2D)             (None, 62, 62, 32)        896"
+check_out "summary total" "Total params: 3,231,169"
+run nntrain -m "$MODELS/cats-dogs.keras2.json" --summary
+check_out "Keras 2 model.to_json() is read" "Total params: 3,231,169"
+for f in "$MODELS"/*.json; do
+    run nntrain -m "$f" --summary
+    check_status "example spec $(basename "$f") resolves" 0
+done
+
+# Training from a file, with validation and history; the model file is safetensors.
+run nntrain -j1 --seed 1 -m cnn.json --epochs 3 --val val.bs --history h.jsonl -o m.model train.bs
+check_status "trains from a file" 0
+check_err "one line per epoch in logs" "Epoch 3/3 - 16 steps - "
+check_err "with Keras' metrics" " - loss: "
+check_err "and validation" " - val_accuracy: "
+check "history has one line per epoch" '[ $(wc -l < h.jsonl) -eq 3 ]'
+check "history keys in Keras order" "py -c \"import json; r = [json.loads(l) for l in open('h.jsonl')]; assert list(r[2]) == ['epoch', 'loss', 'accuracy', 'val_loss', 'val_accuracy', 'lr', 'seconds'], list(r[2]); assert r[2]['epoch'] == 3 and r[2]['lr'] == 0.001\""
+check "it learns: validation accuracy above 0.6 after 3 epochs of 512 images" "py -c \"import json; r = [json.loads(l) for l in open('h.jsonl')]; assert r[-1]['val_accuracy'] > 0.6 and r[-1]['loss'] < r[0]['loss'], r\""
+check "model file format" '[ "$(meta m.model format)" = imgpipe-model/1 ]'
+check "model file keeps the classes" 'meta m.model classes | grep -q "Ankle_boot"'
+check "and the input dtype" '[ "$(meta m.model input_dtype)" = U8 ]'
+check "weights readable with json + numpy" "py -c \"
+import json, struct, numpy as np
+d = open('m.model', 'rb').read(); n, = struct.unpack('<Q', d[:8]); h = json.loads(d[8:8 + n])
+w = h['conv2d.weight']; assert w['dtype'] == 'F32' and w['shape'] == [8, 1, 3, 3], w
+assert h['dense.weight']['shape'] == [10, 1352]\""
+check "no temporary file left behind" '[ $(ls -a | grep -c "m.model.") -eq 0 ]'
+
+# The same seed gives the same weights; another seed does not.
+nntrain -q -j1 --seed 1 -m cnn.json --epochs 1 -o s1.model train.bs
+nntrain -q -j1 --seed 1 -m cnn.json --epochs 1 -o s2.model train.bs
+nntrain -q -j1 --seed 2 -m cnn.json --epochs 1 -o s3.model train.bs
+check "--seed makes a run repeatable" '[ "$(weight_diff s1.model s2.model)" = 0.0 ]'
+check "another seed, another run" '[ "$(weight_diff s1.model s3.model)" != 0.0 ]'
+nntrain -q -j1 --seed 1 --shuffle -m cnn.json --epochs 1 -o sh.model train.bs
+check "--shuffle changes the frame order" '[ "$(weight_diff s1.model sh.model)" != 0.0 ]'
+
+# Pipes: epochs from the stream's metadata, or --steps-per-epoch; early ends give the numbers.
+$FM --count 128 --batch 32 --epochs 2 > two.bs
+run sh -c "cat two.bs | nntrain -j1 -m cnn.json --epochs 2 -o p.model"
+check_status "stdin: epochs from the metadata" 0
+check_err "4 steps per epoch" "Epoch 2/2 - 4 steps"
+run sh -c "cat two.bs | nntrain -j1 -m cnn.json --epochs 3"
+check_status "stdin that ends early is bad data" 65
+check_err "says how far it got" "stdin: the training stream ended after 2 of 3 epochs"
+run sh -c "cat two.bs | nntrain -j1 -m cnn.json --epochs 3 --steps-per-epoch 3"
+check_status "steps x epochs beyond the stream" 65
+check_err "with the numbers" "ran out of data: epoch 3 got 2 of 3 steps; 3 steps x 3 epochs need 9 batches, the stream held 8"
+mkfifo fifo
+cat two.bs > fifo &
+run nntrain -j1 -m cnn.json --epochs 2 --steps-per-epoch 4 -o f.model fifo
+check_status "a FIFO" 0
+wait
+
+# An unbatched stream is grouped by --batch-size (32 by default); a batched one refuses it.
+$FM --count 64 --batch 1 > single.bs
+run nntrain -j1 -m cnn.json single.bs
+check_status "unbatched stream" 0
+check_err "grouped by 32" "unbatched stream: training on batches of 32"
+check_err "2 steps" "Epoch 1/1 - 2 steps"
+run nntrain -j1 -m cnn.json -b 16 single.bs
+check_err "--batch-size 16" "Epoch 1/1 - 4 steps"
+run nntrain -m cnn.json -b 16 train.bs
+check_status "--batch-size on a batched stream" 64
+check_err "says why" "--batch-size applies to unbatched streams"
+
+# An autoencoder on image targets (U8 targets read as pixel/255).
+cat > ae.json <<'JSON'
+{"input_shape": [28, 28, 1], "layers": [
+  {"type": "Lambda", "function": "x/255."},
+  {"type": "Conv2D", "filters": 4, "kernel_size": 3, "padding": "same", "activation": "relu"},
+  {"type": "MaxPooling2D"},
+  {"type": "Conv2DTranspose", "filters": 4, "kernel_size": 3, "strides": 2, "padding": "same", "activation": "relu"},
+  {"type": "Conv2D", "filters": 1, "kernel_size": 3, "padding": "same", "activation": "sigmoid"}],
+ "loss": "mse", "metrics": ["mae"]}
+JSON
+$FM --count 256 --batch 32 --autoencoder > ae.bs
+run nntrain -j1 -m ae.json --epochs 3 --history ae.jsonl ae.bs
+check_status "autoencoder trains" 0
+check "its loss falls" "py -c \"import json; r = [json.loads(l) for l in open('ae.jsonl')]; assert r[2]['loss'] < r[0]['loss'] < 0.25 and 'mae' in r[0], r\""
+
+# Overrides from the command line land in the model file.
+run nntrain -j1 -m cnn.json --optimizer sgd --lr 0.05 --metrics accuracy,mae -o o.model train.bs
+check_status "overrides" 0
+check_err "--metrics" " - mae: "
+check "--lr stored" '[ "$(meta o.model learning_rate)" = 0.050000000000000003 ]'
+check "--optimizer stored" 'meta o.model spec | grep -q "\"type\":\"sgd\""'
+
+# Resume: the optimizer state and history come back; epochs count on.
+nntrain -q -j1 --seed 1 -m cnn.json --epochs 1 --history r.jsonl -o r1.model train.bs
+run nntrain -j1 --resume r1.model --epochs 2 --history r.jsonl -o r2.model train.bs
+check_status "resume" 0
+check_err "continues at epoch 2" "Epoch 2/2 - 16 steps"
+check "history appended" '[ $(wc -l < r.jsonl) -eq 2 ] && tail -n 1 r.jsonl | grep -q "\"epoch\":2"'
+check "optimizer state saved" 'py -c "
+import json, struct
+d = open(\"r2.model\", \"rb\").read(); n, = struct.unpack(\"<Q\", d[:8]); h = json.loads(d[8:8 + n])
+assert \"optimizer.m.conv2d.weight\" in h and \"optimizer.v.dense.bias\" in h
+assert h[\"__metadata__\"][\"optimizer_iterations\"] == \"32\""'
+check "a resumed run equals an uninterrupted one" '[ "$(nntrain -q -j1 --seed 1 -m cnn.json --epochs 2 -o u2.model train.bs; weight_diff r2.model u2.model)" = 0.0 ]'
+
+# Checkpoints, early stopping, learning-rate reduction (Keras' callbacks).
+run nntrain -j1 -m cnn.json --epochs 2 --val val.bs --checkpoint-dir ck train.bs
+check_status "checkpoint dir" 0
+check "a checkpoint per epoch and the best" '[ -s ck/epoch-001.model ] && [ -s ck/epoch-002.model ] && [ -s ck/best.model ]'
+run nntrain -j1 -m cnn.json --epochs 10 --early-stopping 1 --min-delta 100 --history es.jsonl train.bs
+check_status "early stopping" 0
+check_err "says so as Keras does" "Epoch 00002: early stopping"
+check "stopped after 2 epochs" '[ $(wc -l < es.jsonl) -eq 2 ]'
+run nntrain -j1 -m cnn.json --epochs 3 --lr 1e-9 --reduce-lr-on-plateau --lr-patience 1 --lr-factor 0.5 --history lr.jsonl train.bs
+check_status "reduce lr on plateau" 0
+check_err "announces it" "Epoch 00002: ReduceLROnPlateau reducing learning rate to 5e-10."
+check "epoch 3 runs at the new rate" 'tail -n 1 lr.jsonl | grep -q "\"lr\":5e-10"'
+run nntrain -j1 -m cnn.json --monitor val_acc train.bs
+check_status "an unknown --monitor value" 64
+check_err "lists the values" "--monitor val_acc: no such value (the epochs report: loss, accuracy, lr)"
+
+# SIGTERM and SIGINT: the step finishes, a checkpoint is saved, 143 / 130.
+for sig in TERM INT; do
+    rm -rf sk
+    nntrain -q -j1 -m cnn.json --epochs 1000 --checkpoint-dir sk train.bs 2> sig.err &
+    pid=$!
+    i=0; while [ ! -s sk/epoch-001.model ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+    kill -$sig $pid; wait $pid; status=$?
+    [ $sig = TERM ] && want=143 || want=130
+    check_status "SIG$sig exits $want" $want
+    check "SIG$sig saves a checkpoint" '[ -s sk/interrupted.model ] && grep -q "checkpoint saved to sk/interrupted.model; continue with --resume" sig.err'
+done
+run nntrain -j1 --resume sk/interrupted.model --epochs 3 -o after.model train.bs
+check_status "the interrupted run resumes" 0
+check "from its last whole epoch" 'grep -q "Epoch 3/3" "$T/err" && [ "$(meta after.model state | py -c "import json,sys; print(json.load(sys.stdin)[\"epoch\"])")" = 3 ]'
+
+# Bad input: each a clear message and its exit status.
+echo '{"input_shape": [28, 28, 1], "layers": [{"type": "Conv2D", "filter": 8, "kernel_size": 3}]}' > typo.json
+run nntrain -m typo.json train.bs
+check_status "a spec typo" 65
+check_err "named, with a suggestion" 'typo.json: layer 1 (Conv2D): unknown key "filter"; did you mean "filters"?'
+echo '{"layers": [{"type": "Flatten"}, {"type": "Dense", "units": 2}]}' > noshape.json
+run nntrain -m noshape.json train.bs
+check_status "no input shape" 65
+check_err "says how to give one" 'no input shape: add "input_shape"'
+echo '{"input_shape": [28, 28, 1], "layers": [{"type": "Conv2D", "filters": 8, "kernel_size": 3}, {"type": "Dense", "units": 2}]}' > noflat.json
+run nntrain -m noflat.json train.bs
+check_status "Dense after Conv2D" 65
+check_err "a shape error naming the layer" "layer 2 (dense, Dense): needs a flat input but gets (None, 26, 26, 8); add a Flatten layer before it"
+echo '{"class_name": "Sequential", "config": {"layers": [{"class_name": "InputLayer", "config": {"batch_input_shape": [null, 28, 28, 1]}}, {"class_name": "Lambda", "config": {"name": "lambda", "function": ["4wEAAAAAAAAA", null, null], "function_type": "lambda"}}]}}' > bytecode.json
+run nntrain -m bytecode.json train.bs
+check_status "a Keras Lambda in bytecode" 65
+check_err "shows the text form" '"function": "x/255."'
+head -c 3000 m.model > trunc.model
+run nntrain --resume trunc.model train.bs
+check_status "a truncated model file" 65
+check_err "says truncated" "trunc.model: truncated"
+printf 'GIF89a\001\000\000\000\000\000' > gif.model
+run nntrain --resume gif.model train.bs
+check_status "a foreign model file" 65
+check_err "says so" "gif.model: not a safetensors file"
+py -c "d = open('m.model', 'rb').read(); open('new.model', 'wb').write(d.replace(b'imgpipe-model/1', b'imgpipe-model/2'))"
+run nntrain --resume new.model train.bs
+check_status "a model from a newer format" 65
+check_err "asks for an upgrade" 'model format "imgpipe-model/2" is newer than this imgpipe reads (imgpipe-model/1); upgrade imgpipe'
+run nntrain --resume train.bs train.bs
+check_err "a stream given as a model" "train.bs: is a batch stream, not a model file"
+run nntrain -m cnn.json m.model
+check_status "a model given as a stream" 65
+check_err "says which is which" "m.model: frame 1: is a model file, not a batch stream"
+$FM --count 64 --batch 32 > a.bs
+py -c "
+import sys; sys.path.insert(0, '$ROOT/tests/nn'); import numpy as np, json; from fmnist_stream import frame
+sys.stdout.buffer.write(frame([('x', np.zeros((32, 32, 32, 1), np.uint8)), ('y', np.zeros(32, np.int32))], {'format': 'batchstream/1', 'epoch': '1'}))" > odd.bs
+cat a.bs odd.bs a.bs > changing.bs
+run nntrain -m cnn.json changing.bs
+check_status "a stream whose shape changes mid-way" 65
+check_err "names the frame and both shapes" "changing.bs: frame 3: x is U8 [32,32,32,1] but the model takes U8 [*,28,28,1]"
+cp m.model keep.model
+sed 's|"x/255."|"log(x - 300.)"|' cnn.json > nan.json
+run nntrain -m nan.json -o keep.model train.bs
+check_status "NaN loss" 65
+check_err "names the epoch and step" "train.bs: frame 1: epoch 1, step 1: loss is nan"
+check_err "and what happened" "loss is nan; training stopped"
+check "the old model file is untouched" 'cmp -s m.model keep.model'
+run nntrain -m cnn.json missing.bs
+check_status "a missing stream" 66
+run nntrain -m nope.json train.bs
+check_status "a missing spec" 66
+run nntrain -m cnn.json -o /nonexistent/dir/m.model train.bs
+check_status "an output that cannot be created, before training" 73
+check "no training happened" '! grep -q Epoch "$T/err"'
+run nntrain train.bs
+check_status "neither --model nor --resume" 64
+run nntrain -m cnn.json --epochs 0 train.bs
+check_status "--epochs 0" 64
+run nntrain -m cnn.json --device tpu train.bs
+check_status "an unknown device" 64
+if ! py -c "import torch; exit(torch.cuda.is_available())" 2> /dev/null; then
+    run nntrain -m cnn.json --device cuda train.bs
+    check_status "--device cuda without CUDA" 64
+    check_err "says so" "CUDA is not available"
+fi
+
+# On a terminal: Keras' progress bar.
+if command -v script > /dev/null; then
+    script -qec "nntrain -j1 -m cnn.json --epochs 1 train.bs" /dev/null > tty.txt 2>&1
+    check "a Keras bar on a terminal" 'grep -q "Epoch 1/1" tty.txt && grep -q "16/16 \[==============================\]" tty.txt'
+fi
+
+# The complete pipeline: class folders of PNG files to a trained model.
+if command -v imglist > /dev/null && command -v imgprep > /dev/null && command -v batchpack > /dev/null; then
+    py "$ROOT/examples/fashion-mnist/export" fm --limit 200 > /dev/null 2>&1
+    run sh -c "imglist -q fm/train | imgprep -q --size 28x28 --color grayscale --epochs 2 --shuffle --seed 1 \
+        | batchpack -q -b 32 | nntrain -j1 -m $MODELS/fashion-mnist.json --epochs 2 -o pipe.model"
+    check_status "imglist | imgprep | batchpack | nntrain" 0
+    check_err "two epochs of 7 batches" "Epoch 2/2 - 7 steps"
+    check "classes from the folders" 'meta pipe.model classes | grep -q "9_ankle_boot"'
+fi
