@@ -93,6 +93,12 @@ check_status "other class names" 65
 check_err "other class names: says why" "from the model's"
 check_err "other class names: shows them" "6_top"
 
+# An input-only stream cannot be scored.
+imglist -q --no-labels fm/test | prep | batchpack -q -b 64 > nolabels.bs
+run nneval -m cnn.model nolabels.bs
+check_status "no labels" 65
+check_err "no labels: says so" "no \"y\" tensor"
+
 # A truncated stream names the frame and reports nothing.
 head -c $(( $(wc -c < test.bs) * 25 / 100 )) test.bs > cut.bs
 run nneval -m cnn.model -o report.txt cut.bs
