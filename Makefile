@@ -136,8 +136,9 @@ FUZZ_CXX      ?= clang++
 FUZZ_BUILD    := build/fuzz
 FUZZ_SECONDS  ?= 60
 FUZZ_CXXFLAGS := -std=c++17 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -Ilib -MMD -MP
-FUZZ_TARGETS  := frame_reader list_line spec expr model_file
+FUZZ_TARGETS  := frame_reader batch_feed list_line spec expr model_file
 FUZZ_SRC_frame_reader := lib/stream/frame.cpp lib/cli/io.cpp
+FUZZ_SRC_batch_feed   := lib/nn/feed.cpp lib/stream/batch.cpp lib/stream/frame.cpp lib/cli/io.cpp lib/cli/random.cpp
 FUZZ_SRC_list_line    := lib/list/list.cpp lib/cli/io.cpp
 FUZZ_SRC_spec         := lib/nn/spec.cpp lib/nn/expr.cpp
 FUZZ_SRC_expr         := lib/nn/expr.cpp

@@ -137,6 +137,15 @@ Output::~Output() {
     if (!path_.empty() && !committed_) {
         ::close(fd_);
         ::unlink(tmp_.c_str());
+        return;
+    }
+    // stdout, a device or a FIFO, left by an error: what was written before it
+    // (whole frames, whole lines) still goes out, as if written unbuffered.
+    if (path_.empty() && used_ > 0) {
+        try {
+            flush();
+        } catch (const std::exception&) {
+        }
     }
 }
 

@@ -50,8 +50,10 @@ BatchFeed::BatchFeed(const std::string& path, const FeedOptions& options) : o_(o
     name_ = in_->name();
     seekable_ = in_->seekable();
     if (seekable_) {
-        fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd_ < 0) throw NoInputError(path, std::string("cannot open: ") + std::strerror(errno));
+        // stdin redirected from a file (nntrain < train.bs) is indexed like a named file.
+        bool is_stdin = path.empty() || path == "-";
+        fd_ = is_stdin ? ::fcntl(0, F_DUPFD_CLOEXEC, 0) : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd_ < 0) throw NoInputError(name_, std::string("cannot open: ") + std::strerror(errno));
         in_.reset();
         index_file();
     } else {

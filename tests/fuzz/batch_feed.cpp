@@ -1,0 +1,57 @@
+// libFuzzer target: nntrain's batch feed (lib/nn/feed.hpp), which indexes a
+// stream file by its frame headers and re-reads it every epoch, or reads a
+// pipe in order. The first byte picks the options (regrouping, steps per
+// epoch, shuffling, file or pipe on stdin); two epochs are drawn.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "fuzz.hpp"
+#include "nn/feed.hpp"
+
+using namespace imgpipe;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    if (size < 1) return 0;
+    uint8_t opt = data[0];
+    ++data;
+    --size;
+    nn::FeedOptions o;
+    const int64_t batch_sizes[] = {0, 1, 3, 32};
+    o.batch_size = batch_sizes[opt & 3];
+    o.steps = (opt & 4) ? 2 : 0;
+    o.shuffle = opt & 8;
+    o.seed = 7;
+    o.epochs = 2;
+    std::string path;
+    static fuzz::MemFile file;
+    if (opt & 16) {  // a pipe on stdin: the stream reader
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) != 0) std::abort();
+        fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
+        size_t done = 0;
+        while (done < size) {
+            ssize_t n = write(p[1], data + done, size - done);
+            if (n <= 0) break;  // larger than the pipe: the rest is cut
+            done += size_t(n);
+        }
+        close(p[1]);
+        dup2(p[0], 0);
+        close(p[0]);
+        path = "-";
+    } else {
+        path = file.put(data, size);
+    }
+    fuzz::expect_clean([&] {
+        nn::BatchFeed feed(path, o);
+        for (int64_t epoch = 1; epoch <= 2; ++epoch) {
+            feed.begin_epoch(epoch);
+            Frame batch;
+            for (int guard = 0; feed.next(batch); ++guard) {
+                if (guard > 100000) fuzz::finding("endless epoch", feed.where());
+                if (o.batch_size > 0 && batch.samples() > o.batch_size) fuzz::finding("batch size", feed.where());
+            }
+            (void)feed.steps_hint();
+        }
+    });
+    return 0;
+}
