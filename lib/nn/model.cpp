@@ -146,7 +146,7 @@ public:
                 throw DataError(where, "the stream has " + std::to_string(names.size()) + " classes but the model outputs " +
                                            std::to_string(out[0]) + " (set the last Dense layer's units to " +
                                            std::to_string(names.size()) + ")");
-        } else if (per_sample(y->shape) != out) {
+        } else if (per_sample(y->shape) != out && !(y->shape.size() == 1 && out == std::vector<int64_t>{1})) {
             throw DataError(where, "y is " + std::string(dtype_name(y->dtype)) + " " + shape_text(y->shape) +
                                        " but the model outputs " + shape_star(out));
         }
@@ -290,7 +290,10 @@ private:
             return torch::one_hot(t, out[0]).to(torch::kFloat);
         }
         if (y.dtype == DType::U8) return t.to(torch::kFloat) / 255.0;  // pixels, in a sigmoid's range
-        return t.to(torch::kFloat);
+        t = t.to(torch::kFloat);
+        if (loss_ == "sparse_categorical_crossentropy") return t.argmax(1);  // one-hot rows back to indices
+        if (t.dim() == 1) t = t.unsqueeze(1);  // F32 [n] for one output
+        return t;
     }
 
     torch::Tensor compute_loss(const Network::Output& out, const torch::Tensor& target) const {

@@ -255,3 +255,38 @@ TEST_CASE("the CUDA device is refused clearly when absent", "[model]") {
     auto model = Model::create(kSmallCnn, "small.json", none, 5);
     CHECK_THROWS_WITH(model->to_device("cuda"), Catch::Contains("CUDA is not available"));
 }
+
+TEST_CASE("targets: class indices, one-hot F32 rows and F32 columns give the same loss", "[model]") {
+    const char* spec = R"({"input_shape": [4], "layers": [{"type": "Dense", "units": 3, "activation": "softmax"}],
+                          "loss": "categorical_crossentropy"})";
+    Frame labels = batch_of(6, {4}, DType::F32, 3);
+    Frame onehot = labels;
+    Tensor y("y", DType::F32, {6, 3});
+    for (int i = 0; i < 6; ++i) y.values<float>()[i * 3 + i % 3] = 1;
+    onehot.get("y") = y;
+    for (const char* loss : {"categorical_crossentropy", "sparse_categorical_crossentropy"}) {
+        Overrides o;
+        o.loss = loss;
+        auto model = Model::create(spec, "t", o, 3);
+        Scores a, b;
+        model->check_batch(labels, "l", true);
+        model->check_batch(onehot, "o", true);
+        model->evaluate_batch(labels, a);
+        model->evaluate_batch(onehot, b);
+        CHECK(a.mean("loss") == Approx(b.mean("loss")));
+        CHECK(a.mean("accuracy") == Approx(b.mean("accuracy")));
+    }
+    const char* binary = R"({"input_shape": [4], "layers": [{"type": "Dense", "units": 1, "activation": "sigmoid"}]})";
+    auto model = Model::create(binary, "t", {}, 3);
+    CHECK(model->loss_name() == "binary_crossentropy");
+    Frame ints = batch_of(6, {4}, DType::F32, 2);
+    Frame floats = ints;
+    Tensor yf("y", DType::F32, {6});
+    for (int i = 0; i < 6; ++i) yf.values<float>()[i] = float(i % 2);
+    floats.get("y") = yf;
+    Scores a, b;
+    model->check_batch(floats, "f", true);
+    model->evaluate_batch(ints, a);
+    model->evaluate_batch(floats, b);
+    CHECK(a.mean("loss") == Approx(b.mean("loss")));
+}
