@@ -115,6 +115,19 @@ check_status "spec instead of model" 65
 head -c 2000 cnn.model > cut.model
 run nneval -m cut.model test.bs
 check_status "truncated model" 65
+/usr/bin/python3 - cnn.model future.model <<'PY'
+import json, struct, sys
+data = open(sys.argv[1], "rb").read()
+n, = struct.unpack("<Q", data[:8])
+header = json.loads(data[8:8 + n])
+header["__metadata__"]["format"] = "imgpipe-model/2"
+text = json.dumps(header).encode()
+text += b" " * ((8 - len(text) % 8) % 8)
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(text)) + text + data[8 + n:])
+PY
+run nneval -m future.model test.bs
+check_status "model from a newer version" 65
+check_err "model from a newer version says so" "is newer than this imgpipe reads"
 run nneval -m missing.model test.bs
 check_status "missing model" 66
 check_err "missing model named" "missing.model"
