@@ -11,22 +11,47 @@ std::string format_list_line(const ListEntry& e, bool nul) {
     return line;
 }
 
-ListEntry parse_list_line(const std::string& record, const std::string& where) {
-    ListEntry e;
-    size_t tab1 = record.find('\t');
-    e.path = record.substr(0, tab1);
-    if (e.path.empty()) throw DataError(where, "empty path");
-    if (tab1 == std::string::npos) return e;
-    size_t tab2 = record.find('\t', tab1 + 1);
-    std::string index = record.substr(tab1 + 1, tab2 == std::string::npos ? std::string::npos : tab2 - tab1 - 1);
-    bool digits = !index.empty() && index.find_first_not_of("0123456789") == std::string::npos;
-    if (!digits) throw DataError(where, "label index \"" + index + "\" is not a non-negative integer");
+namespace {
+bool all_digits(const std::string& s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos; }
+
+int32_t label_index(const std::string& index, const std::string& where) {
+    if (!all_digits(index)) throw DataError(where, "label index \"" + index + "\" is not a non-negative integer");
     // read_list keeps a name for every index up to the largest: bound it, so
     // one stray line cannot ask for billions of classes.
     if (index.size() > 9 || std::stol(index) >= kMaxClasses)
         throw DataError(where, "label index " + index + " is too large (a list holds at most " +
                                    std::to_string(kMaxClasses) + " classes)");
-    e.label = int32_t(std::stol(index));
+    return int32_t(std::stol(index));
+}
+}  // namespace
+
+ListEntry parse_list_line(const std::string& record, const std::string& where, bool nul) {
+    ListEntry e;
+    if (nul) {
+        // A NUL-terminated path may hold tabs: the label fields are the last
+        // two ("INDEX<TAB>NAME") or the last one ("INDEX") when they hold a
+        // label index, and the path is everything before them.
+        size_t last = record.rfind('\t');
+        size_t prev = last == std::string::npos || last == 0 ? std::string::npos : record.rfind('\t', last - 1);
+        if (prev != std::string::npos && all_digits(record.substr(prev + 1, last - prev - 1))) {
+            e.path = record.substr(0, prev);
+            e.label = label_index(record.substr(prev + 1, last - prev - 1), where);
+            e.label_name = record.substr(last + 1);
+        } else if (last != std::string::npos && all_digits(record.substr(last + 1))) {
+            e.path = record.substr(0, last);
+            e.label = label_index(record.substr(last + 1), where);
+        } else {
+            e.path = record;
+        }
+        if (e.path.empty()) throw DataError(where, "empty path");
+        return e;
+    }
+    size_t tab1 = record.find('\t');
+    e.path = record.substr(0, tab1);
+    if (e.path.empty()) throw DataError(where, "empty path");
+    if (tab1 == std::string::npos) return e;
+    size_t tab2 = record.find('\t', tab1 + 1);
+    e.label = label_index(record.substr(tab1 + 1, tab2 == std::string::npos ? std::string::npos : tab2 - tab1 - 1), where);
     if (tab2 != std::string::npos) {
         e.label_name = record.substr(tab2 + 1);
         if (e.label_name.find('\t') != std::string::npos)
@@ -45,7 +70,7 @@ ImageList read_list(Input& in, bool nul) {
         if (!nul && !record.empty() && record.back() == '\r') record.pop_back();
         if (record.empty()) continue;
         std::string where = (in.name() == "stdin" ? std::string("list") : in.name()) + ":" + std::to_string(line);
-        ListEntry e = parse_list_line(record, where);
+        ListEntry e = parse_list_line(record, where, nul);
         if (e.label >= 0) {
             any_labelled = true;
             if (size_t(e.label) >= list.classes.size()) list.classes.resize(size_t(e.label) + 1);

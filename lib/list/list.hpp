@@ -21,7 +21,8 @@ constexpr int32_t kMaxClasses = 100000;
 // One record with its terminator ('\n', or '\0' when nul).
 std::string format_list_line(const ListEntry& entry, bool nul);
 // Parses one record (without terminator); `where` is "list:17" for errors.
-ListEntry parse_list_line(const std::string& record, const std::string& where);
+// With nul, the path may hold tabs: the label fields are taken from the end.
+ListEntry parse_list_line(const std::string& record, const std::string& where, bool nul = false);
 
 struct ImageList {
     std::vector<ListEntry> entries;

@@ -18,7 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             if (e.label >= 0 && size_t(e.label) >= list.classes.size()) fuzz::finding("label", "index beyond classes");
             std::string line = format_list_line(e, nul);
             line.pop_back();
-            ListEntry back = parse_list_line(line, "round trip");
+            ListEntry back = parse_list_line(line, "round trip", nul);
             if (back.path != e.path || back.label != e.label || back.label_name != e.label_name)
                 fuzz::finding("round trip", line);
         }
@@ -26,7 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             if (name.empty()) fuzz::finding("classes", "an empty class name");
     });
     fuzz::expect_clean([&] {
-        (void)parse_list_line(std::string(reinterpret_cast<const char*>(data + 1), size - 1), "fuzz");
+        (void)parse_list_line(std::string(reinterpret_cast<const char*>(data + 1), size - 1), "fuzz", nul);
     });
     return 0;
 }

@@ -38,6 +38,27 @@ TEST_CASE("a huge label index is refused, not allocated (fuzz finding)", "[list]
     CHECK(parse_list_line("x.png\t99999\tcat", "list:3").label == 99999);
 }
 
+TEST_CASE("with -0 a path may hold tabs and newlines; the label is read from the end (corpus finding)", "[list]") {
+    // imglist -0 wrote "cls/with<TAB>tab.png<TAB>0<TAB>cls", which imgprep -0 read as label index "tab.png".
+    ListEntry e{"cls/with\ttab\nand newline.png", 3, "cls"};
+    std::string record = format_list_line(e, true);
+    record.pop_back();
+    ListEntry back = parse_list_line(record, "list:1", true);
+    CHECK(back.path == e.path);
+    CHECK(back.label == 3);
+    CHECK(back.label_name == "cls");
+    ListEntry index_only = parse_list_line("a\tb.png\t7", "list:1", true);
+    CHECK(index_only.path == "a\tb.png");
+    CHECK(index_only.label == 7);
+    CHECK(index_only.label_name.empty());
+    ListEntry bare = parse_list_line("photo\t2019.png", "list:1", true);
+    CHECK(bare.path == "photo\t2019.png");
+    CHECK(bare.label == -1);
+    CHECK_THROWS_WITH(parse_list_line("\t1\tcat", "list:4", true), Catch::Contains("empty path"));
+    // Newline-terminated lines keep the strict three-field rule.
+    CHECK_THROWS_WITH(parse_list_line("with\ttab.png\t0\tcls", "list:2"), Catch::Contains("not a non-negative integer"));
+}
+
 TEST_CASE("the random generator depends only on its key", "[random]") {
     Random a(7, 1, 99, Purpose::Augment), b(7, 1, 99, Purpose::Augment), c(7, 2, 99, Purpose::Augment);
     uint64_t x = a.next();
