@@ -139,7 +139,7 @@ void BatchFeed::begin_epoch(int64_t epoch) {
     epoch_over_ = false;
     have_meta_epoch_ = false;
     raw_over_ = false;
-    if (seekable_ && o_.steps == 0) {
+    if (seekable_ && (o_.steps == 0 || o_.restart)) {
         start_pass_ = true;
         parts_.clear();
         have_ = 0;
@@ -149,7 +149,7 @@ void BatchFeed::begin_epoch(int64_t epoch) {
 bool BatchFeed::file_next(Frame& frame) {
     // Without --steps-per-epoch an epoch is one pass; with it, passes run on
     // across epochs and the file wraps around.
-    bool new_pass = o_.steps == 0 ? start_pass_ : cursor_ >= order_.size();
+    bool new_pass = start_pass_ || (o_.steps > 0 && cursor_ >= order_.size());
     if (o_.steps == 0 && !start_pass_ && cursor_ >= order_.size()) return false;
     if (new_pass) {
         ++pass_;

@@ -18,6 +18,7 @@ struct FeedOptions {
     int64_t batch_size = 0;  // > 0: regroup samples into batches of this size
     int64_t steps = 0;       // > 0: batches per epoch, else the epoch boundaries
     bool shuffle = false;    // files only: a new frame order for every pass
+    bool restart = false;    // files with steps: every epoch starts at the first frame (validation)
     uint64_t seed = 0;
     int64_t epochs = 1;             // for messages
     std::string role = "training";  // for messages

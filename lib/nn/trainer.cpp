@@ -116,6 +116,8 @@ int fit(Model& model, const TrainOptions& o, const std::string& tool) {
     fo.seed = o.seed;
     fo.epochs = o.epochs;
     BatchFeed train(o.train, fo);
+    if (o.shuffle && !train.seekable())
+        warn("--shuffle applies to files; " + train.name() + " is read in order (shuffle upstream: imgprep --shuffle)");
     if (train.regrouped()) note("unbatched stream: training on batches of 32 (--batch-size)");
     std::unique_ptr<BatchFeed> val;
     if (!o.val.empty()) {
@@ -123,6 +125,7 @@ int fit(Model& model, const TrainOptions& o, const std::string& tool) {
         vo.batch_size = o.batch_size;
         vo.steps = o.validation_steps;
         vo.role = "validation";
+        vo.restart = true;  // the same validation batches every epoch, so epochs compare
         vo.epochs = o.epochs;
         val = std::make_unique<BatchFeed>(o.val, vo);
     }

@@ -70,6 +70,13 @@ check "another seed, another run" '[ "$(weight_diff s1.model s3.model)" != 0.0 ]
 nntrain -q -j1 --seed 1 --shuffle -m cnn.json --epochs 1 -o sh.model train.bs
 check "--shuffle changes the frame order" '[ "$(weight_diff s1.model sh.model)" != 0.0 ]'
 
+# --validation-steps: a validation file starts again every epoch (same batches, comparable values).
+run nntrain -j1 -m cnn.json --lr 1e-12 --epochs 2 --steps-per-epoch 2 --val val.bs --validation-steps 2 --history vs.jsonl train.bs
+check_status "--steps-per-epoch and --validation-steps on files" 0
+check "the same validation batches every epoch" "py -c \"import json; r = [json.loads(l) for l in open('vs.jsonl')]; assert abs(r[0]['val_loss'] - r[1]['val_loss']) < 1e-6, r\""
+run sh -c "cat train.bs | nntrain -j1 -m cnn.json --shuffle"
+check_err "--shuffle on a pipe is a warning" "--shuffle applies to files; stdin is read in order"
+
 # Pipes: epochs from the stream's metadata, or --steps-per-epoch; early ends give the numbers.
 $FM --count 128 --batch 32 --epochs 2 > two.bs
 run sh -c "cat two.bs | nntrain -j1 -m cnn.json --epochs 2 -o p.model"
