@@ -18,12 +18,10 @@ namespace {
 double parse_rescale(const std::string& text) {
     size_t slash = text.find('/');
     try {
-        size_t used = 0;
-        double num = std::stod(text.substr(0, slash), &used);
-        double den = slash == std::string::npos ? 1.0 : std::stod(text.substr(slash + 1));
-        double v = num / den;
-        if (used == slash || (slash == std::string::npos && used == text.size()))
-            if (std::isfinite(v)) return v;
+        const std::string top = text.substr(0, slash), bottom = slash == std::string::npos ? "1" : text.substr(slash + 1);
+        size_t used_top = 0, used_bottom = 0;
+        double v = std::stod(top, &used_top) / std::stod(bottom, &used_bottom);
+        if (used_top == top.size() && used_bottom == bottom.size() && std::isfinite(v)) return v;
     } catch (const std::exception&) {
     }
     throw UsageError("--rescale: \"" + text + "\" is not a number or a fraction such as 1/255");

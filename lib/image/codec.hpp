@@ -108,8 +108,11 @@ private:
         Interpolation filter = Interpolation::Nearest;
     };
     void make_kernel(Kernel& k, int in_size, double in0, double in1, int out_size, Interpolation filter);
+    template <int C>
+    static void horizontal_pass(const Pixels& in, int first, const Kernel& k, Pixels& out);
     Kernel horizontal_, vertical_;
     Pixels temp_;
+    std::vector<int32_t> sums_;
 };
 
 // Pixel conversions (8-bit, interleaved).

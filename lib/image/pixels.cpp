@@ -96,6 +96,26 @@ inline uint8_t clip8(int32_t v) {
 }
 }  // namespace
 
+// Horizontal pass: C channels at once, so each tap's weight is loaded once.
+template <int C>
+void Resampler::horizontal_pass(const Pixels& in, int first, const Kernel& k, Pixels& out) {
+    const int out_w = out.width, ks = k.ksize;
+    for (int yy = 0; yy < out.height; ++yy) {
+        const uint8_t* s = in.row(yy + first);
+        uint8_t* d = out.row(yy);
+        for (int xx = 0; xx < out_w; ++xx) {
+            const int xmin = k.bounds[size_t(xx) * 2], xn = k.bounds[size_t(xx) * 2 + 1];
+            const int32_t* w = &k.coeffs[size_t(xx) * size_t(ks)];
+            const uint8_t* p = s + size_t(xmin) * C;
+            int32_t acc[C];
+            for (int ch = 0; ch < C; ++ch) acc[ch] = int32_t(1) << (kPrecisionBits - 1);
+            for (int x = 0; x < xn; ++x, p += C)
+                for (int ch = 0; ch < C; ++ch) acc[ch] += int32_t(p[ch]) * w[x];
+            for (int ch = 0; ch < C; ++ch) d[size_t(xx) * C + size_t(ch)] = clip8(acc[ch]);
+        }
+    }
+}
+
 void Resampler::make_kernel(Kernel& k, int in_size, double in0, double in1, int out_size, Interpolation filter) {
     if (k.in_size == in_size && k.out_size == out_size && k.in0 == in0 && k.in1 == in1 && k.filter == filter) return;
     double (*f)(double) = bilinear_filter;
@@ -177,36 +197,33 @@ void Resampler::resample(const Pixels& in, double x0, double y0, double x1, doub
         int rows = need_v ? ybox_last - ybox_first : in.height;
         int first = need_v ? ybox_first : 0;
         tmp.reset(out_w, rows, c);
-        const int ks = horizontal_.ksize;
-        for (int yy = 0; yy < rows; ++yy) {
-            const uint8_t* s = in.row(yy + first);
-            uint8_t* d = tmp.row(yy);
-            for (int xx = 0; xx < out_w; ++xx) {
-                int xmin = horizontal_.bounds[size_t(xx) * 2], xn = horizontal_.bounds[size_t(xx) * 2 + 1];
-                const int32_t* k = &horizontal_.coeffs[size_t(xx) * size_t(ks)];
-                for (int ch = 0; ch < c; ++ch) {
-                    int32_t ss = 1 << (kPrecisionBits - 1);
-                    for (int x = 0; x < xn; ++x) ss += s[size_t(x + xmin) * size_t(c) + size_t(ch)] * k[x];
-                    d[size_t(xx) * size_t(c) + size_t(ch)] = clip8(ss);
-                }
-            }
+        switch (c) {
+            case 1: horizontal_pass<1>(in, first, horizontal_, tmp); break;
+            case 2: horizontal_pass<2>(in, first, horizontal_, tmp); break;
+            case 3: horizontal_pass<3>(in, first, horizontal_, tmp); break;
+            default: horizontal_pass<4>(in, first, horizontal_, tmp); break;
         }
         if (!need_v) return;
         src = &tmp;
         row_shift = ybox_first;
     }
+    // Vertical pass, a whole output row at a time, tap by tap (sequential reads).
     out.reset(out_w, out_h, c);
     const int ks = vertical_.ksize;
     const size_t row_bytes = size_t(out_w) * size_t(c);
+    sums_.resize(row_bytes);
     for (int yy = 0; yy < out_h; ++yy) {
-        int ymin = vertical_.bounds[size_t(yy) * 2] - row_shift, yn = vertical_.bounds[size_t(yy) * 2 + 1];
+        const int ymin = vertical_.bounds[size_t(yy) * 2] - row_shift, yn = vertical_.bounds[size_t(yy) * 2 + 1];
         const int32_t* k = &vertical_.coeffs[size_t(yy) * size_t(ks)];
-        uint8_t* d = out.row(yy);
-        for (size_t i = 0; i < row_bytes; ++i) {
-            int32_t ss = 1 << (kPrecisionBits - 1);
-            for (int y = 0; y < yn; ++y) ss += src->row(y + ymin)[i] * k[y];
-            d[i] = clip8(ss);
+        int32_t* __restrict acc = sums_.data();
+        std::fill(acc, acc + row_bytes, int32_t(1) << (kPrecisionBits - 1));
+        for (int y = 0; y < yn; ++y) {
+            const uint8_t* __restrict r = src->row(y + ymin);
+            const int32_t w = k[y];
+            for (size_t i = 0; i < row_bytes; ++i) acc[i] += int32_t(r[i]) * w;
         }
+        uint8_t* d = out.row(yy);
+        for (size_t i = 0; i < row_bytes; ++i) d[i] = clip8(acc[i]);
     }
 }
 

@@ -370,6 +370,16 @@ TEST_CASE("colour modes, alpha and background", "[image]") {
         int l = (colour[i * 3] * 19595 + colour[i * 3 + 1] * 38470 + colour[i * 3 + 2] * 7471 + 0x8000) >> 16;
         CHECK(gray[i] == l);
     }
+    // A colour JPEG straight to gray (TurboJPEG keeps the Y plane): PIL's luma within rounding.
+    Bytes jpeg = encode(rgb, ".jpg[Q=95]");
+    o.color = ColorMode::Rgb;
+    colour = prepare(jpeg, o);
+    o.color = ColorMode::Grayscale;
+    gray = prepare(jpeg, o);
+    for (size_t i = 0; i < 600; ++i) {
+        int l = (colour[i * 3] * 19595 + colour[i * 3 + 1] * 38470 + colour[i * 3 + 2] * 7471 + 0x8000) >> 16;
+        REQUIRE(std::abs(int(gray[i]) - l) <= 3);
+    }
     // Gray source to RGB output: three equal channels.
     o.color = ColorMode::Rgb;
     Bytes g3 = prepare(encode(rgb.colourspace(VIPS_INTERPRETATION_B_W), ".jpg"), o);
