@@ -24,6 +24,8 @@ vips copy rgb16.v rgb16.tif
 vips copy gray16.v gray16.tif
 vips copy base.v rgb.tif
 vips copy base.v "rgb.jpg[Q=95]"
+vips thumbnail "$PHOTO" square.v 32 --height 32 --size force
+vips copy square.v "square.jpg[Q=95,strip]"
 vips copy gray.v "gray.jpg[Q=95]"
 vips copy base.v "progressive.jpg[Q=95,interlace]"
 vips icc_export base.v "cmyk.jpg[Q=95]" --output-profile cmyk
@@ -81,12 +83,13 @@ pix = b"".join(row(y) for y in reversed(range(h)))
 open("gray.bmp", "wb").write(b"BM" + struct.pack("<IHHI", 54 + len(pix), 0, 0, 54)
                              + struct.pack("<IiiHHIIiiII", 40, w, h, 1, 24, 0, len(pix), 2835, 2835, 0, 0) + pix)
 
-# EXIF orientations 1-8: rgb.jpg with an APP1 segment holding only the tag.
-jpg = open("rgb.jpg", "rb").read()
+# EXIF orientations 1-8: a square JPEG with an APP1 segment holding only the tag.
+sq = open("square.jpg", "rb").read()
 for o in range(1, 9):
     tiff = b"MM\0*" + struct.pack(">I", 8) + struct.pack(">H", 1) + struct.pack(">HHIHH", 0x112, 3, 1, o, 0) + struct.pack(">I", 0)
     app1 = b"Exif\0\0" + tiff
-    open("exif-%d.jpg" % o, "wb").write(jpg[:2] + b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1 + jpg[2:])
+    open("exif-%d.jpg" % o, "wb").write(sq[:2] + b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1 + sq[2:])
+jpg = open("rgb.jpg", "rb").read()
 
 # Truncations: in the header, in the middle of the data, just before the end.
 def cut(src, dst, n):
