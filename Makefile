@@ -142,7 +142,7 @@ FUZZ_SRC_batch_feed   := lib/nn/feed.cpp lib/stream/batch.cpp lib/stream/frame.c
 FUZZ_SRC_list_line    := lib/list/list.cpp lib/cli/io.cpp
 FUZZ_SRC_spec         := lib/nn/spec.cpp lib/nn/expr.cpp
 FUZZ_SRC_expr         := lib/nn/expr.cpp
-FUZZ_SRC_model_file   := $(NN_LIB_SRC) lib/stream/frame.cpp lib/cli/io.cpp lib/cli/app.cpp
+FUZZ_SRC_model_file   := $(NN_LIB_SRC) lib/stream/frame.cpp lib/stream/batch.cpp lib/cli/io.cpp lib/cli/app.cpp lib/cli/progress.cpp lib/cli/random.cpp
 FUZZ_LIBS_model_file  := $(TORCH_LIBS)
 
 $(FUZZ_BUILD)/%.o: %.cpp
