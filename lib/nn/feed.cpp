@@ -7,7 +7,12 @@
 #include <nlohmann/json.hpp>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
 
 #include "cli/error.hpp"
 #include "cli/random.hpp"
@@ -45,6 +50,70 @@ void check_format(const std::map<std::string, std::string>& meta, const std::str
 }
 }  // namespace
 
+// Reads frames on its own thread into a bounded queue. The thread shares this
+// state (not the feed) and is detached, so a feed can be dropped while the thread
+// is blocked in read() on a pipe whose producer is still running.
+struct ReadAhead {
+    static constexpr size_t kLimit = 64u << 20;
+    std::unique_ptr<Input> in;
+    std::unique_ptr<FrameReader> reader;
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::deque<std::pair<Frame, std::string>> frames;  // with their "stdin: frame N"
+    size_t bytes = 0;
+    bool eof = false, stop = false;
+    std::exception_ptr error;
+
+    static size_t size_of(const Frame& f) {
+        size_t n = 0;
+        for (const Tensor& t : f.tensors) n += t.data.size();
+        return n;
+    }
+
+    void run() {
+        for (;;) {
+            Frame f;
+            bool got = false;
+            try {
+                got = reader->read(f);
+            } catch (...) {
+                std::lock_guard<std::mutex> lock(mutex);
+                error = std::current_exception();
+                changed.notify_all();
+                return;
+            }
+            std::unique_lock<std::mutex> lock(mutex);
+            if (!got) {
+                eof = true;
+                changed.notify_all();
+                return;
+            }
+            size_t n = size_of(f);
+            changed.wait(lock, [&] { return stop || bytes == 0 || bytes + n <= kLimit; });
+            if (stop) return;
+            frames.emplace_back(std::move(f), reader->where());
+            bytes += n;
+            changed.notify_all();
+        }
+    }
+
+    // The next frame and where it came from; false at the end of the stream.
+    bool pop(Frame& f, std::string& where) {
+        std::unique_lock<std::mutex> lock(mutex);
+        changed.wait(lock, [&] { return !frames.empty() || eof || error; });
+        if (frames.empty()) {
+            if (error) std::rethrow_exception(error);
+            return false;
+        }
+        f = std::move(frames.front().first);
+        where = std::move(frames.front().second);
+        frames.pop_front();
+        bytes -= size_of(f);
+        changed.notify_all();
+        return true;
+    }
+};
+
 BatchFeed::BatchFeed(const std::string& path, const FeedOptions& options) : o_(options) {
     in_ = std::make_unique<Input>(path);
     name_ = in_->name();
@@ -57,9 +126,13 @@ BatchFeed::BatchFeed(const std::string& path, const FeedOptions& options) : o_(o
         in_.reset();
         index_file();
     } else {
-        reader_ = std::make_unique<FrameReader>(*in_);
+        ahead_ = std::make_shared<ReadAhead>();
+        ahead_->in = std::move(in_);
+        ahead_->reader = std::make_unique<FrameReader>(*ahead_->in);
+        std::shared_ptr<ReadAhead> state = ahead_;
+        std::thread([state] { state->run(); }).detach();  // it owns what it touches
         // Peek at the first frame: its batch size decides the regrouping.
-        if (reader_->read(pending_)) {
+        if (ahead_->pop(pending_, stream_where_)) {
             has_pending_ = true;
             first_rows_ = pending_.samples();
         } else {
@@ -77,11 +150,18 @@ BatchFeed::BatchFeed(const std::string& path, const FeedOptions& options) : o_(o
 
 BatchFeed::~BatchFeed() {
     if (fd_ >= 0) ::close(fd_);
+    if (ahead_) {
+        {
+            std::lock_guard<std::mutex> lock(ahead_->mutex);
+            ahead_->stop = true;
+        }
+        ahead_->changed.notify_all();  // a thread blocked in read() ends at its next frame
+    }
 }
 
 std::string BatchFeed::where() const {
     if (seekable_) return name_ + ": frame " + std::to_string(frame_number_);
-    return reader_->where();
+    return stream_where_;
 }
 
 // Reads every frame's header (not its data): the frame count, sizes and rows.
@@ -175,7 +255,7 @@ bool BatchFeed::stream_next(Frame& frame) {
     if (has_pending_) {
         frame = std::move(pending_);
         has_pending_ = false;
-    } else if (!reader_->read(frame)) {
+    } else if (!ahead_->pop(frame, stream_where_)) {
         ended_ = true;
         return false;
     }

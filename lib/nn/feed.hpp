@@ -2,7 +2,9 @@
 // A regular file is indexed once (headers only) and re-read every epoch, with
 // an optional fresh frame order per pass. A pipe, FIFO or stdin is consumed in
 // order: an epoch ends where the stream's metadata says ("epoch", "index",
-// "epoch_size"), or after --steps-per-epoch batches.
+// "epoch_size"), or after --steps-per-epoch batches. A stream is read ahead
+// (up to 64 MB) by a thread of its own, so the producer never waits on a full
+// pipe while a step runs: the pipeline's stages really run in parallel.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -69,7 +71,8 @@ private:
     std::vector<uint8_t> buffer_;
     // streams
     std::unique_ptr<Input> in_;
-    std::unique_ptr<FrameReader> reader_;
+    std::shared_ptr<struct ReadAhead> ahead_;  // a thread that drains the pipe while we train
+    std::string stream_where_;
     Frame pending_;
     bool has_pending_ = false, epoch_over_ = false, have_meta_epoch_ = false;
     int64_t meta_epoch_ = 0, epoch_size_ = -1, total_frames_ = 0;
