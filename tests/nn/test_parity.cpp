@@ -22,6 +22,18 @@ using namespace imgpipe::nn;
 
 namespace {
 
+// tests/nn/parity.py, found from build/nn_tests wherever the tests run from.
+std::string script() {
+    char exe[4096];
+    ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        std::string path(exe, size_t(n));
+        path = path.substr(0, path.rfind('/')) + "/../tests/nn/parity.py";
+        if (::access(path.c_str(), R_OK) == 0) return path;
+    }
+    return "tests/nn/parity.py";
+}
+
 bool have_python_torch() {
     static int ok = -1;
     if (ok < 0) ok = std::system("/usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1") == 0;
@@ -72,7 +84,7 @@ void check_parity(const std::string& name, const std::string& spec, Tensor x, Te
     bytes = encode_frame(pred);
     write_file_atomic(dir + "/predict.bs", bytes.data(), bytes.size());
     model->save(dir + "/after.model", "{}");
-    std::string cmd = "/usr/bin/python3 tests/nn/parity.py " + dir + " > " + dir + "/report.txt 2>&1";
+    std::string cmd = "/usr/bin/python3 " + script() + " " + dir + " > " + dir + "/report.txt 2>&1";
     int status = std::system(cmd.c_str());
     std::vector<uint8_t> report = read_file(dir + "/report.txt");
     INFO(name << ":\n" << std::string(report.begin(), report.end()));
