@@ -132,6 +132,34 @@ for corpus in $CORPORA; do
         cat "$OUT/table.md"
     } >> "$OUT/section.md"
 done
+# imgprep against the decode floor, in alternating runs so that both see the
+# same load: the median of the per-pair ratios.
+{
+    echo
+    echo "### imgprep against the decode floor (median of ${BENCH_PAIRS:-5} alternating pairs of runs, one core)"
+    echo
+    echo "| corpus | floor per core | imgprep per core | imgprep / floor |"
+    echo "|---|---:|---:|---:|"
+} >> "$OUT/section.md"
+for corpus in jpeg1024 png64; do
+    [ -e "$OUT/$corpus.lines" ] || continue
+    case $corpus in jpeg1024) kind=jpeg ;; *) kind=png ;; esac
+    n=$(wc -l < "$OUT/$corpus.list")
+    : > "$OUT/pairs.txt"
+    i=0
+    while [ $i -lt "${BENCH_PAIRS:-5}" ]; do
+        REPEAT=1 measure 0 "$OUT/data_path_floor $kind 64 < $OUT/$corpus.list" || break
+        f=$cpu
+        REPEAT=1 measure 0 "imgprep -q --size 64x64 -j 1 $OUT/$corpus.lines > /dev/null" || break
+        echo "$f $cpu" >> "$OUT/pairs.txt"
+        i=$((i + 1))
+    done
+    sort -n -k1 "$OUT/pairs.txt" | awk -v n="$n" '{f[NR] = $1} END {printf "%.0f", n / f[int((NR + 1) / 2)]}' > "$OUT/f.txt"
+    sort -n -k2 "$OUT/pairs.txt" | awk -v n="$n" '{o[NR] = $2} END {printf "%.0f", n / o[int((NR + 1) / 2)]}' > "$OUT/o.txt"
+    awk '{print $1 / $2}' "$OUT/pairs.txt" | sort -n | awk '{r[NR] = $1} END {printf "%.0f%%", 100 * r[int((NR + 1) / 2)]}' > "$OUT/r.txt"
+    echo "| $corpus | $(cat "$OUT/f.txt") | $(cat "$OUT/o.txt") | $(cat "$OUT/r.txt") |" >> "$OUT/section.md"
+done
+
 # Start-up: libvips is loaded only when a file needs it (lib/image/vips.cpp).
 find "$DATA/png64" -type f | head -n 1 > "$OUT/one.list"
 startup() {  # startup COMMAND: CPU milliseconds per run, over 50 runs

@@ -112,7 +112,9 @@ private:
     static void horizontal_pass(const Pixels& in, int first, const Kernel& k, Pixels& out);
     Kernel horizontal_, vertical_;
     Pixels temp_;
-    std::vector<int32_t> sums_;
+    template <int N>
+    static void vertical_taps(const uint8_t* const* rows, const int32_t* k, size_t n, uint8_t* d);
+    std::vector<const uint8_t*> rows_;
 };
 
 // Pixel conversions (8-bit, interleaved).

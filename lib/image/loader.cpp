@@ -15,7 +15,11 @@ namespace imgpipe {
 
 using namespace codec;
 
-void read_image_file(const std::string& path, std::vector<uint8_t>& buf) {
+namespace {
+// Reads a file into buf, which only ever grows (a vector shrunk to the file
+// and grown again for the next one would zero-fill the difference, about a
+// tenth of the time of decoding a photo at 1/8 scale). Returns the size.
+size_t read_into(const std::string& path, std::vector<uint8_t>& buf) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw NoInputError(path, std::string("cannot open: ") + std::strerror(errno));
     struct stat st {};
@@ -24,9 +28,10 @@ void read_image_file(const std::string& path, std::vector<uint8_t>& buf) {
         ::close(fd);
         throw NoInputError(path, std::string("cannot read: ") + std::strerror(e));
     }
-    // Regular files are read in one call; pipes and FIFOs in growing chunks.
+    // Regular files are read in one call (one byte more, to see the end); pipes in growing chunks.
+    size_t want = S_ISREG(st.st_mode) ? size_t(st.st_size) + 1 : size_t(1) << 16;
+    if (buf.size() < want) buf.resize(want);
     size_t used = 0;
-    buf.resize(S_ISREG(st.st_mode) ? size_t(st.st_size) + 1 : size_t(1) << 16);
     for (;;) {
         if (used == buf.size()) buf.resize(buf.size() * 2);
         ssize_t got = ::read(fd, buf.data() + used, buf.size() - used);
@@ -41,7 +46,12 @@ void read_image_file(const std::string& path, std::vector<uint8_t>& buf) {
         throw NoInputError(path, std::string("cannot read: ") + std::strerror(e));
     }
     ::close(fd);
-    buf.resize(used);
+    return used;
+}
+}  // namespace
+
+void read_image_file(const std::string& path, std::vector<uint8_t>& buf) {
+    buf.resize(read_into(path, buf));
 }
 
 struct ImageLoader::State {
@@ -157,8 +167,8 @@ ImageLoader::ImageLoader(const PrepOptions& options) : state_(new State(options)
 ImageLoader::~ImageLoader() = default;
 
 void ImageLoader::load_file(const std::string& path, uint8_t* out) {
-    read_image_file(path, state_->file);
-    state_->prepare(state_->file.data(), state_->file.size(), path, out);
+    const size_t size = read_into(path, state_->file);
+    state_->prepare(state_->file.data(), size, path, out);
 }
 
 void ImageLoader::load_buffer(const uint8_t* data, size_t size, const std::string& where, uint8_t* out) {

@@ -96,11 +96,51 @@ inline uint8_t clip8(int32_t v) {
 }
 }  // namespace
 
-// Horizontal pass: C channels at once, so each tap's weight is loaded once.
+template <int N>
+void Resampler::vertical_taps(const uint8_t* const* rows, const int32_t* k, size_t n, uint8_t* d) {
+    // Local copies: d may alias anything, which would reload these every byte.
+    const uint8_t* r[N];
+    int32_t w[N];
+    for (int y = 0; y < N; ++y) r[y] = rows[y], w[y] = k[y];
+    for (size_t i = 0; i < n; ++i) {
+        int32_t ss = int32_t(1) << (kPrecisionBits - 1);
+        for (int y = 0; y < N; ++y) ss += int32_t(r[y][i]) * w[y];
+        d[i] = clip8(ss);
+    }
+}
+
+// Horizontal pass: C channels and two rows at once, so each tap's weight and
+// bounds are loaded once for six (RGB) products.
 template <int C>
 void Resampler::horizontal_pass(const Pixels& in, int first, const Kernel& k, Pixels& out) {
     const int out_w = out.width, ks = k.ksize;
-    for (int yy = 0; yy < out.height; ++yy) {
+    int yy = 0;
+    for (; yy + 1 < out.height; yy += 2) {
+        const uint8_t* s0 = in.row(yy + first);
+        const uint8_t* s1 = in.row(yy + first + 1);
+        uint8_t* d0 = out.row(yy);
+        uint8_t* d1 = out.row(yy + 1);
+        for (int xx = 0; xx < out_w; ++xx) {
+            const int xmin = k.bounds[size_t(xx) * 2], xn = k.bounds[size_t(xx) * 2 + 1];
+            const int32_t* w = &k.coeffs[size_t(xx) * size_t(ks)];
+            const uint8_t* p0 = s0 + size_t(xmin) * C;
+            const uint8_t* p1 = s1 + size_t(xmin) * C;
+            int32_t a0[C], a1[C];
+            for (int ch = 0; ch < C; ++ch) a0[ch] = a1[ch] = int32_t(1) << (kPrecisionBits - 1);
+            for (int x = 0; x < xn; ++x, p0 += C, p1 += C) {
+                const int32_t wx = w[x];
+                for (int ch = 0; ch < C; ++ch) {
+                    a0[ch] += int32_t(p0[ch]) * wx;
+                    a1[ch] += int32_t(p1[ch]) * wx;
+                }
+            }
+            for (int ch = 0; ch < C; ++ch) {
+                d0[size_t(xx) * C + size_t(ch)] = clip8(a0[ch]);
+                d1[size_t(xx) * C + size_t(ch)] = clip8(a1[ch]);
+            }
+        }
+    }
+    for (; yy < out.height; ++yy) {
         const uint8_t* s = in.row(yy + first);
         uint8_t* d = out.row(yy);
         for (int xx = 0; xx < out_w; ++xx) {
@@ -207,23 +247,30 @@ void Resampler::resample(const Pixels& in, double x0, double y0, double x1, doub
         src = &tmp;
         row_shift = ybox_first;
     }
-    // Vertical pass, a whole output row at a time, tap by tap (sequential reads).
+    // Vertical pass: each output byte sums its taps' rows in a register; the
+    // common tap counts are unrolled.
     out.reset(out_w, out_h, c);
     const int ks = vertical_.ksize;
     const size_t row_bytes = size_t(out_w) * size_t(c);
-    sums_.resize(row_bytes);
+    rows_.resize(size_t(ks));
     for (int yy = 0; yy < out_h; ++yy) {
         const int ymin = vertical_.bounds[size_t(yy) * 2] - row_shift, yn = vertical_.bounds[size_t(yy) * 2 + 1];
         const int32_t* k = &vertical_.coeffs[size_t(yy) * size_t(ks)];
-        int32_t* __restrict acc = sums_.data();
-        std::fill(acc, acc + row_bytes, int32_t(1) << (kPrecisionBits - 1));
-        for (int y = 0; y < yn; ++y) {
-            const uint8_t* __restrict r = src->row(y + ymin);
-            const int32_t w = k[y];
-            for (size_t i = 0; i < row_bytes; ++i) acc[i] += int32_t(r[i]) * w;
-        }
+        for (int y = 0; y < yn; ++y) rows_[size_t(y)] = src->row(y + ymin);
         uint8_t* d = out.row(yy);
-        for (size_t i = 0; i < row_bytes; ++i) d[i] = clip8(acc[i]);
+        switch (yn) {
+            case 2: vertical_taps<2>(rows_.data(), k, row_bytes, d); break;
+            case 3: vertical_taps<3>(rows_.data(), k, row_bytes, d); break;
+            case 4: vertical_taps<4>(rows_.data(), k, row_bytes, d); break;
+            case 5: vertical_taps<5>(rows_.data(), k, row_bytes, d); break;
+            case 6: vertical_taps<6>(rows_.data(), k, row_bytes, d); break;
+            default:
+                for (size_t i = 0; i < row_bytes; ++i) {
+                    int32_t ss = int32_t(1) << (kPrecisionBits - 1);
+                    for (int y = 0; y < yn; ++y) ss += int32_t(rows_[size_t(y)][i]) * k[y];
+                    d[i] = clip8(ss);
+                }
+        }
     }
 }
 

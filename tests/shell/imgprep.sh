@@ -157,6 +157,18 @@ check_status "an unknown interpolation is a usage error" 64
 check_err "naming the choices" "is not nearest, bilinear, bicubic, lanczos or area"
 
 echo rgb.png > rgb.list
+if py -c "import PIL" 2> /dev/null; then
+    for f in bilinear bicubic lanczos area nearest; do
+        run imgprep -q --size 50x37 --interpolation $f rgb.list
+        check "--interpolation $f: the bytes of Pillow's Image.resize" 'pyc "
+from PIL import Image
+f = dict(bilinear=Image.BILINEAR, bicubic=Image.BICUBIC, lanczos=Image.LANCZOS, area=Image.BOX, nearest=Image.NEAREST)[\"$f\"]
+ref = np.asarray(Image.open(\"rgb.png\").convert(\"RGB\").resize((50, 37), f))
+assert (xs(\"out\")[0] == ref).all()"'
+    done
+else
+    echo "imgprep.sh: python3-pil is not installed: the byte comparisons with Pillow are skipped" >&2
+fi
 run imgprep -q --size 40x40 --fit crop --interpolation nearest rgb.list
 check "--fit crop takes Keras' centre square" 'pyc "
 x = xs(\"out\")[0].astype(int); r = np.load(\"rgb.npy\")[15:99].astype(int)
