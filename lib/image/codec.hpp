@@ -108,13 +108,9 @@ private:
         Interpolation filter = Interpolation::Nearest;
     };
     void make_kernel(Kernel& k, int in_size, double in0, double in1, int out_size, Interpolation filter);
-    template <int C>
-    static void horizontal_pass(const Pixels& in, int first, const Kernel& k, Pixels& out);
     Kernel horizontal_, vertical_;
-    Pixels temp_;
-    template <int N>
-    static void vertical_taps(const uint8_t* const* rows, const int32_t* k, size_t n, uint8_t* d);
-    std::vector<const uint8_t*> rows_;
+    Pixels temp_, columns_, columns_out_;
+    std::vector<const uint8_t*> taps_;
 };
 
 // Pixel conversions (8-bit, interleaved).

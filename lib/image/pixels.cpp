@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "image/codec.hpp"
 
@@ -94,67 +97,71 @@ inline uint8_t clip8(int32_t v) {
     v >>= kPrecisionBits;
     return uint8_t(v < 0 ? 0 : v > 255 ? 255 : v);
 }
-}  // namespace
 
-template <int N>
-void Resampler::vertical_taps(const uint8_t* const* rows, const int32_t* k, size_t n, uint8_t* d) {
-    // Local copies: d may alias anything, which would reload these every byte.
-    const uint8_t* r[N];
-    int32_t w[N];
-    for (int y = 0; y < N; ++y) r[y] = rows[y], w[y] = k[y];
-    for (size_t i = 0; i < n; ++i) {
+// d[i] = clip8(2^21 + sum over taps of rows[t][i] * k[t]) for i < n: PIL's
+// arithmetic for one output row. With SSE2 (every x86-64), 16 bytes at a
+// time with pmaddwd: each weight is split as k = kh * 2^11 + kl so that both
+// halves fit 16 bits, and the two exact 32-bit sums are joined again.
+void weighted_sum(const uint8_t* const* rows, const int32_t* k, int taps, size_t n, uint8_t* d) {
+    size_t i = 0;
+#if defined(__SSE2__)
+    if (taps <= 256) {
+        const __m128i zero = _mm_setzero_si128(), half = _mm_set1_epi32(int32_t(1) << (kPrecisionBits - 1));
+        for (; i + 16 <= n; i += 16) {
+            __m128i h[4] = {zero, zero, zero, zero}, l[4] = {zero, zero, zero, zero};
+            for (int t = 0; t < taps; t += 2) {
+                const bool pair = t + 1 < taps;
+                const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[t] + i));
+                const __m128i b = pair ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[t + 1] + i)) : zero;
+                const int32_t k0 = k[t], k1 = pair ? k[t + 1] : 0;
+                const __m128i wh = _mm_set1_epi32(int32_t(uint32_t(uint16_t(k0 >> 11)) | uint32_t(uint16_t(k1 >> 11)) << 16));
+                const __m128i wl = _mm_set1_epi32(int32_t(uint32_t(k0 & 0x7ff) | uint32_t(k1 & 0x7ff) << 16));
+                const __m128i lo = _mm_unpacklo_epi8(a, b), hi = _mm_unpackhi_epi8(a, b);  // a0 b0 a1 b1 ...
+                const __m128i p[4] = {_mm_unpacklo_epi8(lo, zero), _mm_unpackhi_epi8(lo, zero),
+                                      _mm_unpacklo_epi8(hi, zero), _mm_unpackhi_epi8(hi, zero)};
+                for (int q = 0; q < 4; ++q) {
+                    h[q] = _mm_add_epi32(h[q], _mm_madd_epi16(p[q], wh));
+                    l[q] = _mm_add_epi32(l[q], _mm_madd_epi16(p[q], wl));
+                }
+            }
+            __m128i v[4];
+            for (int q = 0; q < 4; ++q)
+                v[q] = _mm_srai_epi32(_mm_add_epi32(_mm_add_epi32(_mm_slli_epi32(h[q], 11), l[q]), half), kPrecisionBits);
+            const __m128i out = _mm_packus_epi16(_mm_packs_epi32(v[0], v[1]), _mm_packs_epi32(v[2], v[3]));
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(d + i), out);
+        }
+    }
+#endif
+    for (; i < n; ++i) {
         int32_t ss = int32_t(1) << (kPrecisionBits - 1);
-        for (int y = 0; y < N; ++y) ss += int32_t(r[y][i]) * w[y];
+        for (int t = 0; t < taps; ++t) ss += int32_t(rows[t][i]) * k[t];
         d[i] = clip8(ss);
     }
 }
 
-// Horizontal pass: C channels and two rows at once, so each tap's weight and
-// bounds are loaded once for six (RGB) products.
+// Rows [first, first + rows) of in, transposed: out.row(x) holds column x,
+// top to bottom (pixels stay whole), so the horizontal pass is a sum of rows too.
 template <int C>
-void Resampler::horizontal_pass(const Pixels& in, int first, const Kernel& k, Pixels& out) {
-    const int out_w = out.width, ks = k.ksize;
-    int yy = 0;
-    for (; yy + 1 < out.height; yy += 2) {
-        const uint8_t* s0 = in.row(yy + first);
-        const uint8_t* s1 = in.row(yy + first + 1);
-        uint8_t* d0 = out.row(yy);
-        uint8_t* d1 = out.row(yy + 1);
-        for (int xx = 0; xx < out_w; ++xx) {
-            const int xmin = k.bounds[size_t(xx) * 2], xn = k.bounds[size_t(xx) * 2 + 1];
-            const int32_t* w = &k.coeffs[size_t(xx) * size_t(ks)];
-            const uint8_t* p0 = s0 + size_t(xmin) * C;
-            const uint8_t* p1 = s1 + size_t(xmin) * C;
-            int32_t a0[C], a1[C];
-            for (int ch = 0; ch < C; ++ch) a0[ch] = a1[ch] = int32_t(1) << (kPrecisionBits - 1);
-            for (int x = 0; x < xn; ++x, p0 += C, p1 += C) {
-                const int32_t wx = w[x];
-                for (int ch = 0; ch < C; ++ch) {
-                    a0[ch] += int32_t(p0[ch]) * wx;
-                    a1[ch] += int32_t(p1[ch]) * wx;
-                }
-            }
-            for (int ch = 0; ch < C; ++ch) {
-                d0[size_t(xx) * C + size_t(ch)] = clip8(a0[ch]);
-                d1[size_t(xx) * C + size_t(ch)] = clip8(a1[ch]);
-            }
-        }
-    }
-    for (; yy < out.height; ++yy) {
-        const uint8_t* s = in.row(yy + first);
-        uint8_t* d = out.row(yy);
-        for (int xx = 0; xx < out_w; ++xx) {
-            const int xmin = k.bounds[size_t(xx) * 2], xn = k.bounds[size_t(xx) * 2 + 1];
-            const int32_t* w = &k.coeffs[size_t(xx) * size_t(ks)];
-            const uint8_t* p = s + size_t(xmin) * C;
-            int32_t acc[C];
-            for (int ch = 0; ch < C; ++ch) acc[ch] = int32_t(1) << (kPrecisionBits - 1);
-            for (int x = 0; x < xn; ++x, p += C)
-                for (int ch = 0; ch < C; ++ch) acc[ch] += int32_t(p[ch]) * w[x];
-            for (int ch = 0; ch < C; ++ch) d[size_t(xx) * C + size_t(ch)] = clip8(acc[ch]);
-        }
+void transpose_pixels(const Pixels& in, int first, int rows, Pixels& out) {
+    const size_t out_stride = size_t(rows) * C;
+    for (int y = 0; y < rows; ++y) {
+        const uint8_t* s = in.row(first + y);
+        uint8_t* d = out.data.data() + size_t(y) * C;
+        for (int x = 0; x < in.width; ++x, s += C, d += out_stride)
+            for (int ch = 0; ch < C; ++ch) d[ch] = s[ch];
     }
 }
+
+void transpose(const Pixels& in, int first, int rows, Pixels& out) {
+    out.reset(rows, in.width, in.channels);
+    switch (in.channels) {
+        case 1: transpose_pixels<1>(in, first, rows, out); break;
+        case 2: transpose_pixels<2>(in, first, rows, out); break;
+        case 3: transpose_pixels<3>(in, first, rows, out); break;
+        default: transpose_pixels<4>(in, first, rows, out); break;
+    }
+}
+}  // namespace
 
 void Resampler::make_kernel(Kernel& k, int in_size, double in0, double in1, int out_size, Interpolation filter) {
     if (k.in_size == in_size && k.out_size == out_size && k.in0 == in0 && k.in1 == in1 && k.filter == filter) return;
@@ -228,49 +235,37 @@ void Resampler::resample(const Pixels& in, double x0, double y0, double x1, doub
     make_kernel(horizontal_, in.width, x0, x1, out_w, filter);
     make_kernel(vertical_, in.height, y0, y1, out_h, filter);
     // Rows of the source the vertical pass reads.
-    int ybox_first = vertical_.bounds[0];
-    int ybox_last = vertical_.bounds[size_t(out_h) * 2 - 2] + vertical_.bounds[size_t(out_h) * 2 - 1];
+    const int ybox_first = vertical_.bounds[0];
+    const int ybox_last = vertical_.bounds[size_t(out_h) * 2 - 2] + vertical_.bounds[size_t(out_h) * 2 - 1];
     const Pixels* src = &in;
     int row_shift = 0;
     if (need_h) {
-        Pixels& tmp = need_v ? temp_ : out;
-        int rows = need_v ? ybox_last - ybox_first : in.height;
-        int first = need_v ? ybox_first : 0;
-        tmp.reset(out_w, rows, c);
-        switch (c) {
-            case 1: horizontal_pass<1>(in, first, horizontal_, tmp); break;
-            case 2: horizontal_pass<2>(in, first, horizontal_, tmp); break;
-            case 3: horizontal_pass<3>(in, first, horizontal_, tmp); break;
-            default: horizontal_pass<4>(in, first, horizontal_, tmp); break;
+        // On the transposed rows, each output column is a weighted sum of
+        // source columns: the same kernel as the vertical pass.
+        const int first = need_v ? ybox_first : 0, rows = need_v ? ybox_last - ybox_first : in.height;
+        transpose(in, first, rows, columns_);
+        columns_out_.reset(rows, out_w, c);
+        const size_t column_bytes = size_t(rows) * size_t(c);
+        for (int xx = 0; xx < out_w; ++xx) {
+            const int xmin = horizontal_.bounds[size_t(xx) * 2], xn = horizontal_.bounds[size_t(xx) * 2 + 1];
+            taps_.resize(size_t(xn));
+            for (int x = 0; x < xn; ++x) taps_[size_t(x)] = columns_.row(xmin + x);
+            weighted_sum(taps_.data(), &horizontal_.coeffs[size_t(xx) * size_t(horizontal_.ksize)], xn, column_bytes,
+                         columns_out_.row(xx));
         }
+        Pixels& tmp = need_v ? temp_ : out;
+        transpose(columns_out_, 0, out_w, tmp);
         if (!need_v) return;
         src = &tmp;
         row_shift = ybox_first;
     }
-    // Vertical pass: each output byte sums its taps' rows in a register; the
-    // common tap counts are unrolled.
     out.reset(out_w, out_h, c);
-    const int ks = vertical_.ksize;
     const size_t row_bytes = size_t(out_w) * size_t(c);
-    rows_.resize(size_t(ks));
     for (int yy = 0; yy < out_h; ++yy) {
         const int ymin = vertical_.bounds[size_t(yy) * 2] - row_shift, yn = vertical_.bounds[size_t(yy) * 2 + 1];
-        const int32_t* k = &vertical_.coeffs[size_t(yy) * size_t(ks)];
-        for (int y = 0; y < yn; ++y) rows_[size_t(y)] = src->row(y + ymin);
-        uint8_t* d = out.row(yy);
-        switch (yn) {
-            case 2: vertical_taps<2>(rows_.data(), k, row_bytes, d); break;
-            case 3: vertical_taps<3>(rows_.data(), k, row_bytes, d); break;
-            case 4: vertical_taps<4>(rows_.data(), k, row_bytes, d); break;
-            case 5: vertical_taps<5>(rows_.data(), k, row_bytes, d); break;
-            case 6: vertical_taps<6>(rows_.data(), k, row_bytes, d); break;
-            default:
-                for (size_t i = 0; i < row_bytes; ++i) {
-                    int32_t ss = int32_t(1) << (kPrecisionBits - 1);
-                    for (int y = 0; y < yn; ++y) ss += int32_t(rows_[size_t(y)][i]) * k[y];
-                    d[i] = clip8(ss);
-                }
-        }
+        taps_.resize(size_t(yn));
+        for (int y = 0; y < yn; ++y) taps_[size_t(y)] = src->row(ymin + y);
+        weighted_sum(taps_.data(), &vertical_.coeffs[size_t(yy) * size_t(vertical_.ksize)], yn, row_bytes, out.row(yy));
     }
 }
 
