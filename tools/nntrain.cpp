@@ -38,8 +38,10 @@ int main(int argc, char** argv) {
     cli.add_option("--optimizer", ov.optimizer, "Override the spec's optimizer: adam, sgd, rmsprop");
     cli.add_option("--lr", ov.lr, "Learning rate")->check(CLI::PositiveNumber);
     cli.add_option("--metrics", ov.metrics, "Metrics, comma-separated: accuracy, mae, mse (none: no metrics)")
-        ->delimiter(',');
-    cli.add_option("--history", o.history, "Append one JSON line per epoch to FILE");
+        ->delimiter(',')
+        ->expected(1)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    cli.add_option("--history", o.history, "Write one JSON line per epoch to FILE (appended to when resuming)");
     cli.add_option("--checkpoint-dir", o.checkpoint_dir, "Save DIR/epoch-NNN.model every epoch and DIR/best.model");
     cli.add_option("--monitor", o.monitor, "Value for best.model and the callbacks (default val_loss, or loss)");
     cli.add_option("--early-stopping", o.early_stopping, "Stop after PATIENCE epochs without improvement")

@@ -122,7 +122,7 @@ check_status "autoencoder trains" 0
 check "its loss falls" "py -c \"import json; r = [json.loads(l) for l in open('ae.jsonl')]; assert r[2]['loss'] < r[0]['loss'] < 0.25 and 'mae' in r[0], r\""
 
 # Overrides from the command line land in the model file.
-run nntrain -j1 -m cnn.json --optimizer sgd --lr 0.05 --metrics accuracy,mae -o o.model train.bs
+run nntrain -j1 -m cnn.json --optimizer sgd --lr 0.05 -o o.model --metrics accuracy,mae train.bs
 check_status "overrides" 0
 check_err "--metrics" " - mae: "
 check "--lr stored" '[ "$(meta o.model learning_rate)" = 0.050000000000000003 ]'
