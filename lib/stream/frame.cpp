@@ -275,10 +275,17 @@ bool FrameReader::read(Frame& frame) {
     uint64_t n = read_le64(prefix);
     if (n < 2 || n > kMaxHeader || prefix[7] != 0)
         throw DataError(where(), "not a batch stream (starts with '" + printable_prefix(prefix, 8) + "')");
-    header_.resize(n);
-    got = in_.read(header_.data(), n);
-    if (got < n)
-        throw DataError(where(), "truncated frame (header: " + std::to_string(got) + " of " + std::to_string(n) + " bytes)");
+    // Like the data below, the header buffer grows as its bytes arrive: nine
+    // bytes promising a 256 MB header cost a read, not 256 MB of zeroed memory.
+    size_t have = 0;
+    while (have < n) {
+        size_t step = std::min(size_t(n) - have, std::max(have, size_t(64) << 10));
+        header_.resize(have + step);
+        got = in_.read(header_.data() + have, step);
+        have += got;
+        if (got < step)
+            throw DataError(where(), "truncated frame (header: " + std::to_string(have) + " of " + std::to_string(n) + " bytes)");
+    }
     if (header_[0] != '{') throw DataError(where(), "not a batch stream (header is not JSON)");
     uint64_t data_size = parse_header(where(), reinterpret_cast<const char*>(header_.data()), n, frame, check_format_);
     // The buffers grow as the bytes arrive (doubling from 64 MiB), so that a

@@ -123,9 +123,22 @@ TEST_CASE("a header promising terabytes is a truncated frame, not an allocation 
     unlink(path.c_str());
 }
 
+TEST_CASE("nine bytes promising a 250 MB header are a truncated frame", "[stream]") {
+    // The reader once sized (and zeroed) the header buffer from the prefix alone.
+    std::vector<uint8_t> bytes = {0x00, 0x00, 0xa0, 0x0e, 0, 0, 0, 0, '{'};  // 250,609,664
+    std::string path = temp_path();
+    write_bytes(path, bytes);
+    Input in(path);
+    FrameReader reader(in);
+    Frame f;
+    CHECK_THROWS_WITH(reader.read(f), "truncated frame (header: 1 of 245366784 bytes)");
+    unlink(path.c_str());
+}
+
 TEST_CASE("a frame larger than the first read chunk is read whole", "[stream]") {
     Frame big;
     big.metadata["format"] = kStreamFormat;
+    big.metadata["note"] = std::string(200000, 'a');  // a header over three read chunks too
     big.tensors.emplace_back("x", DType::U8, std::vector<int64_t>{1, 9000, 9000, 1});  // 81 MB: two chunks
     for (size_t i = 0; i < big.tensors[0].data.size(); i += 4093) big.tensors[0].data[i] = uint8_t(i / 4093);
     std::string path = temp_path();
@@ -135,6 +148,7 @@ TEST_CASE("a frame larger than the first read chunk is read whole", "[stream]") 
     Frame f;
     REQUIRE(reader.read(f));
     CHECK(f.get("x").data == big.tensors[0].data);
+    CHECK(f.metadata == big.metadata);
     CHECK_FALSE(reader.read(f));
     unlink(path.c_str());
 }
