@@ -37,10 +37,8 @@ int main(int argc, char** argv) {
     cli.add_option("--loss", ov.loss, "Override the spec's loss");
     cli.add_option("--optimizer", ov.optimizer, "Override the spec's optimizer: adam, sgd, rmsprop");
     cli.add_option("--lr", ov.lr, "Learning rate")->check(CLI::PositiveNumber);
-    cli.add_option("--metrics", ov.metrics, "Metrics, comma-separated: accuracy, mae, mse (none: no metrics)")
-        ->delimiter(',')
-        ->expected(1)
-        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    std::string metrics;  // one comma-separated value, so that the stream may follow it
+    cli.add_option("--metrics", metrics, "Metrics, comma-separated: accuracy, mae, mse (none: no metrics)");
     cli.add_option("--history", o.history, "Write one JSON line per epoch to FILE (appended to when resuming)");
     cli.add_option("--checkpoint-dir", o.checkpoint_dir, "Save DIR/epoch-NNN.model every epoch and DIR/best.model");
     cli.add_option("--monitor", o.monitor, "Value for best.model and the callbacks (default val_loss, or loss)");
@@ -59,6 +57,7 @@ int main(int argc, char** argv) {
         if (spec_path.empty() == resume.empty())
             throw UsageError(spec_path.empty() ? "give a model spec (--model SPEC) or a model to continue (--resume FILE)"
                                                : "--model and --resume exclude each other");
+        if (cli.count("--metrics")) ov.metrics = {metrics.empty() ? "none" : metrics};
         nn::configure_runtime(app.thread_count());
         std::unique_ptr<nn::Model> model;
         if (!resume.empty()) model = nn::Model::load(resume, ov);
