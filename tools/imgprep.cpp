@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "augment/options.hpp"
 #include "cli/app.hpp"
 #include "cli/error.hpp"
 #include "cli/io.hpp"
@@ -60,6 +61,8 @@ int main(int argc, char** argv) {
     cli.add_option("--max-pixels", prep.max_pixels, "Refuse images declaring more pixels (0: no limit)");
     cli.add_flag("--vips-only", vips_only, "Decode every format with libvips (no TurboJPEG/libspng fast paths)");
     cli.add_option("-o,--output", output, "Write the stream to FILE (atomically) instead of stdout");
+    AugmentOptions augment_options;
+    augment_options.add_to(cli);
 
     return app.main(argc, argv, [&] {
         parse_size(size, prep.width, prep.height);
@@ -70,8 +73,12 @@ int main(int argc, char** argv) {
         prep.fast_paths = !vips_only;
         if (dtype != "u8" && dtype != "f32") throw UsageError("--dtype: \"" + dtype + "\" is not u8 or f32");
         if (dtype == "u8" && !rescale.empty() && cli.count("--dtype")) throw UsageError("--rescale makes floats: it cannot go with --dtype u8");
-        const bool floats = dtype == "f32" || !rescale.empty();
         const float scale = rescale.empty() ? 1.0f : float(parse_rescale(rescale));
+        const Augmentation augmentation = augment_options.augmentation();
+        const Standardization standardization = augment_options.standardization(prep.channels(), scale);
+        if (dtype == "u8" && standardization.active() && cli.count("--dtype"))
+            throw UsageError("normalization makes floats: it cannot go with --dtype u8");
+        const bool floats = dtype == "f32" || !rescale.empty() || standardization.active();
 
         Input in(list_path);
         ImageList list = read_list(in, nul);
@@ -84,6 +91,12 @@ int main(int argc, char** argv) {
         so.shuffle = shuffle;
         so.seed = app.seed_given ? app.seed : fresh_seed();
         so.keep_going = keep_going;
+        if (augmentation.active())
+            so.after_decode = [&, seed = so.seed](uint8_t* pixels, int64_t epoch, int64_t position) {
+                thread_local std::vector<float> scratch;
+                Transform t = draw_transform(augmentation, prep.height, prep.width, seed, uint64_t(epoch), uint64_t(position));
+                apply_transform(augmentation, t, pixels, prep.height, prep.width, prep.channels(), scratch);
+            };
         SampleSource source(list, prep, so, [&](const Error& e) { app.warn(e.where(), e.what()); });
 
         const int64_t n = int64_t(list.entries.size()), c = prep.channels();
@@ -106,6 +119,9 @@ int main(int argc, char** argv) {
             if (floats) {
                 float* f = x.values<float>();
                 for (size_t i = 0; i < pixels.size(); ++i) f[i] = float(pixels[i]) * scale;
+                if (standardization.active())  // Keras' standardize(): after the rescale
+                    for (int64_t i = 0; i < k; ++i)
+                        standardization.apply(f + size_t(i) * bytes, size_t(prep.width) * size_t(prep.height), int(c));
             } else {
                 std::memcpy(x.data.data(), pixels.data(), pixels.size());
             }

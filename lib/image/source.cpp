@@ -79,6 +79,7 @@ struct SampleSource::Impl {
         if (s.item.known_bad) return;
         try {
             l.load_file(list.entries[s.item.entry].path, s.pixels.data());
+            if (options.after_decode) options.after_decode(s.pixels.data(), s.item.epoch, s.item.position);
         } catch (...) {
             s.error = std::current_exception();
         }

@@ -19,6 +19,9 @@ struct SourceOptions {
     bool shuffle = false;
     uint64_t seed = 0;
     bool keep_going = false;  // skip bad files instead of stopping at the first
+    // Runs on the decoding thread after each image is decoded (augmentation):
+    // (pixels, epoch, position). Must depend on nothing else, so -j does not change bytes.
+    std::function<void(uint8_t*, int64_t, int64_t)> after_decode;
 };
 
 struct Sample {
