@@ -209,7 +209,9 @@ void BatchFeed::index_file() {
         index_.push_back({offset, 8 + n + data_end, rows});
         offset += 8 + n + data_end;
     }
-    if (index_.empty()) throw DataError(name_, "the " + o_.role + " stream is empty");
+    int64_t rows = 0;
+    for (const Entry& e : index_) rows += e.rows;
+    if (rows == 0) throw DataError(name_, "the " + o_.role + " stream holds no samples");
     first_rows_ = index_[0].rows;
 }
 
@@ -280,7 +282,12 @@ bool BatchFeed::stream_next(Frame& frame) {
     return true;
 }
 
-bool BatchFeed::raw_next(Frame& frame) { return seekable_ ? file_next(frame) : stream_next(frame); }
+bool BatchFeed::raw_next(Frame& frame) {
+    for (;;) {  // frames without samples carry nothing to train on
+        if (!(seekable_ ? file_next(frame) : stream_next(frame))) return false;
+        if (frame.samples() > 0) return true;
+    }
+}
 
 bool BatchFeed::next(Frame& batch) {
     if (o_.steps > 0 && produced_ >= o_.steps) return false;
