@@ -436,7 +436,8 @@ std::unique_ptr<Model> Model::load(const std::string& path, const Overrides& ove
         if (n > bytes.size() - 8 && n < (256u << 20))
             throw DataError(path, "truncated: the header alone is " + std::to_string(n) + " bytes, the file " +
                                       std::to_string(bytes.size()));
-        std::string header(bytes.begin() + 8, bytes.begin() + 8 + std::min<ptrdiff_t>(ptrdiff_t(n), ptrdiff_t(bytes.size() - 8)));
+        // n is untrusted: a length past 2^63 once went negative here (exit 70).
+        std::string header(bytes.begin() + 8, bytes.begin() + 8 + ptrdiff_t(std::min<uint64_t>(n, bytes.size() - 8)));
         if (header.find("\"batchstream/") != std::string::npos)
             throw DataError(path, "is a batch stream, not a model file");
     }

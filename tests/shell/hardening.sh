@@ -131,3 +131,24 @@ fi
 imgmask -q --random-box 4x4-8x8 --random-boxes 2 --seed 9 j1.bs > m1.bs
 imgmask -q --random-box 4x4-8x8 --random-boxes 2 --seed 9 j3.bs > m3.bs
 check "imgmask random boxes depend on the seed and sample, not on batching" 'cmp -s m1.bs m3.bs'
+
+# ---- fuzz findings, replayed through the real tools (inputs in tests/fuzz/corpus/) ----
+F="$ROOT/tests/fuzz/corpus"
+run nneval -q -m "$F/model_file/regress-huge-header-length" g.bs
+check_status "a model file whose header length is past 2^63: exit 65, not 70" 65
+check_err "named as not a safetensors file" "regress-huge-header-length: not a safetensors file (starts with '\\x00\\x00"
+run batchpack -q -b 2 "$F/frame_reader/regress-huge-tensor"
+check_status "a frame header promising 1 TiB: exit 65, not an allocation failure" 65
+check_err "named as a truncated frame" "regress-huge-tensor: frame 1: truncated frame (data: 10 of 1099511627776 bytes)"
+tail -c +2 "$F/list_line/regress-huge-index" > huge-index.list
+run imgprep -q --size 8x8 huge-index.list
+check_status "a list line with label index 999999999: exit 65" 65
+check_err "named by its line" "imgprep: huge-index.list:1: label index 999999999 is too large (a list holds at most 100000 classes)"
+printf '{"input_shape": [28, 61e999, 1], "layers": [{"type": "Flatten"}]}' > overflow.json
+run nntrain -q -j1 --model overflow.json -o o.model g.bs
+check_status "a spec with the number 61e999: exit 65, not 70" 65
+check_err "named as not valid JSON" "nntrain: overflow.json: not valid JSON"
+py -c "print('{\"input_shape\": [28, 28, 1], \"layers\": [{\"type\": \"Lambda\", \"function\": \"' + '(' * 20000 + 'x' + ')' * 20000 + '\"}, {\"type\": \"Flatten\"}, {\"type\": \"Dense\", \"units\": 10}]}')" > deep.json
+run nntrain -q -j1 --model deep.json -o o.model g.bs
+check_status "a Lambda nested 20000 deep: exit 65, not a stack overflow" 65
+check_err "saying so" "expression nested too deeply"
