@@ -138,32 +138,44 @@ void apply_transform(const Augmentation& a, const Transform& t, uint8_t* pixels,
         double off_r = cr - m[0][0] * cr - m[0][1] * cc + m[0][2];
         double off_c = cc - m[1][0] * cr - m[1][1] * cc + m[1][2];
         const float cval = float(a.cval);
+        const size_t row_stride = size_t(w) * size_t(c);
         for (int r = 0; r < h; ++r) {
+            double ir = m[0][1] * -1 + m[0][0] * r + off_r, ic = m[1][1] * -1 + m[1][0] * r + off_c;
             for (int col = 0; col < w; ++col) {
-                double ir = m[0][0] * r + m[0][1] * col + off_r;
-                double ic = m[1][0] * r + m[1][1] * col + off_c;
+                ir += m[0][1];  // one column to the right
+                ic += m[1][1];
                 float* dst = &out[(size_t(r) * size_t(w) + size_t(col)) * size_t(c)];
+                int r0 = int(std::floor(ir)), c0 = int(std::floor(ic));
+                float fr = float(ir - r0), fc = float(ic - c0);
+                if (r0 >= 0 && r0 + 1 < h && c0 >= 0 && c0 + 1 < w) {  // inside: plain bilinear
+                    const uint8_t* p00 = pixels + size_t(r0) * row_stride + size_t(c0) * size_t(c);
+                    const uint8_t* p10 = p00 + row_stride;
+                    for (int k = 0; k < c; ++k) {
+                        float top = p00[k] + fc * (float(p00[k + c]) - p00[k]);
+                        float bottom = p10[k] + fc * (float(p10[k + c]) - p10[k]);
+                        dst[k] = top + fr * (bottom - top);
+                    }
+                    continue;
+                }
                 // scipy's 'constant': outside the input's extent is cval, no interpolation there.
                 if (a.fill_mode == FillMode::Constant && (ir < -1e-9 || ir > h - 1 + 1e-9 || ic < -1e-9 || ic > w - 1 + 1e-9)) {
                     std::fill(dst, dst + c, cval);
                     continue;
                 }
-                int r0 = int(std::floor(ir)), c0 = int(std::floor(ic));
-                double fr = ir - r0, fc = ic - c0;
                 int rows[2] = {boundary(r0, h, a.fill_mode), boundary(r0 + 1, h, a.fill_mode)};
                 int cols[2] = {boundary(c0, w, a.fill_mode), boundary(c0 + 1, w, a.fill_mode)};
-                double wr[2] = {1 - fr, fr}, wc[2] = {1 - fc, fc};
+                float wr[2] = {1 - fr, fr}, wc[2] = {1 - fc, fc};
                 for (int k = 0; k < c; ++k) {
-                    double v = 0;
+                    float v = 0;
                     for (int i = 0; i < 2; ++i)
                         for (int j = 0; j < 2; ++j) {
-                            double weight = wr[i] * wc[j];
+                            float weight = wr[i] * wc[j];
                             if (weight == 0) continue;
                             v += weight * (rows[i] < 0 || cols[j] < 0
-                                               ? a.cval
-                                               : pixels[(size_t(rows[i]) * size_t(w) + size_t(cols[j])) * size_t(c) + size_t(k)]);
+                                               ? cval
+                                               : pixels[size_t(rows[i]) * row_stride + size_t(cols[j]) * size_t(c) + size_t(k)]);
                         }
-                    dst[k] = float(v);
+                    dst[k] = v;
                 }
             }
         }
@@ -175,16 +187,13 @@ void apply_transform(const Augmentation& a, const Transform& t, uint8_t* pixels,
         float mn = *lo, mx = *hi, s = float(t.channel_shift);
         for (float& v : out) v = std::clamp(v + s, mn, mx);
     }
+    const float gain = t.brightness ? float(t.brightness) : 1.f;  // PIL's ImageEnhance.Brightness
     for (int r = 0; r < h; ++r) {
         for (int col = 0; col < w; ++col) {
             int sr = t.flip_vertical ? h - 1 - r : r, sc = t.flip_horizontal ? w - 1 - col : col;
             const float* src = &out[(size_t(sr) * size_t(w) + size_t(sc)) * size_t(c)];
             uint8_t* dst = pixels + (size_t(r) * size_t(w) + size_t(col)) * size_t(c);
-            for (int k = 0; k < c; ++k) {
-                double v = src[k];
-                if (t.brightness) v *= t.brightness;  // PIL's ImageEnhance.Brightness
-                dst[k] = uint8_t(std::lround(std::clamp(v, 0.0, 255.0)));
-            }
+            for (int k = 0; k < c; ++k) dst[k] = uint8_t(std::clamp(src[k] * gain, 0.f, 255.f) + 0.5f);
         }
     }
 }
