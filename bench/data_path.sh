@@ -43,8 +43,8 @@ g++ -O2 -std=c++17 bench/data_path_floor.cpp -o "$OUT/data_path_floor" $(pkg-con
 # and stdout/stderr of the last run in $OUT/m.out and $OUT/m.err.
 measure() {
     cpu=""; wall=""; rss=0
-    i=0
-    while [ $i -lt "$REPEAT" ]; do
+    rep=0
+    while [ $rep -lt "$REPEAT" ]; do
         /usr/bin/time -f "%e %U %S %M" -o "$OUT/m.time" taskset -c "$1" sh -c "$2" > "$OUT/m.out" 2> "$OUT/m.err" ||
             { echo "data_path.sh: failed: $2" >&2; sed 's/^/    /' "$OUT/m.err" | tail -n 5 >&2; cpu=""; return 1; }
         set -- "$1" "$2" $(tail -n 1 "$OUT/m.time")
@@ -52,7 +52,7 @@ measure() {
         if [ -z "$cpu" ] || [ "$(echo "$c $cpu" | awk '{print ($1 < $2)}')" = 1 ]; then cpu=$c; wall=$3; fi
         [ "$6" -gt "$rss" ] && rss=$6
         set -- "$1" "$2"
-        i=$((i + 1))
+        rep=$((rep + 1))
     done
 }
 
@@ -146,13 +146,13 @@ for corpus in jpeg1024 png64; do
     case $corpus in jpeg1024) kind=jpeg ;; *) kind=png ;; esac
     n=$(wc -l < "$OUT/$corpus.list")
     : > "$OUT/pairs.txt"
-    i=0
-    while [ $i -lt "${BENCH_PAIRS:-5}" ]; do
-        REPEAT=1 measure 0 "$OUT/data_path_floor $kind 64 < $OUT/$corpus.list" || break
+    pair=0
+    while [ $pair -lt "${BENCH_PAIRS:-5}" ]; do
+        REPEAT=1; measure 0 "$OUT/data_path_floor $kind 64 < $OUT/$corpus.list" || break
         f=$cpu
-        REPEAT=1 measure 0 "imgprep -q --size 64x64 -j 1 $OUT/$corpus.lines > /dev/null" || break
+        measure 0 "imgprep -q --size 64x64 -j 1 $OUT/$corpus.lines > /dev/null" || break
         echo "$f $cpu" >> "$OUT/pairs.txt"
-        i=$((i + 1))
+        pair=$((pair + 1))
     done
     sort -n -k1 "$OUT/pairs.txt" | awk -v n="$n" '{f[NR] = $1} END {printf "%.0f", n / f[int((NR + 1) / 2)]}' > "$OUT/f.txt"
     sort -n -k2 "$OUT/pairs.txt" | awk -v n="$n" '{o[NR] = $2} END {printf "%.0f", n / o[int((NR + 1) / 2)]}' > "$OUT/o.txt"
