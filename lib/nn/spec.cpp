@@ -92,13 +92,11 @@ public:
 
     [[noreturn]] void fail(const std::string& message) const { throw DataError(where_, context_ + ": " + message); }
     // A required key is absent: a misspelt key is the likelier story, so name that first.
-    [[noreturn]] void missing(const std::string& message) const {
-        size_t q1 = message.find('"'), q2 = message.find('"', q1 + 1);
-        std::string key = q1 == std::string::npos ? "" : message.substr(q1 + 1, q2 - q1 - 1);
+    [[noreturn]] void missing(const std::string& key, const std::string& detail = "") const {
         for (auto& [given, value] : j_.items())
-            if (!used_.count(given) && !allowed_.count(given) && !key.empty() && did_you_mean(given, {key}) == key)
+            if (!used_.count(given) && !allowed_.count(given) && did_you_mean(given, {key}) == key)
                 fail("unknown key \"" + given + "\"; did you mean \"" + key + "\"?");
-        fail(message);
+        fail("needs \"" + key + "\"" + detail);
     }
 
     bool has(const std::string& key) {
@@ -295,8 +293,8 @@ void parse_layer(const std::string& type, const json& config, const std::string&
     }
     if (type == "Conv2D" || type == "Conv2DTranspose") {
         l.units = c.integer("filters", 0);
-        if (!l.units) c.missing("needs \"filters\"");
-        if (!c.pair("kernel_size", l.kernel)) c.missing("needs \"kernel_size\"");
+        if (!l.units) c.missing("filters");
+        if (!c.pair("kernel_size", l.kernel)) c.missing("kernel_size");
         c.pair("strides", l.strides);
         parse_padding(c, l);
         l.activation = parse_activation(c, "activation", l);
@@ -310,7 +308,7 @@ void parse_layer(const std::string& type, const json& config, const std::string&
         c.require_default("output_padding", nullptr, "use padding \"same\" or \"valid\"");
     } else if (type == "Dense") {
         l.units = c.integer("units", 0);
-        if (!l.units) c.missing("needs \"units\"");
+        if (!l.units) c.missing("units");
         l.activation = parse_activation(c, "activation", l);
         l.use_bias = c.boolean("use_bias", true);
         l.kernel_initializer = parse_initializer(c, "kernel_initializer", "glorot_uniform");
@@ -333,7 +331,7 @@ void parse_layer(const std::string& type, const json& config, const std::string&
     } else if (type == "Flatten") {
     } else if (type == "Dropout") {
         l.rate = c.number("rate", -1);
-        if (l.rate < 0 || l.rate >= 1) c.missing("needs \"rate\" in [0, 1)");
+        if (l.rate < 0 || l.rate >= 1) c.missing("rate", " in [0, 1)");
         c.ignore({"seed"});
         c.require_default("noise_shape", nullptr, "noise_shape is not implemented");
     } else if (type == "BatchNormalization") {
@@ -357,13 +355,13 @@ void parse_layer(const std::string& type, const json& config, const std::string&
         c.require_default("adjustment", nullptr, "not implemented");
         c.ignore({"fused", "renorm_clipping", "renorm_momentum"});
     } else if (type == "Activation") {
-        if (!c.has("activation")) c.missing("needs \"activation\"");
+        if (!c.has("activation")) c.missing("activation");
         l.activation = parse_activation(c, "activation", l);
     } else if (type == "Rescaling") {
         l.rescale = c.number("scale", 1);
         l.offset = c.number("offset", 0);
     } else if (type == "Reshape") {
-        if (!c.has("target_shape")) c.missing("needs \"target_shape\"");
+        if (!c.has("target_shape")) c.missing("target_shape");
         const json& v = c.raw("target_shape");
         if (!v.is_array() || v.empty()) c.fail("\"target_shape\" must be a list of sizes");
         for (const json& d : v) {
@@ -373,7 +371,7 @@ void parse_layer(const std::string& type, const json& config, const std::string&
         }
     } else if (type == "Lambda") {
         const char* key = c.has("function") ? "function" : "expression";
-        if (!c.has(key)) c.missing("needs \"function\": a text expression over x, such as \"x/255.\"");
+        if (!c.has(key)) c.missing("function", ": a text expression over x, such as \"x/255.\"");
         const json& f = c.raw(key);
         if (!f.is_string())
             c.fail("the function is Python bytecode, which is neither portable nor safe to run; write it as text "
@@ -596,7 +594,7 @@ Spec parse_spec(const std::string& text, const std::string& where) {
             }
         }
         top.ignore({"compile_config"});
-        if (!top.has("config") || !doc["config"].is_object()) top.missing("needs \"config\"");
+        if (!top.has("config") || !doc["config"].is_object()) top.missing("config");
         top.raw("config");
         top.finish();
         Config cfg(doc["config"], "model config", where);
@@ -604,7 +602,7 @@ Spec parse_spec(const std::string& text, const std::string& where) {
         spec.name = cfg.string("name", "sequential");
         if (cfg.has("build_input_shape")) take_shape(doc["config"]["build_input_shape"], true, "build_input_shape");
         cfg.ignore({"build_input_shape"});
-        if (!cfg.has("layers")) cfg.missing("needs \"layers\"");
+        if (!cfg.has("layers")) cfg.missing("layers");
         layers = cfg.raw("layers");
         cfg.finish();
     } else {  // our compact form
@@ -619,7 +617,7 @@ Spec parse_spec(const std::string& text, const std::string& where) {
             spec.metrics_given = true;
         }
         top.ignore({"format"});
-        if (!top.has("layers")) top.missing("needs \"layers\": a list of layers");
+        if (!top.has("layers")) top.missing("layers", ": a list of layers");
         layers = top.raw("layers");
         top.finish();
     }
@@ -635,7 +633,7 @@ Spec parse_spec(const std::string& text, const std::string& where) {
             Config outer(entry, context, where);
             given = outer.string("class_name", "");
             outer.ignore({"module", "registered_name", "build_config", "name", "inbound_nodes"});
-            if (!outer.has("config")) outer.missing("needs \"config\"");
+            if (!outer.has("config")) outer.missing("config");
             config = outer.raw("config");
             outer.finish();
         } else if (entry.contains("type") && entry["type"].is_string()) {
