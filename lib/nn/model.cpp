@@ -235,13 +235,26 @@ public:
             auto it = f.metadata.find(key);
             return it == f.metadata.end() ? std::string() : it->second;
         };
-        classes_ = meta("classes").empty() ? std::vector<std::string>{} : parse_json_list(meta("classes"), "classes");
+        try {
+            classes_ = meta("classes").empty() ? std::vector<std::string>{} : parse_json_list(meta("classes"), "classes");
+        } catch (const DataError& e) {
+            throw DataError(where, e.what());
+        }
         std::string dtype = meta("input_dtype");
         has_dtype_ = !dtype.empty() && parse_dtype(dtype, input_dtype_);
         state_ = meta("state").empty() ? "{}" : meta("state");
         if (!keep_optimizer) return;
-        if (!meta("learning_rate").empty()) lr_ = std::stod(meta("learning_rate"));
-        if (!meta("optimizer_iterations").empty()) iterations_ = std::stoll(meta("optimizer_iterations"));
+        auto number = [&](const char* key, double fallback) {
+            std::string text = meta(key);
+            if (text.empty()) return fallback;
+            char* end = nullptr;
+            double v = std::strtod(text.c_str(), &end);
+            if (*end || !std::isfinite(v) || v < 0)
+                throw DataError(where, std::string("metadata \"") + key + "\" is not a number: \"" + text + "\"");
+            return v;
+        };
+        lr_ = number("learning_rate", lr_);
+        iterations_ = int64_t(number("optimizer_iterations", 0));
         init_slots();
         size_t i = 0;
         for (Parameter& p : net_.parameters()) {
@@ -460,7 +473,13 @@ std::unique_ptr<Model> Model::load(const std::string& path, const Overrides& ove
     apply_overrides(spec, overrides);
     auto model = std::make_unique<TorchModel>(spec, 0);
     std::vector<std::string> metrics;
-    if (f.metadata.count("metrics")) metrics = parse_json_list(f.metadata["metrics"], "metrics");
+    try {
+        if (f.metadata.count("metrics")) metrics = parse_json_list(f.metadata["metrics"], "metrics");
+        for (std::string& m : metrics) m = canonical_metric(m);
+        if (!f.metadata["loss"].empty()) f.metadata["loss"] = canonical_loss(f.metadata["loss"]);
+    } catch (const Error& e) {
+        throw DataError(path, e.what());
+    }
     model->set_loss_from_file(overrides.loss.empty() ? f.metadata["loss"] : "",
                               overrides.metrics.empty() && f.metadata.count("metrics") ? &metrics : nullptr);
     bool keep_optimizer = spec.optimizer.name == old_optimizer;
