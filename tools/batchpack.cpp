@@ -10,6 +10,7 @@ using namespace imgpipe;
 
 int main(int argc, char** argv) {
     App app("batchpack", "Regroup a batch stream into batches of -b samples (Keras batch_size, shuffle, last partial batch)");
+    app.add_seed_option();
     std::vector<std::string> inputs;
     std::string output;
     int64_t batch = 32, window = 0;

@@ -29,6 +29,7 @@ std::pair<size_t, size_t> parse_shard(const std::string& text) {
 
 int main(int argc, char** argv) {
     App app("imglist", "List the images of a folder as list lines (PATH<TAB>LABEL<TAB>CLASS), labels from class folders");
+    app.add_seed_option();
     Options o;
     CLI::App& cli = app.cli();
     cli.add_option("folder", o.root, "Folder of class folders (or of images)")->required();

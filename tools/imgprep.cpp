@@ -38,6 +38,7 @@ std::string rate(int64_t images, double seconds) {
 
 int main(int argc, char** argv) {
     App app("imgprep", "Decode, orient, convert and resize the images of a list into a batch stream");
+    app.add_seed_option();
     app.add_threads_option();
     std::string list_path = "-", output = "-", size = "256x256", fit = "stretch", interpolation = "bilinear",
                 color = "rgb", background = "black", dtype = "u8", rescale;

@@ -16,12 +16,15 @@ const char* const kVersion = "0.1.0";
 App::App(std::string tool, std::string description) : tool_(std::move(tool)), cli_(std::move(description), tool_) {
     cli_.set_version_flag("--version", std::string(tool_) + " (imgpipe) " + kVersion);
     cli_.add_flag("-q,--quiet", quiet, "No progress or summary on stderr; errors are still printed");
-    cli_.add_option("--seed", seed, "Seed for every random draw (shuffling, augmentation, masks)");
     cli_.get_formatter()->column_width(34);
 }
 
 void App::add_threads_option() {
     cli_.add_option("-j,--threads", threads, "Worker threads (default: all cores)")->check(CLI::NonNegativeNumber);
+}
+
+void App::add_seed_option() {
+    cli_.add_option("--seed", seed, "Seed for every random draw (the same seed gives the same bytes)");
 }
 
 bool App::parse(int argc, char** argv) {

@@ -27,6 +27,8 @@ public:
 
     // Adds -j/--threads (only tools that use threads offer it).
     void add_threads_option();
+    // Adds --seed (only tools that draw random numbers offer it).
+    void add_seed_option();
 
     // Parses argv; throws UsageError on a bad command line. Returns false when
     // the command line asked for --help or --version (already printed).
