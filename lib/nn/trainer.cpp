@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <csignal>
@@ -102,6 +103,18 @@ int fit(Model& model, const TrainOptions& o, const std::string& tool) {
     Callbacks cb;
     cb.reset(o.monitor.empty() ? (o.val.empty() ? "loss" : "val_loss") : o.monitor);
     if (state.contains("callbacks")) cb.restore(state["callbacks"]);
+    {  // a misspelt --monitor fails now, not after the first epoch
+        std::vector<std::string> names = {"loss"};
+        for (const std::string& m : model.metric_names()) names.push_back(m);
+        if (!o.val.empty())
+            for (size_t i = 0, n = names.size(); i < n; ++i) names.push_back("val_" + names[i]);
+        names.push_back("lr");
+        if (std::find(names.begin(), names.end(), cb.monitor) == names.end()) {
+            std::string have;
+            for (const std::string& n : names) have += (have.empty() ? "" : ", ") + n;
+            throw UsageError("--monitor " + cb.monitor + ": no such value (the epochs report: " + have + ")");
+        }
+    }
 
     std::unique_ptr<std::ofstream> history_file;
     if (!o.history.empty()) {

@@ -156,6 +156,7 @@ check "epoch 3 runs at the new rate" 'tail -n 1 lr.jsonl | grep -q "\"lr\":5e-10
 run nntrain -j1 -m cnn.json --monitor val_acc train.bs
 check_status "an unknown --monitor value" 64
 check_err "lists the values" "--monitor val_acc: no such value (the epochs report: loss, accuracy, lr)"
+check "before training" '! grep -q Epoch "$T/err"'
 
 # SIGTERM and SIGINT: the step finishes, a checkpoint is saved, 143 / 130.
 for sig in TERM INT; do
