@@ -116,12 +116,6 @@ int fit(Model& model, const TrainOptions& o, const std::string& tool) {
         }
     }
 
-    std::unique_ptr<std::ofstream> history_file;
-    if (!o.history.empty()) {
-        history_file = std::make_unique<std::ofstream>(o.history, done > 0 ? std::ios::app : std::ios::trunc);
-        if (!*history_file) throw CantCreateError(o.history, std::string("cannot open: ") + std::strerror(errno));
-    }
-
     FeedOptions fo;
     fo.batch_size = o.batch_size;
     fo.steps = o.steps_per_epoch;
@@ -141,6 +135,12 @@ int fit(Model& model, const TrainOptions& o, const std::string& tool) {
         vo.restart = true;  // the same validation batches every epoch, so epochs compare
         vo.epochs = o.epochs;
         val = std::make_unique<BatchFeed>(o.val, vo);
+    }
+
+    std::unique_ptr<std::ofstream> history_file;
+    if (!o.history.empty()) {
+        history_file = std::make_unique<std::ofstream>(o.history, done > 0 ? std::ios::app : std::ios::trunc);
+        if (!*history_file) throw CantCreateError(o.history, std::string("cannot open: ") + std::strerror(errno));
     }
 
     if (o.output.empty() && o.checkpoint_dir.empty())
