@@ -165,7 +165,7 @@ if part accuracy; then
         echo "|---:|---:|---:|---:|"
         echo "| **$(calc "$accuracy * 100" 2)%** | $(calc "$(json_get loss < "$W/fm_eval.json")" 4) | $(calc "$t1 - $t0") s | $(calc "$t2 - $t1") s |"
         echo
-        echo "Target: at least 91%: $( [ "$(calc "$accuracy >= 0.91" 0)" = 1 ] && echo met || echo "NOT met")."
+        echo "Target: at least 91%: $( [ "$(calc "($accuracy >= 0.91)" 0)" = 1 ] && echo met || echo "NOT met")."
         echo "Training history (nntrain --history), per epoch:"
         echo
         echo "| epoch | loss | accuracy | val_loss (test) | val_accuracy (test) | seconds |"
