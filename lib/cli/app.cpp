@@ -39,7 +39,8 @@ bool App::parse(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         throw UsageError(std::string(e.what()) + " (see --help)");
     }
-    seed_given = cli_.count("--seed") > 0;
+    const CLI::Option* seed_option = cli_.get_option_no_throw("--seed");
+    seed_given = seed_option && seed_option->count() > 0;
     if (!seed_given) seed = 0;
     return true;
 }
