@@ -249,6 +249,9 @@ void write_frame(Output& out, const Frame& frame) {
 Frame decode_frame(const uint8_t* data, size_t size, const std::string& where) {
     if (size < 8) throw DataError(where, "truncated: " + std::to_string(size) + " bytes, not a safetensors file");
     uint64_t n = read_le64(data);
+    if (n > size - 8 && n <= kMaxHeader && data[8] == '{')
+        throw DataError(where, "truncated: the header alone needs " + std::to_string(n + 8) + " bytes, the file has " +
+                                   std::to_string(size));
     if (n > size - 8 || n > kMaxHeader)
         throw DataError(where, "not a safetensors file (starts with '" + printable_prefix(data, size) + "')");
     Frame frame;
