@@ -1,6 +1,8 @@
 // Errors a user can act on: each carries the exit status <sysexits.h> gives it
 // and the file (or "list:17", "stdin: frame 3") it is about.
 #pragma once
+#include <cstddef>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -49,5 +51,8 @@ struct IoError : Error {
 struct BrokenPipe : Error {
     BrokenPipe() : Error(kBrokenPipe, "", "broken pipe") {}
 };
+
+// The first bytes of foreign input, printable, for "(starts with 'GIF8')" messages.
+std::string printable_start(const uint8_t* data, size_t size);
 
 }  // namespace imgpipe

@@ -44,8 +44,6 @@ struct Decoded {
     double scale = 1.0;
 };
 
-// "hello wo" with non-printable bytes escaped, for "not an image (starts with '...')".
-std::string printable_start(const uint8_t* data, size_t size);
 
 // The orientation tag (0x0112) of a TIFF-structured EXIF block; 1 when absent.
 int exif_orientation(const uint8_t* tiff, size_t size);

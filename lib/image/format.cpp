@@ -57,21 +57,6 @@ const char* decoder_name(Decoder d) {
 
 namespace codec {
 
-std::string printable_start(const uint8_t* p, size_t n) {
-    std::string s;
-    for (size_t i = 0; i < n && i < 8; ++i) {
-        unsigned char c = p[i];
-        if (c >= 32 && c < 127 && c != '\'' && c != '\\') {
-            s += char(c);
-        } else {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02x", c);
-            s += buf;
-        }
-    }
-    return s;
-}
-
 int exif_orientation(const uint8_t* p, size_t n) {
     if (n < 8) return 1;
     bool le;

@@ -23,20 +23,6 @@ uint64_t read_le64(const uint8_t* p) {
     return v;
 }
 
-std::string printable_prefix(const uint8_t* p, size_t n) {
-    std::string s;
-    for (size_t i = 0; i < n && i < 8; ++i) {
-        unsigned char c = p[i];
-        if (c >= 32 && c < 127) s += char(c);
-        else {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02x", c);
-            s += buf;
-        }
-    }
-    return s;
-}
-
 // Validates a parsed header and lays out the tensors; returns the data size.
 uint64_t parse_header(const std::string& where, const char* text, size_t size, Frame& frame, bool check_format) {
     json header = json::parse(text, text + size, nullptr, false);
@@ -253,7 +239,7 @@ Frame decode_frame(const uint8_t* data, size_t size, const std::string& where) {
         throw DataError(where, "truncated: the header alone needs " + std::to_string(n + 8) + " bytes, the file has " +
                                    std::to_string(size));
     if (n > size - 8 || n > kMaxHeader)
-        throw DataError(where, "not a safetensors file (starts with '" + printable_prefix(data, size) + "')");
+        throw DataError(where, "not a safetensors file (starts with '" + printable_start(data, size) + "')");
     Frame frame;
     uint64_t data_size = parse_header(where, reinterpret_cast<const char*>(data + 8), n, frame, false);
     if (data_size != size - 8 - n)
@@ -277,7 +263,7 @@ bool FrameReader::read(Frame& frame) {
     if (got < 8) throw DataError(where(), "truncated frame (" + std::to_string(got) + " of 8 length bytes)");
     uint64_t n = read_le64(prefix);
     if (n < 2 || n > kMaxHeader || prefix[7] != 0)
-        throw DataError(where(), "not a batch stream (starts with '" + printable_prefix(prefix, 8) + "')");
+        throw DataError(where(), "not a batch stream (starts with '" + printable_start(prefix, 8) + "')");
     // Like the data below, the header buffer grows as its bytes arrive: nine
     // bytes promising a 256 MB header cost a read, not 256 MB of zeroed memory.
     size_t have = 0;

@@ -141,7 +141,7 @@ TEST_CASE("formats are known by their magic bytes, not their names", "[image]") 
     CHECK(sniff(std::string("RIFF\x10\0\0\0WEBPVP8 ", 16)) == ImageFormat::Webp);
     CHECK(sniff("P6\n3 2\n255\n") == ImageFormat::Pnm);
     CHECK(sniff("hello world") == ImageFormat::Unknown);
-    CHECK(codec::printable_start(reinterpret_cast<const uint8_t*>("hi\x01'there"), 9) == "hi\\x01\\x27ther");
+    CHECK(printable_start(reinterpret_cast<const uint8_t*>("hi\x01'there"), 9) == "hi\\x01\\x27ther");
 }
 
 TEST_CASE("option text parses as the man page says", "[image]") {
