@@ -139,12 +139,13 @@ FUZZ_BUILD    := build/fuzz
 FUZZ_SECONDS  ?= 60
 FUZZ_CXXFLAGS := -std=c++17 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -Ilib -MMD -MP
 FUZZ_TARGETS  := frame_reader batch_feed list_line spec expr model_file
-FUZZ_SRC_frame_reader := lib/stream/frame.cpp lib/cli/io.cpp
-FUZZ_SRC_batch_feed   := lib/nn/feed.cpp lib/stream/batch.cpp lib/stream/frame.cpp lib/cli/io.cpp lib/cli/random.cpp
-FUZZ_SRC_list_line    := lib/list/list.cpp lib/cli/io.cpp
+FUZZ_IO_SRC           := lib/cli/io.cpp $(wildcard lib/cli/error.cpp)
+FUZZ_SRC_frame_reader := lib/stream/frame.cpp $(FUZZ_IO_SRC)
+FUZZ_SRC_batch_feed   := lib/nn/feed.cpp lib/stream/batch.cpp lib/stream/frame.cpp lib/cli/random.cpp $(FUZZ_IO_SRC)
+FUZZ_SRC_list_line    := lib/list/list.cpp $(FUZZ_IO_SRC)
 FUZZ_SRC_spec         := lib/nn/spec.cpp lib/nn/expr.cpp
 FUZZ_SRC_expr         := lib/nn/expr.cpp
-FUZZ_SRC_model_file   := $(NN_LIB_SRC) lib/stream/frame.cpp lib/stream/batch.cpp lib/cli/io.cpp lib/cli/app.cpp lib/cli/progress.cpp lib/cli/random.cpp
+FUZZ_SRC_model_file   := $(NN_LIB_SRC) lib/stream/frame.cpp lib/stream/batch.cpp lib/cli/app.cpp lib/cli/progress.cpp lib/cli/random.cpp $(FUZZ_IO_SRC)
 FUZZ_LIBS_model_file  := $(TORCH_LIBS)
 
 $(FUZZ_BUILD)/%.o: %.cpp

@@ -124,7 +124,12 @@ BatchFeed::BatchFeed(const std::string& path, const FeedOptions& options) : o_(o
         fd_ = is_stdin ? ::fcntl(0, F_DUPFD_CLOEXEC, 0) : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
         if (fd_ < 0) throw NoInputError(name_, std::string("cannot open: ") + std::strerror(errno));
         in_.reset();
-        index_file();
+        try {
+            index_file();
+        } catch (...) {  // a throwing constructor runs no destructor: close the file here
+            ::close(fd_);
+            throw;
+        }
     } else {
         ahead_ = std::make_shared<ReadAhead>();
         ahead_->in = std::move(in_);

@@ -2,13 +2,28 @@
 // stream file by its frame headers and re-reads it every epoch, or reads a
 // pipe in order. The first byte picks the options (regrouping, steps per
 // epoch, shuffling, file or pipe on stdin); two epochs are drawn.
+#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "fuzz.hpp"
 #include "nn/feed.hpp"
 
 using namespace imgpipe;
+
+namespace {
+int open_descriptors() {
+    int n = 0;
+    if (DIR* d = opendir("/proc/self/fd")) {
+        while (readdir(d)) ++n;
+        closedir(d);
+    }
+    return n;
+}
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size < 1) return 0;
@@ -26,7 +41,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     static fuzz::MemFile file;
     if (opt & 16) {  // a pipe on stdin: the stream reader
         int p[2];
-        if (pipe2(p, O_CLOEXEC) != 0) std::abort();
+        if (pipe2(p, O_CLOEXEC) != 0) fuzz::finding("pipe2 failed (descriptors leaked?)", std::strerror(errno));
         fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
         size_t done = 0;
         while (done < size) {
@@ -41,6 +56,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     } else {
         path = file.put(data, size);
     }
+    // Every descriptor the feed opens must be closed again, even when it throws.
+    static int first_count = -1;
+    int open_now = open_descriptors();
+    if (first_count < 0) first_count = open_now;
+    if (open_now > first_count + 4) fuzz::finding("descriptor leak", std::to_string(open_now) + " descriptors open");
     fuzz::expect_clean([&] {
         nn::BatchFeed feed(path, o);
         for (int64_t epoch = 1; epoch <= 2; ++epoch) {
