@@ -15,6 +15,7 @@
 using namespace imgpipe;
 
 int main(int argc, char** argv) {
+    nn::exec_with_passive_openmp(argv);
     App app("nneval", "Evaluates a trained model on a batch stream: loss, metrics, confusion matrix.");
     app.add_threads_option();
     std::string model_path, input = "-", output = "-", device = "cpu";

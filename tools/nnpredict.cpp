@@ -12,6 +12,7 @@
 using namespace imgpipe;
 
 int main(int argc, char** argv) {
+    nn::exec_with_passive_openmp(argv);
     App app("nnpredict", "Predicts with a trained model: one line per sample, or a batch stream of outputs.");
     app.add_threads_option();
     std::string model_path, input = "-", output = "-", device = "cpu", format_name = "tsv";

@@ -256,3 +256,18 @@ if command -v imglist > /dev/null && command -v imgprep > /dev/null && command -
     check_err "two epochs of 7 batches" "Epoch 2/2 - 7 steps"
     check "classes from the folders" 'meta pipe.model classes | grep -q "9_ankle_boot"'
 fi
+
+# OpenMP threads must not spin while the other stages of the pipeline want the cores:
+# nn tools run with OMP_WAIT_POLICY=PASSIVE unless the user chose a policy.
+omp_policy() {  # omp_policy [ENV...]: the policy a running nntrain sees
+    rm -f omp.fifo; mkfifo omp.fifo
+    env "$@" nntrain -q --model "$ROOT/examples/models/fashion-mnist.json" -o omp.model omp.fifo 2> /dev/null &
+    pid=$!
+    exec 3> omp.fifo
+    sleep 1
+    tr '\0' '\n' < /proc/$pid/environ | grep '^OMP_WAIT_POLICY='
+    exec 3>&-
+    wait $pid 2> /dev/null
+}
+check "nntrain runs its threads with a passive wait policy" '[ "$(omp_policy)" = "OMP_WAIT_POLICY=PASSIVE" ]'
+check "unless the user set one" '[ "$(omp_policy OMP_WAIT_POLICY=ACTIVE)" = "OMP_WAIT_POLICY=ACTIVE" ]'
