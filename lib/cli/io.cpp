@@ -33,7 +33,10 @@ Input::Input(const std::string& path) : buf_(kBufferSize) {
     }
     struct stat st {};
     if (::fstat(fd_, &st) == 0) {
-        if (S_ISDIR(st.st_mode)) throw NoInputError(name_, "is a directory");
+        if (S_ISDIR(st.st_mode)) {
+            if (owned_) ::close(fd_);  // a throwing constructor runs no destructor
+            throw NoInputError(name_, "is a directory");
+        }
         seekable_ = S_ISREG(st.st_mode);
     }
 }

@@ -114,55 +114,61 @@ struct ReadAhead {
     }
 };
 
+namespace {
+// Closes the indexed file and tells the read-ahead thread to stop.
+void release(int& fd, const std::shared_ptr<ReadAhead>& ahead) {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+    if (ahead) {
+        {
+            std::lock_guard<std::mutex> lock(ahead->mutex);
+            ahead->stop = true;
+        }
+        ahead->changed.notify_all();  // a thread blocked in read() ends at its next frame
+    }
+}
+}  // namespace
+
 BatchFeed::BatchFeed(const std::string& path, const FeedOptions& options) : o_(options) {
     in_ = std::make_unique<Input>(path);
     name_ = in_->name();
     seekable_ = in_->seekable();
-    if (seekable_) {
-        // stdin redirected from a file (nntrain < train.bs) is indexed like a named file.
-        bool is_stdin = path.empty() || path == "-";
-        fd_ = is_stdin ? ::fcntl(0, F_DUPFD_CLOEXEC, 0) : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd_ < 0) throw NoInputError(name_, std::string("cannot open: ") + std::strerror(errno));
-        in_.reset();
-        try {
+    try {
+        if (seekable_) {
+            // stdin redirected from a file (nntrain < train.bs) is indexed like a named file.
+            bool is_stdin = path.empty() || path == "-";
+            fd_ = is_stdin ? ::fcntl(0, F_DUPFD_CLOEXEC, 0) : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+            if (fd_ < 0) throw NoInputError(name_, std::string("cannot open: ") + std::strerror(errno));
+            in_.reset();
             index_file();
-        } catch (...) {  // a throwing constructor runs no destructor: close the file here
-            ::close(fd_);
-            throw;
-        }
-    } else {
-        ahead_ = std::make_shared<ReadAhead>();
-        ahead_->in = std::move(in_);
-        ahead_->reader = std::make_unique<FrameReader>(*ahead_->in);
-        std::shared_ptr<ReadAhead> state = ahead_;
-        std::thread([state] { state->run(); }).detach();  // it owns what it touches
-        // Peek at the first frame: its batch size decides the regrouping.
-        if (ahead_->pop(pending_, stream_where_)) {
-            has_pending_ = true;
-            first_rows_ = pending_.samples();
         } else {
-            throw DataError(name_, "the " + o_.role + " stream is empty");
+            ahead_ = std::make_shared<ReadAhead>();
+            ahead_->in = std::move(in_);
+            ahead_->reader = std::make_unique<FrameReader>(*ahead_->in);
+            std::shared_ptr<ReadAhead> state = ahead_;
+            std::thread([state] { state->run(); }).detach();  // it owns what it touches
+            // Peek at the first frame: its batch size decides the regrouping.
+            if (ahead_->pop(pending_, stream_where_)) {
+                has_pending_ = true;
+                first_rows_ = pending_.samples();
+            } else {
+                throw DataError(name_, "the " + o_.role + " stream is empty");
+            }
         }
-    }
-    if (o_.batch_size > 0 && first_rows_ > 1)
-        throw UsageError("--batch-size applies to unbatched streams, and " + name_ + " holds batches of " +
-                         std::to_string(first_rows_) + " samples (regroup it with batchpack -b N instead)");
-    if (o_.batch_size <= 0 && first_rows_ == 1) {
-        o_.batch_size = 32;  // Keras' default batch size
-        regrouped_ = true;
+        if (o_.batch_size > 0 && first_rows_ > 1)
+            throw UsageError("--batch-size applies to unbatched streams, and " + name_ + " holds batches of " +
+                             std::to_string(first_rows_) + " samples (regroup it with batchpack -b N instead)");
+        if (o_.batch_size <= 0 && first_rows_ == 1) {
+            o_.batch_size = 32;  // Keras' default batch size
+            regrouped_ = true;
+        }
+    } catch (...) {
+        release(fd_, ahead_);  // a throwing constructor runs no destructor
+        throw;
     }
 }
 
-BatchFeed::~BatchFeed() {
-    if (fd_ >= 0) ::close(fd_);
-    if (ahead_) {
-        {
-            std::lock_guard<std::mutex> lock(ahead_->mutex);
-            ahead_->stop = true;
-        }
-        ahead_->changed.notify_all();  // a thread blocked in read() ends at its next frame
-    }
-}
+BatchFeed::~BatchFeed() { release(fd_, ahead_); }
 
 std::string BatchFeed::where() const {
     if (seekable_) return name_ + ": frame " + std::to_string(frame_number_);

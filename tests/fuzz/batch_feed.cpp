@@ -15,10 +15,16 @@
 using namespace imgpipe;
 
 namespace {
-int open_descriptors() {
+// The number of open descriptors; with `list`, also what each one is.
+int open_descriptors(std::string* list = nullptr) {
     int n = 0;
     if (DIR* d = opendir("/proc/self/fd")) {
-        while (readdir(d)) ++n;
+        while (struct dirent* e = readdir(d)) {
+            ++n;
+            char target[256] = {0};
+            std::string link = std::string("/proc/self/fd/") + e->d_name;
+            if (list && readlink(link.c_str(), target, sizeof target - 1) > 0) *list += std::string(e->d_name) + "->" + target + " ";
+        }
         closedir(d);
     }
     return n;
@@ -60,7 +66,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     static int first_count = -1;
     int open_now = open_descriptors();
     if (first_count < 0) first_count = open_now;
-    if (open_now > first_count + 4) fuzz::finding("descriptor leak", std::to_string(open_now) + " descriptors open");
+    if (open_now > first_count + 4) {
+        std::string list;
+        open_descriptors(&list);
+        fuzz::finding("descriptor leak", std::to_string(open_now) + " descriptors open: " + list);
+    }
     fuzz::expect_clean([&] {
         nn::BatchFeed feed(path, o);
         for (int64_t epoch = 1; epoch <= 2; ++epoch) {

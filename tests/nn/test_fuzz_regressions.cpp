@@ -81,5 +81,23 @@ TEST_CASE("a stream file the feed refuses leaves no descriptor open (fuzz findin
     for (int i = 0; i < 10; ++i)
         CHECK_THROWS_WITH(nn::BatchFeed(name, nn::FeedOptions{}), Catch::Contains("truncated frame (1 of 8 length bytes)"));
     CHECK(open_descriptors() == before);
+    // A good file refused by the options (--batch-size on batches) once leaked it too.
+    Frame f;
+    f.metadata["format"] = kStreamFormat;
+    f.tensors.emplace_back("x", DType::U8, std::vector<int64_t>{2, 2, 2, 1});
+    std::vector<uint8_t> bytes = encode_frame(f);
+    FILE* out = std::fopen(name, "wb");
+    REQUIRE(out);
+    std::fwrite(bytes.data(), 1, bytes.size(), out);
+    std::fclose(out);
+    nn::FeedOptions regroup;
+    regroup.batch_size = 16;
+    before = open_descriptors();
+    for (int i = 0; i < 10; ++i)
+        CHECK_THROWS_WITH(nn::BatchFeed(name, regroup), Catch::Contains("--batch-size applies to unbatched streams"));
+    CHECK(open_descriptors() == before);
+    // And Input on a folder.
+    for (int i = 0; i < 10; ++i) CHECK_THROWS_WITH(Input("/tmp"), Catch::Contains("is a directory"));
+    CHECK(open_descriptors() == before);
     std::remove(name);
 }
