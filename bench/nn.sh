@@ -37,15 +37,14 @@ part() { case ",$PARTS," in *",$1,"*) return 0 ;; esac; return 1; }
 fail() { echo "bench/nn.sh: $*" >&2; exit 1; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
-# Each part writes its section to bench/results/.nn-PART.md, with its own date and
-# load average; nn.md joins them, so one part can be rerun alone.
+# Each part writes its section with its own date and load average; a part not
+# rerun keeps its section from the nn.md already there, so one part can be rerun alone.
 section_start() {  # section_start PART TITLE
     SECTION="$W/$1.md"
     printf '\n### %s\n\nRun %s; load average %s at the start.\n' "$2" "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(load)" > "$SECTION"
 }
 section_end() {  # section_end PART
     printf '\nLoad average at the end: %s.\n' "$(load)" >> "$SECTION"
-    mv "$SECTION" "bench/results/.nn-$1.md"
 }
 
 # 1. Training step.
@@ -208,8 +207,24 @@ fi
          "BLAS $(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 | sed 's|/usr/lib/x86_64-linux-gnu/||')."
     echo "Each part says when it ran and the load average then (other work on the machine slows"
     echo "multi-threaded runs most); \`NN_BENCH_PARTS=step sh bench/nn.sh\` reruns one part."
-    for p in step e2e accuracy; do
-        [ -e "bench/results/.nn-$p.md" ] && cat "bench/results/.nn-$p.md"
-    done
-} > "$RESULT.tmp" && mv "$RESULT.tmp" "$RESULT"
+} > "$W/head.md"
+$PY - "$RESULT" "$W" <<'PY' || fail "cannot write $RESULT"
+import os, re, sys
+result, work = sys.argv[1], sys.argv[2]
+titles = {"step": "### Training step", "e2e": "### One Fashion-MNIST epoch", "accuracy": "### Fashion-MNIST accuracy"}
+sections = {}
+old = open(result).read() if os.path.exists(result) else ""
+for chunk in re.split(r"\n(?=### )", old):
+    for part, title in titles.items():
+        if chunk.startswith(title):
+            sections[part] = chunk.strip("\n")
+for part in titles:
+    fresh = os.path.join(work, part + ".md")
+    if os.path.exists(fresh):
+        sections[part] = open(fresh).read().strip("\n")
+text = open(os.path.join(work, "head.md")).read().rstrip("\n")
+text += "".join("\n\n" + sections[p] for p in titles if p in sections) + "\n"
+open(result + ".tmp", "w").write(text)
+os.replace(result + ".tmp", result)
+PY
 echo "bench/nn.sh: wrote $RESULT" >&2
