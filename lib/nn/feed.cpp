@@ -54,7 +54,7 @@ void check_format(const std::map<std::string, std::string>& meta, const std::str
 // state (not the feed) and is detached, so a feed can be dropped while the thread
 // is blocked in read() on a pipe whose producer is still running.
 struct ReadAhead {
-    static constexpr size_t kLimit = 64u << 20;
+    static constexpr size_t kLimit = 16u << 20;
     std::unique_ptr<Input> in;
     std::unique_ptr<FrameReader> reader;
     std::mutex mutex;

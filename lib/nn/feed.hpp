@@ -3,7 +3,7 @@
 // an optional fresh frame order per pass. A pipe, FIFO or stdin is consumed in
 // order: an epoch ends where the stream's metadata says ("epoch", "index",
 // "epoch_size"), or after --steps-per-epoch batches. A stream is read ahead
-// (up to 64 MB) by a thread of its own, so the producer never waits on a full
+// (up to 16 MB) by a thread of its own, so the producer never waits on a full
 // pipe while a step runs: the pipeline's stages really run in parallel.
 #pragma once
 #include <cstdint>
