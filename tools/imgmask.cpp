@@ -57,8 +57,9 @@ int main(int argc, char** argv) {
                          " mask resized (nearest) to the images' " + std::to_string(w) + "x" + std::to_string(h));
                 told_size = true;
             }
-            Tensor original = *x;
-            Tensor mask_tensor("mask", DType::U8, {n, h, w, 1});
+            // The original (the new y) and the mask tensor only when they are written.
+            Tensor original = keep_labels ? Tensor() : *x;
+            Tensor mask_tensor = emit_mask ? Tensor("mask", DType::U8, {n, h, w, 1}) : Tensor();
             int64_t epoch = frame.meta_int("epoch", 0), index = frame.meta_int("index", samples);
             for (int64_t i = 0; i < n; ++i) {
                 std::vector<uint8_t> drawn;
@@ -69,7 +70,7 @@ int main(int argc, char** argv) {
                 } catch (const DataError& e) {
                     throw DataError(reader.where(), e.what());
                 }
-                std::copy(keep.begin(), keep.end(), mask_tensor.data.begin() + ptrdiff_t(i * h * w));
+                if (emit_mask) std::copy(keep.begin(), keep.end(), mask_tensor.data.begin() + ptrdiff_t(i * h * w));
             }
             if (!keep_labels) {
                 original.name = "y";
