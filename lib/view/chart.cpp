@@ -46,13 +46,64 @@ History read_history(Input& in) {
 }
 
 namespace {
-std::string number_text(double v) {
-    char buf[32];
-    if (std::fabs(v) >= 1000 || (std::fabs(v) < 0.01 && v != 0)) std::snprintf(buf, sizeof buf, "%.2g", v);
-    else std::snprintf(buf, sizeof buf, "%.3g", v);
-    return buf;
+// Round ticks: a step of 1, 2, 2.5 or 5 times a power of ten, and the
+// multiples of it that enclose the data.
+struct Ticks {
+    double lo = 0, hi = 1;
+    int mantissa_x2 = 2;  // the step's mantissa times 2 (2, 4, 5, 10), so 2.5 is exact
+    int exponent = -1;    // step = mantissa * 10^exponent
+    long first = 0, last = 0;  // lo = first * step, hi = last * step
+
+    double step() const { return mantissa_x2 / 2.0 * std::pow(10.0, exponent); }
+    // The k-th multiple of the step, computed from integers so that 3 * 0.1 is 0.3.
+    double value(long k) const {
+        double m = double(k) * mantissa_x2 / 2.0;
+        return exponent >= 0 ? m * std::pow(10.0, exponent) : m / std::pow(10.0, -exponent);
+    }
+    // Every label of the axis has the same number of decimals, and no float noise.
+    std::string label(long k) const {
+        double v = value(k);
+        int decimals = std::max(0, -exponent + (mantissa_x2 == 5 ? 1 : 0));
+        char buf[48];
+        if (decimals > 5 || std::fabs(v) >= 1e7) std::snprintf(buf, sizeof buf, "%g", v);
+        else std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+        return buf;
+    }
+};
+
+// The fewest round ticks (at most max_intervals + 1) that enclose [y0, y1].
+Ticks round_ticks(double y0, double y1, int max_intervals) {
+    Ticks t;
+    const double span = std::max(y1 - y0, 1e-300);
+    int e = int(std::floor(std::log10(span / max_intervals))) - 1;
+    for (;; ++e)
+        for (int m2 : {2, 4, 5, 10}) {
+            t.mantissa_x2 = m2;
+            t.exponent = e;
+            double s = t.step();
+            // A tiny slack, so that 0.9 / 0.1 = 9.000000000000002 still counts as 9.
+            t.first = long(std::floor(y0 / s + 1e-9));
+            t.last = long(std::ceil(y1 / s - 1e-9));
+            if (t.last == t.first) ++t.last;
+            if (t.last - t.first <= max_intervals) {
+                t.lo = t.value(t.first);
+                t.hi = t.value(t.last);
+                return t;
+            }
+        }
 }
 
+// Whole-epoch ticks: a step of 1, 2, 5, 10, 20, 50... epochs, the smallest
+// whose labels, spaced on a plot of `pixels`, leave room between them.
+int epoch_step(double x0, double x1, int pixels) {
+    double widest = std::max(std::to_string(long(std::fabs(x0))).size(), std::to_string(long(std::fabs(x1))).size());
+    double room = widest * 7 + 10;  // 11-pixel digits are about 6.5 pixels wide
+    for (int step = 1;; step *= 10)
+        for (int m : {1, 2, 5})
+            if ((x1 - x0 <= 0) || double(m * step) / (x1 - x0) * pixels >= room) return m * step;
+}
+
+bool contains(const std::string& s, const char* part) { return s.find(part) != std::string::npos; }
 std::string escape(const std::string& s) {
     std::string out;
     for (char c : s) {
@@ -78,8 +129,11 @@ std::string history_svg(const History& h, int width, int height) {
     svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << total_w << "\" height=\"" << height << "\" font-family=\"sans-serif\">\n";
     svg << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
     const int left = 56, right = 16, top = 30, bottom = 40;
-    double x0 = *std::min_element(h.epochs.begin(), h.epochs.end()), x1 = *std::max_element(h.epochs.begin(), h.epochs.end());
-    if (x1 <= x0) x1 = x0 + 1;
+    // The epochs, and the x axis: the epochs with a little room either side, so no point sits on the frame.
+    const double first_epoch = *std::min_element(h.epochs.begin(), h.epochs.end());
+    const double last_epoch = *std::max_element(h.epochs.begin(), h.epochs.end());
+    double x0 = first_epoch - 0.5, x1 = last_epoch + 0.5;
+    if (last_epoch > first_epoch) x0 = first_epoch - (last_epoch - first_epoch) * 0.03, x1 = last_epoch + (last_epoch - first_epoch) * 0.03;
     for (size_t p = 0; p < panels.size(); ++p) {
         const std::string& base = panels[p];
         int ox = int(p) * width, pw = width - left - right, ph = height - top - bottom;
@@ -88,27 +142,38 @@ std::string history_svg(const History& h, int width, int height) {
             if (h.values.count(name))
                 for (double v : h.values.at(name))
                     if (std::isfinite(v)) { y0 = std::min(y0, v); y1 = std::max(y1, v); }
+        // Axes within the data's sense: a quantity that is never negative (a loss, an
+        // error, anything whose values are all >= 0) gets no negative axis; an accuracy
+        // (in [0, 1]) no axis above 1.
+        const bool nonnegative = !std::isfinite(y0) || y0 >= 0 || contains(base, "loss") || base == "mse" || base == "mae";
+        const bool fraction = contains(base, "acc") && (!std::isfinite(y1) || (y0 >= 0 && y1 <= 1));
         if (!std::isfinite(y0)) { y0 = 0; y1 = 1; }
-        if (y1 - y0 < 1e-12) { y0 -= 0.5; y1 += 0.5; }
-        double pad = (y1 - y0) * 0.05;
-        y0 -= pad;
-        y1 += pad;
+        const double data_min = y0;
+        if (y1 - y0 < 1e-12 * std::max(1.0, std::fabs(y1))) {  // a flat line: a band around it
+            double half = y0 == 0 ? 0.5 : std::fabs(y0) * 0.05;
+            y0 -= half;
+            y1 += half;
+        }
+        if (nonnegative) y0 = std::max(y0, std::min(data_min, 0.0));  // never clips a (strange) negative loss
+        if (fraction) y1 = std::min(y1, 1.0);
+        const Ticks yt = round_ticks(y0, y1, ph >= 360 ? 8 : 5);
+        y0 = yt.lo;
+        y1 = yt.hi;
         auto sx = [&](double x) { return ox + left + (x - x0) / (x1 - x0) * pw; };
         auto sy = [&](double y) { return top + (1 - (y - y0) / (y1 - y0)) * ph; };
         svg << "<text x=\"" << ox + left << "\" y=\"20\" font-size=\"15\">" << escape(base) << "</text>\n";
         svg << "<rect x=\"" << ox + left << "\" y=\"" << top << "\" width=\"" << pw << "\" height=\"" << ph
             << "\" fill=\"none\" stroke=\"#888\"/>\n";
-        for (int k = 0; k <= 4; ++k) {  // y grid and labels
-            double v = y0 + (y1 - y0) * k / 4;
+        for (long k = yt.first; k <= yt.last; ++k) {  // y grid and labels
+            double v = yt.value(k);
             svg << "<line x1=\"" << ox + left << "\" x2=\"" << ox + left + pw << "\" y1=\"" << sy(v) << "\" y2=\"" << sy(v)
                 << "\" stroke=\"#eee\"/><text x=\"" << ox + left - 4 << "\" y=\"" << sy(v) + 4
-                << "\" text-anchor=\"end\" font-size=\"11\">" << number_text(v) << "</text>\n";
+                << "\" text-anchor=\"end\" font-size=\"11\">" << yt.label(k) << "</text>\n";
         }
-        int ticks = int(std::min<double>(x1 - x0, 8));
-        for (int k = 0; k <= ticks; ++k) {  // epoch labels
-            double e = x0 + (x1 - x0) * k / std::max(ticks, 1);
-            svg << "<text x=\"" << sx(e) << "\" y=\"" << top + ph + 16 << "\" text-anchor=\"middle\" font-size=\"11\">"
-                << number_text(std::round(e)) << "</text>\n";
+        const int step = epoch_step(x0, x1, pw);
+        for (long e = long(std::ceil(first_epoch / step - 1e-9)) * step; e <= last_epoch + 1e-9; e += step) {  // epoch labels
+            svg << "<text x=\"" << sx(double(e)) << "\" y=\"" << top + ph + 16 << "\" text-anchor=\"middle\" font-size=\"11\">"
+                << e << "</text>\n";
         }
         svg << "<text x=\"" << ox + left + pw / 2 << "\" y=\"" << height - 6 << "\" text-anchor=\"middle\" font-size=\"12\">epoch</text>\n";
         const char* colours[] = {"#1f77b4", "#ff7f0e"};

@@ -63,3 +63,86 @@ check "and no picture is left" '[ ! -e broken.png ]'
 : > empty.jsonl
 run nnplot -o e.png empty.jsonl
 check_status "an empty history" 65
+
+# The axes of nnplot: whole-epoch x ticks, round y ticks, axes within the data's sense.
+cat > ticks.py <<'P'
+# ticks.py FILE.svg PANEL_WIDTH: prints one line per panel, "NAME|x ticks|y ticks", and
+# fails when a tick label is not what a reader expects.
+import re, sys, xml.etree.ElementTree as ET
+from decimal import Decimal
+svg, width = ET.parse(sys.argv[1]).getroot(), int(sys.argv[2])
+panels = {}
+for t in svg.iter("{http://www.w3.org/2000/svg}text"):
+    p = int(float(t.get("x")) // width)
+    d = panels.setdefault(p, {"name": None, "x": [], "y": []})
+    if t.get("font-size") == "15": d["name"] = t.text
+    elif t.get("font-size") == "11" and t.get("text-anchor") == "middle": d["x"].append(t.text)
+    elif t.get("font-size") == "11" and t.get("text-anchor") == "end": d["y"].append(t.text)
+bad = []
+for p, d in sorted(panels.items()):
+    name, xs, ys = d["name"], d["x"], d["y"]
+    print("%s|%s|%s" % (name, " ".join(xs), " ".join(ys)))
+    if len(xs) < 2 or len(ys) < 3: bad.append("%s: too few ticks" % name); continue
+    # x: whole epochs, equally spaced by 1, 2, 5, 10, 20, 50...
+    if not all(re.fullmatch(r"-?\d+", x) for x in xs): bad.append("%s: x tick not a whole epoch: %s" % (name, xs)); continue
+    xv = [int(x) for x in xs]
+    steps = {b - a for a, b in zip(xv, xv[1:])}
+    if len(steps) != 1 or steps.pop() not in (1, 2, 5, 10, 20, 50, 100, 200, 500): bad.append("%s: x ticks %s" % (name, xs))
+    # y: plain decimals (no float noise), equally spaced by 1, 2, 2.5 or 5 times a power of ten,
+    # each a multiple of the step
+    if not all(re.fullmatch(r"-?\d+(\.\d{1,4})?", y) for y in ys): bad.append("%s: y tick not a round number: %s" % (name, ys)); continue
+    yv = [Decimal(y) for y in ys]
+    yv.sort()
+    steps = {b - a for a, b in zip(yv, yv[1:])}
+    step = steps.pop() if len(steps) == 1 else None
+    if step is None or step.normalize().as_tuple().digits not in ((1,), (2,), (2, 5), (5,)):
+        bad.append("%s: y ticks not equally spaced by a round step: %s" % (name, ys)); continue
+    if any(v % step for v in yv): bad.append("%s: y ticks off the step %s: %s" % (name, step, ys))
+    if ("loss" in name or name in ("mse", "mae")) and yv[0] < 0: bad.append("%s: negative tick %s" % (name, yv[0]))
+    if "acc" in name and (yv[-1] > 1 or yv[0] < 0): bad.append("%s: tick outside [0, 1]: %s" % (name, ys))
+if bad: print("\n".join(bad)); sys.exit(1)
+P
+# A realistic run: the loss falls to nearly 0 and the accuracy rises to nearly 1, so a padded axis
+# would cross both bounds.
+py -c '
+import json, math
+for e in range(1, 11):
+    print(json.dumps({"epoch": e, "loss": round(0.92 * math.exp(-0.45 * (e - 1)), 4), "accuracy": round(1 - 0.4 * math.exp(-0.5 * (e - 1)), 4),
+                      "val_loss": round(0.8 * math.exp(-0.3 * (e - 1)) + 0.004, 4), "val_accuracy": round(0.995 - 0.3 * math.exp(-0.4 * (e - 1)), 4),
+                      "mae": round(0.0111 + 0.0015 * e, 4), "lr": 0.001, "seconds": 3.0}))' > h10.jsonl
+run nnplot --svg h10.svg -o h10.png h10.jsonl
+check_status "nnplot draws a 10-epoch history" 0
+py ticks.py h10.svg 420 > ticks10 2>&1; ts=$?
+check "its ticks are round, whole epochs, and within the data's sense (ticks.py)" '[ $ts -eq 0 ] || { cat ticks10; false; }'
+check "the epoch axis of 10 epochs reads 1 to 10" '[ "$(sed -n 1p ticks10 | cut -d"|" -f2)" = "1 2 3 4 5 6 7 8 9 10" ]'
+check "the loss axis starts at 0, not below" '[ "$(sed -n 1p ticks10 | cut -d"|" -f3 | tr " " "\n" | sort -g | head -n 1 | awk "{print \$1 + 0}")" = 0 ]'
+check "the accuracy axis ends at 1, not above" '[ "$(grep "^accuracy|" ticks10 | cut -d"|" -f3 | tr " " "\n" | sort -g | tail -n 1 | awk "{print \$1 + 0}")" = 1 ]'
+py -c '
+import json
+for e in range(1, 38): print(json.dumps({"epoch": e, "loss": 2.5 / e, "accuracy": 0.5 + e / 80.0}))' > h37.jsonl
+run nnplot --svg h37.svg -o h37.png h37.jsonl
+py ticks.py h37.svg 420 > ticks37 2>&1; ts=$?
+check "37 epochs: whole-epoch ticks on a round step (ticks.py)" '[ $ts -eq 0 ] || { cat ticks37; false; }'
+check "37 epochs: at most 10 epoch labels, so they never collide" '[ $(sed -n 1p ticks37 | cut -d"|" -f2 | wc -w) -le 10 ]'
+py -c '
+import json
+for e in range(1, 4): print(json.dumps({"epoch": e, "loss": 1234.5 - e, "mse": 0.0}))' > flat.jsonl
+run nnplot --svg flat.svg -o flat.png flat.jsonl
+py ticks.py flat.svg 420 > ticksflat 2>&1; ts=$?
+check "a flat or large-valued series still gets round ticks, none below 0 (ticks.py)" '[ $ts -eq 0 ] || { cat ticksflat; false; }'
+printf '{"epoch": 1, "loss": 0.5, "accuracy": 0.75}\n' > one.jsonl
+run nnplot --svg one.svg -o one.png one.jsonl
+check "a 1-epoch history has one epoch tick" '[ "$(py ticks.py one.svg 420 | sed -n 1p | cut -d"|" -f2)" = "1" ]'
+
+# --size is WxH per panel, like imgprep's; a bare number is still the width.
+run nnplot --size 500x320 -o wh.png one.jsonl
+check "--size WxH sets each panel's width and height" '[ "$(size wh.png)" = "1000x320 RGB" ]'
+run nnplot --size 500 -o w.png one.jsonl
+check "--size W (the old spelling) sets the width only" '[ "$(size w.png)" = "1000x300 RGB" ]'
+run nnplot --size 500 --height 200 -o wh2.png one.jsonl
+check "--height still sets the height" '[ "$(size wh2.png)" = "1000x200 RGB" ]'
+run nnplot --size 500x -o bad.png one.jsonl
+check_status "a malformed --size is a usage error" 64
+check_err "naming the option" "--size"
+run nnplot --help
+check_out "--help shows WxH" "WxH"
