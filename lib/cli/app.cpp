@@ -2,10 +2,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <csignal>
 #include <iostream>
 #include <new>
 #include <thread>
+#include <vector>
 
 #include "cli/error.hpp"
 
@@ -27,6 +30,53 @@ void App::add_seed_option() {
     cli_.add_option("--seed", seed, "Seed for every random draw (the same seed gives the same bytes)");
 }
 
+namespace {
+// Levenshtein distance, with a swap of two neighbours counting as one edit.
+size_t edit_distance(const std::string& a, const std::string& b) {
+    std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+    for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+    for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+    for (size_t i = 1; i <= a.size(); ++i)
+        for (size_t j = 1; j <= b.size(); ++j) {
+            d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1])});
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+        }
+    return d[a.size()][b.size()];
+}
+
+// The first argument CLI11 left over that looks like an option ("--epoch",
+// "--epoch=3", "-x"); not "-" (stdin) nor a negative number.
+std::string unknown_option(const std::vector<std::string>& extras) {
+    for (const std::string& a : extras)
+        if (a.size() > 1 && a[0] == '-' && !std::isdigit(static_cast<unsigned char>(a[1])) && a[1] != '.' && a != "--") return a;
+    return "";
+}
+}  // namespace
+
+std::string App::closest_option(const std::string& typed) const {
+    if (typed.size() < 3 || typed.compare(0, 2, "--") != 0) return "";
+    const std::string name = typed.substr(2);
+    std::vector<std::string> names{"help"};
+    for (const CLI::Option* o : cli_.get_options())
+        for (const std::string& n : o->get_lnames()) names.push_back(n);
+    // Close by spelling: one edit in a short name, two in a longer one.
+    const size_t allowed = name.size() <= 4 ? 1 : 2;
+    std::string best;
+    size_t best_distance = allowed + 1;
+    for (const std::string& n : names) {
+        size_t d = edit_distance(name, n);
+        if (d < best_distance) best = n, best_distance = d;
+    }
+    if (!best.empty()) return "--" + best;
+    // Or the start of exactly one option's name ("--thr" for --threads).
+    for (const std::string& n : names)
+        if (name.size() >= 3 && n.compare(0, name.size(), name) == 0) {
+            if (!best.empty()) return "";
+            best = n;
+        }
+    return best.empty() ? "" : "--" + best;
+}
+
 bool App::parse(int argc, char** argv) {
     try {
         cli_.parse(argc, argv);
@@ -37,6 +87,14 @@ bool App::parse(int argc, char** argv) {
         std::cout << cli_.version() << "\n";
         return false;
     } catch (const CLI::ParseError& e) {
+        // An unknown option explains most other complaints (a value taken for a
+        // positional, a required option "missing"), so it is named first.
+        std::string unknown = unknown_option(cli_.remaining());
+        if (!unknown.empty()) {
+            std::string name = unknown.substr(0, unknown.find('='));
+            std::string guess = closest_option(name);
+            throw UsageError("unknown option " + name + (guess.empty() ? " (see --help)" : " (did you mean " + guess + "?)"));
+        }
         throw UsageError(std::string(e.what()) + " (see --help)");
     }
     const CLI::Option* seed_option = cli_.get_option_no_throw("--seed");

@@ -44,6 +44,10 @@ public:
 
     int thread_count() const;  // threads, or the number of cores
 
+    // The real long option closest to a mistyped one ("--epoch" -> "--epochs"),
+    // or "" when none is close.
+    std::string closest_option(const std::string& typed) const;
+
 private:
     std::string tool_;
     CLI::App cli_;
