@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cli/error.hpp"
+#include "cli/progress.hpp"
 
 namespace imgpipe {
 
@@ -20,6 +21,7 @@ App::App(std::string tool, std::string description) : tool_(std::move(tool)), cl
     cli_.set_version_flag("--version", std::string(tool_) + " (imgpipe) " + kVersion);
     cli_.add_flag("-q,--quiet", quiet, "No progress or summary on stderr; errors are still printed");
     cli_.get_formatter()->column_width(34);
+    set_progress_tool(tool_);
 }
 
 void App::add_threads_option() {
@@ -129,11 +131,11 @@ void App::warn(const std::string& where, const std::string& message) const {
     std::string line = tool_ + ": ";
     if (!where.empty()) line += where + ": ";
     line += message + "\n";
-    std::cerr << line << std::flush;
+    std::cerr << stderr_line_start() + line << std::flush;
 }
 
 void App::note(const std::string& message) const {
-    if (!quiet) std::cerr << message << "\n" << std::flush;
+    if (!quiet) std::cerr << stderr_line_start() + message + "\n" << std::flush;
 }
 
 int App::thread_count() const {

@@ -1,5 +1,6 @@
-# The command line every tool shares (lib/cli): mistyped options.
+# The command line every tool shares (lib/cli): mistyped options, and progress on a terminal.
 . "$ROOT/tests/shell/lib.sh"
+S="$ROOT/tests/shell/stream.py"
 
 # A mistyped option is named first, with the closest real one.
 run imgprep --epoch 3 < /dev/null
@@ -31,3 +32,27 @@ check "keeps CLI11's message" 'grep -q "not expected: e" "$T/err" && ! grep -q "
 run batchpack --batch 0 < /dev/null
 check "a known option with a bad value keeps its own message" 'grep -q -- "--batch" "$T/err" && ! grep -q "unknown option" "$T/err"'
 
+# On a terminal (script(1) gives a pseudo-terminal), a bar drawn in place is cleared or
+# finished before any other line, so no line runs into a bar.
+if command -v script > /dev/null && script -qec true /dev/null > /dev/null 2>&1; then
+    py -c '
+from PIL import Image
+for i in range(6): Image.new("RGB", (8, 8), (i * 40, 0, 0)).save("p%d.png" % i)'
+    printf 'not an image' > bad.png
+    { printf 'bad.png\t0\ta\n'; for i in 0 1 2 3 4 5; do printf 'p%d.png\t0\ta\n' $i; done; } > list.txt
+    # imgprep -k: epoch 1 ends on a full bar; the bad file is warned about on a line of its own.
+    script -qec "imgprep -j1 -k --size 8x8 --epochs 2 -o a.bs list.txt" /dev/null > tty1.txt 2>&1
+    tr '\r' '\n' < tty1.txt | sed 's/\x1b\[K//g' > lines1.txt
+    check "on a terminal imgprep's bar is prefixed with its name" 'grep -q "^imgprep: 7/7 \[==============================\]" lines1.txt'
+    check "a warning is a line of its own" 'grep -q "^imgprep: bad.png: " lines1.txt && ! grep -q "\] - [0-9:]*s*imgprep: " lines1.txt'
+    # Every line on a terminal starts by clearing the line, so another stage's bar
+    # (drawn with \r, no newline) is replaced, not run into. (tests/unit/test_progress.cpp
+    # checks a bar and the lines after it within one process.)
+    py "$S" make 5 4 4 3 > s.bin
+    script -qec "batchpack -b 2 -o /dev/null s.bin" /dev/null > tty3.txt 2>&1
+    check "batchpack's line on a terminal clears the line first" 'grep -q "$(printf "\r\033\\[K")batchpack: 5 samples" tty3.txt'
+    script -qec "imgprep -q -j1 -k --size 8x8 -o c.bs list.txt" /dev/null > tty4.txt 2>&1
+    check "so do warnings, even with -q" 'grep -q "$(printf "\r\033\\[K")imgprep: bad.png: " tty4.txt'
+else
+    echo "cli.sh: no script(1) pseudo-terminal here; the terminal checks are skipped"
+fi
