@@ -29,6 +29,7 @@ vips copy square.v "square.jpg[Q=95,strip]"
 vips copy gray.v "gray.jpg[Q=95]"
 vips copy base.v "progressive.jpg[Q=95,interlace]"
 vips icc_export base.v "cmyk.jpg[Q=95]" --output-profile cmyk
+vips icc_transform base.v p3.png p3
 vips copy base.v rgb.webp
 vips bandjoin "base.v alpha.v" rgba.webp
 vips copy base.v rgb.gif
@@ -110,6 +111,14 @@ rows = zlib.compressobj(9)
 idat = rows.compress(b"\0" * 1000000) + rows.flush()
 open("bomb.png", "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 100000, 100000, 8, 0, 0, 0, 0))
                              + chunk(b"IDAT", idat[:300]) + chunk(b"IEND", b""))
+
+# A damaged colour profile (issue 8): a P3 PNG whose iCCP chunk has a bad CRC,
+# and one whose chunk type and CRC were both overwritten (erased to 0xff).
+p3 = open("p3.png", "rb").read()
+i = p3.index(b"iCCP") - 4
+end = i + 12 + struct.unpack(">I", p3[i:i + 4])[0]
+open("iccp-bad-crc.png", "wb").write(p3[:end - 4] + b"\0\0\0\0" + p3[end:])
+open("iccp-overwritten.png", "wb").write(p3[:i + 4] + b"\xff" * 4 + p3[i + 8:end - 4] + b"\xff" * 4 + p3[end:])
 
 # Not images, or not what their names say.
 open("empty.png", "wb").close()

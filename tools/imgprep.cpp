@@ -61,6 +61,8 @@ int main(int argc, char** argv) {
     cli.add_flag("-k,--keep-going", keep_going, "Skip bad files (warning for each), exit 65 at the end");
     cli.add_option("--max-pixels", prep.max_pixels, "Refuse images declaring more pixels (0: no limit)");
     cli.add_flag("--vips-only", vips_only, "Decode every format with libvips (no TurboJPEG/libspng fast paths)");
+    cli.add_flag("--skip-damaged-chunks", prep.skip_damaged_chunks,
+                 "Decode PNGs whose ancillary chunks (colour profile, text...) are damaged, without them, with a warning (default: refuse them, as Pillow does)");
     cli.add_option("-o,--output", output, "Write the stream to FILE (atomically) instead of stdout");
     AugmentOptions augment_options;
     augment_options.add_to(cli);
@@ -72,6 +74,7 @@ int main(int argc, char** argv) {
         prep.color = parse_color_mode(color);
         prep.background = parse_color(background);
         prep.fast_paths = !vips_only;
+        prep.warn = [&app](const std::string& where, const std::string& message) { app.warn(where, message); };
         if (dtype != "u8" && dtype != "f32") throw UsageError("--dtype: \"" + dtype + "\" is not u8 or f32");
         if (dtype == "u8" && !rescale.empty() && cli.count("--dtype")) throw UsageError("--rescale makes floats: it cannot go with --dtype u8");
         const float scale = rescale.empty() ? 1.0f : float(parse_rescale(rescale));

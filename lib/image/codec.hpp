@@ -30,6 +30,10 @@ Plan make_plan(int src_w, int src_h, const PrepOptions& options);
 struct Request {
     const PrepOptions* options = nullptr;
     bool full_size = false;  // decode(): no shrinking
+    // Passes a decoder's warning on (options->warn), if anyone listens.
+    void warn(const std::string& where, const std::string& message) const {
+        if (options && options->warn) options->warn(where, message);
+    }
     bool want_gray() const { return options && options->color == ColorMode::Grayscale; }
 };
 
@@ -79,6 +83,13 @@ private:
 };
 
 bool decode_png(const uint8_t* data, size_t size, const std::string& where, const Request& request, Decoded& out);
+// The chunks of a PNG before its image data: a damaged one (invalid type, or
+// bad CRC when check_crc) throws DataError naming it, or, when it is
+// ancillary and options->skip_damaged_chunks, is named in a warning; true
+// then (the decoder must skip the chunks whose CRC is bad), and `without`,
+// if given, holds the file without the damaged chunks.
+bool check_png_chunks(const uint8_t* data, size_t size, const std::string& where, const Request& request, bool check_crc,
+                      std::vector<uint8_t>* without = nullptr);
 
 // libvips: any format it loads. Throws DataError when it loads none.
 void decode_vips(const uint8_t* data, size_t size, const std::string& where, ImageFormat format,

@@ -9,6 +9,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,6 +40,14 @@ struct PrepOptions {
     Rgb background;  // alpha is flattened on it; --fit pad fills with it
     uint64_t max_pixels = kDefaultMaxPixels;  // refuse images declaring more (0: no limit)
     bool fast_paths = true;  // false: libvips decodes every format (tests, benchmarks)
+    // A PNG whose ancillary chunks before the image data (colour profile,
+    // text, EXIF...) are damaged (bad CRC, invalid type) is refused, as Pillow
+    // refuses it; true: decoded without them, with a warning naming each.
+    bool skip_damaged_chunks = false;
+    // What a decoder says of an image it still decodes (a damaged chunk it
+    // skipped, corrupt JPEG data): (where, message). Called on the decoding
+    // thread; unset: such warnings are dropped.
+    std::function<void(const std::string& where, const std::string& message)> warn;
 
     int channels() const { return color == ColorMode::Grayscale ? 1 : color == ColorMode::Rgba ? 4 : 3; }
     size_t sample_bytes() const { return size_t(width) * size_t(height) * size_t(channels()); }

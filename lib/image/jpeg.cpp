@@ -53,10 +53,12 @@ bool JpegDecoder::decode(const uint8_t* data, size_t size, const std::string& wh
     px.reset(sw, sh, gray ? 1 : 3);
     if (tjDecompress2(handle_, data, (unsigned long)size, px.data.data(), sw, 0, sh, gray ? TJPF_GRAY : TJPF_RGB, 0) != 0) {
         std::string message = tjGetErrorStr2(handle_);
-        // Warnings leave a whole image; only a truncated file is refused (as PIL does).
+        // Warnings leave a whole image; only a truncated file is refused (as
+        // PIL does); the others are passed on ("Corrupt JPEG data: ...").
         if (tjGetErrorCode(handle_) != TJERR_WARNING || message.find("Premature end") != std::string::npos)
             throw DataError(where, (message.find("Premature end") != std::string::npos ? "truncated JPEG file (" : "corrupt JPEG file (") +
                                        message + ")");
+        req.warn(where, message);
     }
     out.file_w = w;
     out.file_h = h;

@@ -58,7 +58,7 @@ struct ImageLoader::State {
     PrepOptions options;
     JpegDecoder jpeg;
     Resampler resampler;
-    std::vector<uint8_t> file;
+    std::vector<uint8_t> file, repaired;
     Pixels decoded, upright, work_a, work_b, resized;
     Decoder last = Decoder::None;
 
@@ -77,6 +77,10 @@ struct ImageLoader::State {
         } else if (options.fast_paths && format == ImageFormat::Png && decode_png(data, size, where, req, d)) {
             last = Decoder::Spng;
         } else {
+            // libvips' PNG loader uses a chunk whose CRC is bad: the same rules
+            // as the fast path, and the damaged chunks it may skip are cut out.
+            if (format == ImageFormat::Png && check_png_chunks(data, size, where, req, true, &repaired))
+                data = repaired.data(), size = repaired.size();
             decode_vips(data, size, where, format, req, d);
             last = Decoder::Vips;
         }

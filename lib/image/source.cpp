@@ -5,6 +5,8 @@
 #include <condition_variable>
 #include <exception>
 #include <mutex>
+#include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -55,7 +57,21 @@ struct SampleSource::Impl {
     std::vector<std::thread> workers;
 
     Impl(const ImageList& l, const PrepOptions& p, const SourceOptions& o, SkipHandler h)
-        : list(l), prep(p), options(o), on_skip(std::move(h)), n(l.entries.size()), bad(l.entries.size(), 0) {}
+        : list(l), prep(p), options(o), on_skip(std::move(h)), n(l.entries.size()), bad(l.entries.size(), 0) {
+        if (prep.warn) {
+            // Decoder warnings come from any worker, and again each epoch:
+            // one line each, once.
+            struct Said {
+                std::mutex mutex;
+                std::set<std::string> lines;
+            };
+            auto said = std::make_shared<Said>();
+            prep.warn = [said, to = prep.warn](const std::string& where, const std::string& message) {
+                std::lock_guard<std::mutex> lock(said->mutex);
+                if (said->lines.insert(where + '\0' + message).second) to(where, message);
+            };
+        }
+    }
 
     // The next item in output order; false when every epoch has been issued.
     bool make_item(Item& it) {
@@ -200,7 +216,7 @@ struct SampleSource::Impl {
 SampleSource::SampleSource(const ImageList& list, const PrepOptions& prep, const SourceOptions& options, SkipHandler on_skip)
     : impl_(new Impl(list, prep, options, std::move(on_skip))) {
     if (options.threads <= 1) {
-        impl_->loader.reset(new ImageLoader(prep));
+        impl_->loader.reset(new ImageLoader(impl_->prep));
         impl_->single.pixels.resize(prep.sample_bytes());
     } else {
         impl_->start_workers();

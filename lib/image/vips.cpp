@@ -21,7 +21,14 @@ namespace imgpipe {
 namespace codec {
 
 namespace {
-void ignore_log(const gchar*, GLogLevelFlags, const gchar*, gpointer) {}
+// Loader warnings ("CRC error", "corrupt JPEG data...") of the image this
+// thread is decoding: passed on as the image's warnings if it decodes, left
+// out if it is refused (the error says enough).
+thread_local std::vector<std::string>* warnings = nullptr;
+
+void collect_log(const gchar*, GLogLevelFlags level, const gchar* message, gpointer) {
+    if (warnings && (level & G_LOG_LEVEL_WARNING) && message && *message) warnings->push_back(message);
+}
 
 // The libvips (and GLib) functions used here, looked up once.
 #define IMGPIPE_VIPS_FUNCTIONS(X) X(vips_init) X(vips_version) X(vips_concurrency_set) X(vips_cache_set_max) X(vips_cache_set_max_mem) X(vips_cache_set_max_files) X(g_log_set_handler) X(g_object_unref) X(g_free) X(vips_error_buffer_copy) X(vips_error_clear) X(vips_foreign_find_load_buffer) X(vips_image_new_from_buffer) X(vips_image_get_orientation) X(vips_jpegload_buffer) X(vips_shrink) X(vips_image_get_typeof) X(vips_image_get_blob) X(vips_image_guess_interpretation) X(vips_icc_transform) X(vips_image_hasalpha) X(vips_colourspace) X(vips_cast_uchar) X(vips_extract_band) X(vips_region_new) X(vips_region_prepare)
@@ -51,8 +58,9 @@ void start_vips() {
         vips.vips_cache_set_max(0);
         vips.vips_cache_set_max_mem(0);
         vips.vips_cache_set_max_files(0);
-        // Loader warnings ("premature end of file") become our own one-line errors.
-        vips.g_log_set_handler("VIPS", GLogLevelFlags(G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO), ignore_log, nullptr);
+        // Loader warnings ("premature end of file") become our own one-line
+        // errors, or the image's warnings when it decodes.
+        vips.g_log_set_handler("VIPS", GLogLevelFlags(G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO), collect_log, nullptr);
     });
 }
 
@@ -92,6 +100,11 @@ void decode_vips(const uint8_t* data, size_t size, const std::string& where, Ima
                  Decoded& out) {
     start_vips();
     vips.vips_error_clear();
+    std::vector<std::string> said;
+    struct Listen {
+        explicit Listen(std::vector<std::string>* to) { warnings = to; }
+        ~Listen() { warnings = nullptr; }
+    } listen(&said);
     const char* loader = vips.vips_foreign_find_load_buffer(data, size);
     if (!loader) {
         vips.vips_error_clear();
@@ -188,6 +201,7 @@ void decode_vips(const uint8_t* data, size_t size, const std::string& where, Ima
     out.file_h = h;
     out.orientation = orientation >= 1 && orientation <= 8 ? orientation : 1;
     out.scale = scale;
+    for (const std::string& m : said) req.warn(where, m);
 }
 
 }  // namespace codec

@@ -281,6 +281,44 @@ for f in trunc.jpg:"truncated JPEG file" empty.png:"empty file" text.jpg:"not an
     check_err "$name: one line naming the file" "imgprep: bad/$name: $msg"
     check "$name: the good file before it is written" 'pyc "assert paths(\"$T/out\") == [\"rgb.png\"]"'
 done
+# A damaged colour profile (issue 8): Pillow and libvips refuse it; imgprep
+# refuses it too, or with --skip-damaged-chunks decodes it without the
+# profile and names the chunk in a warning (once, whatever -j and --epochs).
+vips icc_transform rgb.png p3.png p3
+py -c "
+import struct
+b = open('p3.png', 'rb').read(); i = b.index(b'iCCP') - 4; end = i + 12 + struct.unpack('>I', b[i:i + 4])[0]
+open('bad/iccp-crc.png', 'wb').write(b[:end - 4] + bytes(4) + b[end:])
+open('bad/iccp-erased.png', 'wb').write(b[:i + 4] + b'\xff' * 4 + b[i + 8:end - 4] + b'\xff' * 4 + b[end:])"
+for opt in "" --vips-only; do
+    printf 'rgb.png\nbad/iccp-crc.png\n' > b.list
+    run imgprep --size 8x8 $opt b.list
+    check_status "a PNG whose iCCP chunk has a bad CRC is refused${opt:+ ($opt)}: exit 65" 65
+    check_err "naming the chunk and the way out" 'imgprep: bad/iccp-crc.png: damaged PNG chunk "iCCP" (bad CRC); --skip-damaged-chunks decodes the image without it'
+    printf 'bad/iccp-erased.png\n' > b.list
+    run imgprep --size 8x8 $opt b.list
+    check_err "one whose iCCP type and CRC were erased too${opt:+ ($opt)}" 'imgprep: bad/iccp-erased.png: damaged PNG chunk "\xff\xff\xff\xff" (invalid chunk type)'
+    printf 'bad/iccp-crc.png\nbad/iccp-erased.png\nrgb.png\n' > b.list
+    run imgprep --size 84x114 -j 2 --epochs 3 --skip-damaged-chunks $opt b.list
+    check_status "--skip-damaged-chunks decodes them${opt:+ ($opt)}" 0
+    check "with one warning for each, naming file and chunk" '[ $(grep -c "^imgprep: bad/" "$T/err") -eq 2 ] &&
+        grep -qxF "imgprep: bad/iccp-crc.png: damaged PNG chunk \"iCCP\" (bad CRC): decoded without it" "$T/err" &&
+        grep -qxF "imgprep: bad/iccp-erased.png: damaged PNG chunk \"\\xff\\xff\\xff\\xff\" (invalid chunk type): decoded without it" "$T/err"'
+    check "and the pixels are the file's own numbers, without the profile" 'pyc "
+from PIL import Image
+ref = np.asarray(Image.open(\"p3.png\").convert(\"RGB\")); x = xs(\"$T/out\")
+assert len(x) == 9 and (x[0] == ref).all() and (x[1] == ref).all()"'
+done
+# A JPEG with a stray restart marker in its scan: decoded (as Pillow does),
+# and libjpeg's warning is passed on.
+py -c "
+b = bytearray(open('photo.jpg', 'rb').read()); m = (b.index(b'\xff\xda') + len(b)) // 2
+b[m:m + 2] = b'\xff\xd5'; open('bad/stray.jpg', 'wb').write(b)"
+printf 'bad/stray.jpg\n' > b.list
+run imgprep -q --size 8x8 --epochs 2 b.list
+check_status "a JPEG with corrupt data that still decodes: exit 0" 0
+check "the decoder's warning, once, as imgprep: FILE: message" '[ "$(cat "$T/err")" = "imgprep: bad/stray.jpg: Corrupt JPEG data: premature end of data segment" ]'
+
 printf 'rgb.png\nbad/missing.png\n' > b.list
 run imgprep --size 8x8 b.list
 check_status "a missing file: exit 66" 66

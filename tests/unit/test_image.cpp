@@ -488,6 +488,68 @@ TEST_CASE("bad files get one clear message each", "[image]") {
     }
 }
 
+TEST_CASE("a damaged ancillary PNG chunk is refused, or skipped with a warning naming it", "[image]") {
+    VImage rgb = picture(48, 32);
+    Bytes p3 = encode(rgb.icc_transform("p3", VImage::option()->set("input_profile", "srgb")), ".png");
+    const std::string iccp = "iCCP";
+    const auto at = std::search(p3.begin(), p3.end(), iccp.begin(), iccp.end());
+    REQUIRE(at != p3.end());
+    const size_t start = size_t(at - p3.begin()) - 4;
+    const size_t length = size_t(p3[start]) << 24 | size_t(p3[start + 1]) << 16 | size_t(p3[start + 2]) << 8 | p3[start + 3];
+    const size_t crc = start + 8 + length;
+    Bytes bad_crc = p3, overwritten = p3, critical = p3;
+    bad_crc[crc] ^= 0xff;  // the profile's CRC
+    for (size_t i = 0; i < 4; ++i) overwritten[start + 4 + i] = overwritten[crc + i] = 0xff;  // type and CRC erased
+    critical[start + 4] = 'X';  // "XCCP" with a bad CRC: a critical chunk, never skipped
+    CHECK(error_of(bad_crc) == "65 test: damaged PNG chunk \"iCCP\" (bad CRC); --skip-damaged-chunks decodes the image without it");
+    CHECK_THAT(error_of(overwritten), Catch::StartsWith("65 test: damaged PNG chunk \"\\xff\\xff\\xff\\xff\" (invalid chunk type)"));
+    CHECK_THAT(error_of(critical), Catch::StartsWith("65 test: corrupt PNG file"));
+    for (bool fast : {true, false}) {
+        INFO("fast paths " << fast);
+        PrepOptions o;
+        o.width = 48, o.height = 32;
+        o.fast_paths = fast;
+        CHECK_THAT(error_of(bad_crc, o), Catch::StartsWith("65 test: damaged PNG chunk \"iCCP\" (bad CRC)"));
+        std::vector<std::string> warnings;
+        o.skip_damaged_chunks = true;
+        o.warn = [&](const std::string& where, const std::string& message) { warnings.push_back(where + ": " + message); };
+        // Decoded without its profile: the P3 numbers as they are.
+        Bytes out = prepare(bad_crc, o);
+        Pixels raw = from_vips(rgb.icc_transform("p3", VImage::option()->set("input_profile", "srgb")));
+        CHECK(diff(out.data(), raw.data.data(), out.size()).max <= 1);
+        REQUIRE(warnings.size() == 1);
+        CHECK(warnings[0] == "test: damaged PNG chunk \"iCCP\" (bad CRC): decoded without it");
+        warnings.clear();
+        prepare(overwritten, o);
+        REQUIRE(warnings.size() == 1);
+        CHECK(warnings[0] == "test: damaged PNG chunk \"\\xff\\xff\\xff\\xff\" (invalid chunk type): decoded without it");
+        CHECK_THAT(error_of(critical, o), Catch::StartsWith("65 test: corrupt PNG file"));
+        // An intact file says nothing.
+        warnings.clear();
+        prepare(p3, o);
+        CHECK(warnings.empty());
+    }
+}
+
+TEST_CASE("TurboJPEG's warnings about a file it still decodes are passed on", "[image]") {
+    Bytes jpeg = encode(picture(64, 64), ".jpg");
+    // A restart marker in the middle of the scan: "premature end of data segment".
+    const uint8_t sos[] = {0xff, 0xda};
+    const size_t scan = size_t(std::search(jpeg.begin(), jpeg.end(), sos, sos + 2) - jpeg.begin());
+    Bytes junk = jpeg;
+    junk[(scan + jpeg.size()) / 2] = 0xff;
+    junk[(scan + jpeg.size()) / 2 + 1] = 0xd5;
+    PrepOptions o;
+    o.width = o.height = 16;
+    std::vector<std::string> warnings;
+    o.warn = [&](const std::string& where, const std::string& message) { warnings.push_back(where + ": " + message); };
+    Decoder used;
+    prepare(junk, o, &used);
+    CHECK(used == Decoder::TurboJpeg);
+    REQUIRE(warnings.size() == 1);
+    CHECK_THAT(warnings[0], Catch::StartsWith("test: Corrupt JPEG data"));
+}
+
 TEST_CASE("SampleSource: same bytes for any thread count, a permutation per epoch, skips", "[image]") {
     char dir[] = "/tmp/imgpipe-image-XXXXXX";
     REQUIRE(mkdtemp(dir));
