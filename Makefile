@@ -1,5 +1,6 @@
 # imgpipe: Unix tools for training image networks from data that does not fit in memory.
 # Plain GNU make. `make -j2` builds every tool into bin/; `make test` runs every suite.
+# Quiet by default (one line a file: `CXX lib/nn/spec.cpp`); `make V=1` prints full commands.
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -13,9 +14,22 @@ CXXFLAGS += -std=c++17 -Wall -Wextra -pthread
 CPPFLAGS += -Ilib -MMD -MP
 LDFLAGS  += -pthread -Wl,--as-needed
 
+# Quiet build, as the Linux kernel's: $(call say,CXX,file) prints a short line and
+# $(Q) hides the command; with V=1 the command is printed and the short line is not.
+V ?= 0
+ifeq ($(V),1)
+Q   :=
+say  =
+else
+Q   := @
+say  = @printf '  %-4s %s\n' '$(1)' '$(2)'
+endif
+
 # Image libraries for the data tools (libvips, plus the fast JPEG and PNG paths).
 IMAGE_PKGS   := vips-cpp libturbojpeg spng
-IMAGE_CFLAGS := $(shell pkg-config --cflags $(IMAGE_PKGS) 2>/dev/null)
+# Their headers are system headers (-isystem): their warnings are not ours to fix.
+# (The compiler's own directories are left out: -isystem would reorder them and break #include_next.)
+IMAGE_CFLAGS := $(patsubst -I%,-isystem %,$(filter-out -I/usr/include -I/usr/include/%-linux-gnu,$(shell pkg-config --cflags $(IMAGE_PKGS) 2>/dev/null)))
 IMAGE_LIBS   := $(shell pkg-config --libs $(IMAGE_PKGS) 2>/dev/null)
 
 # libtorch for the nn tools: Debian's libtorch-dev by default, or any libtorch
@@ -47,29 +61,36 @@ all: $(addprefix $(BIN)/,$(TOOLS))
 
 $(BUILD)/%.o: %.cpp
 	@mkdir -p $(@D)
-	$(CXX) $(CPPFLAGS) $(IMAGE_CFLAGS) $(CXXFLAGS) -c $< -o $@
+	$(call say,CXX,$<)
+	$(Q)$(CXX) $(CPPFLAGS) $(IMAGE_CFLAGS) $(CXXFLAGS) -c $< -o $@
 
 # Only lib/nn, the nn tools and their tests see torch headers.
 $(BUILD)/lib/nn/%.o $(BUILD)/tests/nn/%.o: CPPFLAGS += $(TORCH_CFLAGS)
 
 $(DATA_LIB): $(call obj,$(DATA_LIB_SRC))
 	@rm -f $@
-	ar rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)ar rcs $@ $^
 $(NN_LIB): $(call obj,$(NN_LIB_SRC))
 	@rm -f $@
-	ar rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)ar rcs $@ $^
 
 $(addprefix $(BIN)/,$(DATA_TOOLS)): $(BIN)/%: $(BUILD)/tools/%.o $(DATA_LIB)
 	@mkdir -p $(BIN)
-	$(CXX) $(LDFLAGS) $^ -o $@ $(IMAGE_LIBS)
+	$(call say,LD,$@)
+	$(Q)$(CXX) $(LDFLAGS) $^ -o $@ $(IMAGE_LIBS)
 $(addprefix $(BIN)/,$(NN_TOOLS)): $(BIN)/%: $(BUILD)/tools/%.o $(NN_LIB) $(DATA_LIB)
 	@mkdir -p $(BIN)
-	$(CXX) $(LDFLAGS) $^ -o $@ $(TORCH_LIBS) $(IMAGE_LIBS)
+	$(call say,LD,$@)
+	$(Q)$(CXX) $(LDFLAGS) $^ -o $@ $(TORCH_LIBS) $(IMAGE_LIBS)
 
 $(BUILD)/unit_tests: $(call obj,$(UNIT_SRC)) $(DATA_LIB)
-	$(CXX) $(LDFLAGS) $^ -o $@ $(IMAGE_LIBS)
+	$(call say,LD,$@)
+	$(Q)$(CXX) $(LDFLAGS) $^ -o $@ $(IMAGE_LIBS)
 $(BUILD)/nn_tests: $(call obj,$(NN_TEST_SRC)) $(NN_LIB) $(DATA_LIB)
-	$(CXX) $(LDFLAGS) $^ -o $@ $(TORCH_LIBS) $(IMAGE_LIBS)
+	$(call say,LD,$@)
+	$(Q)$(CXX) $(LDFLAGS) $^ -o $@ $(TORCH_LIBS) $(IMAGE_LIBS)
 
 # The Debian packages the project needs; installs only what is missing. The Python
 # ones are the tests' independent references (numpy readers, Pillow, scipy, PyTorch
@@ -124,7 +145,7 @@ clean:
 # IMGPIPE_SANITIZE=1 lets a suite skip what ASan itself breaks (peak-RSS checks).
 SANITIZE_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 SANITIZE_BUILD := build/sanitize
-.PHONY: sanitize fuzz
+.PHONY: sanitize fuzz fuzz-targets
 sanitize:
 	@$(MAKE) --no-print-directory deps
 	@CXXFLAGS="-O1 -g $(SANITIZE_FLAGS)" LDFLAGS="$(SANITIZE_FLAGS)" $(MAKE) --no-print-directory \
