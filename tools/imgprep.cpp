@@ -60,9 +60,12 @@ int main(int argc, char** argv) {
     cli.add_option("-b,--batch", batch, "Samples per frame (default 1)")->check(CLI::PositiveNumber);
     cli.add_flag("-k,--keep-going", keep_going, "Skip bad files (warning for each), exit 65 at the end");
     cli.add_option("--max-pixels", prep.max_pixels, "Refuse images declaring more pixels (0: no limit)");
+    bool no_shrink_on_load = false;
     cli.add_flag("--vips-only", vips_only, "Decode every format with libvips (no TurboJPEG/libspng fast paths)");
     cli.add_flag("--skip-damaged-chunks", prep.skip_damaged_chunks,
                  "Decode PNGs whose ancillary chunks (colour profile, text...) are damaged, without them, with a warning (default: refuse them, as Pillow does)");
+    cli.add_flag("--no-shrink-on-load", no_shrink_on_load,
+                 "Decode every image at full size before resizing (no JPEG DCT scaling, no box pre-shrink): the bytes of Keras' load_img, slower");
     cli.add_option("-o,--output", output, "Write the stream to FILE (atomically) instead of stdout");
     AugmentOptions augment_options;
     augment_options.add_to(cli);
@@ -75,6 +78,7 @@ int main(int argc, char** argv) {
         prep.background = parse_color(background);
         prep.fast_paths = !vips_only;
         prep.warn = [&app](const std::string& where, const std::string& message) { app.warn(where, message); };
+        prep.shrink_on_load = !no_shrink_on_load;
         if (dtype != "u8" && dtype != "f32") throw UsageError("--dtype: \"" + dtype + "\" is not u8 or f32");
         if (dtype == "u8" && !rescale.empty() && cli.count("--dtype")) throw UsageError("--rescale makes floats: it cannot go with --dtype u8");
         const float scale = rescale.empty() ? 1.0f : float(parse_rescale(rescale));

@@ -44,6 +44,13 @@ struct PrepOptions {
     // text, EXIF...) are damaged (bad CRC, invalid type) is refused, as Pillow
     // refuses it; true: decoded without them, with a warning naming each.
     bool skip_damaged_chunks = false;
+    // Decoders may shrink an image while loading it (JPEG DCT scaling, a box
+    // shrink in libvips) down to twice the output size, before the filter:
+    // much faster, within a few levels of a full decode. false: every image
+    // is decoded whole, so the output is the bytes of PIL's Image.resize of
+    // the full image (Keras' load_img). Nearest never shrinks on load (it
+    // samples single pixels of the full image, as PIL's NEAREST does).
+    bool shrink_on_load = true;
     // What a decoder says of an image it still decodes (a damaged chunk it
     // skipped, corrupt JPEG data): (where, message). Called on the decoding
     // thread; unset: such warnings are dropped.

@@ -1,7 +1,10 @@
 // The JPEG fast path: TurboJPEG decodes at the smallest DCT scale that keeps
 // the source box at least twice the output (1024x1024 -> 64x64 decodes
 // 128x128: 1/64 of the pixels; the DCT scaling itself averages, so no
-// aliasing), then the chosen filter makes the last 2x or less. CMYK/YCCK and non-sRGB ICC profiles go to libvips instead.
+// aliasing), then the chosen filter makes the last 2x or less. Nearest, and
+// shrink_on_load false, decode at full scale: the pixels PIL decodes (the same
+// libjpeg-turbo, ISLOW IDCT, fancy upsampling). CMYK/YCCK and non-sRGB ICC
+// profiles go to libvips instead.
 #include <turbojpeg.h>
 
 #include <cstring>
@@ -30,7 +33,7 @@ bool JpegDecoder::decode(const uint8_t* data, size_t size, const std::string& wh
 
     // The smallest scale that keeps the source box >= twice the output box.
     int num = 1, denom = 1;
-    if (!req.full_size) {
+    if (req.may_shrink()) {
         const bool swap = markers_.orientation >= 5;
         Plan plan = make_plan(swap ? h : w, swap ? w : h, *req.options);
         double limit = 1.0 / plan.max_shrink();

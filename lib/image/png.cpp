@@ -139,7 +139,7 @@ bool decode_png(const uint8_t* data, size_t size, const std::string& where, cons
         spng_set_png_buffer(c, data, size);
         if (int err = spng_get_ihdr(c, &ihdr)) fail(where, err);
         check_pixel_limit(ihdr.width, ihdr.height, req.options->max_pixels, where, "PNG");
-        if (uint64_t(ihdr.width) * ihdr.height > kLargePng && !req.full_size) return false;
+        if (uint64_t(ihdr.width) * ihdr.height > kLargePng && req.may_shrink()) return false;
         // Reads every chunk up to the image data.
         iccp_err = spng_get_iccp(c, &iccp);
         if (iccp_err == SPNG_ECHUNK_CRC && ancillary_crc == SPNG_CRC_ERROR && check_png_chunks(data, size, where, req, true)) {

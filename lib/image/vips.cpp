@@ -124,7 +124,7 @@ void decode_vips(const uint8_t* data, size_t size, const std::string& where, Ima
     // Shrink while loading (JPEG) or with a box shrink, keeping the source box
     // at least twice the output so the final resample still antialiases.
     double scale = 1.0;
-    if (!req.full_size) {
+    if (req.may_shrink()) {
         const bool swap = orientation >= 5;
         double limit = make_plan(swap ? h : w, swap ? w : h, *req.options).max_shrink();
         if (format == ImageFormat::Jpeg && limit >= 2) {

@@ -181,6 +181,67 @@ run imgprep -q --size 40x40 --fit stretch rgb.list
 check "--fit stretch (the default) fills the frame" 'pyc "
 x = xs(\"out\")[0]; assert not (x[:, 0] == 255).all()"'
 
+# ---- Keras' exact bytes on photos (issue 8) ----
+# Keras' load_img is PIL's Image.open + convert("RGB") + resize(size, filter)
+# of the full image. Nearest samples the full-resolution image (no DCT
+# scaling: a DCT-shrunk image has no pixel to pick), and --no-shrink-on-load
+# gives every filter PIL's bytes on JPEG too. Photos from scikit-image, made
+# about 1024 pixels wide as JPEG (quality 90, the usual 4:2:0), one gray.
+SK=/usr/lib/python3/dist-packages/skimage/data
+if py -c "import PIL" 2> /dev/null && [ -d "$SK" ]; then
+    mkdir -p photos
+    py - "$SK" <<'EOF2'
+import sys
+from PIL import Image
+sk = sys.argv[1]
+for i, (name, size) in enumerate([("astronaut.png", (1024, 1024)), ("chelsea.png", (1000, 750)),
+                                  ("coffee.png", (1024, 683)), ("rocket.jpg", (777, 1031))]):
+    Image.open("%s/%s" % (sk, name)).convert("RGB").resize(size, Image.BICUBIC).save("photos/%d.jpg" % i, quality=90)
+Image.open(sk + "/camera.png").convert("L").resize((1024, 1024), Image.BICUBIC).save("photos/gray.jpg", quality=90)
+EOF2
+    ls photos/*.jpg > photos.list
+    cat > keras_ref.py <<'EOF2'
+import sys
+import numpy as np
+try:  # Keras' own code (Debian's python3-keras-preprocessing)
+    from keras_preprocessing.image import load_img
+except ImportError:  # what it does, with PIL
+    from PIL import Image
+    def load_img(path, target_size, interpolation):
+        f = dict(nearest=Image.NEAREST, bilinear=Image.BILINEAR, bicubic=Image.BICUBIC, lanczos=Image.LANCZOS, box=Image.BOX)[interpolation]
+        return Image.open(path).convert("RGB").resize(target_size[::-1], f)
+def keras(paths, w, h, interpolation):
+    return np.stack([np.asarray(load_img(p, target_size=(h, w), interpolation=interpolation)) for p in paths])
+EOF2
+    py -c "import keras_preprocessing" 2> /dev/null ||
+        echo "imgprep.sh: python3-keras-preprocessing is not installed: PIL stands in for Keras' load_img" >&2
+    for size in 64x64 150x100; do
+        run imgprep -q --size $size --interpolation nearest photos.list
+        check "--interpolation nearest on JPEG photos ($size): Keras' bytes" 'pyc "
+from keras_ref import keras
+x = xs(\"$T/out\"); ref = keras(paths(\"$T/out\"), ${size%x*}, ${size#*x}, \"nearest\")
+assert len(x) == 5 and (x == ref).all(), (np.abs(x.astype(int) - ref).max(), np.abs(x.astype(int) - ref).mean())"'
+        for f in bilinear bicubic lanczos area; do
+            run imgprep -q --size $size --interpolation $f --no-shrink-on-load photos.list
+            check "--no-shrink-on-load --interpolation $f on JPEG photos ($size): Keras' bytes" 'pyc "
+from keras_ref import keras
+x = xs(\"$T/out\"); ref = keras(paths(\"$T/out\"), ${size%x*}, ${size#*x}, \"$f\".replace(\"area\", \"box\"))
+assert len(x) == 5 and (x == ref).all(), (np.abs(x.astype(int) - ref).max(), np.abs(x.astype(int) - ref).mean())"'
+        done
+    done
+    run imgprep -q --size 64x64 photos.list
+    check "without it, bilinear shrinks on load: a few levels from Keras, and faster" 'pyc "
+from keras_ref import keras
+d = np.abs(xs(\"$T/out\").astype(int) - keras(paths(\"$T/out\"), 64, 64, \"bilinear\"))
+assert 0 < d.mean() < 1.5 and d.max() < 32, (d.mean(), d.max())"'
+    run imgprep -q --size 64x64 --no-shrink-on-load --vips-only photos.list
+    check "--no-shrink-on-load --vips-only: Keras' bytes too" 'pyc "
+from keras_ref import keras
+assert (xs(\"$T/out\") == keras(paths(\"$T/out\"), 64, 64, \"bilinear\")).all()"'
+else
+    echo "imgprep.sh: python3-pil or python3-skimage is not installed: the comparisons with Keras' load_img are skipped" >&2
+fi
+
 # ---- formats, colour, orientation ----
 check_close() {  # NAME FILE SIZE COLOR MAXMEAN: FILE's pixels vs rgb.npy
     printf '%s\n' "$2" > one.list

@@ -247,6 +247,30 @@ TEST_CASE("shrinking a JPEG decodes at the smallest DCT scale and stays close to
     CHECK(d.max < 24);
 }
 
+TEST_CASE("nearest, and every filter without shrink_on_load, resample the full decode (PIL's bytes)", "[image]") {
+    Bytes jpeg = encode(picture(1024, 768), ".jpg[Q=90]");
+    Bytes tiff = encode(picture(1024, 768), ".tif");  // libvips, which box-shrinks when shrinking on load
+    for (const Bytes* file : {&jpeg, &tiff}) {
+        Pixels full = decode(*file, true);
+        for (Interpolation f : {Interpolation::Nearest, Interpolation::Bilinear, Interpolation::Lanczos, Interpolation::Area}) {
+            for (bool shrink : {true, false}) {
+                INFO(interpolation_name(f) << (shrink ? "" : ", no shrink on load") << ", " << full.width << "x" << full.height);
+                PrepOptions o;
+                o.width = 64, o.height = 48;
+                o.interpolation = f;
+                o.shrink_on_load = shrink;
+                Bytes out = prepare(*file, o);
+                Pixels ref;
+                codec::Resampler r;
+                r.resample(full, 0, 0, full.width, full.height, 64, 48, f, ref);
+                Diff d = diff(out.data(), ref.data.data(), out.size());
+                if (shrink && f != Interpolation::Nearest) CHECK(d.max > 0);  // shrunk on load: close, not equal
+                else CHECK(d.max == 0);
+            }
+        }
+    }
+}
+
 TEST_CASE("EXIF orientation is applied: pixels move as PIL's exif_transpose moves them", "[image]") {
     VImage base = picture(40, 24);
     Bytes plain = encode(base, ".jpg[Q=95]");
