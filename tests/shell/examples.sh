@@ -25,6 +25,30 @@ check_status "the faces inpainting workflow runs" 0
 check "it measures the masked region" 'grep -q "masked-region MSE of the reconstruction" faces-out/region-error.txt'
 check "and draws masked / reconstructed / original" '[ -s faces-out/inpainting.png ]'
 
+# Every example Makefile runs its recipes in bash with pipefail, and deletes what a failed recipe made.
+for mk in "$E"/*/Makefile; do
+    check "$(basename "$(dirname "$mk")")/Makefile sets pipefail and .DELETE_ON_ERROR" \
+        "grep -qx 'SHELL := /bin/bash' '$mk' && grep -qx '.SHELLFLAGS := -o pipefail -c' '$mk' && grep -qx '.DELETE_ON_ERROR:' '$mk'"
+done
+# For real: a text file named .jpg among the training images. imgprep stops on it (65);
+# batchpack, the last stage, has packed the images before it and exits 0.
+mkdir -p badfm/train && cp -R fm/train/5_sandal fm/train/7_sneaker badfm/train/ && ln -s "$T/fm/test" badfm/test && touch badfm/.exported
+echo "hello, not a picture" > badfm/train/5_sandal/000-not-an-image.jpg
+run make -C "$E/lecture" FMNIST="$T/badfm" OUT="$T/bad" PER_CLASS=40 EPOCHS=1 BIN="${BIN_DIR:-$ROOT/bin}"
+check "a pipeline whose first stage fails stops the example's make, with that stage's status" \
+    '[ $status -ne 0 ] && grep -q "000-not-an-image.jpg: not an image" err && grep -q "batches\] Error 65" err'
+check "before training" '! grep -q nntrain out && [ ! -e bad/model ]'
+failed=$(sed -n 's/.*\[Makefile:[0-9]*: \(.*\)\] Error 65.*/\1/p' err)
+check "and the batches of the failed recipe are deleted, not left for the next make" '[ -n "$failed" ] && [ ! -e "$failed" ]'
+
+# The demo's contact sheet of mistakes: imgsheet reads 48 and stops; more mistakes than that must
+# not fail the recipe under pipefail (the predictions here are all wrong).
+mkdir fmo && imglist -q -o fmo/test.list "$T/fm/test"
+awk -F'\t' '{ print $1 "\t" ($3 == "0_tshirt_top" ? "1_trouser" : "0_tshirt_top") "\t0.9" }' fmo/test.list > fmo/predictions.tsv
+run make -C "$E/fashion-mnist" DATA="$T/fm" OUT="$T/fmo" BIN="${BIN_DIR:-$ROOT/bin}" -o "$T/fmo/predictions.tsv" -o "$T/fmo/test.list" "$T/fmo/mistakes.png"
+check_status "the demo draws its mistakes when there are more than it draws" 0
+check "from more than 48 mistakes" '[ "$(wc -l < fmo/mistakes.list)" -gt 48 ] && [ -s fmo/mistakes.png ]'
+
 mkdir shoes && ln -s "$T/fm/train/5_sandal" shoes/sandal && ln -s "$T/fm/train/7_sneaker" shoes/sneaker
 cat > linear.json <<'J'
 {"input_shape": [28, 28, 1], "layers": [{"type": "Lambda", "function": "x/255."}, {"type": "Flatten"},
