@@ -55,14 +55,33 @@ cat > linear.json <<'J'
  {"type": "Dense", "units": 2, "activation": "softmax"}], "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]}
 J
 export SPEC="$T/linear.json" SIZE=28x28 COLOR=grayscale EPOCHS=1
-run "$E/cron/retrain" shoes shoes.model 0.0
-check_status "retrain replaces the model when the bar is met" 0
+mkdir tmp shim
+# A second run while one holds the lock (here this shell, on fd 8) refuses at once with 75,
+# touching neither the model nor the running one's files.
+echo old > shoes.model && echo running > .shoes.model.retrain.new && cp shoes.model before.model
+exec 8> shoes.model.lock && flock -n 8
+run env TMPDIR="$T/tmp" "$E/cron/retrain" shoes shoes.model 0.0
+check_status "a second retrain of the same model while one runs exits 75 (EX_TEMPFAIL)" 75
+check_err "saying why" "another retrain of shoes.model is running"
+check "and touches neither the model nor the running one's new model" \
+    'cmp -s shoes.model before.model && grep -qx running .shoes.model.retrain.new && [ -z "$(ls -A tmp)" ]'
+exec 8>&-
+rm -f shoes.model .shoes.model.retrain.new before.model
+# The new model is renamed onto the target from the target's own folder (a wrapped mv logs
+# its arguments), never moved from TMPDIR, and no temporary file is left anywhere.
+printf '#!/bin/sh\nprintf "%%s\\n" "$*" >> "%s"\nexec %s "$@"\n' "$T/mv.log" "$(command -v mv)" > shim/mv && chmod +x shim/mv
+run env TMPDIR="$T/tmp" PATH="$T/shim:$PATH" "$E/cron/retrain" shoes shoes.model 0.0
+check_status "retrain replaces the model when the bar is met (once the lock is free)" 0
 check "and says so" 'grep -q "shoes.model replaced: loss" out'
+check "by a rename from the model's own folder" \
+    '[ "$(grep -c . mv.log)" -eq 1 ] && [ "$(dirname "$(awk "{ print \$(NF - 1) }" mv.log)")" = . ] && [ "$(awk "{ print \$NF }" mv.log)" = shoes.model ]'
+check "leaving no temporary file beside the model or in TMPDIR" '[ -z "$(ls -A | grep "^\.shoes")" ] && [ -z "$(ls -A tmp)" ]'
 cp shoes.model before.model
 run "$E/cron/retrain" shoes shoes.model 1.0
 check_status "retrain fails loudly below the bar" 1
 check_err "naming the bar" "below the bar of 1.0, shoes.model kept"
 check "and keeps the old model" 'cmp -s shoes.model before.model'
+check "and removes the new one" '[ -z "$(ls -A | grep "^\.shoes")" ]'
 run "$E/cron/retrain" missing shoes.model 0.5
 check_status "a missing folder is the tool's own status" 66
 check "and leaves the model alone" 'cmp -s shoes.model before.model'
