@@ -110,7 +110,7 @@ deps:
 test:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory all $(BUILD)/unit_tests $(if $(NN_TEST_SRC),$(BUILD)/nn_tests)
-	@tests/run
+	@BUILD_DIR=$(BUILD) BIN_DIR=$(BIN) tests/run
 
 check: test
 

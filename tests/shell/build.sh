@@ -3,6 +3,8 @@
 # (-isystem), so that their warnings do not bury ours. One small object, built
 # into the test's own folder.
 . "$ROOT/tests/shell/lib.sh"
+# Under `make test -j2` the jobserver and the top make's variables would leak into ours.
+unset MAKEFLAGS MFLAGS MAKELEVEL
 obj=lib/cli/random
 run make -C "$ROOT" --no-print-directory BUILD="$T/b" BIN="$T/b/bin" "$T/b/$obj.o"
 check_status "make builds an object" 0

@@ -2,6 +2,8 @@
 # inpainting, the cron retrainer. Small and few epochs: they check that the
 # plumbing works and rebuilds incrementally, not how well the networks learn.
 . "$ROOT/tests/shell/lib.sh"
+# Under `make test -j2` the jobserver and the top make's variables would leak into the examples' makes.
+unset MAKEFLAGS MFLAGS MAKELEVEL
 E="$ROOT/examples"
 "$E/fashion-mnist/export" fm --limit 400 2> /dev/null && touch fm/.exported
 
