@@ -10,6 +10,7 @@ using namespace imgpipe;
 
 int main(int argc, char** argv) {
     App app("batchpack", "Regroup a batch stream into batches of -b samples (Keras batch_size, shuffle, last partial batch)");
+    app.add_allow_skipped_option();
     app.add_seed_option();
     std::vector<std::string> inputs;
     std::string output;
@@ -17,7 +18,7 @@ int main(int argc, char** argv) {
     bool drop_last = false, info = false;
     CLI::App& cli = app.cli();
     cli.add_option("streams", inputs, "Input streams (default: stdin)");
-    cli.add_option("-b,--batch", batch, "Samples per batch (default 32, as Keras)")->check(CLI::PositiveNumber);
+    cli.add_option("-b,--batch-size,--batch", batch, "Samples per batch (default 32, as Keras)")->check(CLI::PositiveNumber);
     cli.add_flag("--drop-last", drop_last, "Drop the partial batch at the end of each epoch");
     cli.add_option("--shuffle-buffer", window, "Shuffle through a window of K samples (seeded by --seed)")
         ->check(CLI::NonNegativeNumber);
@@ -41,11 +42,24 @@ int main(int argc, char** argv) {
             }
             ready.clear();
         };
+        auto print_info = [&] {
+            Output text(output, false);
+            text.write(summary.text());
+            text.commit();
+        };
         for (const std::string& path : inputs) {
             Input in(path);
             FrameReader reader(in);
             Frame frame;
-            while (reader.read(frame)) {
+            for (;;) {
+                bool got = false;
+                try {
+                    got = reader.read(frame);
+                } catch (const DataError&) {
+                    if (info) print_info();  // what was read, then why the stream is bad
+                    throw;
+                }
+                if (!got) break;
                 if (info) {
                     summary.add(frame);
                     continue;
@@ -59,9 +73,7 @@ int main(int argc, char** argv) {
             }
         }
         if (info) {
-            Output text(output, false);
-            text.write(summary.text());
-            text.commit();
+            print_info();
             return 0;
         }
         batcher.finish(ready);

@@ -12,6 +12,7 @@ using namespace imgpipe;
 
 int main(int argc, char** argv) {
     App app("imgmask", "Mask part of each image of a batch stream: x = masked image, y = original (the lecture's face generator)");
+    app.add_allow_skipped_option();
     app.add_seed_option();
     std::string mask_path, box, output, input = "-";
     int threshold = 0, boxes = 1;

@@ -11,6 +11,7 @@
 #include "cli/random.hpp"
 #include "image/source.hpp"
 #include "list/list.hpp"
+#include "stream/epoch.hpp"
 #include "stream/frame.hpp"
 
 using namespace imgpipe;
@@ -38,6 +39,7 @@ std::string rate(int64_t images, double seconds) {
 
 int main(int argc, char** argv) {
     App app("imgprep", "Decode, orient, convert and resize the images of a list into a batch stream");
+    app.add_allow_skipped_option();
     app.add_seed_option();
     app.add_threads_option();
     std::string list_path = "-", output = "-", size = "256x256", fit = "stretch", interpolation = "bilinear",
@@ -57,7 +59,7 @@ int main(int argc, char** argv) {
     cli.add_option("--rescale", rescale, "Multiply pixels by this factor (e.g. 1/255); implies --dtype f32");
     cli.add_option("--epochs", epochs, "Passes over the list (0: forever; default 1)")->check(CLI::NonNegativeNumber);
     cli.add_flag("--shuffle", shuffle, "A fresh permutation of the list for each epoch (see --seed)");
-    cli.add_option("-b,--batch", batch, "Samples per frame (default 1)")->check(CLI::PositiveNumber);
+    cli.add_option("-b,--batch-size,--batch", batch, "Samples per frame (default 1)")->check(CLI::PositiveNumber);
     cli.add_flag("-k,--keep-going", keep_going, "Skip bad files (warning for each), exit 65 at the end");
     cli.add_option("--max-pixels", prep.max_pixels, "Refuse images declaring more pixels (0: no limit)");
     bool no_shrink_on_load = false;
@@ -90,7 +92,7 @@ int main(int argc, char** argv) {
 
         Input in(list_path);
         ImageList list = read_list(in, nul);
-        if (list.entries.empty()) throw DataError(in.name() == "stdin" ? "list" : in.name(), "no images in the list");
+        if (list.entries.empty()) throw DataError(in.name(), "no images in the list");
         Output out(output, true);
 
         SourceOptions so;
@@ -114,14 +116,14 @@ int main(int argc, char** argv) {
         frame.metadata["class_mode"] = list.labelled() ? "sparse" : "none";
         frame.metadata["classes"] = json_list(list.classes);
         frame.set_meta_int("epoch_size", n);
-        std::vector<std::string> paths;
+        std::vector<std::string> paths, skipped;  // skipped: bad files, recorded in the next frame
         std::vector<int32_t> labels;
         std::vector<uint8_t> pixels;
         int64_t epoch = -1, emitted = 0, in_epoch = 0, frame_index = 0;
         Progress progress(app.quiet);
 
         auto flush = [&]() {
-            if (paths.empty()) return;
+            if (paths.empty() && skipped.empty()) return;
             const int64_t k = int64_t(paths.size());
             Tensor x("x", floats ? DType::F32 : DType::U8, {k, prep.height, prep.width, c});
             if (floats) {
@@ -141,11 +143,13 @@ int main(int argc, char** argv) {
                 frame.tensors.push_back(std::move(y));
             }
             frame.set_paths(paths);
+            if (skipped.empty()) frame.metadata.erase(kSkippedKey);
+            else frame.metadata[kSkippedKey] = json_list(skipped);  // so that the epoch still adds up
             frame.set_meta_int("epoch", epoch);
             frame.set_meta_int("index", frame_index);
             write_frame(out, frame);
             frame_index += k;
-            paths.clear(), labels.clear(), pixels.clear();
+            paths.clear(), labels.clear(), pixels.clear(), skipped.clear();
         };
         auto end_epoch = [&]() {
             flush();
@@ -164,11 +168,20 @@ int main(int argc, char** argv) {
                 throw;
             }
         };
-        while (next()) {
-            if (s.epoch != epoch) {
-                if (epoch >= 0) end_epoch();
-                epoch = s.epoch, in_epoch = 0, frame_index = 0;
+        auto begin_epoch = [&](int64_t e) {
+            if (e == epoch) return;
+            if (epoch >= 0) end_epoch();
+            epoch = e, in_epoch = 0, frame_index = 0;
+        };
+        auto record_skips = [&]() {
+            for (const Sample& bad : source.take_skipped()) {
+                begin_epoch(bad.epoch);
+                skipped.push_back(list.entries[bad.entry].path);
             }
+        };
+        while (next()) {
+            record_skips();
+            begin_epoch(s.epoch);
             const ListEntry& e = list.entries[s.entry];
             paths.push_back(e.path);
             labels.push_back(e.label);
@@ -177,12 +190,14 @@ int main(int argc, char** argv) {
             if (int64_t(paths.size()) == batch) flush();
             progress.bar(s.position + 1, n);
         }
+        record_skips();
         if (epoch >= 0) end_epoch();
         out.commit();
         if (source.skipped() > 0) {
             app.warn("", std::to_string(source.skipped()) + " bad file" + (source.skipped() > 1 ? "s" : "") +
-                             " skipped, " + std::to_string(emitted) + " images written");
-            return int(kDataErr);
+                             " skipped, " + std::to_string(emitted) + " images written" +
+                             (app.allow_skipped ? "" : "; --allow-skipped accepts them"));
+            return app.allow_skipped ? int(kOk) : int(kDataErr);
         }
         return int(kOk);
     });

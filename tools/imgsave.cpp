@@ -14,6 +14,7 @@ using namespace imgpipe;
 
 int main(int argc, char** argv) {
     App app("imgsave", "Write the images of a batch stream to files and their list lines to stdout (Keras' save_to_dir)");
+    app.add_allow_skipped_option();
     std::string input = "-", dir, prefix = "img", format = "png", tensor = "x";
     int64_t max_samples = 0;
     CLI::App& cli = app.cli();

@@ -41,6 +41,7 @@ std::string basename_of(const std::string& path) { return path.substr(path.rfind
 
 int main(int argc, char** argv) {
     App app("imgsheet", "Draw the samples of batch streams as a contact sheet PNG (a grid, with captions)");
+    app.add_allow_skipped_option();
     std::vector<std::string> specs;
     std::string output, label = "none", captions_file;
     int columns = 8, scale = 1;

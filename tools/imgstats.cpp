@@ -10,6 +10,7 @@ using namespace imgpipe;
 
 int main(int argc, char** argv) {
     App app("imgstats", "Per-channel mean and std of a batch stream's images, as JSON (Keras' ImageDataGenerator.fit)");
+    app.add_allow_skipped_option();
     std::string input = "-", output = "-", tensor = "x";
     CLI::App& cli = app.cli();
     cli.add_option("stream", input, "Input stream (default: stdin)");

@@ -32,6 +32,11 @@ void App::add_seed_option() {
     cli_.add_option("--seed", seed, "Seed for every random draw (the same seed gives the same bytes)");
 }
 
+void App::add_allow_skipped_option() {
+    cli_.add_flag("--allow-skipped", allow_skipped,
+                  "Exit 0 although bad files were skipped upstream (as the stream records); they are still named");
+}
+
 namespace {
 // Levenshtein distance, with a swap of two neighbours counting as one edit.
 size_t edit_distance(const std::string& a, const std::string& b) {
@@ -112,7 +117,7 @@ int App::main(int argc, char** argv, const std::function<int()>& body) {
     std::signal(SIGXFSZ, SIG_IGN);
     try {
         if (!parse(argc, argv)) return kOk;
-        return body();
+        return report_skipped_upstream(body());
     } catch (const BrokenPipe&) {
         return kBrokenPipe;
     } catch (const Error& e) {
@@ -125,6 +130,24 @@ int App::main(int argc, char** argv, const std::function<int()>& body) {
         warn("", std::string("internal error: ") + e.what());
         return kSoftware;
     }
+}
+
+// Samples skipped upstream are an error at the end, as imgprep --keep-going's
+// own skips are, unless --allow-skipped: either way they are named.
+int App::report_skipped_upstream(int status) const {
+    const std::vector<std::string>& skipped = skipped_upstream();
+    if (skipped.empty() || status != kOk) return status;
+    std::string names;
+    for (size_t i = 0; i < skipped.size() && i < 3; ++i) names += (i ? ", " : "") + skipped[i];
+    if (skipped.size() > 3) names += ", ... " + std::to_string(skipped.size() - 3) + " more";
+    std::string text = std::to_string(skipped.size()) + (skipped.size() == 1 ? " sample was" : " samples were") +
+                       " skipped upstream (" + names + ")";
+    if (allow_skipped) {
+        if (!quiet) warn("", text);
+        return status;
+    }
+    warn("", text + "; --allow-skipped accepts them");
+    return kDataErr;
 }
 
 void App::warn(const std::string& where, const std::string& message) const {

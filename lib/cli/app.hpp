@@ -29,6 +29,9 @@ public:
     void add_threads_option();
     // Adds --seed (only tools that draw random numbers offer it).
     void add_seed_option();
+    // Adds --allow-skipped (tools that read batch streams, and imgprep).
+    void add_allow_skipped_option();
+    bool allow_skipped = false;
 
     // Parses argv; throws UsageError on a bad command line. Returns false when
     // the command line asked for --help or --version (already printed).
@@ -49,6 +52,7 @@ public:
     std::string closest_option(const std::string& typed) const;
 
 private:
+    int report_skipped_upstream(int status) const;
     std::string tool_;
     CLI::App cli_;
 };

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace imgpipe {
 
@@ -51,6 +52,12 @@ struct IoError : Error {
 struct BrokenPipe : Error {
     BrokenPipe() : Error(kBrokenPipe, "", "broken pipe") {}
 };
+
+// Samples a producer upstream skipped on purpose (imgprep --keep-going), as
+// the streams this process read recorded them: distinct paths, first seen
+// first. App::main reports them at the end and exits 65 unless --allow-skipped.
+void note_skipped_upstream(const std::vector<std::string>& paths);
+const std::vector<std::string>& skipped_upstream();
 
 // The first bytes of foreign input, printable, for "(starts with 'GIF8')" messages.
 std::string printable_start(const uint8_t* data, size_t size);

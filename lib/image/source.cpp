@@ -43,6 +43,7 @@ struct SampleSource::Impl {
     std::vector<char> bad;
     bool good_seen = false;
     int64_t skipped = 0;
+    std::vector<Item> passed_over;  // bad items not yet handed to take_skipped()
 
     // -j 1: decoded here.
     std::unique_ptr<ImageLoader> loader;
@@ -103,7 +104,10 @@ struct SampleSource::Impl {
 
     // Decides what the consumer does with a decoded slot: true to return it.
     bool accept(Slot& s) {
-        if (bad[s.item.entry]) return false;                  // skipped once already: quietly again
+        if (bad[s.item.entry]) {  // skipped once already: quietly again
+            passed_over.push_back(s.item);
+            return false;
+        }
         if (!s.error) {
             good_seen = true;
             return true;
@@ -115,6 +119,7 @@ struct SampleSource::Impl {
             bad[s.item.entry] = 1;
             ++skipped;
             if (on_skip) on_skip(e);
+            passed_over.push_back(s.item);
         }
         return false;
     }
@@ -230,5 +235,18 @@ bool SampleSource::next(Sample& sample) {
 }
 
 int64_t SampleSource::skipped() const { return impl_->skipped; }
+
+std::vector<Sample> SampleSource::take_skipped() {
+    std::vector<Sample> out;
+    for (const auto& it : impl_->passed_over) {
+        Sample s;
+        s.epoch = it.epoch;
+        s.position = it.position;
+        s.entry = it.entry;
+        out.push_back(s);
+    }
+    impl_->passed_over.clear();
+    return out;
+}
 
 }  // namespace imgpipe

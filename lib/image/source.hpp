@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <vector>
 
 #include "cli/error.hpp"
 #include "image/image.hpp"
@@ -47,6 +48,9 @@ public:
     // (in output order, so every sample before it has been returned).
     bool next(Sample& sample);
     int64_t skipped() const;  // distinct bad files so far
+    // The samples passed over as bad since the last call, in output order
+    // (pixels null): the producer records them in the stream.
+    std::vector<Sample> take_skipped();
 
 private:
     struct Impl;

@@ -31,6 +31,27 @@ Frame slice_frame(const Frame& frame, int64_t begin, int64_t end) {
     return out;
 }
 
+void check_same_samples(const Frame& first, const Frame& f) {
+    if (f.tensors.size() != first.tensors.size())
+        throw DataError("", "frames disagree on their tensors (" + std::to_string(first.tensors.size()) + " vs " +
+                                std::to_string(f.tensors.size()) + ")");
+    for (size_t i = 0; i < f.tensors.size(); ++i) {
+        const Tensor& t = f.tensors[i];
+        const Tensor& o = first.tensors[i];
+        bool same = t.name == o.name && t.dtype == o.dtype && t.shape.size() == o.shape.size() &&
+                    std::equal(t.shape.begin() + (t.shape.empty() ? 0 : 1), t.shape.end(), o.shape.begin() + (o.shape.empty() ? 0 : 1));
+        auto per_sample = [](std::vector<int64_t> shape) {  // "[*,64,64,3]"
+            std::string text = shape_text(shape);
+            if (!shape.empty()) text = "[*" + text.substr(text.find_first_of(",]"));
+            return text;
+        };
+        if (!same)
+            throw DataError("", "sample shape changed mid-stream: " + o.name + " " + dtype_name(o.dtype) + " " +
+                                    per_sample(o.shape) + " then " + t.name + " " + dtype_name(t.dtype) + " " +
+                                    per_sample(t.shape));
+    }
+}
+
 Frame concat_frames(const std::vector<Frame>& frames) {
     if (frames.empty()) return Frame{};
     if (frames.size() == 1) return frames[0];
@@ -48,21 +69,10 @@ Frame concat_frames(const std::vector<Frame>& frames) {
         out.tensors.push_back(std::move(joined));
     }
     for (const Frame& f : frames) {
-        if (f.tensors.size() != first.tensors.size())
-            throw DataError("", "frames disagree on their tensors (" + std::to_string(first.tensors.size()) + " vs " +
-                                    std::to_string(f.tensors.size()) + ")");
+        check_same_samples(first, f);
         for (size_t i = 0; i < f.tensors.size(); ++i) {
             const Tensor& t = f.tensors[i];
             Tensor& o = out.tensors[i];
-            bool same = t.name == o.name && t.dtype == o.dtype && t.shape.size() == o.shape.size() &&
-                        std::equal(t.shape.begin() + 1, t.shape.end(), o.shape.begin() + 1);
-            if (!same) {
-                std::vector<int64_t> a = first.tensors[i].shape, b = t.shape;
-                a[0] = b[0] = -1;
-                throw DataError("", "sample shape changed mid-stream: " + o.name + " " + dtype_name(o.dtype) + " " +
-                                        shape_text(first.tensors[i].shape) + " then " + t.name + " " + dtype_name(t.dtype) +
-                                        " " + shape_text(t.shape));
-            }
             o.shape[0] += t.shape[0];
             o.data.insert(o.data.end(), t.data.begin(), t.data.end());
         }
@@ -78,9 +88,19 @@ Frame concat_frames(const std::vector<Frame>& frames) {
 Batcher::Batcher(int64_t batch, bool drop_last, int64_t shuffle_window, uint64_t seed)
     : batch_(batch), window_(shuffle_window), drop_last_(drop_last), seed_(seed) {}
 
+void Batcher::emit(Frame batch, std::vector<Frame>& ready) {
+    if (!skipped_.empty()) batch.metadata[kSkippedKey] = json_list(skipped_);
+    if (dropped_here_) batch.set_meta_int(kDroppedKey, dropped_here_);
+    skipped_.clear();
+    dropped_here_ = 0;
+    batch.set_meta_int("index", emitted_in_epoch_);
+    emitted_in_epoch_ += batch.samples();
+    ready.push_back(std::move(batch));
+}
+
 void Batcher::emit_full(std::vector<Frame>& ready) {
     if (int64_t(pending_.size()) >= batch_) {
-        ready.push_back(concat_frames(pending_));
+        emit(concat_frames(pending_), ready);
         pending_.clear();
     }
 }
@@ -91,7 +111,7 @@ void Batcher::take(Frame sample, std::vector<Frame>& ready) {
 }
 
 Frame Batcher::draw_from_window() {
-    Random rng(seed_, uint64_t(epoch_), drawn_++, Purpose::ShuffleBuffer);
+    Random rng(seed_, uint64_t(ledger_.number()), drawn_++, Purpose::ShuffleBuffer);
     size_t pick = rng.below(window_samples_.size());
     std::swap(window_samples_[pick], window_samples_.back());
     Frame s = std::move(window_samples_.back());
@@ -103,22 +123,47 @@ void Batcher::flush_epoch(std::vector<Frame>& ready) {
     // Drain the shuffle window in random order, then the partial batch.
     while (!window_samples_.empty()) take(draw_from_window(), ready);
     if (!pending_.empty()) {
-        if (drop_last_) dropped_ += int64_t(pending_.size());
-        else ready.push_back(concat_frames(pending_));
+        if (drop_last_) {
+            dropped_ += int64_t(pending_.size());
+            dropped_here_ += int64_t(pending_.size());
+        } else {
+            emit(concat_frames(pending_), ready);
+        }
         pending_.clear();
     }
+    // Records with no batch left to ride on: a frame of no samples carries them.
+    if (!skipped_.empty() || dropped_here_) emit(empty_, ready);
 }
 
 void Batcher::add(const Frame& frame, std::vector<Frame>& ready) {
-    int64_t epoch = frame.meta_int("epoch", 0);
-    if (epoch != epoch_) {
-        if (epoch_ != INT64_MIN) flush_epoch(ready);
-        epoch_ = epoch;
+    if (ledger_.add(frame, "")) {
+        if (started_) flush_epoch(ready);
+        started_ = true;
         drawn_ = 0;
+        emitted_in_epoch_ = 0;
+    }
+    const std::vector<std::string>& skipped = ledger_.skipped_in_frame();
+    skipped_.insert(skipped_.end(), skipped.begin(), skipped.end());
+    dropped_here_ += frame.meta_int(kDroppedKey, 0);
+    if (started_tensors_) check_same_samples(empty_, frame);  // across batches and epochs too
+    started_tensors_ = true;
+    empty_.metadata = frame.metadata;  // its tensors: shapes with no rows
+    empty_.metadata.erase(kSkippedKey);
+    empty_.metadata.erase(kDroppedKey);
+    if (empty_.metadata.count("paths")) empty_.set_paths({});
+    empty_.tensors.resize(frame.tensors.size());
+    for (size_t i = 0; i < frame.tensors.size(); ++i) {
+        const Tensor& t = frame.tensors[i];
+        empty_.tensors[i].name = t.name;
+        empty_.tensors[i].dtype = t.dtype;
+        empty_.tensors[i].shape = t.shape;
+        if (!t.shape.empty()) empty_.tensors[i].shape[0] = 0;
     }
     int64_t n = frame.samples();
     for (int64_t i = 0; i < n; ++i) {
         Frame s = n == 1 ? frame : slice_frame(frame, i, i + 1);
+        s.metadata.erase(kSkippedKey);  // the records travel apart from the samples
+        s.metadata.erase(kDroppedKey);
         if (window_ <= 1) {
             take(std::move(s), ready);
             continue;
@@ -129,7 +174,9 @@ void Batcher::add(const Frame& frame, std::vector<Frame>& ready) {
     }
 }
 
-void Batcher::finish(std::vector<Frame>& ready) { flush_epoch(ready); }
+void Batcher::finish(std::vector<Frame>& ready) {
+    if (started_) flush_epoch(ready);
+}
 
 bool SampleCursor::next() {
     while (row_ + 1 >= frame_.samples()) {
@@ -165,6 +212,9 @@ void StreamSummary::add(const Frame& frame) {
     last_epoch_ = frame.meta_int("epoch", -1);
     ++frames_;
     samples_ += n;
+    skipped_ += int64_t(skipped_paths(frame).size());
+    dropped_ += frame.meta_int(kDroppedKey, 0);
+    if (n == 0) return;  // a frame of records only
     min_batch_ = std::min(min_batch_, n);
     max_batch_ = std::max(max_batch_, n);
     const Tensor* y = frame.find("y");
@@ -183,7 +233,9 @@ std::string StreamSummary::text() const {
     o << "format:     " << (format_.empty() ? "?" : format_) << "\n";
     o << "frames:     " << frames_ << "\n";
     o << "samples:    " << samples_ << "\n";
-    if (frames_) o << "batch size: " << (min_batch_ == max_batch_ ? std::to_string(max_batch_) : std::to_string(min_batch_) + " to " + std::to_string(max_batch_)) << "\n";
+    if (skipped_) o << "skipped:    " << skipped_ << " (recorded upstream: bad files)\n";
+    if (dropped_) o << "dropped:    " << dropped_ << " (batchpack --drop-last)\n";
+    if (max_batch_) o << "batch size: " << (min_batch_ == max_batch_ ? std::to_string(max_batch_) : std::to_string(min_batch_) + " to " + std::to_string(max_batch_)) << "\n";
     o << "tensors:    " << tensors_ << "\n";
     if (!class_mode_.empty()) o << "class mode: " << class_mode_ << "\n";
     if (epoch_size_ >= 0) o << "epoch size: " << epoch_size_ << "\n";

@@ -14,6 +14,10 @@ namespace imgpipe {
 // Samples [begin, end) of a frame, with their paths; "index" moves with them.
 Frame slice_frame(const Frame& frame, int64_t begin, int64_t end);
 
+// DataError (naming both shapes) unless the frames' tensors agree in names,
+// dtypes and per-sample shapes.
+void check_same_samples(const Frame& first, const Frame& other);
+
 // Joins frames along the sample axis. Tensors must agree in names, dtypes and
 // per-sample shapes (DataError otherwise, naming both shapes). Metadata comes
 // from the first frame; paths are concatenated.
@@ -21,8 +25,10 @@ Frame concat_frames(const std::vector<Frame>& frames);
 
 // Collects samples and emits frames of `batch` samples. A batch never spans two
 // epochs: the partial batch at the end of an epoch is emitted (Keras) or, with
-// drop_last, discarded. With a shuffle window > 1, samples of one epoch leave
-// in a random order drawn from (seed, epoch, sample index).
+// drop_last, discarded and recorded as "dropped". With a shuffle window > 1,
+// samples of one epoch leave in a random order drawn from (seed, epoch, sample
+// index). Records of skipped samples travel on to the next batch of their epoch
+// (or an empty frame at its end), so the epoch still adds up downstream.
 class Batcher {
 public:
     Batcher(int64_t batch, bool drop_last, int64_t shuffle_window, uint64_t seed);
@@ -34,16 +40,22 @@ public:
 
 private:
     void flush_epoch(std::vector<Frame>& ready);
+    void emit(Frame batch, std::vector<Frame>& ready);
     void emit_full(std::vector<Frame>& ready);
     void take(Frame sample, std::vector<Frame>& ready);
     Frame draw_from_window();
     int64_t batch_, window_;
     bool drop_last_;
     uint64_t seed_;
-    int64_t epoch_ = INT64_MIN;
+    EpochLedger ledger_;  // where epochs begin: the readers' rule
+    bool started_ = false, started_tensors_ = false;
     uint64_t drawn_ = 0;
+    int64_t emitted_in_epoch_ = 0;
     std::vector<Frame> window_samples_;
     std::vector<Frame> pending_;
+    Frame empty_;  // a frame of no samples with the epoch's tensors and metadata
+    std::vector<std::string> skipped_;  // records not yet passed on
+    int64_t dropped_here_ = 0;          // dropped (upstream or here) not yet passed on
     int64_t dropped_ = 0;
 };
 
@@ -72,7 +84,7 @@ public:
     std::string text() const;
 
 private:
-    int64_t frames_ = 0, samples_ = 0, min_batch_ = INT64_MAX, max_batch_ = 0;
+    int64_t frames_ = 0, samples_ = 0, min_batch_ = INT64_MAX, max_batch_ = 0, skipped_ = 0, dropped_ = 0;
     std::vector<std::string> classes_;
     std::vector<int64_t> class_counts_;
     std::string tensors_;  // "x U8 [*,64,64,3]; y I32 [*]" of the first frame

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "cli/error.hpp"
+#include "stream/epoch.hpp"
 
 namespace imgpipe {
 
@@ -22,9 +23,17 @@ uint64_t read_le64(const uint8_t* p) {
     for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
     return v;
 }
+}  // namespace
 
-// Validates a parsed header and lays out the tensors; returns the data size.
-uint64_t parse_header(const std::string& where, const char* text, size_t size, Frame& frame, bool check_format) {
+uint64_t frame_header_length(const uint8_t* prefix, const std::string& where) {
+    uint64_t n = read_le64(prefix);
+    if (n < 2 || n > kMaxHeader)
+        throw DataError(where, "not a batch stream (starts with '" + printable_start(prefix, 8) + "')");
+    return n;
+}
+
+uint64_t parse_frame_header(const char* text, size_t size, Frame& frame, const std::string& where, bool check_format) {
+    if (size == 0 || text[0] != '{') throw DataError(where, "not a batch stream (header is not JSON)");
     json header = json::parse(text, text + size, nullptr, false);
     if (header.is_discarded() || !header.is_object())
         throw DataError(where, "not a batch stream (header is not a safetensors JSON header)");
@@ -86,6 +95,7 @@ uint64_t parse_header(const std::string& where, const char* text, size_t size, F
         if (it == frame.metadata.end())
             throw DataError(where, "not a batch stream (safetensors without \"format\": \"batchstream/1\")");
         const std::string& f = it->second;
+        if (f.rfind("imgpipe-model/", 0) == 0) throw DataError(where, "is a model file, not a batch stream");
         if (f.rfind("batchstream/", 0) != 0) throw DataError(where, "not a batch stream (format \"" + f + "\")");
         if (f != kStreamFormat)
             throw DataError(where, "stream format \"" + f + "\" is newer than this tool reads (" + kStreamFormat +
@@ -93,7 +103,6 @@ uint64_t parse_header(const std::string& where, const char* text, size_t size, F
     }
     return cursor;
 }
-}  // namespace
 
 size_t dtype_size(DType t) { return t == DType::U8 ? 1 : 4; }
 
@@ -235,13 +244,14 @@ void write_frame(Output& out, const Frame& frame) {
 Frame decode_frame(const uint8_t* data, size_t size, const std::string& where) {
     if (size < 8) throw DataError(where, "truncated: " + std::to_string(size) + " bytes, not a safetensors file");
     uint64_t n = read_le64(data);
-    if (n > size - 8 && n <= kMaxHeader && data[8] == '{')
+    // data[8] exists only when size > 8: an 8-byte file is a header length alone.
+    if (n > size - 8 && n <= kMaxHeader && (size == 8 || data[8] == '{'))
         throw DataError(where, "truncated: the header alone needs " + std::to_string(n + 8) + " bytes, the file has " +
                                    std::to_string(size));
     if (n > size - 8 || n > kMaxHeader)
         throw DataError(where, "not a safetensors file (starts with '" + printable_start(data, size) + "')");
     Frame frame;
-    uint64_t data_size = parse_header(where, reinterpret_cast<const char*>(data + 8), n, frame, false);
+    uint64_t data_size = parse_frame_header(reinterpret_cast<const char*>(data + 8), n, frame, where, false);
     if (data_size != size - 8 - n)
         throw DataError(where, "truncated or padded: header promises " + std::to_string(data_size) + " data bytes, file has " +
                                    std::to_string(size - 8 - n));
@@ -258,12 +268,13 @@ std::string FrameReader::where() const { return in_.name() + ": frame " + std::t
 bool FrameReader::read(Frame& frame) {
     uint8_t prefix[8];
     size_t got = in_.read(prefix, 8);
-    if (got == 0) return false;
+    if (got == 0) {
+        ledger_.finish(in_.name());
+        return false;
+    }
     ++frames_;
     if (got < 8) throw DataError(where(), "truncated frame (" + std::to_string(got) + " of 8 length bytes)");
-    uint64_t n = read_le64(prefix);
-    if (n < 2 || n > kMaxHeader || prefix[7] != 0)
-        throw DataError(where(), "not a batch stream (starts with '" + printable_start(prefix, 8) + "')");
+    uint64_t n = frame_header_length(prefix, where());
     // Like the data below, the header buffer grows as its bytes arrive: nine
     // bytes promising a 256 MB header cost a read, not 256 MB of zeroed memory.
     size_t have = 0;
@@ -275,8 +286,7 @@ bool FrameReader::read(Frame& frame) {
         if (got < step)
             throw DataError(where(), "truncated frame (header: " + std::to_string(have) + " of " + std::to_string(n) + " bytes)");
     }
-    if (header_[0] != '{') throw DataError(where(), "not a batch stream (header is not JSON)");
-    uint64_t data_size = parse_header(where(), reinterpret_cast<const char*>(header_.data()), n, frame, check_format_);
+    uint64_t data_size = parse_frame_header(reinterpret_cast<const char*>(header_.data()), n, frame, where(), check_format_);
     // The buffers grow as the bytes arrive (doubling from 64 MiB), so that a
     // header promising terabytes ends as a truncated frame, not an allocation.
     constexpr size_t kFirstChunk = size_t(64) << 20;
@@ -294,12 +304,15 @@ bool FrameReader::read(Frame& frame) {
                                              std::to_string(data_size) + " bytes)");
         }
     }
+    began_epoch_ = ledger_.add(frame, where());
+    note_skipped_upstream(ledger_.skipped_in_frame());
     return true;
 }
 
 void FrameReader::rewind() {
     in_.rewind();
     frames_ = 0;
+    ledger_ = EpochLedger();
 }
 
 }  // namespace imgpipe

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/io.hpp"
+#include "stream/epoch.hpp"
 
 namespace imgpipe {
 
@@ -58,6 +59,14 @@ struct Frame {
 std::string json_list(const std::vector<std::string>& items);
 std::vector<std::string> parse_json_list(const std::string& text, const std::string& what);
 
+// The length of a frame's JSON header, from its 8-byte prefix; DataError
+// naming `where` if the prefix cannot start a frame.
+uint64_t frame_header_length(const uint8_t* prefix, const std::string& where);
+// Parses a frame's JSON header (tensors without data, metadata) and returns
+// the number of data bytes that follow it. check_format: the frame must be a
+// batch stream's ("format": "batchstream/1"). The one parser of frame headers.
+uint64_t parse_frame_header(const char* text, size_t size, Frame& frame, const std::string& where, bool check_format);
+
 // Serializes one frame (safetensors bytes).
 std::vector<uint8_t> encode_frame(const Frame& frame);
 // Parses one whole safetensors document held in memory (a model file, say).
@@ -70,8 +79,12 @@ public:
     // check_format: require "format": "batchstream/1" in the metadata.
     explicit FrameReader(Input& in, bool check_format = true) : in_(in), check_format_(check_format) {}
     // Reads the next frame; false at a clean end of stream. Throws DataError
-    // naming the input and the frame number on a truncated or foreign frame.
+    // naming the input and the frame number on a truncated or foreign frame,
+    // and on an epoch that ended short of its size (EpochLedger).
     bool read(Frame& frame);
+    // The frame just read began an epoch (the first frame does).
+    bool began_epoch() const { return began_epoch_; }
+    const EpochLedger& ledger() const { return ledger_; }
     int64_t frames_read() const { return frames_; }
     std::string where() const;  // "file: frame N" of the last frame read
     void rewind();
@@ -81,6 +94,8 @@ private:
     bool check_format_;
     int64_t frames_ = 0;
     std::vector<uint8_t> header_;
+    EpochLedger ledger_;
+    bool began_epoch_ = false;
 };
 
 }  // namespace imgpipe

@@ -396,7 +396,7 @@ fi
 { head -n 16 digits.list; printf 'data/x.png\tseven\tx\n'; } > badline.list
 run imgprep --size 8x8 < badline.list
 check_status "a malformed list line: exit 65" 65
-check_err "named by its line number" "imgprep: list:17: label index \"seven\" is not a non-negative integer"
+check_err "named by its line number" "imgprep: stdin:17: label index \"seven\" is not a non-negative integer"
 
 printf 'rgb.png\nbad/trunc.jpg\nphoto.jpg\nbad/missing.png\nbad/text.jpg\npalette.png\n' > kg.list
 run imgprep --size 8x8 --keep-going kg.list

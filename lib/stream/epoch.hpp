@@ -1,0 +1,46 @@
+// Where the epochs of a batch stream begin and end, and whether each one is
+// whole (batchstream(5), COMPLETENESS). A pipe's exit status is its last
+// command's, so a producer that stopped early must be caught from the stream
+// alone: an epoch that ends short of its "epoch_size", with no record that the
+// missing samples were skipped or dropped on purpose, is bad data.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace imgpipe {
+
+struct Frame;
+
+// Metadata keys of the records (batchstream(5)).
+extern const char* const kSkippedKey;  // "skipped": JSON list of the paths a producer skipped (bad files)
+extern const char* const kDroppedKey;  // "dropped": samples dropped on purpose (batchpack --drop-last)
+
+class EpochLedger {
+public:
+    // Accounts for the next frame. Returns true when it begins an epoch (the
+    // first frame, a new "epoch" number, or a full epoch followed by more).
+    // Throws DataError naming `where` if the epoch before it ended short, or
+    // if the frame overfills its epoch.
+    bool add(const Frame& frame, const std::string& where);
+    // The end of the stream: DataError naming `stream` if the last epoch is short.
+    void finish(const std::string& stream) const;
+
+    bool full() const;  // the current epoch holds its declared size
+    int64_t epochs() const { return epochs_; }   // epochs begun so far
+    int64_t number() const { return number_; }   // the current epoch's "epoch" metadata
+    int64_t size() const { return size_; }       // its "epoch_size", -1 if unknown
+    int64_t samples() const { return seen_; }    // its samples so far
+    // Paths recorded as skipped in the last frame added (for the report).
+    const std::vector<std::string>& skipped_in_frame() const { return frame_skipped_; }
+
+private:
+    void check_whole(const std::string& where) const;
+    int64_t epochs_ = 0, number_ = 0, size_ = -1, seen_ = 0, skipped_ = 0, dropped_ = 0;
+    std::vector<std::string> frame_skipped_;
+};
+
+// The skipped paths recorded in a frame (empty if none).
+std::vector<std::string> skipped_paths(const Frame& frame);
+
+}  // namespace imgpipe
