@@ -86,7 +86,17 @@ int main(int argc, char** argv) {
             keep.swap(mine);
         }
 
+        // Every class folder is a class, empty or not (Keras): a class with no
+        // image in this list is declared by a line of its own, first.
+        std::vector<bool> listed(listing.classes.size(), false);
+        for (size_t i : keep)
+            if (!listing.classes.empty()) listed[listing.class_of[i]] = true;
         Output out(o.output, false);
+        if (!o.no_labels)
+            for (size_t c = 0; c < listing.classes.size(); ++c) {
+                if (listed[c]) continue;
+                out.write(format_list_line({"", int32_t(c), listing.classes[c]}, o.nul));
+            }
         for (size_t i : keep) {
             ListEntry e = listing.entries[i];
             if (o.no_labels) e.label = -1;
@@ -100,10 +110,14 @@ int main(int argc, char** argv) {
             for (const std::string& c : listing.classes) text += c + "\n";
             write_file_atomic(o.classes_out, text.data(), text.size());
         }
-        app.note("Found " + std::to_string(keep.size()) + " images belonging to " + std::to_string(listing.classes.size()) +
+        app.note("imglist: Found " + std::to_string(keep.size()) + " images belonging to " + std::to_string(listing.classes.size()) +
                  " classes.");
-        if (keep.empty()) throw NoInputError(o.root, "no images found (looked for ." + walk.extensions[0] + " and " +
-                                                         std::to_string(walk.extensions.size() - 1) + " other extensions)");
+        if (keep.empty()) {
+            std::string looked;
+            for (size_t i = 0; i < walk.extensions.size(); ++i)
+                looked += std::string(i == 0 ? "" : i + 1 == walk.extensions.size() ? " or " : ", ") + "." + walk.extensions[i];
+            throw NoInputError(o.root, "no images found (no file ends in " + looked + ")");
+        }
         return lost ? int(kNoInput) : int(kOk);
     });
 }

@@ -43,13 +43,15 @@ ListEntry parse_list_line(const std::string& record, const std::string& where, b
         } else {
             e.path = record;
         }
-        if (e.path.empty()) throw DataError(where, "empty path");
+        if (e.path.empty() && !e.declares_class()) throw DataError(where, "empty path");
         return e;
     }
     size_t tab1 = record.find('\t');
     e.path = record.substr(0, tab1);
-    if (e.path.empty()) throw DataError(where, "empty path");
-    if (tab1 == std::string::npos) return e;
+    if (tab1 == std::string::npos) {
+        if (e.path.empty()) throw DataError(where, "empty path");
+        return e;
+    }
     size_t tab2 = record.find('\t', tab1 + 1);
     e.label = label_index(record.substr(tab1 + 1, tab2 == std::string::npos ? std::string::npos : tab2 - tab1 - 1), where);
     if (tab2 != std::string::npos) {
@@ -57,6 +59,7 @@ ListEntry parse_list_line(const std::string& record, const std::string& where, b
         if (e.label_name.find('\t') != std::string::npos)
             throw DataError(where, "more than three tab-separated fields (use -0 for paths with tabs)");
     }
+    if (e.path.empty() && !e.declares_class()) throw DataError(where, "empty path");
     return e;
 }
 
@@ -69,7 +72,7 @@ ImageList read_list(Input& in, bool nul) {
         ++line;
         if (!nul && !record.empty() && record.back() == '\r') record.pop_back();
         if (record.empty()) continue;
-        std::string where = (in.name() == "stdin" ? std::string("list") : in.name()) + ":" + std::to_string(line);
+        std::string where = in.name() + ":" + std::to_string(line);
         ListEntry e = parse_list_line(record, where, nul);
         if (e.label >= 0) {
             any_labelled = true;
@@ -86,7 +89,7 @@ ImageList read_list(Input& in, bool nul) {
         }
         if (any_labelled && any_unlabelled)
             throw DataError(where, "mixes labelled and unlabelled lines");
-        list.entries.push_back(std::move(e));
+        if (!e.declares_class()) list.entries.push_back(std::move(e));
     }
     // Classes no line named (a filtered list) keep their index as their name.
     for (size_t i = 0; i < list.classes.size(); ++i)

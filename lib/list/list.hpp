@@ -13,6 +13,9 @@ struct ListEntry {
     std::string path;
     int32_t label = -1;      // -1: no label
     std::string label_name;  // may be empty when the line gave only an index
+    // A line with no path, "<TAB>INDEX<TAB>NAME", declares a class that has no
+    // image in the list (an empty class folder), so its name and index survive.
+    bool declares_class() const { return path.empty() && label >= 0 && !label_name.empty(); }
 };
 
 // Label indices are below this (ImageNet-21k has 21,841 classes).
@@ -31,7 +34,8 @@ struct ImageList {
 };
 
 // Reads a whole list. A list is labelled if any line is; then every line must be,
-// and one index must always carry the same name. Blank lines are skipped.
+// and one index must always carry the same name. Blank lines are skipped;
+// class declarations name classes but add no entry.
 ImageList read_list(Input& in, bool nul);
 
 }  // namespace imgpipe

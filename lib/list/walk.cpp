@@ -110,9 +110,20 @@ Listing walk_directory(const std::string& root, const WalkOptions& options, cons
     Listing listing;
     std::vector<std::string> classes = options.classes;
     if (classes.empty()) classes = subdirs;
-    for (const std::string& c : options.classes)
-        if (!std::binary_search(subdirs.begin(), subdirs.end(), c))
-            throw NoInputError(join(root, c), "no such class folder");
+    // A named class without its folder stays a class with no images, as in
+    // Keras (a test set that lacks one class keeps the training indices).
+    std::string here;
+    for (const std::string& d : subdirs) here += (here.empty() ? "" : ", ") + d;
+    std::vector<bool> missing(classes.size(), false);
+    for (size_t c = 0; c < options.classes.size(); ++c)
+        if (!std::binary_search(subdirs.begin(), subdirs.end(), options.classes[c])) {
+            missing[c] = true;
+            warn(join(root, options.classes[c]),
+                 "no such class folder: class " + std::to_string(c) + " \"" + options.classes[c] +
+                     "\" is kept with no images (if that is a typo, the folders here are: " +
+                     (here.empty() ? "none" : here) + ")",
+                 false);
+        }
 
     if (classes.empty()) {  // flat folder: its own images, unlabelled
         for (const std::string& f : top.files)
@@ -124,15 +135,21 @@ Listing walk_directory(const std::string& root, const WalkOptions& options, cons
     }
     listing.classes = classes;
     for (size_t c = 0; c < classes.size(); ++c) {
+        if (missing[c]) continue;
         Walker walker{options, warn, {}, {}};
         walker.walk(join(root, classes[c]));
         std::sort(walker.folders.begin(), walker.folders.end(),
                   [](const auto& a, const auto& b) { return a.first < b.first; });
+        size_t before = listing.entries.size();
         for (const auto& [folder, images] : walker.folders)
             for (const std::string& f : images) {
                 listing.entries.push_back({join(folder, f), int32_t(c), classes[c]});
                 listing.class_of.push_back(c);
             }
+        if (listing.entries.size() == before)
+            warn(join(root, classes[c]), "class folder holds no images: class " + std::to_string(c) + " \"" +
+                                             classes[c] + "\" is kept with none",
+                 false);
     }
     return listing;
 }

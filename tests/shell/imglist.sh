@@ -24,8 +24,13 @@ check "--hidden keeps dot folders as classes" 'grep -q "ipynb_checkpoints/ghost.
 run imglist --classes a,B d
 check "--classes picks and orders" '[ "$(cut -f2,3 out | uniq | tr "\n" " ")" = "0	a 1	B " ]'
 run imglist --classes a,nope d
-check_status "an unknown class folder is refused" 66
-check_err "and named" "d/nope: no such class folder"
+check_status "a named class without its folder is kept, as Keras does" 0
+check_err "named, with what to do" "d/nope: no such class folder: class 1 \"nope\" is kept with no images (if that is a typo, the folders here are:"
+check "and declared, so its index survives" 'grep -qx "	1	nope" out'
+mkdir -p only && : > only/readme.txt
+run imglist --ext png only
+check_status "no images at all" 66
+check_err "says what it looked for in plain words" "no images found (no file ends in .png)"
 
 run imglist --no-labels d
 check "--no-labels writes paths alone" '! grep -q "	" out && [ $(wc -l < out) -eq 11 ]'

@@ -54,7 +54,11 @@ TEST_CASE("with -0 a path may hold tabs and newlines; the label is read from the
     ListEntry bare = parse_list_line("photo\t2019.png", "list:1", true);
     CHECK(bare.path == "photo\t2019.png");
     CHECK(bare.label == -1);
-    CHECK_THROWS_WITH(parse_list_line("\t1\tcat", "list:4", true), Catch::Contains("empty path"));
+    CHECK_THROWS_WITH(parse_list_line("\t1", "list:4", true), Catch::Contains("empty path"));
+    // A line with no path declares a class that has no image in the list.
+    CHECK(parse_list_line("\t1\tcat", "list:4", true).declares_class());
+    CHECK(parse_list_line("\t2\trocket", "list:5").declares_class());
+    CHECK_THROWS_WITH(parse_list_line("\t2", "list:6"), Catch::Contains("empty path"));
     // Newline-terminated lines keep the strict three-field rule.
     CHECK_THROWS_WITH(parse_list_line("with\ttab.png\t0\tcls", "list:2"), Catch::Contains("not a non-negative integer"));
 }
