@@ -17,6 +17,7 @@ using namespace imgpipe;
 int main(int argc, char** argv) {
     nn::exec_with_passive_openmp(argv);
     App app("nneval", "Evaluates a trained model on a batch stream: loss, metrics, confusion matrix.");
+    app.add_allow_skipped_option();
     app.add_threads_option();
     std::string model_path, input = "-", output = "-", device = "cpu";
     bool as_json = false;
@@ -53,9 +54,10 @@ int main(int argc, char** argv) {
         nn::StepLimit limit(steps);
         Frame batch;
         while (reader.read(batch)) {
+            if (!limit.take(batch, reader.began_epoch())) break;
             if (batch.samples() == 0) continue;
-            if (!limit.take(batch)) break;
             const std::string where = reader.where();
+            nn::align_classes(batch, model->classes(), where);
             model->check_batch(batch, where, true);
             model->evaluate_batch(batch, eval.scores);
             if (eval.classification) {
@@ -70,7 +72,7 @@ int main(int argc, char** argv) {
         limit.check_complete(in.name());
         if (eval.batches == 0) throw DataError(in.name(), "no samples to evaluate");
         eval.seconds = progress.elapsed();
-        progress.line(std::to_string(eval.samples) + " samples in " + std::to_string(eval.batches) + " batches - " +
+        progress.line(app.tool() + ": " + std::to_string(eval.samples) + " samples in " + std::to_string(eval.batches) + " batches - " +
                       format_duration(eval.seconds) + eval.scores.keras_text());
 
         out.write(as_json ? eval.json() : eval.text());

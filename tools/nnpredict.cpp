@@ -14,6 +14,7 @@ using namespace imgpipe;
 int main(int argc, char** argv) {
     nn::exec_with_passive_openmp(argv);
     App app("nnpredict", "Predicts with a trained model: one line per sample, or a batch stream of outputs.");
+    app.add_allow_skipped_option();
     app.add_threads_option();
     std::string model_path, input = "-", output = "-", device = "cpu", format_name = "tsv";
     int top_k = 1;
@@ -47,8 +48,8 @@ int main(int argc, char** argv) {
         int64_t samples = 0;
         Frame batch;
         while (reader.read(batch)) {
+            if (!limit.take(batch, reader.began_epoch())) break;
             if (batch.samples() == 0) continue;
-            if (!limit.take(batch)) break;
             model->check_batch(batch, reader.where(), false);
             Tensor outputs = model->predict_batch(batch);
             samples += batch.samples();
@@ -63,7 +64,7 @@ int main(int argc, char** argv) {
         limit.check_complete(in.name());
         if (samples == 0) throw DataError(in.name(), "no samples to predict");
         out.commit();
-        progress.line(std::to_string(samples) + " samples in " + std::to_string(limit.taken()) + " batches - " +
+        progress.line(app.tool() + ": " + std::to_string(samples) + " samples in " + std::to_string(limit.taken()) + " batches - " +
                       format_duration(progress.elapsed()));
         return 0;
     });

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
     nn::exec_with_passive_openmp(argv);
     nn::configure_runtime(0);  // the malloc settings first, before libtorch allocates
     App app("nntrain", "Trains a network described by a model spec on a batch stream.");
+    app.add_allow_skipped_option();
     app.add_seed_option();
     app.add_threads_option();
     nn::TrainOptions o;
@@ -26,7 +27,7 @@ int main(int argc, char** argv) {
     cli.add_option("--resume", resume, "Continue training a model file (weights and optimizer state)");
     cli.add_option("-o,--output", o.output, "Write the trained model to FILE (atomically)");
     cli.add_option("--val", o.val, "Validation batch stream (a file is re-read every epoch)");
-    cli.add_option("--epochs", o.epochs, "Epochs to train, counting those of a resumed model (default 1)")
+    cli.add_option("--epochs", o.epochs, "Epochs to train, counting those of a resumed model (default: the epochs a file holds, else 1)")
         ->check(CLI::PositiveNumber);
     cli.add_option("--steps-per-epoch", o.steps_per_epoch, "Batches per epoch (default: the stream's epochs)")
         ->check(CLI::PositiveNumber);
@@ -43,6 +44,9 @@ int main(int argc, char** argv) {
     cli.add_option("--metrics", metrics, "Metrics, comma-separated: accuracy, mae, mse (none: no metrics)");
     cli.add_option("--history", o.history, "Write one JSON line per epoch to FILE (appended to when resuming)");
     cli.add_option("--checkpoint-dir", o.checkpoint_dir, "Save DIR/epoch-NNN.model every epoch and DIR/best.model");
+    cli.add_option("--keep", o.keep_checkpoints,
+                   "Keep only the newest N epoch files in --checkpoint-dir (0: best.model only, as Keras' save_best_only)")
+        ->check(CLI::NonNegativeNumber);
     cli.add_option("--monitor", o.monitor, "Value for best.model and the callbacks (default val_loss, or loss)");
     cli.add_option("--early-stopping", o.early_stopping, "Stop after PATIENCE epochs without improvement")
         ->check(CLI::PositiveNumber);
@@ -73,6 +77,7 @@ int main(int argc, char** argv) {
         }
         model->to_device(device);
         o.seed = app.seed;
+        o.epochs_given = cli.count("--epochs") > 0;
         o.quiet = app.quiet;
         catch_interrupts();
         return nn::fit(*model, o, app.tool());

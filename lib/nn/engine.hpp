@@ -80,9 +80,13 @@ public:
     virtual double learning_rate() const = 0;
     virtual void set_learning_rate(double lr) = 0;
 
-    // Writes the model file atomically: weights, optimizer state, resolved spec,
-    // classes, input shape and dtype, and `state_json` (epoch, history, ...).
-    virtual void save(const std::string& path, const std::string& state_json) const = 0;
+    // Reseeds the random draws of training (dropout) from (seed, epoch).
+    virtual void seed_epoch(uint64_t seed, int64_t epoch) = 0;
+    // The model file's bytes: weights, optimizer state, resolved spec, classes,
+    // input shape and dtype, and `state_json` (epoch, history, ...).
+    virtual std::vector<uint8_t> encode(const std::string& state_json) const = 0;
+    // Writes encode()'s bytes atomically (temporary file, then rename).
+    void save(const std::string& path, const std::string& state_json) const;
     virtual std::string state_json() const = 0;  // what save() stored ("{}" for a fresh model)
 };
 

@@ -17,6 +17,7 @@
 #include "cli/error.hpp"
 #include "cli/random.hpp"
 #include "stream/batch.hpp"
+#include "stream/epoch.hpp"
 
 namespace imgpipe::nn {
 
@@ -36,18 +37,6 @@ void read_exactly(int fd, void* dst, size_t n, uint64_t offset, const std::strin
     }
 }
 
-void check_format(const std::map<std::string, std::string>& meta, const std::string& where) {
-    auto it = meta.find("format");
-    if (it == meta.end()) {
-
-        throw DataError(where, "not a batch stream (safetensors without \"format\": \"batchstream/1\")");
-    }
-    if (it->second.rfind("imgpipe-model/", 0) == 0) throw DataError(where, "is a model file, not a batch stream");
-    if (it->second.rfind("batchstream/", 0) != 0) throw DataError(where, "not a batch stream (format \"" + it->second + "\")");
-    if (it->second != kStreamFormat)
-        throw DataError(where, "stream format \"" + it->second + "\" is newer than this tool reads (" + kStreamFormat +
-                                   "); upgrade imgpipe");
-}
 }  // namespace
 
 // Reads frames on its own thread into a bounded queue. The thread shares this
@@ -59,7 +48,12 @@ struct ReadAhead {
     std::unique_ptr<FrameReader> reader;
     std::mutex mutex;
     std::condition_variable changed;
-    std::deque<std::pair<Frame, std::string>> frames;  // with their "stdin: frame N"
+    struct Item {
+        Frame frame;
+        std::string where;  // "stdin: frame N"
+        bool began_epoch;   // the reader's EpochLedger: one rule for where epochs begin
+    };
+    std::deque<Item> frames;
     size_t bytes = 0;
     bool eof = false, stop = false;
     std::exception_ptr error;
@@ -91,22 +85,24 @@ struct ReadAhead {
             size_t n = size_of(f);
             changed.wait(lock, [&] { return stop || bytes == 0 || bytes + n <= kLimit; });
             if (stop) return;
-            frames.emplace_back(std::move(f), reader->where());
+            frames.push_back({std::move(f), reader->where(), reader->began_epoch()});
             bytes += n;
             changed.notify_all();
         }
     }
 
-    // The next frame and where it came from; false at the end of the stream.
-    bool pop(Frame& f, std::string& where) {
+    // The next frame, where it came from and whether it began an epoch; false
+    // at the end of the stream.
+    bool pop(Frame& f, std::string& where, bool& began_epoch) {
         std::unique_lock<std::mutex> lock(mutex);
         changed.wait(lock, [&] { return !frames.empty() || eof || error; });
         if (frames.empty()) {
             if (error) std::rethrow_exception(error);
             return false;
         }
-        f = std::move(frames.front().first);
-        where = std::move(frames.front().second);
+        f = std::move(frames.front().frame);
+        where = std::move(frames.front().where);
+        began_epoch = frames.front().began_epoch;
         frames.pop_front();
         bytes -= size_of(f);
         changed.notify_all();
@@ -148,8 +144,10 @@ BatchFeed::BatchFeed(const std::string& path, const FeedOptions& options) : o_(o
             std::shared_ptr<ReadAhead> state = ahead_;
             std::thread([state] { state->run(); }).detach();  // it owns what it touches
             // Peek at the first frame: its batch size decides the regrouping.
-            if (ahead_->pop(pending_, stream_where_)) {
+            bool began = false;
+            if (ahead_->pop(pending_, stream_where_, began)) {
                 has_pending_ = true;
+                pending_began_ = began;
                 first_rows_ = pending_.samples();
             } else {
                 throw DataError(name_, "the " + o_.role + " stream is empty");
@@ -175,51 +173,35 @@ std::string BatchFeed::where() const {
     return stream_where_;
 }
 
-// Reads every frame's header (not its data): the frame count, sizes and rows.
+// Reads every frame's header (not its data): the frame count, sizes and rows,
+// and where the file's epochs begin, by the same parser and ledger as a pipe.
 void BatchFeed::index_file() {
     struct stat st {};
     ::fstat(fd_, &st);
     uint64_t size = uint64_t(st.st_size), offset = 0;
     std::string header;
+    EpochLedger ledger;
+    Frame frame;
     while (offset < size) {
         std::string where = name_ + ": frame " + std::to_string(index_.size() + 1);
         if (size - offset < 8) throw DataError(where, "truncated frame (" + std::to_string(size - offset) + " of 8 length bytes)");
         uint8_t prefix[8];
         read_exactly(fd_, prefix, 8, offset, where);
-        uint64_t n = 0;
-        for (int i = 7; i >= 0; --i) n = (n << 8) | prefix[i];
-        if (n < 2 || n > (256ull << 20)) throw DataError(where, "not a batch stream (bad header length)");
+        uint64_t n = frame_header_length(prefix, where);
         if (n > size - offset - 8)
             throw DataError(where, "truncated frame (header: " + std::to_string(size - offset - 8) + " of " + std::to_string(n) + " bytes)");
         header.resize(n);
         read_exactly(fd_, header.data(), n, offset + 8, where);
-        json h = json::parse(header, nullptr, false);
-        if (h.is_discarded() || !h.is_object()) throw DataError(where, "not a batch stream (header is not JSON)");
-        uint64_t data_end = 0;
-        int64_t rows = 0;
-        std::map<std::string, std::string> meta;
-        for (auto& [key, value] : h.items()) {
-            if (key == "__metadata__") {
-                if (value.is_object())
-                    for (auto& [k, v] : value.items())
-                        if (v.is_string()) meta[k] = v.get<std::string>();
-                continue;
-            }
-            if (!value.is_object() || !value.contains("data_offsets") || !value["data_offsets"].is_array() ||
-                value["data_offsets"].size() != 2 || !value["data_offsets"][1].is_number_unsigned())
-                throw DataError(where, "tensor \"" + key + "\" lacks data_offsets");
-            data_end = std::max(data_end, value["data_offsets"][1].get<uint64_t>());
-            if (key == "x" && value.contains("shape") && value["shape"].is_array() && !value["shape"].empty() &&
-                value["shape"][0].is_number_integer())
-                rows = value["shape"][0].get<int64_t>();
-        }
-        if (index_.empty()) check_format(meta, where);
-        if (data_end > size - offset - 8 - n)
+        uint64_t data_size = parse_frame_header(header.data(), n, frame, where, true);
+        if (data_size > size - offset - 8 - n)
             throw DataError(where, "truncated frame (data: " + std::to_string(size - offset - 8 - n) + " of " +
-                                       std::to_string(data_end) + " bytes)");
-        index_.push_back({offset, 8 + n + data_end, rows});
-        offset += 8 + n + data_end;
+                                       std::to_string(data_size) + " bytes)");
+        if (ledger.add(frame, where)) epochs_.push_back(index_.size());
+        note_skipped_upstream(ledger.skipped_in_frame());
+        index_.push_back({offset, 8 + n + data_size, frame.samples()});
+        offset += 8 + n + data_size;
     }
+    ledger.finish(name_);
     int64_t rows = 0;
     for (const Entry& e : index_) rows += e.rows;
     if (rows == 0) throw DataError(name_, "the " + o_.role + " stream holds no samples");
@@ -230,7 +212,7 @@ void BatchFeed::begin_epoch(int64_t epoch) {
     epoch_ = epoch;
     produced_ = 0;
     epoch_over_ = false;
-    have_meta_epoch_ = false;
+    started_epoch_ = false;
     raw_over_ = false;
     if (seekable_ && (o_.steps == 0 || o_.restart)) {
         start_pass_ = true;
@@ -239,18 +221,26 @@ void BatchFeed::begin_epoch(int64_t epoch) {
     }
 }
 
+std::pair<size_t, size_t> BatchFeed::file_epoch() const {
+    size_t e = size_t(epoch_ - 1) % epochs_.size();
+    return {epochs_[e], e + 1 < epochs_.size() ? epochs_[e + 1] : index_.size()};
+}
+
 bool BatchFeed::file_next(Frame& frame) {
-    // Without --steps-per-epoch an epoch is one pass; with it, passes run on
-    // across epochs and the file wraps around.
+    // Without --steps-per-epoch an epoch is one of the file's epochs (the
+    // file's epochs in turn); with it, passes run on over the whole file
+    // across epochs and wrap around.
     bool new_pass = start_pass_ || (o_.steps > 0 && cursor_ >= order_.size());
     if (o_.steps == 0 && !start_pass_ && cursor_ >= order_.size()) return false;
     if (new_pass) {
         ++pass_;
-        if (o_.shuffle) order_ = permutation(index_.size(), o_.seed, uint64_t(pass_));
-        else {
-            order_.resize(index_.size());
-            for (size_t i = 0; i < order_.size(); ++i) order_[i] = i;
-        }
+        auto [begin, end] = o_.steps > 0 ? std::pair<size_t, size_t>{0, index_.size()} : file_epoch();
+        order_.resize(end - begin);
+        // Drawn from the epoch (not a count of passes), so a resumed run reads
+        // the interrupted epoch in the order the uninterrupted run did.
+        if (o_.shuffle) order_ = permutation(end - begin, o_.seed, uint64_t(o_.steps > 0 ? pass_ : epoch_));
+        else for (size_t i = 0; i < order_.size(); ++i) order_[i] = i;
+        for (uint64_t& i : order_) i += begin;
         cursor_ = 0;
         start_pass_ = false;
     }
@@ -265,31 +255,29 @@ bool BatchFeed::file_next(Frame& frame) {
 
 bool BatchFeed::stream_next(Frame& frame) {
     if (o_.steps == 0 && epoch_over_) return false;
+    bool began = false;
     if (has_pending_) {
         frame = std::move(pending_);
         has_pending_ = false;
-    } else if (!ahead_->pop(frame, stream_where_)) {
+        began = pending_began_;
+    } else if (!ahead_->pop(frame, stream_where_, began)) {
         ended_ = true;
         return false;
     }
     ++total_frames_;
     if (o_.steps > 0) return true;
-    // Epoch boundaries from the metadata.
-    int64_t e = frame.meta_int("epoch", -1);
-    if (e >= 0) {
-        if (have_meta_epoch_ && e != meta_epoch_) {
-            pending_ = std::move(frame);
-            has_pending_ = true;
-            --total_frames_;
-            epoch_over_ = true;
-            return false;
-        }
-        meta_epoch_ = e;
-        have_meta_epoch_ = true;
+    // An epoch ends where the next one begins (EpochLedger's rule).
+    if (began && started_epoch_) {
+        pending_ = std::move(frame);
+        pending_began_ = true;
+        has_pending_ = true;
+        --total_frames_;
+        epoch_over_ = true;
+        return false;
     }
-    int64_t size = frame.meta_int("epoch_size", -1), index = frame.meta_int("index", -1);
+    started_epoch_ = true;
+    int64_t size = frame.meta_int("epoch_size", -1);
     if (size > 0) epoch_size_ = size;
-    if (size > 0 && index >= 0 && index + frame.samples() >= size) epoch_over_ = true;
     return true;
 }
 
@@ -347,9 +335,10 @@ bool BatchFeed::next(Frame& batch) {
 int64_t BatchFeed::steps_hint() const {
     if (o_.steps > 0) return o_.steps;
     if (seekable_) {
-        if (o_.batch_size <= 0) return int64_t(index_.size());
+        auto [begin, end] = file_epoch();
+        if (o_.batch_size <= 0) return int64_t(end - begin);
         int64_t samples = 0;
-        for (const Entry& e : index_) samples += e.rows;
+        for (size_t i = begin; i < end; ++i) samples += index_[i].rows;
         return (samples + o_.batch_size - 1) / o_.batch_size;
     }
     int64_t per = o_.batch_size > 0 ? o_.batch_size : first_rows_;

@@ -1,8 +1,10 @@
 // Batches for training and validation, epoch by epoch (torch-free).
-// A regular file is indexed once (headers only) and re-read every epoch, with
+// Epochs are the stream's own, in a file as in a pipe: an epoch ends where the
+// next begins (EpochLedger), or after --steps-per-epoch batches. A regular
+// file is indexed once (headers only); training epoch k reads the file's epoch
+// k (its epochs in turn, from the first again when training runs longer), with
 // an optional fresh frame order per pass. A pipe, FIFO or stdin is consumed in
-// order: an epoch ends where the stream's metadata says ("epoch", "index",
-// "epoch_size"), or after --steps-per-epoch batches. A stream is read ahead
+// order. A stream is read ahead
 // (up to 16 MB) by a thread of its own, so the producer never waits on a full
 // pipe while a step runs: the pipeline's stages really run in parallel.
 #pragma once
@@ -39,6 +41,8 @@ public:
     // True once a non-seekable stream has no more data.
     bool ended() const { return ended_; }
     bool seekable() const { return seekable_; }
+    // Epochs in a file (its "epoch" metadata); 0 for a pipe.
+    int64_t file_epochs() const { return int64_t(epochs_.size()); }
     // Batches in this epoch when known (progress bar total), else 0.
     int64_t steps_hint() const;
     int64_t samples_in_first_frame() const { return first_rows_; }
@@ -53,6 +57,7 @@ private:
     bool file_next(Frame& frame);
     bool stream_next(Frame& frame);
     void index_file();
+    std::pair<size_t, size_t> file_epoch() const;  // frames [begin, end) of this epoch's pass
 
     FeedOptions o_;
     std::string name_;
@@ -63,6 +68,7 @@ private:
     int fd_ = -1;
     struct Entry { uint64_t offset, size; int64_t rows; };
     std::vector<Entry> index_;
+    std::vector<size_t> epochs_;  // the first frame of each of the file's epochs
     std::vector<uint64_t> order_;
     size_t cursor_ = 0;
     bool start_pass_ = true;
@@ -74,8 +80,8 @@ private:
     std::shared_ptr<struct ReadAhead> ahead_;  // a thread that drains the pipe while we train
     std::string stream_where_;
     Frame pending_;
-    bool has_pending_ = false, epoch_over_ = false, have_meta_epoch_ = false;
-    int64_t meta_epoch_ = 0, epoch_size_ = -1, total_frames_ = 0;
+    bool has_pending_ = false, pending_began_ = false, epoch_over_ = false, started_epoch_ = false;
+    int64_t epoch_size_ = -1, total_frames_ = 0;
     // regrouping
     std::vector<Frame> parts_;
     int64_t have_ = 0;

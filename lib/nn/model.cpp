@@ -135,17 +135,22 @@ public:
                 throw DataError(where, "y holds class indices but the model outputs " + shape_star(out) +
                                            " (a loss on labels needs a flat output)");
             int64_t k = out[0] == 1 ? 2 : out[0];
+            // The class names first, so the message does not depend on which labels a frame holds.
+            std::vector<std::string> names = batch.classes();
+            if (loss_ == "binary_crossentropy" && names.size() > 2)
+                throw DataError(where, "the stream has " + std::to_string(names.size()) + " classes but the loss is "
+                                       "binary_crossentropy, which is for two (use a softmax output of " +
+                                       std::to_string(names.size()) + " units with categorical_crossentropy)");
+            if (classes_.empty() && !names.empty() && int64_t(names.size()) != k && !(out[0] == 1 && names.size() <= 2))
+                throw DataError(where, "the stream has " + std::to_string(names.size()) + " classes but the model outputs " +
+                                           std::to_string(out[0]) + " (set the last Dense layer's units to " +
+                                           std::to_string(names.size()) + ")");
             const int32_t* v = y->values<int32_t>();
             for (int64_t i = 0; i < y->elements(); ++i)
                 if (v[i] < 0 || v[i] >= k)
                     throw DataError(where, "label " + std::to_string(v[i]) + " is out of range for a model with " +
                                                std::to_string(out[0]) + " output" + (out[0] > 1 ? "s" : "") +
                                                (out[0] == 1 ? " (binary: labels 0 and 1)" : ""));
-            std::vector<std::string> names = batch.classes();
-            if (!names.empty() && int64_t(names.size()) != k && !(out[0] == 1 && names.size() <= 2))
-                throw DataError(where, "the stream has " + std::to_string(names.size()) + " classes but the model outputs " +
-                                           std::to_string(out[0]) + " (set the last Dense layer's units to " +
-                                           std::to_string(names.size()) + ")");
         } else if (per_sample(y->shape) != out && !(y->shape.size() == 1 && out == std::vector<int64_t>{1})) {
             throw DataError(where, "y is " + std::string(dtype_name(y->dtype)) + " " + shape_text(y->shape) +
                                        " but the model outputs " + shape_star(out));
@@ -193,7 +198,13 @@ public:
         return from_torch("y", net_.forward(input, false).y);
     }
 
-    void save(const std::string& path, const std::string& state_json) const override {
+    void seed_epoch(uint64_t seed, int64_t epoch) override {
+        // Dropout masks from (seed, epoch), so a resumed epoch draws what the
+        // uninterrupted run drew.
+        torch::manual_seed(seed ^ (0x9e3779b97f4a7c15ull * uint64_t(epoch + 1)));
+    }
+
+    std::vector<uint8_t> encode(const std::string& state_json) const override {
         Frame f;
         for (const Parameter& p : net_.parameters()) f.tensors.push_back(from_torch(p.name, p.value));
         size_t i = 0;
@@ -216,8 +227,7 @@ public:
         std::snprintf(lr, sizeof lr, "%.17g", lr_);
         f.metadata["learning_rate"] = lr;
         f.metadata["state"] = state_json.empty() ? "{}" : state_json;
-        std::vector<uint8_t> bytes = encode_frame(f);
-        write_file_atomic(path, bytes.data(), bytes.size());
+        return encode_frame(f);
     }
 
     // Loads weights and optimizer state from a decoded model file.
@@ -271,6 +281,8 @@ public:
     void set_loss_from_file(const std::string& loss, const std::vector<std::string>* metrics) {
         if (!loss.empty()) loss_ = loss;
         if (metrics) metrics_ = *metrics;
+        spec_.loss = loss_;
+        spec_.metrics = metrics_;
     }
 
     Spec& spec() { return spec_; }
@@ -285,6 +297,10 @@ public:
         }
         metrics_ = spec_.metrics;
         if (!spec_.metrics_given && loss_ != "mse") metrics_ = {"accuracy"};
+        // The resolved spec in the model file says what was used, as the metadata does.
+        spec_.loss = loss_;
+        spec_.metrics = metrics_;
+        spec_.metrics_given = true;
     }
 
 private:
@@ -439,6 +455,11 @@ std::unique_ptr<Model> Model::create(const std::string& spec_json, const std::st
     apply_overrides(spec, overrides);
     torch::manual_seed(seed);  // dropout masks
     return std::make_unique<TorchModel>(std::move(spec), seed);
+}
+
+void Model::save(const std::string& path, const std::string& state_json) const {
+    std::vector<uint8_t> bytes = encode(state_json);
+    write_file_atomic(path, bytes.data(), bytes.size());
 }
 
 std::unique_ptr<Model> Model::load(const std::string& path, const Overrides& overrides) {

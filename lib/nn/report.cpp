@@ -64,6 +64,30 @@ std::vector<std::string> class_names(const std::vector<std::string>& known, int6
     return names;
 }
 
+void align_classes(Frame& batch, const std::vector<std::string>& model_classes, const std::string& where) {
+    if (model_classes.empty() || !batch.metadata.count("classes")) return;
+    std::vector<std::string> names = batch.classes();
+    if (names.empty() || names == model_classes) return;
+    std::vector<int32_t> to_model(names.size());
+    for (size_t i = 0; i < names.size(); ++i) {
+        auto it = std::find(model_classes.begin(), model_classes.end(), names[i]);
+        if (it == model_classes.end())
+            throw DataError(where, "the stream's class \"" + names[i] + "\" is not one of the model's " +
+                                       json_list(model_classes));
+        to_model[i] = int32_t(it - model_classes.begin());
+    }
+    if (Tensor* y = batch.find("y"); y && y->dtype == DType::I32 && y->shape.size() == 1) {
+        int32_t* v = y->values<int32_t>();
+        for (int64_t i = 0; i < y->elements(); ++i) {
+            if (v[i] < 0 || size_t(v[i]) >= names.size())
+                throw DataError(where, "label " + std::to_string(v[i]) + " is out of range for the stream's " +
+                                           std::to_string(names.size()) + " classes");
+            v[i] = to_model[size_t(v[i])];
+        }
+    }
+    batch.set_classes(model_classes);
+}
+
 std::vector<std::pair<int, double>> top_classes(const float* row, int64_t width, OutputKind kind, int k) {
     std::vector<std::pair<int, double>> out;
     if (kind == OutputKind::Binary) {
@@ -218,22 +242,18 @@ std::string Evaluation::json() const {
     return dump(j) + "\n";
 }
 
-bool StepLimit::take(const Frame& frame) {
+bool StepLimit::take(const Frame& frame, bool began_epoch) {
     if (steps_ > 0) {
         if (taken_ == 0) expected_ = steps_;
         if (taken_ >= steps_) return false;
-    } else if (frame.metadata.count("epoch")) {
-        int64_t epoch = frame.meta_int("epoch", 0);
-        if (!have_epoch_) {
-            have_epoch_ = true;
-            epoch_ = epoch;
-            int64_t size = frame.meta_int("epoch_size", 0), n = frame.samples();
-            if (size > 0 && n > 0) expected_ = (size + n - 1) / n;
-        } else if (epoch != epoch_) {
-            return false;
-        }
+    } else if (began_epoch) {
+        if (epochs_++ > 0) return false;  // one epoch: stop where the next begins
     }
-    ++taken_;
+    if (steps_ == 0 && taken_ == 0 && frame.samples() > 0) {
+        int64_t size = frame.meta_int("epoch_size", 0), n = frame.samples();
+        if (size > 0) expected_ = (size + n - 1) / n;
+    }
+    if (frame.samples() > 0) ++taken_;
     return true;
 }
 

@@ -26,6 +26,13 @@ int64_t class_count(OutputKind kind, const std::vector<int64_t>& output_shape);
 // The model's class names when it knows them (and they fit), else "0", "1", ...
 std::vector<std::string> class_names(const std::vector<std::string>& known, int64_t count);
 
+// Evaluating on a stream whose classes are some of the model's, in any order
+// (a test folder without one class): rewrites y's class indices to the
+// model's and the frame's "classes" to the model's list, as Keras matches by
+// folder name. DataError naming `where` if a class of the stream is not the
+// model's. A frame without class names, or with the model's, is left alone.
+void align_classes(Frame& batch, const std::vector<std::string>& model_classes, const std::string& where);
+
 // The k most probable classes of one output row, most probable first. Binary
 // reads p as the pair (1-p, p) and predicts class 1 when p >= 0.5; categorical
 // ties go to the lower index (numpy's argmax).
@@ -83,8 +90,10 @@ struct Evaluation {
 class StepLimit {
 public:
     explicit StepLimit(int64_t steps) : steps_(steps) {}
-    // True if this frame belongs to the run; false: stop before it.
-    bool take(const Frame& frame);
+    // True if this frame belongs to the run (--steps batches, or else the
+    // first epoch: began_epoch is the reader's FrameReader::began_epoch());
+    // false: stop before it. Frames of no samples are not counted as batches.
+    bool take(const Frame& frame, bool began_epoch);
     int64_t taken() const { return taken_; }
     // Expected number of batches, from --steps or the first frame's epoch_size; 0 if unknown.
     int64_t expected() const { return expected_; }
@@ -93,8 +102,7 @@ public:
 
 private:
     int64_t steps_, taken_ = 0, expected_ = 0;
-    bool have_epoch_ = false;
-    int64_t epoch_ = 0;
+    int64_t epochs_ = 0;
 };
 
 enum class PredictFormat { Tsv, Json, Stream };

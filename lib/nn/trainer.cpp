@@ -19,6 +19,7 @@
 #include "cli/error.hpp"
 #include "cli/progress.hpp"
 #include "nn/feed.hpp"
+#include "nn/report.hpp"
 
 namespace imgpipe::nn {
 
@@ -80,17 +81,29 @@ struct Callbacks {
     }
 };
 
+// mkdir -p: the checkpoint folder and any folder above it.
+void make_directories(const std::string& dir) {
+    for (size_t slash = dir.find('/', 1);; slash = dir.find('/', slash + 1)) {
+        std::string part = dir.substr(0, slash);
+        if (!part.empty() && ::mkdir(part.c_str(), 0777) != 0 && errno != EEXIST)
+            throw CantCreateError(dir, "cannot create directory " + part + ": " + std::strerror(errno));
+        if (slash == std::string::npos) break;
+    }
+}
+
 }  // namespace
 
-int fit(Model& model, const TrainOptions& o, const std::string& tool) {
+int fit(Model& model, const TrainOptions& options, const std::string& tool) {
+    TrainOptions o = options;
     Progress progress(o.quiet);
-    auto note = [&](const std::string& text) { progress.line(text); };
-    auto warn = [&](const std::string& text) { std::cerr << tool << ": " << text << "\n" << std::flush; };
+    auto note = [&](const std::string& text) { progress.line(tool + ": " + text); };
+    auto warn = [&](const std::string& text) {
+        std::cerr << stderr_line_start() + tool + ": " + text + "\n" << std::flush;  // clears a bar drawn in place
+    };
 
     if (!o.output.empty()) check_writable_dir(directory_of(o.output), o.output);
     if (!o.checkpoint_dir.empty()) {
-        if (::mkdir(o.checkpoint_dir.c_str(), 0777) != 0 && errno != EEXIST)
-            throw CantCreateError(o.checkpoint_dir, std::string("cannot create directory: ") + std::strerror(errno));
+        make_directories(o.checkpoint_dir);
         check_writable_dir(o.checkpoint_dir, o.checkpoint_dir);
     }
 
@@ -126,6 +139,20 @@ int fit(Model& model, const TrainOptions& o, const std::string& tool) {
     if (o.shuffle && !train.seekable())
         warn("--shuffle applies to files; " + train.name() + " is read in order (shuffle upstream: imgprep --shuffle)");
     if (train.regrouped()) note("unbatched stream: training on batches of 32 (--batch-size)");
+    // A file written with imgprep --epochs N holds N epochs: training epoch k
+    // reads the file's epoch k, as a pipe would deliver it.
+    if (int64_t file_epochs = train.file_epochs(); file_epochs > 1 && o.steps_per_epoch == 0) {
+        if (!o.epochs_given) {
+            o.epochs = file_epochs;
+            note(train.name() + " holds " + std::to_string(file_epochs) + " epochs: training " +
+                 std::to_string(file_epochs) + " epochs, one of them each (--epochs)");
+        } else if (o.epochs != file_epochs) {
+            warn(train.name() + " holds " + std::to_string(file_epochs) + " epochs (imgprep --epochs " +
+                 std::to_string(file_epochs) + ") and --epochs is " + std::to_string(o.epochs) + ": " +
+                 (o.epochs < file_epochs ? "only the first " + std::to_string(o.epochs) + " are used"
+                                         : "epochs after the " + std::to_string(file_epochs) + "th read them again from the first"));
+        }
+    }
     std::unique_ptr<BatchFeed> val;
     if (!o.val.empty()) {
         FeedOptions vo;
@@ -152,24 +179,37 @@ int fit(Model& model, const TrainOptions& o, const std::string& tool) {
         return s.dump();
     };
 
-    // SIGINT/SIGTERM: the step is done; save where training can resume.
+    // The model as it was when the current epoch began: what an interrupted or
+    // cut-short run saves, so that --resume redoes that epoch exactly as the
+    // uninterrupted run did it (same weights, same data, same dropout draws).
+    std::vector<uint8_t> boundary;
+    int64_t boundary_epoch = done;
+    const std::string rescue_path = !o.checkpoint_dir.empty() ? o.checkpoint_dir + "/interrupted.model" : o.output;
+    // Saves `boundary` if this run trained at least one epoch; returns what was done.
+    auto save_boundary = [&]() -> std::string {
+        if (rescue_path.empty()) return "nothing saved (give -o FILE or --checkpoint-dir)";
+        if (boundary.empty() || boundary_epoch == done) return "nothing saved (no epoch was complete)";
+        write_file_atomic(rescue_path, boundary.data(), boundary.size());
+        return "the model as of the end of epoch " + std::to_string(boundary_epoch) + " saved to " + rescue_path +
+               "; continue with --resume " + rescue_path;
+    };
+    // SIGINT/SIGTERM: save the last epoch boundary.
     auto stop_on_signal = [&](int64_t epoch, int64_t step) {
         int sig = interrupt_signal();
-        std::string path = !o.checkpoint_dir.empty() ? o.checkpoint_dir + "/interrupted.model" : o.output;
         std::string what = std::string(sig == SIGINT ? "SIGINT" : "SIGTERM") + " in epoch " + std::to_string(epoch) +
                            ", step " + std::to_string(step);
-        if (path.empty()) {
-            warn("interrupted (" + what + "); nothing saved (give -o FILE or --checkpoint-dir)");
-        } else {
-            model.save(path, save_state(epoch - 1, true));
-            warn("interrupted (" + what + "): checkpoint saved to " + path + "; continue with --resume " + path);
-        }
+        warn("interrupted (" + what + "): " + save_boundary());
         return sig == SIGINT ? int(kInterrupted) : int(kTerminated);
     };
     if (done >= o.epochs) note("the model has already trained " + std::to_string(done) + " epochs (--epochs " +
                                std::to_string(o.epochs) + ")");
     bool stop = false;
-    for (int64_t epoch = done + 1; epoch <= o.epochs && !stop; ++epoch) {
+    for (int64_t epoch = done + 1; epoch <= o.epochs && !stop; ++epoch) try {
+        if (!rescue_path.empty() && epoch > done + 1) {
+            boundary = model.encode(save_state(epoch - 1, true));
+            boundary_epoch = epoch - 1;
+        }
+        model.seed_epoch(o.seed, epoch);
         std::string head = "Epoch " + std::to_string(epoch) + "/" + std::to_string(o.epochs);
         if (progress.interactive()) note(head);
         progress.restart_clock();
@@ -189,6 +229,7 @@ int fit(Model& model, const TrainOptions& o, const std::string& tool) {
         while (next_batch()) {
             ++step;
             if (step == 1) total = train.steps_hint();
+            align_classes(batch, model.classes(), train.where());
             model.check_batch(batch, train.where(), true);
             model.train_batch(batch, scores);
             samples += batch.samples();
@@ -205,8 +246,7 @@ int fit(Model& model, const TrainOptions& o, const std::string& tool) {
             if (train.ended())
                 throw DataError(train.name(), "the training stream ended after " + std::to_string(epoch - 1) + " of " +
                                                   std::to_string(o.epochs) + " epochs (--epochs); a pipe must carry "
-                                                  "every epoch (imgprep --epochs N, or 0 for no end) or use a file, "
-                                                  "which is re-read every epoch");
+                                                  "every epoch (imgprep --epochs N, or 0 for no end) or use a file");
             throw DataError(train.name(), "epoch " + std::to_string(epoch) + " has no batches");
         }
         double seconds = progress.elapsed();
@@ -216,6 +256,7 @@ int fit(Model& model, const TrainOptions& o, const std::string& tool) {
             int64_t vsteps = 0;
             while (val->next(batch)) {
                 ++vsteps;
+                align_classes(batch, model.classes(), val->where());
                 model.check_batch(batch, val->where(), true);
                 model.evaluate_batch(batch, val_scores);
                 if (interrupt_signal()) return stop_on_signal(epoch, step);
@@ -290,13 +331,30 @@ int fit(Model& model, const TrainOptions& o, const std::string& tool) {
             }
         }
         if (!o.checkpoint_dir.empty()) {
-            char name[48];
-            std::snprintf(name, sizeof name, "/epoch-%03lld.model", (long long)epoch);
+            auto epoch_file = [&](int64_t e) {
+                char name[48];
+                std::snprintf(name, sizeof name, "/epoch-%03lld.model", (long long)e);
+                return o.checkpoint_dir + name;
+            };
             std::string s = save_state(epoch, false);
-            model.save(o.checkpoint_dir + name, s);
+            if (o.keep_checkpoints != 0) model.save(epoch_file(epoch), s);
             if (best) model.save(o.checkpoint_dir + "/best.model", s);
+            // --keep N: the newest N epoch files stay (a 38 MB model a night adds up).
+            if (o.keep_checkpoints > 0 && epoch - o.keep_checkpoints >= 1)
+                ::unlink(epoch_file(epoch - o.keep_checkpoints).c_str());
         }
         if (!o.output.empty() && (epoch == o.epochs || stop)) model.save(o.output, save_state(epoch, false));
+    } catch (const DataError& e) {
+        // Bad data mid-run (a stream cut short, a producer that failed): keep
+        // what the complete epochs trained, then fail.
+        if (epoch - 1 > done) {
+            if (boundary_epoch != epoch - 1) {
+                boundary = model.encode(save_state(epoch - 1, true));
+                boundary_epoch = epoch - 1;
+            }
+            warn(save_boundary());
+        }
+        throw;
     }
     if (!o.output.empty() && done >= o.epochs) model.save(o.output, save_state(done, false));
     return kOk;

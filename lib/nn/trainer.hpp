@@ -13,11 +13,13 @@ struct TrainOptions {
     std::string train = "-";  // file, FIFO or "-"
     std::string val;          // optional
     int64_t epochs = 1;
+    bool epochs_given = true;  // false: a file's own epoch count decides
     int64_t steps_per_epoch = 0, validation_steps = 0;
     int64_t batch_size = 0;   // unbatched streams only (default 32)
     bool shuffle = false;     // frame order of a training file, per pass
     uint64_t seed = 0;
     std::string output, checkpoint_dir, history;
+    int64_t keep_checkpoints = -1;  // epoch files kept: -1 all, 0 none (best.model only)
     std::string monitor;      // default: val_loss with --val, else loss
     int64_t early_stopping = 0;  // patience; 0: off
     double min_delta = 0;

@@ -145,22 +145,20 @@ TEST_CASE("the step limit stops after --steps or at the first epoch boundary", "
     f.set_meta_int("epoch", 0);
     f.set_meta_int("epoch_size", 10);
     StepLimit by_epoch(0);
-    CHECK(by_epoch.take(f));
+    CHECK(by_epoch.take(f, true));
     CHECK(by_epoch.expected() == 3);
-    CHECK(by_epoch.take(f));
-    f.set_meta_int("epoch", 1);
-    CHECK(!by_epoch.take(f));
+    CHECK(by_epoch.take(f, false));
+    CHECK(!by_epoch.take(f, true));  // the reader says the next epoch begins
     CHECK(by_epoch.taken() == 2);
     by_epoch.check_complete("in");
 
     StepLimit by_steps(3);
-    CHECK(by_steps.take(f));
+    CHECK(by_steps.take(f, true));
     CHECK(by_steps.expected() == 3);
     CHECK_THROWS_WITH(by_steps.check_complete("in"), Catch::Contains("ended after 1 batches; --steps asked for 3"));
-    CHECK(by_steps.take(f));
-    f.set_meta_int("epoch", 2);  // --steps crosses epochs, as Keras' steps do
-    CHECK(by_steps.take(f));
-    CHECK(!by_steps.take(f));
+    CHECK(by_steps.take(f, false));
+    CHECK(by_steps.take(f, true));  // --steps crosses epochs, as Keras' steps do
+    CHECK(!by_steps.take(f, false));
     by_steps.check_complete("in");
 }
 

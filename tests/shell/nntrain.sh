@@ -145,6 +145,11 @@ check "a resumed run equals an uninterrupted one" '[ "$(nntrain -q -j1 --seed 1 
 run nntrain -j1 -m cnn.json --epochs 2 --val val.bs --checkpoint-dir ck train.bs
 check_status "checkpoint dir" 0
 check "a checkpoint per epoch and the best" '[ -s ck/epoch-001.model ] && [ -s ck/epoch-002.model ] && [ -s ck/best.model ]'
+run nntrain -j1 -m cnn.json --epochs 3 --checkpoint-dir deep/er/ck --keep 1 train.bs
+check_status "--checkpoint-dir is created with its parents" 0
+check "--keep 1 keeps the newest epoch file only" '[ "$(ls deep/er/ck | tr "\n" " ")" = "best.model epoch-003.model " ]'
+run nntrain -j1 -m cnn.json --epochs 2 --checkpoint-dir best-only --keep 0 train.bs
+check "--keep 0 keeps best.model only" '[ "$(ls best-only | tr "\n" " ")" = "best.model " ]'
 run nntrain -j1 -m cnn.json --epochs 10 --early-stopping 1 --min-delta 100 --history es.jsonl train.bs
 check_status "early stopping" 0
 check_err "says so as Keras does" "Epoch 00002: early stopping"
@@ -161,13 +166,13 @@ check "before training" '! grep -q Epoch "$T/err"'
 # SIGTERM and SIGINT: the step finishes, a checkpoint is saved, 143 / 130.
 for sig in TERM INT; do
     rm -rf sk
-    nntrain -q -j1 -m cnn.json --epochs 1000 --checkpoint-dir sk train.bs 2> sig.err &
+    nntrain -q -j1 --seed 1 -m cnn.json --epochs 1000 --checkpoint-dir sk train.bs 2> sig.err &
     pid=$!
     i=0; while [ ! -s sk/epoch-001.model ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
     kill -$sig $pid; wait $pid; status=$?
     [ $sig = TERM ] && want=143 || want=130
     check_status "SIG$sig exits $want" $want
-    check "SIG$sig saves a checkpoint" '[ -s sk/interrupted.model ] && grep -q "checkpoint saved to sk/interrupted.model; continue with --resume" sig.err'
+    check "SIG$sig saves a checkpoint" '[ -s sk/interrupted.model ] && grep -q "saved to sk/interrupted.model; continue with --resume" sig.err'
 done
 # The signal may land after any number of whole epochs (a fast machine runs several a second):
 # resume for two more than the checkpoint holds.
@@ -176,6 +181,8 @@ target=$((done_epochs + 2))
 run nntrain -j1 --resume sk/interrupted.model --epochs $target -o after.model train.bs
 check_status "the interrupted run resumes" 0
 check "from its last whole epoch" 'grep -q "Epoch $target/$target" "$T/err" && ! grep -q "Epoch $done_epochs/" "$T/err" && [ "$(meta after.model state | py -c "import json,sys; print(json.load(sys.stdin)[\"epoch\"])")" = $target ]'
+# The checkpoint is the last epoch boundary, so the resumed run is the uninterrupted one, bit for bit.
+check "an interrupted and resumed run equals the uninterrupted one" '[ "$(nntrain -q -j1 --seed 1 -m cnn.json --epochs $target -o straight.model train.bs; weight_diff after.model straight.model)" = 0.0 ]'
 
 # Bad input: each a clear message and its exit status.
 echo '{"input_shape": [28, 28, 1], "layers": [{"type": "Conv2D", "filter": 8, "kernel_size": 3}]}' > typo.json
