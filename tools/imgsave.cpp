@@ -1,6 +1,7 @@
 // imgsave: write the images of a stream back to files (Keras' save_to_dir).
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "cli/app.hpp"
@@ -33,6 +34,8 @@ int main(int argc, char** argv) {
         SampleCursor cursor(reader);
         Output list("-", false);
         int64_t saved = 0;
+        std::vector<std::string> classes;
+        std::vector<bool> listed;  // classes with a line; the others are declared at the end
         while ((max_samples == 0 || saved < max_samples) && cursor.next()) {
             const Frame& f = cursor.frame();
             const Tensor* t = f.find(tensor);
@@ -48,14 +51,22 @@ int main(int argc, char** argv) {
             }
             ListEntry entry{path, -1, ""};
             const Tensor* y = f.find("y");
-            std::vector<std::string> classes = f.classes();
+            if (cursor.row() == 0) {
+                classes = f.classes();
+                listed.resize(std::max(listed.size(), classes.size()), false);
+            }
             if (y && y->dtype == DType::I32 && y->shape.size() == 1) {
                 entry.label = y->values<int32_t>()[cursor.row()];
                 entry.label_name = size_t(entry.label) < classes.size() ? classes[size_t(entry.label)] : std::to_string(entry.label);
+                if (size_t(entry.label) < listed.size()) listed[size_t(entry.label)] = true;
             }
             list.write(format_list_line(entry, false));
             ++saved;
         }
+        // A class with no image saved keeps its name and index in the list (imglist's declaration).
+        if (saved > 0 && std::find(listed.begin(), listed.end(), true) != listed.end())
+            for (size_t c = 0; c < classes.size(); ++c)
+                if (!listed[c]) list.write(format_list_line({"", int32_t(c), classes[c]}, false));
         list.commit();
         app.note("imgsave: wrote " + std::to_string(saved) + " images to " + dir);
         return 0;

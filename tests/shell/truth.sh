@@ -109,6 +109,8 @@ imglist -q cls | imgprep -q --size 28x28 --color grayscale | batchpack -q -b 8 >
 run batchpack --info cls.bs
 check_out "the stream keeps the empty class's name" "2	empty	0"
 check_out "and the next one's index" "3	rocket	10"
+run imgsave -d saved-cls cls.bs
+check "imgsave's list declares the class it saved no image of" 'grep -qx "	2	empty" "$T/out" && [ $(grep -c "^saved-cls/" "$T/out") -eq 30 ]'
 run imglist --classes cat,dog,nope cls
 check_status "--classes with a missing folder keeps the class" 0
 check_err "and says what to do" "cls/nope: no such class folder: class 2 \"nope\" is kept with no images (if that is a typo, the folders here are: cat, dog, empty, rocket)"
