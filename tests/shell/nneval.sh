@@ -12,7 +12,7 @@ check_out "confusion matrix title" "confusion matrix (rows: true class, columns:
 check "matrix rows are named" "grep -Eq '^9 9_ankle_boot( +[0-9]+){10}$' '$T/out'"
 check "matrix counts every sample" "[ \$(grep -E '^[0-9] [0-9]_[a-z_]+( +[0-9]+){10}$' '$T/out' | awk '{for(i=3;i<=NF;i++)s+=\$i} END{print s}') -eq 600 ]"
 check "per-class accuracy for each class" "[ \$(grep -Ec '^[0-9] [0-9]_[a-z_]+ +(0|1)\.[0-9]{4}  \([0-9]+/[0-9]+\)$' '$T/out') -eq 10 ]"
-check_err "summary line on stderr" "600 samples in 10 batches"
+check_err "summary line on stderr" "nneval: 600 samples in 10 batches"
 cp "$T/out" text.txt
 
 # JSON: Keras' return_dict keys, consistent with the matrix.

@@ -155,3 +155,30 @@ check_err "with the same message" "stdin: frame $((frames + 1)): is a model file
 run nneval -j1 -m tri.model mixed.bs
 check_status "and from nneval" 65
 check_err "the same words" "mixed.bs: frame $((frames + 1)): is a model file, not a batch stream"
+
+# A class-count mismatch reads the same whichever labels the first batch holds.
+cat > two.json <<'JSON'
+{"input_shape": [28, 28, 1], "layers": [{"type": "Flatten"}, {"type": "Dense", "units": 2, "activation": "softmax"}],
+ "loss": "sparse_categorical_crossentropy"}
+JSON
+imglist -q tri | imgprep -q --size 28x28 --color grayscale | batchpack -q -b 8 > tri-sorted.bs
+imglist -q tri | tac | imgprep -q --size 28x28 --color grayscale | batchpack -q -b 8 > tri-reversed.bs
+run nntrain -j1 -m two.json tri-sorted.bs
+check_err "3 classes into 2 outputs, class 0 first" "the stream has 3 classes but the model outputs 2 (set the last Dense layer's units to 3)"
+run nntrain -j1 -m two.json tri-reversed.bs
+check_err "the same with class 2 first" "the stream has 3 classes but the model outputs 2 (set the last Dense layer's units to 3)"
+
+# One name for one idea: --batch-size everywhere a batch size is set.
+run batchpack --batch-size 4 ten.bs
+check_status "batchpack --batch-size" 0
+check "makes batches of 4" '[ "$(py "$S" dump "$T/out" | grep -o "\"shape\": \[[0-9]*" | head -n 1)" = "\"shape\": [4" ]'
+run sh -c 'imglist -q two | imgprep -q --size 28x28 --color grayscale --batch-size 5 | batchpack --info'
+check_out "imgprep --batch-size" "batch size: 5"
+
+# Every line on stderr names its tool.
+imglist -q two | imgprep -q --size 28x28 --color grayscale | batchpack -q -b 4 > two.bs
+nntrain -q -j1 --seed 1 -m tiny.json --epochs 1 -o once.model two.bs
+run nntrain -j1 --resume once.model --epochs 1 -o again.model two.bs
+check_err "'already trained' is prefixed" "nntrain: the model has already trained 1 epochs"
+run nneval -j1 -m once.model two.bs
+check_err "nneval's summary is prefixed" "nneval: 20 samples in 5 batches"
