@@ -11,24 +11,12 @@
 #include "cli/random.hpp"
 #include "image/source.hpp"
 #include "list/list.hpp"
-#include "stream/epoch.hpp"
 #include "stream/frame.hpp"
+#include "stream/writer.hpp"
 
 using namespace imgpipe;
 
 namespace {
-double parse_rescale(const std::string& text) {
-    size_t slash = text.find('/');
-    try {
-        const std::string top = text.substr(0, slash), bottom = slash == std::string::npos ? "1" : text.substr(slash + 1);
-        size_t used_top = 0, used_bottom = 0;
-        double v = std::stod(top, &used_top) / std::stod(bottom, &used_bottom);
-        if (used_top == top.size() && used_bottom == bottom.size() && std::isfinite(v)) return v;
-    } catch (const std::exception&) {
-    }
-    throw UsageError("--rescale: \"" + text + "\" is not a number or a fraction such as 1/255");
-}
-
 std::string rate(int64_t images, double seconds) {
     char buf[96];
     std::snprintf(buf, sizeof buf, "%lld images in %.1fs (%.0f images/s)", (long long)images, seconds,
@@ -111,87 +99,61 @@ int main(int argc, char** argv) {
 
         const int64_t n = int64_t(list.entries.size()), c = prep.channels();
         const size_t bytes = prep.sample_bytes();
-        Frame frame;
-        frame.metadata["format"] = kStreamFormat;
-        frame.metadata["class_mode"] = list.labelled() ? "sparse" : "none";
-        frame.metadata["classes"] = json_list(list.classes);
-        frame.set_meta_int("epoch_size", n);
-        std::vector<std::string> paths, skipped;  // skipped: bad files, recorded in the next frame
-        std::vector<int32_t> labels;
-        std::vector<uint8_t> pixels;
-        int64_t epoch = -1, emitted = 0, in_epoch = 0, frame_index = 0;
+        auto make_x = [&](const std::vector<uint8_t>& pixels, int64_t k) {
+            Tensor x("x", floats ? DType::F32 : DType::U8, {k, prep.height, prep.width, c});
+            if (!floats) {
+                if (k) std::memcpy(x.data.data(), pixels.data(), pixels.size());
+                return x;
+            }
+            float* f = x.values<float>();
+            for (size_t i = 0; i < pixels.size(); ++i) f[i] = float(pixels[i]) * scale;
+            if (standardization.active())  // Keras' standardize(): after the rescale
+                for (int64_t i = 0; i < k; ++i)
+                    standardization.apply(f + size_t(i) * bytes, size_t(prep.width) * size_t(prep.height), int(c));
+            return x;
+        };
+        std::map<std::string, std::string> metadata = {{"format", kStreamFormat},
+                                                       {"class_mode", list.labelled() ? "sparse" : "none"},
+                                                       {"classes", json_list(list.classes)},
+                                                       {"epoch_size", std::to_string(n)}};
+        EpochWriter writer(out, metadata, batch, list.labelled(), make_x);
         Progress progress(app.quiet);
 
-        auto flush = [&]() {
-            if (paths.empty() && skipped.empty()) return;
-            const int64_t k = int64_t(paths.size());
-            Tensor x("x", floats ? DType::F32 : DType::U8, {k, prep.height, prep.width, c});
-            if (floats) {
-                float* f = x.values<float>();
-                for (size_t i = 0; i < pixels.size(); ++i) f[i] = float(pixels[i]) * scale;
-                if (standardization.active())  // Keras' standardize(): after the rescale
-                    for (int64_t i = 0; i < k; ++i)
-                        standardization.apply(f + size_t(i) * bytes, size_t(prep.width) * size_t(prep.height), int(c));
-            } else {
-                std::memcpy(x.data.data(), pixels.data(), pixels.size());
-            }
-            frame.tensors.clear();
-            frame.tensors.push_back(std::move(x));
-            if (list.labelled()) {
-                Tensor y("y", DType::I32, {k});
-                std::memcpy(y.data.data(), labels.data(), labels.size() * sizeof(int32_t));
-                frame.tensors.push_back(std::move(y));
-            }
-            frame.set_paths(paths);
-            if (skipped.empty()) frame.metadata.erase(kSkippedKey);
-            else frame.metadata[kSkippedKey] = json_list(skipped);  // so that the epoch still adds up
-            frame.set_meta_int("epoch", epoch);
-            frame.set_meta_int("index", frame_index);
-            write_frame(out, frame);
-            frame_index += k;
-            paths.clear(), labels.clear(), pixels.clear(), skipped.clear();
-        };
-        auto end_epoch = [&]() {
-            flush();
-            std::string what = epochs == 1 ? "" : "epoch " + std::to_string(epoch + 1) + (epochs ? "/" + std::to_string(epochs) : "") + ": ";
-            progress.line("imgprep: " + what + rate(in_epoch, progress.elapsed()));
-            progress.restart_clock();
-        };
-
-        Sample s;
-        auto next = [&]() {
-            try {
-                return source.next(s);
-            } catch (const Error&) {
-                flush();  // the good images before a bad one are not lost
-                out.flush();
-                throw;
-            }
-        };
         auto begin_epoch = [&](int64_t e) {
-            if (e == epoch) return;
-            if (epoch >= 0) end_epoch();
-            epoch = e, in_epoch = 0, frame_index = 0;
+            if (e == writer.epoch()) return;
+            if (writer.epoch() >= 0) {  // the line for the epoch that ends
+                std::string what = epochs == 1 ? "" : "epoch " + std::to_string(writer.epoch() + 1) +
+                                                          (epochs ? "/" + std::to_string(epochs) : "") + ": ";
+                writer.flush();
+                progress.line("imgprep: " + what + rate(writer.in_epoch(), progress.elapsed()));
+                progress.restart_clock();
+            }
+            writer.begin_epoch(e);
         };
         auto record_skips = [&]() {
             for (const Sample& bad : source.take_skipped()) {
                 begin_epoch(bad.epoch);
-                skipped.push_back(list.entries[bad.entry].path);
+                writer.skip(list.entries[bad.entry].path);
             }
         };
-        while (next()) {
+        Sample s;
+        for (;;) {
+            try {
+                if (!source.next(s)) break;
+            } catch (const Error&) {
+                writer.flush();  // the good images before a bad one are not lost
+                out.flush();
+                throw;
+            }
             record_skips();
             begin_epoch(s.epoch);
             const ListEntry& e = list.entries[s.entry];
-            paths.push_back(e.path);
-            labels.push_back(e.label);
-            pixels.insert(pixels.end(), s.pixels, s.pixels + bytes);
-            ++in_epoch, ++emitted;
-            if (int64_t(paths.size()) == batch) flush();
+            writer.add(e.path, e.label, s.pixels, bytes);
             progress.bar(s.position + 1, n);
         }
         record_skips();
-        if (epoch >= 0) end_epoch();
+        begin_epoch(-1);  // ends the last epoch
+        const int64_t emitted = writer.written();
         out.commit();
         if (source.skipped() > 0) {
             app.warn("", std::to_string(source.skipped()) + " bad file" + (source.skipped() > 1 ? "s" : "") +

@@ -172,6 +172,18 @@ void check_pixel_limit(uint64_t w, uint64_t h, uint64_t max_pixels, const std::s
 
 // ---- option text ----
 
+double parse_rescale(const std::string& text) {
+    size_t slash = text.find('/');
+    try {
+        const std::string top = text.substr(0, slash), bottom = slash == std::string::npos ? "1" : text.substr(slash + 1);
+        size_t used_top = 0, used_bottom = 0;
+        double v = std::stod(top, &used_top) / std::stod(bottom, &used_bottom);
+        if (used_top == top.size() && used_bottom == bottom.size() && std::isfinite(v)) return v;
+    } catch (const std::exception&) {
+    }
+    throw UsageError("--rescale: \"" + text + "\" is not a number or a fraction such as 1/255");
+}
+
 void parse_size(const std::string& text, int& width, int& height) {
     auto number = [&](const std::string& s) {
         if (s.empty() || s.size() > 6 || s.find_first_not_of("0123456789") != std::string::npos)

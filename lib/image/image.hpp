@@ -63,6 +63,7 @@ struct PrepOptions {
 // Option text, as the command line spells it; UsageError on bad text.
 void parse_size(const std::string& text, int& width, int& height);  // "64x64", or "64" for 64x64
 Fit parse_fit(const std::string& text);                             // stretch | crop | pad
+double parse_rescale(const std::string& text);                      // "1/255", "0.5"
 Interpolation parse_interpolation(const std::string& text);         // nearest | bilinear | ...
 ColorMode parse_color_mode(const std::string& text);                // rgb | grayscale | rgba
 Rgb parse_color(const std::string& text);                           // "#rrggbb", "r,g,b", "black", "white", "gray"

@@ -4,11 +4,13 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 
 #include "cli/error.hpp"
 #include "stream/batch.hpp"
 #include "stream/frame.hpp"
+#include "stream/writer.hpp"
 
 using namespace imgpipe;
 
@@ -292,4 +294,48 @@ TEST_CASE("decode_frame reads no byte past an 8-byte file (fuzz finding)", "[str
     std::vector<uint8_t> exact(eight, eight + 8);  // its own allocation, so ASan sees any overread
     CHECK_THROWS_WITH(decode_frame(exact.data(), exact.size(), "m.model"),
                       Catch::Contains("truncated: the header alone needs 288 bytes, the file has 8"));
+}
+
+TEST_CASE("the epoch writer batches, never spans epochs, and records skips", "[stream][epoch]") {
+    char path[] = "/tmp/imgpipe-writer-XXXXXX";
+    int fd = ::mkstemp(path);
+    REQUIRE(fd >= 0);
+    ::close(fd);
+    {
+        Output out(path, false);
+        auto make_x = [](const std::vector<uint8_t>& pixels, int64_t k) {
+            Tensor x("x", DType::U8, {k, 1, 1, 1});
+            if (k) std::memcpy(x.data.data(), pixels.data(), pixels.size());
+            return x;
+        };
+        EpochWriter w(out, {{"format", kStreamFormat}, {"epoch_size", "3"}}, 2, true, make_x);
+        const uint8_t px[4] = {7, 8, 9, 10};
+        w.begin_epoch(0);
+        w.add("a", 0, px, 1);
+        w.add("b", 1, px + 1, 1);  // a full frame
+        w.skip("bad");             // the epoch's last file: recorded in a frame of no samples
+        w.begin_epoch(1);
+        w.skip("bad");  // rides on the epoch's next frame
+        w.add("c", 0, px + 2, 1);
+        w.add("d", 1, px + 3, 1);
+        w.begin_epoch(-1);
+        CHECK(w.written() == 4);
+        out.commit();
+    }
+    Input in(path);
+    FrameReader reader(in);
+    std::vector<Frame> frames;
+    Frame f;
+    while (reader.read(f)) frames.push_back(f);  // the ledger finds every epoch whole
+    ::unlink(path);
+    REQUIRE(frames.size() == 3);
+    CHECK(frames[0].samples() == 2);
+    CHECK(frames[0].paths() == std::vector<std::string>{"a", "b"});
+    CHECK(frames[1].samples() == 0);
+    CHECK(skipped_paths(frames[1]) == std::vector<std::string>{"bad"});
+    CHECK(frames[1].meta_int("epoch", -1) == 0);
+    CHECK(frames[2].samples() == 2);
+    CHECK(frames[2].meta_int("epoch", -1) == 1);
+    CHECK(frames[2].meta_int("index", -1) == 0);
+    CHECK(skipped_paths(frames[2]) == std::vector<std::string>{"bad"});
 }
