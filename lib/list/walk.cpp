@@ -112,12 +112,12 @@ Listing walk_directory(const std::string& root, const WalkOptions& options, cons
     if (classes.empty()) classes = subdirs;
     // A named class without its folder stays a class with no images, as in
     // Keras (a test set that lacks one class keeps the training indices).
-    std::string here;
-    for (const std::string& d : subdirs) here += (here.empty() ? "" : ", ") + d;
     std::vector<bool> missing(classes.size(), false);
     for (size_t c = 0; c < options.classes.size(); ++c)
         if (!std::binary_search(subdirs.begin(), subdirs.end(), options.classes[c])) {
             missing[c] = true;
+            std::string here;
+            for (const std::string& d : subdirs) here += (here.empty() ? "" : ", ") + d;
             warn(join(root, options.classes[c]),
                  "no such class folder: class " + std::to_string(c) + " \"" + options.classes[c] +
                      "\" is kept with no images (if that is a typo, the folders here are: " +

@@ -347,13 +347,7 @@ int fit(Model& model, const TrainOptions& options, const std::string& tool) {
     } catch (const DataError& e) {
         // Bad data mid-run (a stream cut short, a producer that failed): keep
         // what the complete epochs trained, then fail.
-        if (epoch - 1 > done) {
-            if (boundary_epoch != epoch - 1) {
-                boundary = model.encode(save_state(epoch - 1, true));
-                boundary_epoch = epoch - 1;
-            }
-            warn(save_boundary());
-        }
+        if (epoch - 1 > done) warn(save_boundary());  // the boundary was taken as this epoch began
         throw;
     }
     if (!o.output.empty() && done >= o.epochs) model.save(o.output, save_state(done, false));

@@ -136,29 +136,21 @@ void Batcher::flush_epoch(std::vector<Frame>& ready) {
 }
 
 void Batcher::add(const Frame& frame, std::vector<Frame>& ready) {
-    if (ledger_.add(frame, "")) {
+    const bool begins = ledger_.add(frame, "");
+    if (started_) check_same_samples(empty_, frame);  // across batches and epochs too
+    if (begins) {
         if (started_) flush_epoch(ready);
         started_ = true;
         drawn_ = 0;
         emitted_in_epoch_ = 0;
+        // The epoch's shapes and metadata with no rows: what records ride on when no batch is left.
+        empty_ = slice_frame(frame, 0, 0);
+        empty_.metadata.erase(kSkippedKey);
+        empty_.metadata.erase(kDroppedKey);
     }
     const std::vector<std::string>& skipped = ledger_.skipped_in_frame();
     skipped_.insert(skipped_.end(), skipped.begin(), skipped.end());
     dropped_here_ += frame.meta_int(kDroppedKey, 0);
-    if (started_tensors_) check_same_samples(empty_, frame);  // across batches and epochs too
-    started_tensors_ = true;
-    empty_.metadata = frame.metadata;  // its tensors: shapes with no rows
-    empty_.metadata.erase(kSkippedKey);
-    empty_.metadata.erase(kDroppedKey);
-    if (empty_.metadata.count("paths")) empty_.set_paths({});
-    empty_.tensors.resize(frame.tensors.size());
-    for (size_t i = 0; i < frame.tensors.size(); ++i) {
-        const Tensor& t = frame.tensors[i];
-        empty_.tensors[i].name = t.name;
-        empty_.tensors[i].dtype = t.dtype;
-        empty_.tensors[i].shape = t.shape;
-        if (!t.shape.empty()) empty_.tensors[i].shape[0] = 0;
-    }
     int64_t n = frame.samples();
     for (int64_t i = 0; i < n; ++i) {
         Frame s = n == 1 ? frame : slice_frame(frame, i, i + 1);

@@ -48,12 +48,12 @@ private:
     bool drop_last_;
     uint64_t seed_;
     EpochLedger ledger_;  // where epochs begin: the readers' rule
-    bool started_ = false, started_tensors_ = false;
+    bool started_ = false;
     uint64_t drawn_ = 0;
     int64_t emitted_in_epoch_ = 0;
     std::vector<Frame> window_samples_;
     std::vector<Frame> pending_;
-    Frame empty_;  // a frame of no samples with the epoch's tensors and metadata
+    Frame empty_;  // the epoch's first frame with no rows: shapes to check, records to carry
     std::vector<std::string> skipped_;  // records not yet passed on
     int64_t dropped_here_ = 0;          // dropped (upstream or here) not yet passed on
     int64_t dropped_ = 0;
