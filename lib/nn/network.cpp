@@ -32,7 +32,8 @@ std::pair<int64_t, int64_t> same_padding(int64_t n, int64_t k, int64_t s) {
     return {total / 2, total - total / 2};
 }
 
-// Keras' fan-in/fan-out scaled uniform initializers.
+// Keras' fan-scaled initializers: uniform in +-sqrt(3 * scale / fan); normal
+// ones are truncated at two standard deviations, as Keras' are.
 void initialize(torch::Tensor& t, const std::string& kind, int64_t fan_in, int64_t fan_out, Random& random) {
     if (kind == "zeros") {
         t.zero_();
@@ -42,17 +43,30 @@ void initialize(torch::Tensor& t, const std::string& kind, int64_t fan_in, int64
         t.fill_(1);
         return;
     }
-    double limit = kind == "he_uniform" ? std::sqrt(6.0 / double(fan_in))
-                   : kind == "lecun_uniform" ? std::sqrt(3.0 / double(fan_in))
-                                             : std::sqrt(6.0 / double(fan_in + fan_out));
+    bool he = kind.rfind("he_", 0) == 0, lecun = kind.rfind("lecun_", 0) == 0;
+    // 3 * variance: glorot 6 / (fan_in + fan_out), he 6 / fan_in, lecun 3 / fan_in
+    double three_var = he ? 6.0 / double(fan_in) : lecun ? 3.0 / double(fan_in) : 6.0 / double(fan_in + fan_out);
     std::vector<float> values(size_t(t.numel()));
-    for (float& v : values) v = float(random.uniform(-limit, limit));
+    if (kind.size() > 7 && kind.compare(kind.size() - 7, 7, "uniform") == 0) {
+        double limit = std::sqrt(three_var);
+        for (float& v : values) v = float(random.uniform(-limit, limit));
+    } else {
+        double stddev = std::sqrt(three_var / 3) / 0.87962566103423978;  // the truncated normal's own spread
+        for (float& v : values) {
+            double z;
+            do {  // Box-Muller, redrawn beyond two standard deviations
+                double u1 = 1 - random.uniform(), u2 = random.uniform();
+                z = std::sqrt(-2 * std::log(u1)) * std::cos(2 * M_PI * u2);
+            } while (std::fabs(z) > 2);
+            v = float(z * stddev);
+        }
+    }
     t.copy_(torch::from_blob(values.data(), t.sizes(), torch::kFloat));
 }
 
 }  // namespace
 
-torch::Tensor activate(Activation a, const torch::Tensor& x, double alpha) {
+torch::Tensor activate(Activation a, const torch::Tensor& x, double negative_slope) {
     switch (a) {
         case Activation::Linear: return x;
         case Activation::Relu: return torch::relu(x);
@@ -60,7 +74,13 @@ torch::Tensor activate(Activation a, const torch::Tensor& x, double alpha) {
         case Activation::Softmax: return torch::softmax(x, 1);  // channels: dim 1 for [n,k] and NCHW
         case Activation::Tanh: return torch::tanh(x);
         case Activation::Elu: return torch::elu(x);
-        case Activation::LeakyRelu: return torch::leaky_relu(x, alpha);
+        case Activation::LeakyRelu: return torch::leaky_relu(x, negative_slope);
+        case Activation::Relu6: return torch::clamp(x, 0, 6);
+        case Activation::Swish: return torch::silu(x);
+        case Activation::Gelu: return torch::gelu(x);  // exact (erf), Keras' default
+        case Activation::HardSigmoid: return torch::clamp(x / 6 + 0.5, 0, 1);  // Keras 3: relu6(x + 3) / 6
+        case Activation::Softplus: return torch::softplus(x);
+        case Activation::Selu: return torch::selu(x);
     }
     return x;
 }
@@ -101,54 +121,280 @@ torch::Tensor evaluate(const Expr& e, const torch::Tensor& x) {
     throw Error(kSoftware, "", "Lambda: unknown function " + e.function);
 }
 
+
+namespace {
+
+// What one call of a layer sees: its spec, its node (shapes), its weights.
+struct Call {
+    const LayerSpec& l;
+    const Node& node;
+    const std::vector<Parameter>& params;
+    const std::vector<size_t>& mine;
+    bool training;
+    torch::Tensor* logits;  // set to the input of a final sigmoid/softmax (the model's output layer)
+
+    torch::Tensor w(const char* what) const {
+        std::string name = l.name + "." + what;
+        for (size_t i : mine)
+            if (params[i].name == name) return params[i].value;
+        return {};
+    }
+    torch::Tensor activated(const torch::Tensor& x) const {
+        if (logits && (l.activation == Activation::Sigmoid || l.activation == Activation::Softmax)) *logits = x;
+        return activate(l.activation, x, l.negative_slope);
+    }
+    const Shape& in_shape() const { return node.input_shapes[0]; }
+};
+
+using Inputs = std::vector<torch::Tensor>;
+using Forward = torch::Tensor (*)(const Call&, const Inputs&);
+
+// TensorFlow's "same" padding, with the odd pixel at the bottom/right: symmetric
+// padding goes to the convolution itself, the rest is padded here.
+torch::Tensor pad_same(const Call& c, torch::Tensor x, Pair kernel, std::vector<int64_t>& symmetric) {
+    symmetric = {0, 0};
+    if (!c.l.same) return x;
+    auto ph = same_padding(c.in_shape()[0], (kernel[0] - 1) * c.l.dilation_rate[0] + 1, c.l.strides[0]);
+    auto pw = same_padding(c.in_shape()[1], (kernel[1] - 1) * c.l.dilation_rate[1] + 1, c.l.strides[1]);
+    if (ph.first == ph.second && pw.first == pw.second) symmetric = {ph.first, pw.first};
+    else x = torch::constant_pad_nd(x, {pw.first, pw.second, ph.first, ph.second}, 0);
+    return x;
+}
+
+torch::Tensor conv(const Call& c, const torch::Tensor& input, const torch::Tensor& w, const torch::Tensor& b,
+                   int64_t groups) {
+    std::vector<int64_t> pad;
+    torch::Tensor x = pad_same(c, input, c.l.kernel_size, pad);
+    return torch::conv2d(x, w, b, {c.l.strides[0], c.l.strides[1]}, pad, {c.l.dilation_rate[0], c.l.dilation_rate[1]},
+                         groups);
+}
+
+torch::Tensor conv2d_forward(const Call& c, const Inputs& in) {
+    return c.activated(conv(c, in[0], c.w("weight"), c.w("bias"), c.l.groups));
+}
+
+torch::Tensor depthwise_forward(const Call& c, const Inputs& in) {
+    return c.activated(conv(c, in[0], c.w("weight"), c.w("bias"), in[0].size(1)));
+}
+
+torch::Tensor separable_forward(const Call& c, const Inputs& in) {
+    torch::Tensor x = conv(c, in[0], c.w("depthwise_weight"), {}, in[0].size(1));
+    return c.activated(torch::conv2d(x, c.w("pointwise_weight"), c.w("bias")));
+}
+
+torch::Tensor transpose_forward(const Call& c, const Inputs& in) {
+    const LayerSpec& l = c.l;
+    torch::Tensor x = in[0], w = c.w("weight"), b = c.w("bias");
+    if (x.size(0) >= kOneDnnBatch) {
+        // libtorch's transposed convolution goes to the system BLAS (see Dense);
+        // the same sum as a convolution over the input spread out by the stride,
+        // with the kernel flipped, goes to oneDNN and runs several times faster.
+        for (int d = 0; d < 2; ++d) x = spread(x, 2 + d, l.strides[size_t(d)]);
+        x = torch::conv2d(x, w.transpose(0, 1).flip({2, 3}), {}, 1, {l.kernel_size[0] - 1, l.kernel_size[1] - 1});
+    } else {
+        x = torch::conv_transpose2d(x, w, {}, {l.strides[0], l.strides[1]});
+    }
+    // Crop (or extend) the full transposed output to Keras' size: the
+    // transpose of TensorFlow's "same" convolution crops top/left first.
+    for (int d = 0; d < 2; ++d) {
+        int64_t dim = 2 + d, want = c.node.output_shape[size_t(d)];
+        int64_t top = l.same ? std::max<int64_t>(l.kernel_size[size_t(d)] - l.strides[size_t(d)], 0) / 2 : 0;
+        int64_t have = x.size(dim);
+        if (have < top + want) {
+            std::vector<int64_t> pad = {0, 0, 0, 0};
+            pad[size_t(d == 0 ? 3 : 1)] = top + want - have;
+            x = torch::constant_pad_nd(x, pad, 0);
+        }
+        if (top != 0 || x.size(dim) != want) x = x.narrow(dim, top, want);
+    }
+    if (b.defined()) x = x + b.view({1, -1, 1, 1});
+    return c.activated(x);
+}
+
+torch::Tensor dense_forward(const Call& c, const Inputs& in) {
+    // A batch of 16 or more goes through oneDNN as a 1x1 convolution: Debian's
+    // libtorch sends torch::linear to the system BLAS, which is the slow
+    // reference BLAS unless OpenBLAS is installed (2x faster lecture CNN step).
+    const torch::Tensor& x = in[0];
+    torch::Tensor w = c.w("weight");
+    if (x.size(0) >= kOneDnnBatch)
+        return c.activated(torch::conv2d(x.reshape({x.size(0), x.size(1), 1, 1}), w.view({w.size(0), w.size(1), 1, 1}),
+                                         c.w("bias"))
+                               .view({x.size(0), w.size(0)}));
+    return c.activated(torch::linear(x, w, c.w("bias")));
+}
+
+torch::Tensor pool_forward(const Call& c, const Inputs& in) {
+    const LayerSpec& l = c.l;
+    torch::Tensor x = in[0];
+    std::vector<int64_t> pad = {0, 0, 0, 0};
+    if (l.same) {
+        auto ph = same_padding(c.in_shape()[0], l.pool_size[0], l.strides[0]);
+        auto pw = same_padding(c.in_shape()[1], l.pool_size[1], l.strides[1]);
+        pad = {pw.first, pw.second, ph.first, ph.second};
+    }
+    bool padded = pad[0] || pad[1] || pad[2] || pad[3];
+    std::vector<int64_t> k = {l.pool_size[0], l.pool_size[1]}, s = {l.strides[0], l.strides[1]};
+    if (l.type == "MaxPooling2D") {
+        if (padded) x = torch::constant_pad_nd(x, pad, -std::numeric_limits<double>::infinity());
+        return torch::max_pool2d(x, k, s);
+    }
+    if (!padded) return torch::avg_pool2d(x, k, s);
+    // Keras averages over the window's pixels inside the image only.
+    torch::Tensor ones = torch::ones({1, 1, x.size(2), x.size(3)}, x.options());
+    return torch::avg_pool2d(torch::constant_pad_nd(x, pad, 0), k, s) /
+           torch::avg_pool2d(torch::constant_pad_nd(ones, pad, 0), k, s);
+}
+
+torch::Tensor global_forward(const Call& c, const Inputs& in) {
+    bool keep = c.l.keepdims;
+    torch::Tensor x = c.l.type == "GlobalMaxPooling2D" ? in[0].amax({2, 3}, keep) : in[0].mean({2, 3}, keep);
+    return x;
+}
+
+torch::Tensor upsampling_forward(const Call& c, const Inputs& in) {
+    const torch::Tensor& x = in[0];
+    if (c.l.interpolation == "nearest") return x.repeat_interleave(c.l.size[0], 2).repeat_interleave(c.l.size[1], 3);
+    return at::upsample_bilinear2d(x, at::IntArrayRef{x.size(2) * c.l.size[0], x.size(3) * c.l.size[1]}, false,
+                                   c10::nullopt, c10::nullopt);
+}
+
+torch::Tensor zero_padding_forward(const Call& c, const Inputs& in) {
+    const auto& m = c.l.margins;
+    return torch::constant_pad_nd(in[0], {m[2], m[3], m[0], m[1]}, 0);
+}
+
+torch::Tensor cropping_forward(const Call& c, const Inputs& in) {
+    const Shape& out = c.node.output_shape;
+    return in[0].narrow(2, c.l.margins[0], out[0]).narrow(3, c.l.margins[2], out[1]);
+}
+
+torch::Tensor channels_last(const torch::Tensor& x) { return x.dim() == 4 ? x.permute({0, 2, 3, 1}) : x; }
+
+torch::Tensor flatten_forward(const Call&, const Inputs& in) {  // Keras flattens channels-last
+    torch::Tensor x = channels_last(in[0]);
+    return x.reshape({x.size(0), -1});
+}
+
+torch::Tensor reshape_forward(const Call& c, const Inputs& in) {
+    torch::Tensor x = channels_last(in[0]);
+    std::vector<int64_t> shape = {x.size(0)};
+    shape.insert(shape.end(), c.node.output_shape.begin(), c.node.output_shape.end());
+    x = x.reshape(shape);
+    return x.dim() == 4 ? x.permute({0, 3, 1, 2}) : x;
+}
+
+torch::Tensor dropout_forward(const Call& c, const Inputs& in) {
+    if (!c.training || c.l.rate <= 0) return in[0];
+    if (c.l.type == "SpatialDropout2D") return torch::feature_dropout(in[0], c.l.rate, true);  // whole channels
+    return torch::dropout(in[0], c.l.rate, true);
+}
+
+torch::Tensor batch_norm_forward(const Call& c, const Inputs& in) {
+    // A frozen layer runs in inference mode, as Keras' does since TF 2.0.
+    return torch::batch_norm(in[0], c.w("weight"), c.w("bias"), c.w("running_mean"), c.w("running_var"),
+                             c.training && c.l.trainable, 1 - c.l.momentum, c.l.epsilon, true);
+}
+
+torch::Tensor relu_forward(const Call& c, const Inputs& in) {
+    const LayerSpec& l = c.l;
+    torch::Tensor x = in[0];
+    if (l.negative_slope == 0 && l.threshold == 0) x = torch::relu(x);
+    else x = torch::where(x >= l.threshold, x, (x - l.threshold) * l.negative_slope);
+    return l.max_value >= 0 ? torch::clamp_max(x, l.max_value) : x;
+}
+
+torch::Tensor merge_forward(const Call& c, const Inputs& in) {
+    const std::string& t = c.l.type;
+    if (t == "Subtract") return in[0] - in[1];
+    if (t == "Concatenate") {
+        int64_t rank = int64_t(c.in_shape().size());
+        int64_t a = (c.l.axis < 0 ? rank + 1 + c.l.axis : c.l.axis) - 1;  // per-sample, channels-last
+        int64_t dim = rank == 3 ? (a == 2 ? 1 : a + 2) : a + 1;           // images are NCHW inside
+        return torch::cat(in, dim);
+    }
+    torch::Tensor x = in[0];
+    for (size_t i = 1; i < in.size(); ++i) {
+        if (t == "Add" || t == "Average") x = x + in[i];
+        else if (t == "Multiply") x = x * in[i];
+        else if (t == "Maximum") x = torch::maximum(x, in[i]);
+        else x = torch::minimum(x, in[i]);
+    }
+    return t == "Average" ? x / double(in.size()) : x;
+}
+
+const std::vector<std::pair<std::string, Forward>>& forwards() {
+    static const std::vector<std::pair<std::string, Forward>> table = {
+        {"Conv2D", conv2d_forward},
+        {"Conv2DTranspose", transpose_forward},
+        {"DepthwiseConv2D", depthwise_forward},
+        {"SeparableConv2D", separable_forward},
+        {"Dense", dense_forward},
+        {"MaxPooling2D", pool_forward},
+        {"AveragePooling2D", pool_forward},
+        {"GlobalAveragePooling2D", global_forward},
+        {"GlobalMaxPooling2D", global_forward},
+        {"UpSampling2D", upsampling_forward},
+        {"ZeroPadding2D", zero_padding_forward},
+        {"Cropping2D", cropping_forward},
+        {"Flatten", flatten_forward},
+        {"Reshape", reshape_forward},
+        {"Dropout", dropout_forward},
+        {"SpatialDropout2D", dropout_forward},
+        {"BatchNormalization", batch_norm_forward},
+        {"Activation", [](const Call& c, const Inputs& in) { return c.activated(in[0]); }},
+        {"Softmax", [](const Call& c, const Inputs& in) { return c.activated(in[0]); }},
+        {"ReLU", relu_forward},
+        {"LeakyReLU", [](const Call& c, const Inputs& in) { return torch::leaky_relu(in[0], c.l.negative_slope); }},
+        {"Rescaling", [](const Call& c, const Inputs& in) { return in[0] * c.l.rescale + c.l.offset; }},
+        {"Lambda", [](const Call& c, const Inputs& in) { return evaluate(c.l.expr, in[0]); }},
+        {"Add", merge_forward},
+        {"Subtract", merge_forward},
+        {"Multiply", merge_forward},
+        {"Average", merge_forward},
+        {"Maximum", merge_forward},
+        {"Minimum", merge_forward},
+        {"Concatenate", merge_forward},
+    };
+    return table;
+}
+
+Forward find_forward(const std::string& type) {
+    for (auto& [t, f] : forwards())
+        if (t == type) return f;
+    return nullptr;
+}
+
+}  // namespace
+
+bool has_forward(const std::string& type) { return find_forward(type) != nullptr; }
+
 Network::Network(const Spec& spec, uint64_t seed, torch::Dtype dtype) : spec_(spec) {
     torch::NoGradGuard no_grad;
     layer_params_.resize(spec_.layers.size());
     for (size_t i = 0; i < spec_.layers.size(); ++i) {
         const LayerSpec& l = spec_.layers[i];
+        if (!has_forward(l.type)) throw Error(kSoftware, "", "no engine for layer type " + l.type);
         Random random(seed, 0, i, Purpose::Init);
-        auto add = [&](const char* what, std::vector<int64_t> shape, const std::string& init, int64_t fan_in,
-                       int64_t fan_out, bool trainable) {
-            torch::Tensor t = torch::empty(shape, torch::kFloat);
-            initialize(t, init, fan_in, fan_out, random);
+        for (const WeightSpec& w : layer_weights(l)) {
+            torch::Tensor t = torch::empty(w.shape, torch::kFloat);
+            initialize(t, w.initializer, w.fan_in, w.fan_out, random);
             layer_params_[i].push_back(params_.size());
-            params_.push_back({l.name + "." + what, t.to(dtype), trainable});
-        };
-        if (l.type == "Conv2D" || l.type == "Conv2DTranspose") {
-            int64_t in = l.input_shape[2], rf = l.kernel[0] * l.kernel[1];
-            if (l.type == "Conv2D")
-                add("weight", {l.units, in, l.kernel[0], l.kernel[1]}, l.kernel_initializer, rf * in, rf * l.units, true);
-            else  // Keras' transposed kernel is (kh, kw, filters, in): its fan-in counts filters
-                add("weight", {in, l.units, l.kernel[0], l.kernel[1]}, l.kernel_initializer, rf * l.units, rf * in, true);
-            if (l.use_bias) add("bias", {l.units}, l.bias_initializer, 0, 0, true);
-        } else if (l.type == "Dense") {
-            int64_t in = l.input_shape[0];
-            add("weight", {l.units, in}, l.kernel_initializer, in, l.units, true);
-            if (l.use_bias) add("bias", {l.units}, l.bias_initializer, 0, 0, true);
-        } else if (l.type == "BatchNormalization") {
-            int64_t c = l.input_shape.back();
-            if (l.scale) add("weight", {c}, "ones", 0, 0, true);
-            if (l.center) add("bias", {c}, "zeros", 0, 0, true);
-            add("running_mean", {c}, "zeros", 0, 0, false);
-            add("running_var", {c}, "ones", 0, 0, false);
+            params_.push_back({l.name + "." + w.name, t.to(dtype), w.trainable, w.regularizer.l1, w.regularizer.l2});
         }
     }
     for (Parameter& p : params_)
         if (p.trainable) p.value.set_requires_grad(true);
+    last_reader_.assign(spec_.nodes.size(), 0);
+    for (size_t k = 0; k < spec_.nodes.size(); ++k)
+        for (int i : spec_.nodes[k].inputs)
+            if (i != kModelInput) last_reader_[size_t(i)] = k;
 }
 
 Parameter* Network::find(const std::string& name) {
     for (Parameter& p : params_)
         if (p.name == name) return &p;
     return nullptr;
-}
-
-torch::Tensor& Network::param(size_t layer, const char* what) {
-    static torch::Tensor none;
-    std::string name = spec_.layers[layer].name + "." + what;
-    for (size_t i : layer_params_[layer])
-        if (params_[i].name == name) return params_[i].value;
-    return none;
 }
 
 void Network::to(torch::Device device, torch::Dtype dtype) {
@@ -162,126 +408,26 @@ void Network::to(torch::Device device, torch::Dtype dtype) {
 Network::Output Network::forward(const torch::Tensor& input, bool training) {
     Output out;
     torch::Tensor x = input.dim() == 4 ? input.permute({0, 3, 1, 2}) : input;
-    for (size_t i = 0; i < spec_.layers.size(); ++i) {
-        bool last = i + 1 == spec_.layers.size();
-        x = layer_forward(i, x, training, last ? &out.logits : nullptr);
+    size_t last = spec_.nodes.size() - 1;
+    std::vector<torch::Tensor> values(spec_.nodes.size());
+    for (size_t k = 0; k < spec_.nodes.size(); ++k) {
+        const Node& node = spec_.nodes[k];
+        Inputs in;
+        for (int i : node.inputs) in.push_back(i == kModelInput ? x : values[size_t(i)]);
+        Call call{spec_.layers[node.layer], node, params_, layer_params_[node.layer], training,
+                  k == last ? &out.logits : nullptr};
+        values[k] = find_forward(call.l.type)(call, in);
+        for (int i : node.inputs)  // a value no later call reads is freed now
+            if (i != kModelInput && last_reader_[size_t(i)] == k) values[size_t(i)] = torch::Tensor();
     }
-    if (out.logits.defined()) out.final_activation = spec_.layers.back().activation;
+    x = values[last];
+    if (out.logits.defined()) out.final_activation = spec_.layers[spec_.nodes[last].layer].activation;
     if (x.dim() == 4) {
         x = x.permute({0, 2, 3, 1}).contiguous();
         if (out.logits.defined()) out.logits = out.logits.permute({0, 2, 3, 1}).contiguous();
     }
     out.y = x;
     return out;
-}
-
-torch::Tensor Network::layer_forward(size_t index, const torch::Tensor& input, bool training, torch::Tensor* logits) {
-    const LayerSpec& l = spec_.layers[index];
-    const std::string& t = l.type;
-    torch::Tensor x = input;
-    bool has_activation = t == "Conv2D" || t == "Conv2DTranspose" || t == "Dense" || t == "Activation";
-    if (t == "Conv2D") {
-        torch::Tensor& w = param(index, "weight");
-        torch::Tensor& b = param(index, "bias");
-        std::vector<int64_t> pad = {0, 0};
-        if (l.same) {
-            auto ph = same_padding(l.input_shape[0], l.kernel[0], l.strides[0]);
-            auto pw = same_padding(l.input_shape[1], l.kernel[1], l.strides[1]);
-            if (ph.first == ph.second && pw.first == pw.second) pad = {ph.first, pw.first};
-            else x = torch::constant_pad_nd(x, {pw.first, pw.second, ph.first, ph.second}, 0);
-        }
-        x = torch::conv2d(x, w, b, {l.strides[0], l.strides[1]}, pad);
-    } else if (t == "Conv2DTranspose") {
-        torch::Tensor& w = param(index, "weight");
-        torch::Tensor& b = param(index, "bias");
-        if (x.size(0) >= kOneDnnBatch) {
-            // libtorch's transposed convolution goes to the system BLAS (see Dense);
-            // the same sum as a convolution over the input spread out by the stride,
-            // with the kernel flipped, goes to oneDNN and runs several times faster.
-            for (int d = 0; d < 2; ++d) x = spread(x, 2 + d, l.strides[d]);
-            x = torch::conv2d(x, w.transpose(0, 1).flip({2, 3}), {}, 1, {l.kernel[0] - 1, l.kernel[1] - 1});
-        } else {
-            x = torch::conv_transpose2d(x, w, {}, {l.strides[0], l.strides[1]});
-        }
-        // Crop (or extend) the full transposed output to Keras' size: the
-        // transpose of TensorFlow's "same" convolution crops top/left first.
-        for (int d = 0; d < 2; ++d) {
-            int64_t dim = 2 + d, want = l.output_shape[size_t(d)];
-            int64_t top = l.same ? std::max<int64_t>(l.kernel[d] - l.strides[d], 0) / 2 : 0;
-            int64_t have = x.size(dim);
-            if (have < top + want) {
-                std::vector<int64_t> pad = {0, 0, 0, 0};
-                pad[size_t(d == 0 ? 3 : 1)] = top + want - have;
-                x = torch::constant_pad_nd(x, pad, 0);
-            }
-            if (top != 0 || x.size(dim) != want) x = x.narrow(dim, top, want);
-        }
-        if (b.defined()) x = x + b.view({1, -1, 1, 1});
-    } else if (t == "Dense") {
-        // A batch of 16 or more goes through oneDNN as a 1x1 convolution: Debian's
-        // libtorch sends torch::linear to the system BLAS, which is the slow
-        // reference BLAS unless OpenBLAS is installed (2x faster lecture CNN step).
-        torch::Tensor& w = param(index, "weight");
-        if (x.size(0) >= kOneDnnBatch)
-            x = torch::conv2d(x.reshape({x.size(0), x.size(1), 1, 1}), w.view({w.size(0), w.size(1), 1, 1}),
-                              param(index, "bias"))
-                    .view({x.size(0), w.size(0)});
-        else
-            x = torch::linear(x, w, param(index, "bias"));
-    } else if (t == "MaxPooling2D" || t == "AveragePooling2D") {
-        bool max = t == "MaxPooling2D";
-        std::vector<int64_t> pad = {0, 0, 0, 0};
-        if (l.same) {
-            auto ph = same_padding(l.input_shape[0], l.kernel[0], l.strides[0]);
-            auto pw = same_padding(l.input_shape[1], l.kernel[1], l.strides[1]);
-            pad = {pw.first, pw.second, ph.first, ph.second};
-        }
-        bool padded = pad[0] || pad[1] || pad[2] || pad[3];
-        if (max) {
-            if (padded) x = torch::constant_pad_nd(x, pad, -std::numeric_limits<double>::infinity());
-            x = torch::max_pool2d(x, {l.kernel[0], l.kernel[1]}, {l.strides[0], l.strides[1]});
-        } else if (!padded) {
-            x = torch::avg_pool2d(x, {l.kernel[0], l.kernel[1]}, {l.strides[0], l.strides[1]});
-        } else {  // Keras averages over the window's pixels inside the image only
-            torch::Tensor ones = torch::ones({1, 1, x.size(2), x.size(3)}, x.options());
-            torch::Tensor sums = torch::avg_pool2d(torch::constant_pad_nd(x, pad, 0), {l.kernel[0], l.kernel[1]},
-                                                   {l.strides[0], l.strides[1]});
-            torch::Tensor counts = torch::avg_pool2d(torch::constant_pad_nd(ones, pad, 0), {l.kernel[0], l.kernel[1]},
-                                                     {l.strides[0], l.strides[1]});
-            x = sums / counts;
-        }
-    } else if (t == "GlobalAveragePooling2D") {
-        x = x.mean({2, 3});
-    } else if (t == "UpSampling2D") {
-        if (l.interpolation == "nearest")
-            x = x.repeat_interleave(l.kernel[0], 2).repeat_interleave(l.kernel[1], 3);
-        else
-            x = at::upsample_bilinear2d(x, at::IntArrayRef{x.size(2) * l.kernel[0], x.size(3) * l.kernel[1]}, false,
-                                        c10::nullopt, c10::nullopt);
-    } else if (t == "Flatten") {
-        if (x.dim() == 4) x = x.permute({0, 2, 3, 1});  // Keras flattens channels-last
-        x = x.reshape({x.size(0), -1});
-    } else if (t == "Reshape") {
-        if (x.dim() == 4) x = x.permute({0, 2, 3, 1});
-        std::vector<int64_t> shape = {x.size(0)};
-        shape.insert(shape.end(), l.target_shape.begin(), l.target_shape.end());
-        x = x.reshape(shape);
-        if (x.dim() == 4) x = x.permute({0, 3, 1, 2});
-    } else if (t == "Dropout") {
-        if (training && l.rate > 0) x = torch::dropout(x, l.rate, true);
-    } else if (t == "BatchNormalization") {
-        x = torch::batch_norm(x, param(index, "weight"), param(index, "bias"), param(index, "running_mean"),
-                              param(index, "running_var"), training, 1 - l.momentum, l.epsilon, true);
-    } else if (t == "Rescaling") {
-        x = x * l.rescale + l.offset;
-    } else if (t == "Lambda") {
-        x = evaluate(l.expr, x);
-    }
-    if (has_activation && l.activation != Activation::Linear) {
-        if (logits && (l.activation == Activation::Sigmoid || l.activation == Activation::Softmax)) *logits = x;
-        x = activate(l.activation, x, l.alpha);
-    }
-    return x;
 }
 
 }  // namespace imgpipe::nn

@@ -18,11 +18,10 @@ struct Parameter {
     std::string name;  // "<layer>.weight", "<layer>.bias", "<layer>.running_mean", ...
     torch::Tensor value;
     bool trainable = true;
+    double l1 = 0, l2 = 0;  // Keras' kernel/bias regularizer: l1 * sum|w| + l2 * sum(w^2) joins the loss
 };
 
-// Weights in PyTorch layouts: Conv2D [out, in, kh, kw]; Conv2DTranspose [in, out, kh, kw];
-// Dense [out, in] with inputs in Keras' channels-last Flatten order; BatchNormalization
-// weight (gamma), bias (beta), running_mean, running_var.
+// Weights in PyTorch layouts (WeightSpec in spec.hpp), named "<layer>.<weight>".
 class Network {
 public:
     // Keras' default initializers, drawn from (seed, layer) so a seed gives the same model anywhere.
@@ -30,10 +29,11 @@ public:
 
     struct Output {
         torch::Tensor y;       // the model's output (channels-last for images)
-        torch::Tensor logits;  // the last layer's input to a final sigmoid/softmax, else undefined
+        torch::Tensor logits;  // the output layer's input to a final sigmoid/softmax, else undefined
         Activation final_activation = Activation::Linear;
     };
-    // x: [n, ...input_shape] channels-last, any floating dtype.
+    // x: [n, ...input_shape] channels-last, any floating dtype. Runs the graph's
+    // calls in order; a value is dropped after its last reader.
     Output forward(const torch::Tensor& x, bool training);
 
     std::vector<Parameter>& parameters() { return params_; }
@@ -43,14 +43,15 @@ public:
     const Spec& spec() const { return spec_; }
 
 private:
-    torch::Tensor layer_forward(size_t index, const torch::Tensor& x, bool training, torch::Tensor* logits);
-    torch::Tensor& param(size_t layer, const char* what);
     Spec spec_;
     std::vector<Parameter> params_;
     std::vector<std::vector<size_t>> layer_params_;  // indices into params_, per layer
+    std::vector<size_t> last_reader_;                // per node: the last node that reads it
 };
 
-torch::Tensor activate(Activation a, const torch::Tensor& x, double alpha);
+// Whether the engine runs a layer type (every type the spec reads must be here).
+bool has_forward(const std::string& type);
+torch::Tensor activate(Activation a, const torch::Tensor& x, double negative_slope);
 torch::Tensor evaluate(const Expr& e, const torch::Tensor& x);
 
 }  // namespace imgpipe::nn

@@ -1,71 +1,110 @@
-// The model spec (DESIGN.md section 5): parsed from our compact JSON or from
-// Keras' model.to_json() (Keras 2 and 3 Sequential shapes) into one resolved
-// form, with every layer's output shape and parameter count worked out.
+// The model spec (nntrain(1) "MODEL SPEC"): parsed from our compact JSON or from
+// Keras' model.to_json() (Keras 2 and 3, Sequential and Functional) into one
+// resolved graph, with every call's shapes and every layer's weights worked out.
 // Torch-free: the parser, the shape checks and the summary table are plain C++.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "nn/engine.hpp"
+#include "nn/compile.hpp"
 #include "nn/expr.hpp"
 
 namespace imgpipe::nn {
 
-enum class Activation { Linear, Relu, Sigmoid, Softmax, Tanh, Elu, LeakyRelu };
+using Shape = std::vector<int64_t>;  // per sample, channels-last: [h, w, c] or [k]
+using Pair = std::array<int64_t, 2>;  // (rows, columns)
+
+enum class Activation {
+    Linear, Relu, Sigmoid, Softmax, Tanh, Elu, LeakyRelu, Relu6, Swish, Gelu, HardSigmoid, Softplus, Selu
+};
 const char* activation_name(Activation a);
+const std::vector<std::string>& activation_names();
+
+struct Regularizer {
+    double l1 = 0, l2 = 0;
+    bool active() const { return l1 != 0 || l2 != 0; }
+};
 
 struct LayerSpec {
-    std::string type;  // canonical Keras class name: "Conv2D", "Dense", ...
+    std::string type;  // canonical Keras class name: "Conv2D", "Dense", "Add", ...
     std::string name;  // Keras' layer name: "conv2d", "conv2d_1", ...
+    int entry = 0;     // its place in the spec's list of layers (from 1), for messages
+    bool trainable = true;  // false: its weights are frozen (and BatchNormalization runs in inference mode)
     Activation activation = Activation::Linear;
-    // Dense / Conv2D / Conv2DTranspose
-    int64_t units = 0;  // Dense units or Conv filters
-    int64_t kernel[2] = {0, 0}, strides[2] = {1, 1};
-    bool same = false;  // padding "same"
+    double negative_slope = 0.2;  // leaky_relu activation, LeakyReLU and ReLU layers
+    // Dense
+    int64_t units = 0;
+    // Conv2D, Conv2DTranspose, SeparableConv2D (filters); DepthwiseConv2D, SeparableConv2D (depth_multiplier)
+    int64_t filters = 0, depth_multiplier = 1, groups = 1;
+    Pair kernel_size{0, 0}, strides{1, 1}, dilation_rate{1, 1};
+    bool same = false;  // padding "same" (else "valid")
     bool use_bias = true;
     std::string kernel_initializer = "glorot_uniform", bias_initializer = "zeros";
-    // pooling (pool_size in kernel, strides in strides) and UpSampling2D (size in kernel)
+    std::string pointwise_initializer = "glorot_uniform";  // SeparableConv2D
+    Regularizer kernel_regularizer, bias_regularizer, pointwise_regularizer;
+    // MaxPooling2D, AveragePooling2D (pool_size, strides); UpSampling2D (size)
+    Pair pool_size{2, 2}, size{2, 2};
     std::string interpolation = "nearest";
-    // Dropout
+    // ZeroPadding2D and Cropping2D: rows off the top and bottom, columns off the left and right
+    std::array<int64_t, 4> margins{0, 0, 0, 0};  // top, bottom, left, right
+    // Dropout, SpatialDropout2D
     double rate = 0;
     // BatchNormalization
     double momentum = 0.99, epsilon = 1e-3;
     bool center = true, scale = true;
+    // ReLU layer: min(max_value, x) above threshold, negative_slope * (x - threshold) below
+    double max_value = -1, threshold = 0;  // max_value < 0: none
     // Rescaling
     double rescale = 1, offset = 0;
     // Reshape (per sample, channels-last; -1 resolved)
-    std::vector<int64_t> target_shape;
+    Shape target_shape;
     // Lambda
     std::string expression;
     Expr expr;
-    // LeakyReLU slope (activation "leaky_relu")
-    double alpha = 0.2;
+    // Concatenate: Keras' channels-last axis, normalized to 1..rank (per sample: 1 is the first)
+    int64_t axis = -1;
+    // GlobalAveragePooling2D, GlobalMaxPooling2D: keep (1, 1, channels)
+    bool keepdims = false;
 
-    // Resolved by infer_shapes: per-sample shapes, channels-last.
-    std::vector<int64_t> input_shape, output_shape;
+    // Resolved from the layer's first call: per-sample shapes, channels-last.
+    Shape input_shape, output_shape;
     int64_t trainable_params = 0, non_trainable_params = 0;
 };
 
-struct OptimizerSpec {
-    std::string name = "adam";  // adam, sgd, rmsprop
-    double learning_rate = 0.001;
-    double beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-7;  // adam (epsilon also rmsprop)
-    double momentum = 0;                                  // sgd, rmsprop
-    bool nesterov = false;                                // sgd
-    double rho = 0.9;                                     // rmsprop
+// One call of a layer in the graph.
+constexpr int kModelInput = -1;
+struct Node {
+    size_t layer = 0;         // index into Spec::layers (a layer called twice shares its weights)
+    std::vector<int> inputs;  // earlier nodes, or kModelInput
+    std::vector<Shape> input_shapes;
+    Shape output_shape;
+    int call = 0;             // which call of its layer this is (Keras' node index)
 };
 
-struct Spec {
-    std::string name = "sequential";
-    std::vector<int64_t> input_shape;  // per sample [h, w, c] (or [k])
-    std::vector<LayerSpec> layers;
-    std::string loss;                  // empty: picked from the output and the stream
-    OptimizerSpec optimizer;
-    std::vector<std::string> metrics;  // as given: "accuracy", "mae", "mse"
-    bool metrics_given = false;        // an explicit list, even an empty one
+// A weight of a layer, in PyTorch's layout: Conv2D [out, in/groups, kh, kw];
+// Conv2DTranspose [in, out, kh, kw]; Dense [out, in], inputs in Keras' channels-last
+// Flatten order; BatchNormalization weight (gamma), bias (beta), running_mean, running_var.
+struct WeightSpec {
+    std::string name;  // "weight", "bias", "running_mean", ...
+    Shape shape;
+    std::string initializer;
+    int64_t fan_in = 0, fan_out = 0;
+    bool trainable = true;
+    Regularizer regularizer;
+};
+std::vector<WeightSpec> layer_weights(const LayerSpec& layer);
 
-    std::vector<int64_t> output_shape() const;
+struct Spec : CompileSpec {
+    std::string name = "sequential";
+    std::string input_name = "input_layer";
+    Shape input_shape;
+    std::vector<LayerSpec> layers;
+    std::vector<Node> nodes;  // in an order where inputs come first; the last is the model's output
+    bool functional = false;  // not a chain: the summary shows what each layer is connected to
+
+    Shape output_shape() const;
     int64_t trainable_params() const;
     int64_t non_trainable_params() const;
     // The resolved spec in our compact form (what a model file stores).
@@ -74,18 +113,11 @@ struct Spec {
 
 // Parses and resolves a spec; throws DataError("where", "layer 3 (conv2d): ...").
 Spec parse_spec(const std::string& text, const std::string& where);
-// Applies command-line overrides (UsageError for an unknown name).
-void apply_overrides(Spec& spec, const Overrides& overrides);
-// Works out every layer's shapes and parameter counts; DataError on a misfit.
+// Works out every call's shapes and every layer's parameter counts; DataError on a misfit.
 void infer_shapes(Spec& spec, const std::string& where);
 // Keras' model.summary() table.
 std::string summary_table(const Spec& spec);
-
-// Canonical names, or UsageError naming the choices ("did you mean ...").
-std::string canonical_loss(const std::string& name);
-std::string canonical_metric(const std::string& name);
-std::string canonical_optimizer(const std::string& name);
-// The closest of `choices` to `word`, or "" if none is close.
-std::string did_you_mean(const std::string& word, const std::vector<std::string>& choices);
+// The layer types nntrain reads, in a stable order.
+const std::vector<std::string>& layer_types();
 
 }  // namespace imgpipe::nn

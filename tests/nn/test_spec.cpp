@@ -125,8 +125,8 @@ TEST_CASE("mistakes name the layer and the key, with a suggestion", "[spec][erro
     CHECK_THAT(error_of(act), Catch::Contains("unknown activation \"softmaxx\"; did you mean \"softmax\"?"));
     std::string top = R"({"input_shape": [8], "layer": []})";
     CHECK_THAT(error_of(top), Catch::Contains("unknown key \"layer\"; did you mean \"layers\"?"));
-    std::string reg = R"({"input_shape": [8], "layers": [{"type": "Dense", "units": 2, "kernel_regularizer": "l2"}]})";
-    CHECK_THAT(error_of(reg), Catch::Contains("\"kernel_regularizer\": \"l2\" is not supported"));
+    std::string reg = R"({"input_shape": [8], "layers": [{"type": "Dense", "units": 2, "kernel_constraint": "max_norm"}]})";
+    CHECK_THAT(error_of(reg), Catch::Contains("\"kernel_constraint\": \"max_norm\" is not supported"));
 }
 
 TEST_CASE("a missing input shape and a misfit shape are errors", "[spec][errors]") {
@@ -165,7 +165,7 @@ TEST_CASE("command-line overrides replace the spec's choices", "[spec]") {
     CHECK(s.loss == "mse");
     CHECK(s.metrics == std::vector<std::string>{"accuracy", "mae"});
     Overrides bad;
-    bad.optimizer = "adamw";
+    bad.optimizer = "adagrad";
     CHECK_THROWS_AS(apply_overrides(s, bad), UsageError);
     CHECK(canonical_loss("categorical_crossentropy") == "categorical_crossentropy");
     CHECK_THROWS_WITH(canonical_loss("binary_crossentropi"), Catch::Contains("did you mean \"binary_crossentropy\""));

@@ -1,0 +1,665 @@
+#include "nn/layers.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "cli/error.hpp"
+
+namespace imgpipe::nn {
+
+using nlohmann::json;
+
+namespace {
+
+const std::vector<std::string> kInitializers = {"glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
+                                                "lecun_uniform", "lecun_normal", "zeros", "ones"};
+
+// ---- reading configs ------------------------------------------------------
+
+Activation activation_from(Config& c, const std::string& name, LayerSpec& l) {
+    std::string n = lower_alnum(name);
+    static const std::vector<std::pair<std::string, Activation>> kAliases = {
+        {"none", Activation::Linear}, {"silu", Activation::Swish}, {"leakyrelu", Activation::LeakyRelu}};
+    for (auto& [alias, a] : kAliases)
+        if (n == alias) return l.negative_slope = 0.2, a;
+    const std::vector<std::string>& names = activation_names();
+    for (size_t i = 0; i < names.size(); ++i)
+        if (lower_alnum(names[i]) == n) return l.negative_slope = 0.2, Activation(i);
+    std::string hint = did_you_mean(name, names);
+    c.fail("unknown activation \"" + name + "\"" + (hint.empty() ? "" : "; did you mean \"" + hint + "\"?") +
+           " (choices: " + join(names) + ")");
+}
+
+Activation parse_activation(Config& c, const std::string& key, LayerSpec& l) {
+    if (!c.has(key)) {
+        c.ignore({key.c_str()});
+        return Activation::Linear;
+    }
+    const json& v = c.raw(key);
+    if (v.is_string()) return activation_from(c, v.get<std::string>(), l);
+    if (v.is_object() && v.contains("class_name") && v["class_name"].is_string())
+        return activation_from(c, v["class_name"].get<std::string>(), l);
+    c.fail("\"" + key + "\" must be an activation name, not " + v.dump());
+}
+
+// Keras' initializers by name, or as the VarianceScaling they are.
+std::string parse_initializer(Config& c, const std::string& key, const std::string& fallback) {
+    if (!c.has(key)) {
+        c.ignore({key.c_str()});
+        return fallback;
+    }
+    const json& v = c.raw(key);
+    std::string name;
+    if (v.is_string()) name = v.get<std::string>();
+    else if (v.is_object() && v.contains("class_name") && v["class_name"].is_string()) name = v["class_name"].get<std::string>();
+    else c.fail("\"" + key + "\" must be an initializer name, not " + v.dump());
+    std::string n = lower_alnum(name);
+    if (n == "variancescaling" && v.is_object() && v.contains("config") && v["config"].is_object()) {
+        const json& cfg = v["config"];
+        double scale = cfg.value("scale", 1.0);
+        std::string mode = cfg.value("mode", "fan_in"), dist = cfg.value("distribution", "truncated_normal");
+        std::string kind = dist == "uniform" ? "uniform" : dist == "truncated_normal" || dist == "normal" ? "normal" : "";
+        std::string base = scale == 1 && mode == "fan_avg" ? "glorot" : scale == 2 && mode == "fan_in" ? "he"
+                           : scale == 1 && mode == "fan_in" ? "lecun" : "";
+        if (!kind.empty() && !base.empty()) return base + "_" + kind;
+    }
+    for (const std::string& k : kInitializers)
+        if (lower_alnum(k) == n) return k;
+    c.fail("\"" + key + "\": initializer " + (v.is_string() ? "\"" + name + "\"" : v.dump()) +
+           " is not supported (choices: " + join(kInitializers) + ")");
+}
+
+// null, "l1", "l2", "l1_l2", or {"class_name": "L1L2", "config": {"l1": 0, "l2": 1e-4}}.
+Regularizer parse_regularizer(Config& c, const std::string& key) {
+    Regularizer r;
+    if (!c.has(key)) {
+        c.ignore({key.c_str()});
+        return r;
+    }
+    const json& v = c.raw(key);
+    std::string name;
+    json cfg = json::object();
+    if (v.is_string()) name = v.get<std::string>();
+    else if (v.is_object() && v.contains("class_name") && v["class_name"].is_string()) {
+        name = v["class_name"].get<std::string>();
+        if (v.contains("config") && v["config"].is_object()) cfg = v["config"];
+    } else if (v.is_object() && (v.contains("l1") || v.contains("l2"))) {
+        name = "l1_l2";
+        cfg = v;
+    } else {
+        c.fail("\"" + key + "\" must be a regularizer (\"l2\", or {\"l2\": 0.0001}), not " + v.dump());
+    }
+    std::string n = lower_alnum(name);
+    bool named_only = cfg.empty();  // Keras' string forms default to 0.01
+    if (n == "l1" || n == "l2" || n == "l1l2") {
+        double d = named_only && n != "l1l2" ? 0.01 : 0;
+        if (named_only && n == "l1l2") d = 0.01;
+        r.l1 = n == "l2" ? 0 : d;
+        r.l2 = n == "l1" ? 0 : d;
+        for (auto& [k, value] : cfg.items()) {
+            if (!value.is_number() || value.get<double>() < 0)
+                c.fail("\"" + key + "\": \"" + k + "\" must be a number >= 0, not " + value.dump());
+            if (k == "l1") r.l1 = value.get<double>();
+            else if (k == "l2") r.l2 = value.get<double>();
+            else c.fail("\"" + key + "\": unknown key \"" + k + "\" (l1, l2)");
+        }
+        return r;
+    }
+    c.fail("\"" + key + "\": regularizer \"" + name + "\" is not supported (l1, l2, l1_l2)");
+}
+
+void parse_padding(Config& c, LayerSpec& l) {
+    std::string p = c.string("padding", "valid");
+    if (p != "valid" && p != "same") c.fail("\"padding\" must be \"valid\" or \"same\", not \"" + p + "\"");
+    l.same = p == "same";
+}
+
+// ZeroPadding2D's padding and Cropping2D's cropping: n, (rows, cols) or ((top, bottom), (left, right)).
+void parse_margins(Config& c, const std::string& key, LayerSpec& l, int64_t fallback) {
+    l.margins = {fallback, fallback, fallback, fallback};
+    if (!c.has(key)) return c.ignore({key.c_str()});
+    const json& v = c.raw(key);
+    auto size = [&](const json& x) {
+        if (!x.is_number_integer() || x.get<int64_t>() < 0)
+            c.fail("\"" + key + "\" must hold integers >= 0, not " + v.dump());
+        return x.get<int64_t>();
+    };
+    if (v.is_number_integer()) {
+        int64_t n = size(v);
+        l.margins = {n, n, n, n};
+    } else if (v.is_array() && v.size() == 2 && v[0].is_number_integer() && v[1].is_number_integer()) {
+        l.margins = {size(v[0]), size(v[0]), size(v[1]), size(v[1])};
+    } else if (v.is_array() && v.size() == 2 && v[0].is_array() && v[1].is_array() && v[0].size() == 2 &&
+               v[1].size() == 2) {
+        l.margins = {size(v[0][0]), size(v[0][1]), size(v[1][0]), size(v[1][1])};
+    } else {
+        c.fail("\"" + key + "\" must be n, [rows, cols] or [[top, bottom], [left, right]], not " + v.dump());
+    }
+}
+
+void parse_conv_common(Config& c, LayerSpec& l) {
+    if (!c.pair("kernel_size", l.kernel_size.data())) c.missing("kernel_size");
+    c.pair("strides", l.strides.data());
+    parse_padding(c, l);
+    c.pair("dilation_rate", l.dilation_rate.data());
+    if (l.dilation_rate != Pair{1, 1} && l.strides != Pair{1, 1})
+        c.fail("\"strides\" > 1 and \"dilation_rate\" > 1 cannot be combined (Keras refuses it too)");
+    l.activation = parse_activation(c, "activation", l);
+    l.use_bias = c.boolean("use_bias", true);
+    l.bias_initializer = parse_initializer(c, "bias_initializer", "zeros");
+    l.bias_regularizer = parse_regularizer(c, "bias_regularizer");
+}
+
+int64_t require_units(Config& c, const char* key) {
+    int64_t n = c.integer(key, 0);
+    if (!n) c.missing(key);
+    return n;
+}
+
+// ---- shapes ---------------------------------------------------------------
+
+[[noreturn]] void shape_fail(const std::string& m) { throw ShapeError(m); }
+
+const Shape& one_image(const std::vector<Shape>& in) {
+    if (in[0].size() != 3)
+        shape_fail("needs an image input (height, width, channels) but gets " + shape_tuple(in[0]) +
+                   (in[0].size() == 1 ? "; add a Reshape layer before it" : ""));
+    return in[0];
+}
+
+// A sliding window's output size: TensorFlow's "same" and "valid".
+int64_t window_out(const LayerSpec& l, const Shape& in, int d, Pair k, int64_t s, Pair dilation = {1, 1}) {
+    Pair span = {(k[0] - 1) * dilation[0] + 1, (k[1] - 1) * dilation[1] + 1};
+    int64_t n = in[size_t(d)];
+    if (l.same) return (n + s - 1) / s;
+    if (n < span[size_t(d)])
+        shape_fail("input " + shape_tuple(in) + " is smaller than the " + std::to_string(span[0]) + "x" +
+                   std::to_string(span[1]) + " window; use padding \"same\" or a larger input");
+    return (n - span[size_t(d)]) / s + 1;
+}
+
+Shape conv_shape(const LayerSpec& l, const std::vector<Shape>& in) {
+    const Shape& x = one_image(in);
+    Shape out = x;
+    for (int d = 0; d < 2; ++d)
+        out[size_t(d)] = window_out(l, x, d, l.kernel_size, l.strides[size_t(d)], l.dilation_rate);
+    if (l.type == "DepthwiseConv2D") out[2] = x[2] * l.depth_multiplier;
+    else out[2] = l.filters;
+    if (l.groups > 1 && (x[2] % l.groups || l.filters % l.groups))
+        shape_fail("\"groups\": " + std::to_string(l.groups) + " must divide the input's " + std::to_string(x[2]) +
+                   " channels and the " + std::to_string(l.filters) + " filters");
+    return out;
+}
+
+Shape pool_shape(const LayerSpec& l, const std::vector<Shape>& in) {
+    const Shape& x = one_image(in);
+    Shape out = x;
+    for (int d = 0; d < 2; ++d) out[size_t(d)] = window_out(l, x, d, l.pool_size, l.strides[size_t(d)]);
+    return out;
+}
+
+Shape same_shape(const LayerSpec&, const std::vector<Shape>& in) { return in[0]; }
+
+Shape image_same_shape(const LayerSpec&, const std::vector<Shape>& in) { return one_image(in); }
+
+Shape merge_shape(const LayerSpec& l, const std::vector<Shape>& in) {
+    for (size_t i = 1; i < in.size(); ++i)
+        if (in[i] != in[0])
+            shape_fail(l.type + " needs inputs of one shape, but gets " + shape_tuple(in[0]) + " and " +
+                       shape_tuple(in[i]));
+    return in[0];
+}
+
+// Keras' axis counts the batch: -1 and rank are the last per-sample axis.
+int64_t concat_axis(const LayerSpec& l, size_t rank) {
+    int64_t a = l.axis < 0 ? int64_t(rank) + 1 + l.axis : l.axis;
+    if (a < 1 || a > int64_t(rank))
+        shape_fail("\"axis\": " + std::to_string(l.axis) + " is out of range for inputs of rank " +
+                   std::to_string(rank + 1) + " (the batch counts)");
+    return a - 1;
+}
+
+Shape concat_shape(const LayerSpec& l, const std::vector<Shape>& in) {
+    int64_t axis = concat_axis(l, in[0].size());
+    Shape out = in[0];
+    for (size_t i = 1; i < in.size(); ++i) {
+        bool fits = in[i].size() == in[0].size();
+        for (size_t d = 0; fits && d < in[0].size(); ++d)
+            if (int64_t(d) != axis && in[i][d] != in[0][d]) fits = false;
+        if (!fits)
+            shape_fail("Concatenate on axis " + std::to_string(l.axis) + " needs inputs that differ only there, but "
+                       "gets " + shape_tuple(in[0]) + " and " + shape_tuple(in[i]));
+        out[size_t(axis)] += in[i][size_t(axis)];
+    }
+    return out;
+}
+
+// ---- weights --------------------------------------------------------------
+
+WeightSpec weight(const char* name, Shape shape, const std::string& init, int64_t fan_in = 0, int64_t fan_out = 0,
+                  Regularizer r = {}, bool trainable = true) {
+    return {name, std::move(shape), init, fan_in, fan_out, trainable, r};
+}
+
+std::vector<WeightSpec> conv_weights(const LayerSpec& l) {
+    int64_t in = l.input_shape[2], rf = l.kernel_size[0] * l.kernel_size[1];
+    Shape k = {l.filters, in / l.groups, l.kernel_size[0], l.kernel_size[1]};
+    std::vector<WeightSpec> w = {weight("weight", k, l.kernel_initializer, rf * in / l.groups, rf * l.filters,
+                                        l.kernel_regularizer)};
+    if (l.use_bias) w.push_back(weight("bias", {l.filters}, l.bias_initializer, 0, 0, l.bias_regularizer));
+    return w;
+}
+
+std::vector<WeightSpec> transpose_weights(const LayerSpec& l) {
+    int64_t in = l.input_shape[2], rf = l.kernel_size[0] * l.kernel_size[1];
+    // Keras' transposed kernel is (kh, kw, filters, in): its fan-in counts filters.
+    std::vector<WeightSpec> w = {weight("weight", {in, l.filters, l.kernel_size[0], l.kernel_size[1]},
+                                        l.kernel_initializer, rf * l.filters, rf * in, l.kernel_regularizer)};
+    if (l.use_bias) w.push_back(weight("bias", {l.filters}, l.bias_initializer, 0, 0, l.bias_regularizer));
+    return w;
+}
+
+// Keras' depthwise kernel is (kh, kw, in, multiplier); ours [in * multiplier, 1, kh, kw], channel c*m + j.
+WeightSpec depthwise_weight(const LayerSpec& l, const char* name) {
+    int64_t in = l.input_shape[2], rf = l.kernel_size[0] * l.kernel_size[1];
+    return weight(name, {in * l.depth_multiplier, 1, l.kernel_size[0], l.kernel_size[1]}, l.kernel_initializer,
+                  rf * in, rf * l.depth_multiplier, l.kernel_regularizer);
+}
+
+std::vector<WeightSpec> depthwise_weights(const LayerSpec& l) {
+    std::vector<WeightSpec> w = {depthwise_weight(l, "weight")};
+    int64_t out = l.input_shape[2] * l.depth_multiplier;
+    if (l.use_bias) w.push_back(weight("bias", {out}, l.bias_initializer, 0, 0, l.bias_regularizer));
+    return w;
+}
+
+std::vector<WeightSpec> separable_weights(const LayerSpec& l) {
+    int64_t mid = l.input_shape[2] * l.depth_multiplier;
+    std::vector<WeightSpec> w = {depthwise_weight(l, "depthwise_weight"),
+                                 weight("pointwise_weight", {l.filters, mid, 1, 1}, l.pointwise_initializer, mid,
+                                        l.filters, l.pointwise_regularizer)};
+    if (l.use_bias) w.push_back(weight("bias", {l.filters}, l.bias_initializer, 0, 0, l.bias_regularizer));
+    return w;
+}
+
+std::vector<WeightSpec> dense_weights(const LayerSpec& l) {
+    int64_t in = l.input_shape[0];
+    std::vector<WeightSpec> w = {weight("weight", {l.units, in}, l.kernel_initializer, in, l.units, l.kernel_regularizer)};
+    if (l.use_bias) w.push_back(weight("bias", {l.units}, l.bias_initializer, 0, 0, l.bias_regularizer));
+    return w;
+}
+
+std::vector<WeightSpec> batch_norm_weights(const LayerSpec& l) {
+    int64_t c = l.input_shape.back();
+    std::vector<WeightSpec> w;
+    if (l.scale) w.push_back(weight("weight", {c}, "ones"));
+    if (l.center) w.push_back(weight("bias", {c}, "zeros"));
+    w.push_back(weight("running_mean", {c}, "zeros", 0, 0, {}, false));
+    w.push_back(weight("running_var", {c}, "ones", 0, 0, {}, false));
+    return w;
+}
+
+// ---- writing back ---------------------------------------------------------
+
+json pair_json(const Pair& p) { return json::array({p[0], p[1]}); }
+
+json regularizer_json(const Regularizer& r) { return {{"l1", r.l1}, {"l2", r.l2}}; }
+
+void save_conv(const LayerSpec& l, json& j) {
+    if (l.type != "DepthwiseConv2D") j["filters"] = l.filters;
+    j["kernel_size"] = pair_json(l.kernel_size);
+    j["strides"] = pair_json(l.strides);
+    j["padding"] = l.same ? "same" : "valid";
+    if (l.dilation_rate != Pair{1, 1}) j["dilation_rate"] = pair_json(l.dilation_rate);
+    if (l.groups != 1) j["groups"] = l.groups;
+    if (l.type == "DepthwiseConv2D" || l.type == "SeparableConv2D") j["depth_multiplier"] = l.depth_multiplier;
+    j["activation"] = activation_name(l.activation);
+    j["use_bias"] = l.use_bias;
+    j[l.type == "DepthwiseConv2D" || l.type == "SeparableConv2D" ? "depthwise_initializer" : "kernel_initializer"] =
+        l.kernel_initializer;
+    if (l.type == "SeparableConv2D") j["pointwise_initializer"] = l.pointwise_initializer;
+    j["bias_initializer"] = l.bias_initializer;
+    const char* kernel_key =
+        l.type == "DepthwiseConv2D" || l.type == "SeparableConv2D" ? "depthwise_regularizer" : "kernel_regularizer";
+    if (l.kernel_regularizer.active()) j[kernel_key] = regularizer_json(l.kernel_regularizer);
+    if (l.pointwise_regularizer.active()) j["pointwise_regularizer"] = regularizer_json(l.pointwise_regularizer);
+    if (l.bias_regularizer.active()) j["bias_regularizer"] = regularizer_json(l.bias_regularizer);
+}
+
+void save_nothing(const LayerSpec&, json&) {}
+
+void save_pool(const LayerSpec& l, json& j) {
+    j["pool_size"] = pair_json(l.pool_size);
+    j["strides"] = pair_json(l.strides);
+    j["padding"] = l.same ? "same" : "valid";
+}
+
+json margins_json(const LayerSpec& l) {
+    return json::array({json::array({l.margins[0], l.margins[1]}), json::array({l.margins[2], l.margins[3]})});
+}
+
+// ---- the table ------------------------------------------------------------
+
+void parse_conv(Config& c, LayerSpec& l) {
+    l.filters = require_units(c, "filters");
+    parse_conv_common(c, l);
+    l.groups = c.integer("groups", 1);
+    l.kernel_initializer = parse_initializer(c, "kernel_initializer", "glorot_uniform");
+    l.kernel_regularizer = parse_regularizer(c, "kernel_regularizer");
+}
+
+std::vector<LayerKind> make_kinds() {
+    std::vector<LayerKind> k;
+    auto add = [&](LayerKind kind) { k.push_back(std::move(kind)); };
+    add({"Conv2D", 1, 1, parse_conv, conv_shape, conv_weights, save_conv});
+    add({"Conv2DTranspose", 1, 1,
+         [](Config& c, LayerSpec& l) {
+             l.filters = require_units(c, "filters");
+             parse_conv_common(c, l);
+             if (l.dilation_rate != Pair{1, 1}) c.fail("\"dilation_rate\" > 1 is not supported on Conv2DTranspose");
+             l.kernel_initializer = parse_initializer(c, "kernel_initializer", "glorot_uniform");
+             l.kernel_regularizer = parse_regularizer(c, "kernel_regularizer");
+             c.require_default("output_padding", nullptr, "use padding \"same\" or \"valid\"");
+             c.require_default("groups", 1, "grouped transposed convolutions are not implemented");
+         },
+         [](const LayerSpec& l, const std::vector<Shape>& in) {
+             const Shape& x = one_image(in);
+             Shape out = {0, 0, l.filters};
+             for (size_t d = 0; d < 2; ++d) {
+                 int64_t n = x[d], k = l.kernel_size[d], s = l.strides[d];
+                 out[d] = l.same ? n * s : n * s + std::max<int64_t>(k - s, 0);
+             }
+             return out;
+         },
+         transpose_weights, save_conv});
+    add({"DepthwiseConv2D", 1, 1,
+         [](Config& c, LayerSpec& l) {
+             parse_conv_common(c, l);
+             l.depth_multiplier = c.integer("depth_multiplier", 1);
+             l.kernel_initializer = parse_initializer(c, "depthwise_initializer", "glorot_uniform");
+             l.kernel_regularizer = parse_regularizer(c, "depthwise_regularizer");
+             c.require_default("depthwise_constraint", nullptr, "constraints are not implemented");
+             c.require_default("groups", 1, "a depthwise convolution groups by channel already");
+         },
+         conv_shape, depthwise_weights, save_conv});
+    add({"SeparableConv2D", 1, 1,
+         [](Config& c, LayerSpec& l) {
+             l.filters = require_units(c, "filters");
+             parse_conv_common(c, l);
+             l.depth_multiplier = c.integer("depth_multiplier", 1);
+             l.kernel_initializer = parse_initializer(c, "depthwise_initializer", "glorot_uniform");
+             l.pointwise_initializer = parse_initializer(c, "pointwise_initializer", "glorot_uniform");
+             l.kernel_regularizer = parse_regularizer(c, "depthwise_regularizer");
+             l.pointwise_regularizer = parse_regularizer(c, "pointwise_regularizer");
+             for (const char* k : {"depthwise_constraint", "pointwise_constraint"})
+                 c.require_default(k, nullptr, "constraints are not implemented");
+             c.require_default("groups", 1, "not implemented");
+         },
+         conv_shape, separable_weights, save_conv});
+    add({"Dense", 1, 1,
+         [](Config& c, LayerSpec& l) {
+             l.units = require_units(c, "units");
+             l.activation = parse_activation(c, "activation", l);
+             l.use_bias = c.boolean("use_bias", true);
+             l.kernel_initializer = parse_initializer(c, "kernel_initializer", "glorot_uniform");
+             l.bias_initializer = parse_initializer(c, "bias_initializer", "zeros");
+             l.kernel_regularizer = parse_regularizer(c, "kernel_regularizer");
+             l.bias_regularizer = parse_regularizer(c, "bias_regularizer");
+         },
+         [](const LayerSpec& l, const std::vector<Shape>& in) {
+             if (in[0].size() != 1)
+                 shape_fail("needs a flat input but gets " + shape_tuple(in[0]) + "; add a Flatten layer before it");
+             return Shape{l.units};
+         },
+         dense_weights,
+         [](const LayerSpec& l, json& j) {
+             j["units"] = l.units;
+             j["activation"] = activation_name(l.activation);
+             j["use_bias"] = l.use_bias;
+             j["kernel_initializer"] = l.kernel_initializer;
+             j["bias_initializer"] = l.bias_initializer;
+             if (l.kernel_regularizer.active()) j["kernel_regularizer"] = regularizer_json(l.kernel_regularizer);
+             if (l.bias_regularizer.active()) j["bias_regularizer"] = regularizer_json(l.bias_regularizer);
+         }});
+    auto parse_pool = [](Config& c, LayerSpec& l) {
+        c.pair("pool_size", l.pool_size.data());
+        l.strides = l.pool_size;  // Keras: strides default to the pool size
+        c.pair("strides", l.strides.data());
+        parse_padding(c, l);
+    };
+    add({"MaxPooling2D", 1, 1, parse_pool, pool_shape, nullptr, save_pool});
+    add({"AveragePooling2D", 1, 1, parse_pool, pool_shape, nullptr, save_pool});
+    auto parse_global = [](Config& c, LayerSpec& l) { l.keepdims = c.boolean("keepdims", false); };
+    auto global_shape = [](const LayerSpec& l, const std::vector<Shape>& in) {
+        const Shape& x = one_image(in);
+        return l.keepdims ? Shape{1, 1, x[2]} : Shape{x[2]};
+    };
+    auto save_global = [](const LayerSpec& l, json& j) {
+        if (l.keepdims) j["keepdims"] = true;
+    };
+    add({"GlobalAveragePooling2D", 1, 1, parse_global, global_shape, nullptr, save_global});
+    add({"GlobalMaxPooling2D", 1, 1, parse_global, global_shape, nullptr, save_global});
+    add({"UpSampling2D", 1, 1,
+         [](Config& c, LayerSpec& l) {
+             c.pair("size", l.size.data());
+             l.interpolation = c.string("interpolation", "nearest");
+             if (l.interpolation != "nearest" && l.interpolation != "bilinear")
+                 c.fail("\"interpolation\" must be \"nearest\" or \"bilinear\", not \"" + l.interpolation + "\"");
+         },
+         [](const LayerSpec& l, const std::vector<Shape>& in) {
+             const Shape& x = one_image(in);
+             return Shape{x[0] * l.size[0], x[1] * l.size[1], x[2]};
+         },
+         nullptr,
+         [](const LayerSpec& l, json& j) {
+             j["size"] = pair_json(l.size);
+             j["interpolation"] = l.interpolation;
+         }});
+    add({"ZeroPadding2D", 1, 1, [](Config& c, LayerSpec& l) { parse_margins(c, "padding", l, 1); },
+         [](const LayerSpec& l, const std::vector<Shape>& in) {
+             const Shape& x = one_image(in);
+             return Shape{x[0] + l.margins[0] + l.margins[1], x[1] + l.margins[2] + l.margins[3], x[2]};
+         },
+         nullptr, [](const LayerSpec& l, json& j) { j["padding"] = margins_json(l); }});
+    add({"Cropping2D", 1, 1, [](Config& c, LayerSpec& l) { parse_margins(c, "cropping", l, 0); },
+         [](const LayerSpec& l, const std::vector<Shape>& in) {
+             const Shape& x = one_image(in);
+             Shape out = {x[0] - l.margins[0] - l.margins[1], x[1] - l.margins[2] - l.margins[3], x[2]};
+             if (out[0] < 1 || out[1] < 1) shape_fail("crops all of its input " + shape_tuple(x));
+             return out;
+         },
+         nullptr, [](const LayerSpec& l, json& j) { j["cropping"] = margins_json(l); }});
+    add({"Flatten", 1, 1, [](Config&, LayerSpec&) {},
+         [](const LayerSpec&, const std::vector<Shape>& in) {
+             int64_t n = 1;
+             for (int64_t d : in[0]) n *= d;
+             return Shape{n};
+         },
+         nullptr, save_nothing});
+    add({"Reshape", 1, 1,
+         [](Config& c, LayerSpec& l) {
+             if (!c.has("target_shape")) c.missing("target_shape");
+             const json& v = c.raw("target_shape");
+             if (!v.is_array() || v.empty()) c.fail("\"target_shape\" must be a list of sizes");
+             for (const json& d : v) {
+                 if (!d.is_number_integer() || (d.get<int64_t>() < 1 && d.get<int64_t>() != -1))
+                     c.fail("\"target_shape\" must hold positive sizes (or one -1), not " + v.dump());
+                 l.target_shape.push_back(d.get<int64_t>());
+             }
+         },
+         [](const LayerSpec& l, const std::vector<Shape>& in) {
+             int64_t total = 1, known = 1, unknown = -1;
+             for (int64_t d : in[0]) total *= d;
+             Shape out = l.target_shape;
+             for (size_t k = 0; k < out.size(); ++k) {
+                 if (out[k] != -1) known *= out[k];
+                 else if (unknown >= 0) shape_fail("\"target_shape\" may hold only one -1");
+                 else unknown = int64_t(k);
+             }
+             if (unknown >= 0) {
+                 if (known == 0 || total % known) shape_fail("cannot reshape " + shape_tuple(in[0]) + " to " + shape_tuple(out));
+                 out[size_t(unknown)] = total / known;
+             }
+             int64_t n = 1;
+             for (int64_t d : out) n *= d;
+             if (n != total)
+                 shape_fail("cannot reshape " + shape_tuple(in[0]) + " (" + std::to_string(total) + " values) to " +
+                            shape_tuple(out) + " (" + std::to_string(n) + " values)");
+             if (out.size() != 1 && out.size() != 3) shape_fail("\"target_shape\" must be (k) or (height, width, channels)");
+             return out;
+         },
+         nullptr, [](const LayerSpec& l, json& j) { j["target_shape"] = l.target_shape; }});
+    auto parse_dropout = [](Config& c, LayerSpec& l) {
+        l.rate = c.number("rate", -1);
+        if (l.rate < 0 || l.rate >= 1) c.missing("rate", " in [0, 1)");
+        c.ignore({"seed"});
+        c.require_default("noise_shape", nullptr, "noise_shape is not implemented; SpatialDropout2D drops whole channels");
+    };
+    auto save_dropout = [](const LayerSpec& l, json& j) { j["rate"] = l.rate; };
+    add({"Dropout", 1, 1, parse_dropout, same_shape, nullptr, save_dropout});
+    add({"SpatialDropout2D", 1, 1, parse_dropout, image_same_shape, nullptr, save_dropout});
+    add({"BatchNormalization", 1, 1,
+         [](Config& c, LayerSpec& l) {
+             l.momentum = c.number("momentum", 0.99);
+             l.epsilon = c.number("epsilon", 1e-3);
+             l.center = c.boolean("center", true);
+             l.scale = c.boolean("scale", true);
+             if (c.has("axis")) {
+                 const json& a = c.raw("axis");
+                 if (!(a == json(-1) || a == json(3) || a == json::array({3}) || a == json::array({-1}) ||
+                       a == json(1) || a == json::array({1})))
+                     c.fail("\"axis\" must be the channel axis (-1), not " + a.dump());
+             }
+             for (const char* k : {"beta_initializer", "moving_mean_initializer"})
+                 if (parse_initializer(c, k, "zeros") != "zeros") c.fail(std::string("\"") + k + "\" must be zeros");
+             for (const char* k : {"gamma_initializer", "moving_variance_initializer"})
+                 if (parse_initializer(c, k, "ones") != "ones") c.fail(std::string("\"") + k + "\" must be ones");
+             for (const char* k : {"beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint"})
+                 c.require_default(k, nullptr, "not implemented");
+             c.require_default("renorm", false, "batch renormalization is not implemented");
+             c.require_default("synchronized", false, "one process trains");
+             c.require_default("virtual_batch_size", nullptr, "ghost batch normalization is not implemented");
+             c.require_default("adjustment", nullptr, "not implemented");
+             c.ignore({"fused", "renorm_clipping", "renorm_momentum"});
+         },
+         same_shape, batch_norm_weights,
+         [](const LayerSpec& l, json& j) {
+             j["momentum"] = l.momentum;
+             j["epsilon"] = l.epsilon;
+             j["center"] = l.center;
+             j["scale"] = l.scale;
+         }});
+    add({"Activation", 1, 1,
+         [](Config& c, LayerSpec& l) {
+             if (!c.has("activation")) c.missing("activation");
+             l.activation = parse_activation(c, "activation", l);
+         },
+         same_shape, nullptr, [](const LayerSpec& l, json& j) { j["activation"] = activation_name(l.activation); }});
+    add({"ReLU", 1, 1,
+         [](Config& c, LayerSpec& l) {
+             l.max_value = c.has("max_value") ? c.number("max_value", -1) : (c.ignore({"max_value"}), -1.0);
+             if (c.has("max_value") && l.max_value < 0) c.fail("\"max_value\" must be >= 0");
+             l.negative_slope = c.number("negative_slope", 0);
+             l.threshold = c.number("threshold", 0);
+         },
+         same_shape, nullptr,
+         [](const LayerSpec& l, json& j) {
+             j["max_value"] = l.max_value < 0 ? json(nullptr) : json(l.max_value);
+             j["negative_slope"] = l.negative_slope;
+             j["threshold"] = l.threshold;
+         }});
+    add({"LeakyReLU", 1, 1,
+         [](Config& c, LayerSpec& l) {  // Keras 2 calls the slope alpha; both default to 0.3
+             l.negative_slope = c.number(c.has("alpha") ? "alpha" : "negative_slope", 0.3);
+             c.ignore({"alpha", "negative_slope"});
+         },
+         same_shape, nullptr, [](const LayerSpec& l, json& j) { j["negative_slope"] = l.negative_slope; }});
+    add({"Softmax", 1, 1,
+         [](Config& c, LayerSpec& l) {
+             c.require_default("axis", -1, "softmax runs over the last (channel) axis");
+             l.activation = Activation::Softmax;
+         },
+         same_shape, nullptr, save_nothing});
+    add({"Rescaling", 1, 1,
+         [](Config& c, LayerSpec& l) {
+             l.rescale = c.number("scale", 1);
+             l.offset = c.number("offset", 0);
+         },
+         same_shape, nullptr,
+         [](const LayerSpec& l, json& j) {
+             j["scale"] = l.rescale;
+             j["offset"] = l.offset;
+         }});
+    add({"Lambda", 1, 1,
+         [](Config& c, LayerSpec& l) {
+             const char* key = c.has("function") ? "function" : "expression";
+             if (!c.has(key)) c.missing("function", ": a text expression over x, such as \"x/255.\"");
+             const json& f = c.raw(key);
+             if (!f.is_string())
+                 c.fail("the function is Python bytecode, which is neither portable nor safe to run; write it as text "
+                        "instead, e.g. \"function\": \"x/255.\" for lambda x: x/255. (operators + - * / **, abs exp log "
+                        "sqrt tanh sigmoid relu clip minimum maximum)");
+             l.expression = f.get<std::string>();
+             try {
+                 l.expr = parse_expr(l.expression);
+             } catch (const std::invalid_argument& e) {
+                 c.fail("expression \"" + l.expression + "\": " + e.what());
+             }
+             c.require_default("arguments", json::object(), "arguments are not supported");
+             c.require_default("mask", nullptr, "masks are not supported");
+             c.ignore({"function_type", "output_shape", "output_shape_type", "output_shape_module"});
+         },
+         same_shape, nullptr, [](const LayerSpec& l, json& j) { j["function"] = l.expression; }});
+    for (const char* merge : {"Add", "Multiply", "Average", "Maximum", "Minimum"})
+        add({merge, 2, 1 << 20, [](Config&, LayerSpec&) {}, merge_shape, nullptr, save_nothing});
+    add({"Subtract", 2, 2, [](Config&, LayerSpec&) {}, merge_shape, nullptr, save_nothing});
+    add({"Concatenate", 2, 1 << 20,
+         [](Config& c, LayerSpec& l) {
+             l.axis = c.integer("axis", -1, -1000);
+             if (l.axis == 0) c.fail("\"axis\": 0 is the batch axis");
+         },
+         concat_shape, nullptr, [](const LayerSpec& l, json& j) { j["axis"] = l.axis; }});
+    return k;
+}
+
+}  // namespace
+
+const std::vector<LayerKind>& layer_kinds() {
+    static const std::vector<LayerKind> kinds = make_kinds();
+    return kinds;
+}
+
+const LayerKind* find_layer_kind(const std::string& type) {
+    for (const LayerKind& k : layer_kinds())
+        if (k.type == type) return &k;
+    return nullptr;
+}
+
+void parse_common_keys(Config& c, LayerSpec& l) {
+    c.ignore({"name", "dtype", "build_config", "registered_name", "module", "autocast", "input_dtype"});
+    l.trainable = c.boolean("trainable", true);
+    c.require_default("data_format", "channels_last", "batch streams are channels-last");
+    for (const char* k : {"activity_regularizer", "kernel_constraint", "bias_constraint", "lora_rank",
+                          "quantization_config"})
+        c.require_default(k, nullptr, "activity regularizers, constraints and quantization are not implemented");
+}
+
+std::vector<WeightSpec> layer_weights(const LayerSpec& layer) {
+    const LayerKind* kind = find_layer_kind(layer.type);
+    if (!kind || !kind->weights || layer.input_shape.empty()) return {};
+    std::vector<WeightSpec> w = kind->weights(layer);
+    if (!layer.trainable)
+        for (WeightSpec& s : w) s.trainable = false;
+    return w;
+}
+
+const char* activation_name(Activation a) { return activation_names()[size_t(a)].c_str(); }
+
+const std::vector<std::string>& activation_names() {
+    // In the order of enum Activation.
+    static const std::vector<std::string> names = {"linear", "relu", "sigmoid", "softmax", "tanh", "elu", "leaky_relu",
+                                                   "relu6", "swish", "gelu", "hard_sigmoid", "softplus", "selu"};
+    return names;
+}
+
+}  // namespace imgpipe::nn
