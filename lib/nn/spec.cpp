@@ -245,6 +245,7 @@ struct Reader {
             take_input_shape(shape_here, context);
         }
         size_t index = spec.layers.size();
+        if (!l.name.empty()) layer_index[l.name] = index;
         spec.layers.push_back(std::move(l));
         if (functional_keras) {
             std::vector<std::vector<Ref>> calls_in = keras_calls(inbound.is_null() ? json::array() : inbound, context, where);
@@ -501,6 +502,7 @@ Spec parse_spec(const std::string& text, const std::string& where) {
     if (!layers.is_array()) throw DataError(where, "\"layers\" must be a list");
     int number = 0;
     for (const json& entry : layers) reader.entry(entry, ++number, functional_keras);
+    if (spec.functional && !doc.contains("class_name") && !doc.contains("name")) spec.name = "model";
     if (spec.input_shape.empty())
         throw DataError(where, "no input shape: add \"input_shape\": [64, 64, 3] (height, width, channels) to the "
                                "spec, or an InputLayer with \"shape\"");
