@@ -13,11 +13,11 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
-#include <limits>
 
 #include "cli/app.hpp"
 #include "cli/error.hpp"
 #include "cli/progress.hpp"
+#include "nn/callbacks.hpp"
 #include "nn/feed.hpp"
 #include "nn/report.hpp"
 
@@ -26,12 +26,6 @@ namespace imgpipe::nn {
 using ordered = nlohmann::ordered_json;
 
 namespace {
-
-std::string number(double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.4g", v);
-    return buf;
-}
 
 std::string directory_of(const std::string& path) {
     size_t slash = path.rfind('/');
@@ -45,42 +39,6 @@ void check_writable_dir(const std::string& dir, const std::string& what) {
         throw CantCreateError(what, std::string("cannot write in ") + dir + ": " + std::strerror(errno));
 }
 
-// Keras' "auto" mode: metrics named like accuracy improve upwards.
-bool higher_is_better(const std::string& monitor) { return monitor.find("acc") != std::string::npos; }
-
-struct Callbacks {
-    std::string monitor;
-    bool max = false;
-    double best_checkpoint, best_stop, best_lr;
-    int64_t stop_wait = 0, lr_wait = 0, cooldown = 0;
-
-    void reset(const std::string& m) {
-        monitor = m;
-        max = higher_is_better(m);
-        best_checkpoint = best_stop = best_lr = max ? -INFINITY : INFINITY;
-    }
-    bool better(double current, double best, double delta) const {
-        return max ? current - delta > best : current + delta < best;
-    }
-    ordered state() const {
-        return {{"monitor", monitor}, {"best_checkpoint", best_checkpoint}, {"best_early_stopping", best_stop},
-                {"best_reduce_lr", best_lr}, {"early_stopping_wait", stop_wait}, {"reduce_lr_wait", lr_wait},
-                {"reduce_lr_cooldown", cooldown}};
-    }
-    void restore(const ordered& s) {
-        if (!s.is_object() || s.value("monitor", "") != monitor) return;
-        auto num = [&](const char* k, double fallback) {
-            return s.contains(k) && s[k].is_number() ? s[k].get<double>() : fallback;
-        };
-        best_checkpoint = num("best_checkpoint", best_checkpoint);
-        best_stop = num("best_early_stopping", best_stop);
-        best_lr = num("best_reduce_lr", best_lr);
-        stop_wait = int64_t(num("early_stopping_wait", 0));
-        lr_wait = int64_t(num("reduce_lr_wait", 0));
-        cooldown = int64_t(num("reduce_lr_cooldown", 0));
-    }
-};
-
 // mkdir -p: the checkpoint folder and any folder above it.
 void make_directories(const std::string& dir) {
     for (size_t slash = dir.find('/', 1);; slash = dir.find('/', slash + 1)) {
@@ -91,267 +49,311 @@ void make_directories(const std::string& dir) {
     }
 }
 
-}  // namespace
+CallbackOptions callback_options(const TrainOptions& o) {
+    CallbackOptions c;
+    c.monitor = o.monitor.empty() ? (o.val.empty() ? "loss" : "val_loss") : o.monitor;
+    c.checkpoints = !o.checkpoint_dir.empty();
+    c.keep = o.keep_checkpoints;
+    c.early_stopping = o.early_stopping > 0;
+    c.patience = o.early_stopping;
+    c.min_delta = o.min_delta;
+    c.reduce_lr = o.reduce_lr;
+    c.lr_factor = o.lr_factor;
+    c.lr_patience = o.lr_patience;
+    c.lr_cooldown = o.lr_cooldown;
+    c.min_lr = o.min_lr;
+    return c;
+}
 
-int fit(Model& model, const TrainOptions& options, const std::string& tool) {
-    TrainOptions o = options;
-    Progress progress(o.quiet);
-    auto note = [&](const std::string& text) { progress.line(tool + ": " + text); };
-    auto warn = [&](const std::string& text) {
-        std::cerr << stderr_line_start() + tool + ": " + text + "\n" << std::flush;  // clears a bar drawn in place
-    };
+// The next batch of a feed; false at the end of the epoch, and when a signal
+// has come: the step in progress finished, no other begins. A stream that
+// failed because Ctrl-C also ended its producer is an interruption, not bad data.
+bool next_unless_interrupted(BatchFeed& feed, Frame& batch) {
+    if (interrupt_signal()) return false;
+    try {
+        return feed.next(batch);
+    } catch (const DataError&) {
+        if (interrupt_signal()) return false;
+        throw;
+    }
+}
 
-    if (!o.output.empty()) check_writable_dir(directory_of(o.output), o.output);
-    if (!o.checkpoint_dir.empty()) {
-        make_directories(o.checkpoint_dir);
-        check_writable_dir(o.checkpoint_dir, o.checkpoint_dir);
+// What one epoch's training and validation passes gave.
+struct EpochResult {
+    int64_t steps = 0, samples = 0;
+    double seconds = 0;
+    Scores scores, val_scores;
+};
+
+// Keras' fit loop over one model and its feeds.
+class Fit {
+public:
+    Fit(Model& model, const TrainOptions& options, const std::string& tool);
+    int run();
+
+private:
+    void note(const std::string& text) { progress_.line(tool_ + ": " + text); }
+    void warn(const std::string& text) {
+        std::cerr << stderr_line_start() + tool_ + ": " + text + "\n" << std::flush;  // clears a bar drawn in place
+    }
+    void open_feeds();
+    void open_history();
+    std::string state(int64_t epochs_done, bool interrupted) const;
+    void take_boundary(int64_t epoch);
+    std::string save_boundary();
+    int interrupted(int64_t epoch, int64_t step);
+
+    bool train_epoch(int64_t epoch, EpochResult& r);  // false: interrupted
+    bool validate(int64_t epoch, EpochResult& r);     // false: interrupted
+    Logs log_epoch(int64_t epoch, const EpochResult& r);
+    void act(int64_t epoch, const EpochActions& actions);
+
+    Model& model_;
+    TrainOptions o_;
+    std::string tool_;
+    Progress progress_;
+    int64_t done_ = 0;  // epochs the model had trained when this run began
+    ordered history_ = ordered::array();
+    Callbacks callbacks_;
+    std::unique_ptr<BatchFeed> train_, val_;
+    std::unique_ptr<std::ofstream> history_file_;
+    // The model as it was when the current epoch began: what an interrupted or
+    // cut-short run saves, so that --resume redoes that epoch exactly as the
+    // uninterrupted run did it (same weights, same data, same dropout draws).
+    std::vector<uint8_t> boundary_;
+    int64_t boundary_epoch_ = 0;
+    std::string rescue_path_;
+};
+
+Fit::Fit(Model& model, const TrainOptions& options, const std::string& tool)
+    : model_(model), o_(options), tool_(tool), progress_(options.quiet), callbacks_(callback_options(options)) {
+    if (!o_.output.empty()) check_writable_dir(directory_of(o_.output), o_.output);
+    if (!o_.checkpoint_dir.empty()) {
+        make_directories(o_.checkpoint_dir);
+        check_writable_dir(o_.checkpoint_dir, o_.checkpoint_dir);
     }
 
     // Where training resumes from (a fresh model has "{}").
-    ordered state = ordered::parse(model.state_json(), nullptr, false);
-    if (!state.is_object()) state = ordered::object();
-    int64_t done = state.value("epoch", int64_t(0));
-    ordered history = state.contains("history") && state["history"].is_array() ? state["history"] : ordered::array();
-
-    Callbacks cb;
-    cb.reset(o.monitor.empty() ? (o.val.empty() ? "loss" : "val_loss") : o.monitor);
-    if (state.contains("callbacks")) cb.restore(state["callbacks"]);
+    ordered saved = ordered::parse(model_.state_json(), nullptr, false);
+    if (!saved.is_object()) saved = ordered::object();
+    done_ = saved.value("epoch", int64_t(0));
+    if (saved.contains("history") && saved["history"].is_array()) history_ = saved["history"];
+    if (saved.contains("callbacks")) callbacks_.restore(saved["callbacks"]);
     {  // a misspelt --monitor fails now, not after the first epoch
         std::vector<std::string> names = {"loss"};
-        for (const std::string& m : model.metric_names()) names.push_back(m);
-        if (!o.val.empty())
+        for (const std::string& m : model_.metric_names()) names.push_back(m);
+        if (!o_.val.empty())
             for (size_t i = 0, n = names.size(); i < n; ++i) names.push_back("val_" + names[i]);
         names.push_back("lr");
-        if (std::find(names.begin(), names.end(), cb.monitor) == names.end()) {
-            std::string have;
-            for (const std::string& n : names) have += (have.empty() ? "" : ", ") + n;
-            throw UsageError("--monitor " + cb.monitor + ": no such value (the epochs report: " + have + ")");
-        }
+        callbacks_.check_monitor(names);
     }
 
+    open_feeds();
+    open_history();
+    if (o_.output.empty() && o_.checkpoint_dir.empty())
+        warn("no -o FILE or --checkpoint-dir: the trained model will not be saved");
+    boundary_epoch_ = done_;
+    rescue_path_ = !o_.checkpoint_dir.empty() ? o_.checkpoint_dir + "/interrupted.model" : o_.output;
+}
+
+void Fit::open_feeds() {
     FeedOptions fo;
-    fo.batch_size = o.batch_size;
-    fo.steps = o.steps_per_epoch;
-    fo.shuffle = o.shuffle;
-    fo.seed = o.seed;
-    fo.epochs = o.epochs;
-    BatchFeed train(o.train, fo);
-    if (o.shuffle && !train.seekable())
+    fo.batch_size = o_.batch_size;
+    fo.steps = o_.steps_per_epoch;
+    fo.shuffle = o_.shuffle;
+    fo.seed = o_.seed;
+    fo.epochs = o_.epochs;
+    train_ = std::make_unique<BatchFeed>(o_.train, fo);
+    BatchFeed& train = *train_;
+    if (o_.shuffle && !train.seekable())
         warn("--shuffle applies to files; " + train.name() + " is read in order (shuffle upstream: imgprep --shuffle)");
     if (train.regrouped()) note("unbatched stream: training on batches of 32 (--batch-size)");
     // A file written with imgprep --epochs N holds N epochs: training epoch k
     // reads the file's epoch k, as a pipe would deliver it.
-    if (int64_t file_epochs = train.file_epochs(); file_epochs > 1 && o.steps_per_epoch == 0) {
-        if (!o.epochs_given) {
-            o.epochs = file_epochs;
+    if (int64_t file_epochs = train.file_epochs(); file_epochs > 1 && o_.steps_per_epoch == 0) {
+        if (!o_.epochs_given) {
+            o_.epochs = file_epochs;
             note(train.name() + " holds " + std::to_string(file_epochs) + " epochs: training " +
                  std::to_string(file_epochs) + " epochs, one of them each (--epochs)");
-        } else if (o.epochs != file_epochs) {
+        } else if (o_.epochs != file_epochs) {
             warn(train.name() + " holds " + std::to_string(file_epochs) + " epochs (imgprep --epochs " +
-                 std::to_string(file_epochs) + ") and --epochs is " + std::to_string(o.epochs) + ": " +
-                 (o.epochs < file_epochs ? "only the first " + std::to_string(o.epochs) + " are used"
-                                         : "epochs after the " + std::to_string(file_epochs) + "th read them again from the first"));
+                 std::to_string(file_epochs) + ") and --epochs is " + std::to_string(o_.epochs) + ": " +
+                 (o_.epochs < file_epochs ? "only the first " + std::to_string(o_.epochs) + " are used"
+                                          : "epochs after the " + std::to_string(file_epochs) + "th read them again from the first"));
         }
     }
-    std::unique_ptr<BatchFeed> val;
-    if (!o.val.empty()) {
+    if (!o_.val.empty()) {
         FeedOptions vo;
-        vo.batch_size = o.batch_size;
-        vo.steps = o.validation_steps;
+        vo.batch_size = o_.batch_size;
+        vo.steps = o_.validation_steps;
         vo.role = "validation";
         vo.restart = true;  // the same validation batches every epoch, so epochs compare
-        vo.epochs = o.epochs;
-        val = std::make_unique<BatchFeed>(o.val, vo);
+        vo.epochs = o_.epochs;
+        val_ = std::make_unique<BatchFeed>(o_.val, vo);
     }
+}
 
-    std::unique_ptr<std::ofstream> history_file;
-    if (!o.history.empty()) {
-        history_file = std::make_unique<std::ofstream>(o.history, done > 0 ? std::ios::app : std::ios::trunc);
-        if (!*history_file) throw CantCreateError(o.history, std::string("cannot open: ") + std::strerror(errno));
+void Fit::open_history() {
+    if (o_.history.empty()) return;
+    history_file_ = std::make_unique<std::ofstream>(o_.history, done_ > 0 ? std::ios::app : std::ios::trunc);
+    if (!*history_file_) throw CantCreateError(o_.history, std::string("cannot open: ") + std::strerror(errno));
+}
+
+// The model file's "state": where --resume continues.
+std::string Fit::state(int64_t epochs_done, bool interrupted) const {
+    ordered s = {{"epoch", epochs_done}, {"epochs", o_.epochs}, {"interrupted", interrupted},
+                 {"callbacks", callbacks_.state()}, {"history", history_}};
+    return s.dump();
+}
+
+// As epoch `epoch` begins, the end of the previous one (none before this
+// run's first epoch: the model file it came from holds that).
+void Fit::take_boundary(int64_t epoch) {
+    if (rescue_path_.empty() || epoch <= done_ + 1) return;
+    boundary_ = model_.encode(state(epoch - 1, true));
+    boundary_epoch_ = epoch - 1;
+}
+
+// Saves the boundary if this run trained at least one epoch; says what was done.
+std::string Fit::save_boundary() {
+    if (rescue_path_.empty()) return "nothing saved (give -o FILE or --checkpoint-dir)";
+    if (boundary_.empty() || boundary_epoch_ == done_) return "nothing saved (no epoch was complete)";
+    write_file_atomic(rescue_path_, boundary_.data(), boundary_.size());
+    return "the model as of the end of epoch " + std::to_string(boundary_epoch_) + " saved to " + rescue_path_ +
+           "; continue with --resume " + rescue_path_;
+}
+
+// SIGINT/SIGTERM: the last epoch boundary saved, 130 or 143.
+int Fit::interrupted(int64_t epoch, int64_t step) {
+    int sig = interrupt_signal();
+    std::string what = std::string(sig == SIGINT ? "SIGINT" : "SIGTERM") + " in epoch " + std::to_string(epoch) +
+                       ", step " + std::to_string(step);
+    warn("interrupted (" + what + "): " + save_boundary());
+    return sig == SIGINT ? int(kInterrupted) : int(kTerminated);
+}
+
+bool Fit::train_epoch(int64_t epoch, EpochResult& r) {
+    model_.seed_epoch(o_.seed, epoch);
+    progress_.restart_clock();
+    BatchFeed& train = *train_;
+    train.begin_epoch(epoch);
+    int64_t total = 0;
+    Frame batch;
+    while (next_unless_interrupted(train, batch)) {
+        if (++r.steps == 1) total = train.steps_hint();
+        align_classes(batch, model_.classes(), train.where());
+        model_.check_batch(batch, train.where(), true);
+        model_.train_batch(batch, r.scores);
+        r.samples += batch.samples();
+        double loss = r.scores.mean("loss");
+        if (!std::isfinite(loss))
+            throw DataError(train.where(), "epoch " + std::to_string(epoch) + ", step " + std::to_string(r.steps) +
+                                               ": loss is " + (std::isnan(loss) ? "nan" : "inf") +
+                                               "; training stopped (try a lower --lr, or check the inputs' scale)");
+        progress_.bar(r.steps, total, r.scores.keras_text());
     }
+    if (interrupt_signal()) return false;
+    if (r.steps == 0) {
+        if (train.ended())
+            throw DataError(train.name(), "the training stream ended after " + std::to_string(epoch - 1) + " of " +
+                                              std::to_string(o_.epochs) + " epochs (--epochs); a pipe must carry "
+                                              "every epoch (imgprep --epochs N, or 0 for no end) or use a file");
+        throw DataError(train.name(), "epoch " + std::to_string(epoch) + " has no batches");
+    }
+    r.seconds = progress_.elapsed();
+    return true;
+}
 
-    if (o.output.empty() && o.checkpoint_dir.empty())
-        warn("no -o FILE or --checkpoint-dir: the trained model will not be saved");
+bool Fit::validate(int64_t epoch, EpochResult& r) {
+    BatchFeed& val = *val_;
+    val.begin_epoch(epoch);
+    int64_t steps = 0;
+    Frame batch;
+    while (next_unless_interrupted(val, batch)) {
+        ++steps;
+        align_classes(batch, model_.classes(), val.where());
+        model_.check_batch(batch, val.where(), true);
+        model_.evaluate_batch(batch, r.val_scores);
+    }
+    if (interrupt_signal()) return false;
+    if (steps == 0)
+        throw DataError(val.name(), "the validation stream ended after " + std::to_string(epoch - 1) +
+                                        " epochs; use a file (re-read every epoch) or a stream that carries "
+                                        "every epoch");
+    r.seconds = progress_.elapsed();
+    return true;
+}
 
-    auto save_state = [&](int64_t epochs_done, bool interrupted) {
-        ordered s = {{"epoch", epochs_done}, {"epochs", o.epochs}, {"interrupted", interrupted},
-                     {"callbacks", cb.state()}, {"history", history}};
-        return s.dump();
-    };
+// The epoch's logs (loss, metrics, val_ values, lr), as Keras hands them to
+// its callbacks; its History record (with epoch and seconds) goes to the
+// history and --history, its line to the progress. The rate is the
+// optimizer's as the epoch ends (the rate of the next step), as Keras' logs
+// read it: the epoch's own rate, unless a schedule moves it step by step.
+Logs Fit::log_epoch(int64_t epoch, const EpochResult& r) {
+    Logs logs;
+    for (auto& [name, value] : r.scores.means()) logs.emplace_back(name, value);
+    for (auto& [name, value] : r.val_scores.means()) logs.emplace_back("val_" + name, value);
+    logs.emplace_back("lr", model_.learning_rate());
+    ordered record = {{"epoch", epoch}};
+    for (auto& [name, value] : logs) record[name] = value;
+    record["seconds"] = std::round(r.seconds * 1000) / 1000;
+    history_.push_back(record);
+    if (history_file_) {
+        *history_file_ << record.dump() << "\n" << std::flush;
+        if (!*history_file_) throw IoError(o_.history, "write failed");
+    }
+    char rate[48];
+    std::snprintf(rate, sizeof rate, " - %.0f samples/s", double(r.samples) / std::max(r.seconds, 1e-9));
+    std::string text = r.scores.keras_text() + r.val_scores.keras_text("val_");
+    if (progress_.interactive()) note(format_bar(r.steps, r.steps, r.seconds) + rate + text);
+    else
+        note("Epoch " + std::to_string(epoch) + "/" + std::to_string(o_.epochs) + " - " + std::to_string(r.steps) +
+             " steps - " + format_duration(r.seconds) + rate + text);
+    return logs;
+}
 
-    // The model as it was when the current epoch began: what an interrupted or
-    // cut-short run saves, so that --resume redoes that epoch exactly as the
-    // uninterrupted run did it (same weights, same data, same dropout draws).
-    std::vector<uint8_t> boundary;
-    int64_t boundary_epoch = done;
-    const std::string rescue_path = !o.checkpoint_dir.empty() ? o.checkpoint_dir + "/interrupted.model" : o.output;
-    // Saves `boundary` if this run trained at least one epoch; returns what was done.
-    auto save_boundary = [&]() -> std::string {
-        if (rescue_path.empty()) return "nothing saved (give -o FILE or --checkpoint-dir)";
-        if (boundary.empty() || boundary_epoch == done) return "nothing saved (no epoch was complete)";
-        write_file_atomic(rescue_path, boundary.data(), boundary.size());
-        return "the model as of the end of epoch " + std::to_string(boundary_epoch) + " saved to " + rescue_path +
-               "; continue with --resume " + rescue_path;
-    };
-    // SIGINT/SIGTERM: save the last epoch boundary.
-    auto stop_on_signal = [&](int64_t epoch, int64_t step) {
-        int sig = interrupt_signal();
-        std::string what = std::string(sig == SIGINT ? "SIGINT" : "SIGTERM") + " in epoch " + std::to_string(epoch) +
-                           ", step " + std::to_string(step);
-        warn("interrupted (" + what + "): " + save_boundary());
-        return sig == SIGINT ? int(kInterrupted) : int(kTerminated);
-    };
-    if (done >= o.epochs) note("the model has already trained " + std::to_string(done) + " epochs (--epochs " +
-                               std::to_string(o.epochs) + ")");
+// Does what the callbacks decided: the new learning rate first, so that the
+// files written after it (and the next epoch) carry it and the callbacks'
+// updated state.
+void Fit::act(int64_t epoch, const EpochActions& a) {
+    for (const std::string& line : a.messages) note(line);
+    if (a.new_lr) model_.set_learning_rate(*a.new_lr);
+    if (o_.checkpoint_dir.empty()) return;
+    std::string s = state(epoch, false);
+    if (a.save_epoch_file) model_.save(o_.checkpoint_dir + "/" + epoch_file_name(epoch), s);
+    if (a.save_best) model_.save(o_.checkpoint_dir + "/best.model", s);
+    // --keep N: the newest N epoch files stay (a 38 MB model a night adds up).
+    if (a.delete_epoch_file) ::unlink((o_.checkpoint_dir + "/" + epoch_file_name(*a.delete_epoch_file)).c_str());
+}
+
+int Fit::run() {
+    if (done_ >= o_.epochs)
+        note("the model has already trained " + std::to_string(done_) + " epochs (--epochs " +
+             std::to_string(o_.epochs) + ")");
     bool stop = false;
-    for (int64_t epoch = done + 1; epoch <= o.epochs && !stop; ++epoch) try {
-        if (!rescue_path.empty() && epoch > done + 1) {
-            boundary = model.encode(save_state(epoch - 1, true));
-            boundary_epoch = epoch - 1;
-        }
-        model.seed_epoch(o.seed, epoch);
-        std::string head = "Epoch " + std::to_string(epoch) + "/" + std::to_string(o.epochs);
-        if (progress.interactive()) note(head);
-        progress.restart_clock();
-        Scores scores;
-        train.begin_epoch(epoch);
-        int64_t step = 0, samples = 0, total = 0;
-        Frame batch;
-        double lr = model.learning_rate();
-        auto next_batch = [&]() {
-            try {
-                return train.next(batch);
-            } catch (const DataError&) {
-                if (interrupt_signal()) return false;
-                throw;
-            }
-        };
-        while (next_batch()) {
-            ++step;
-            if (step == 1) total = train.steps_hint();
-            align_classes(batch, model.classes(), train.where());
-            model.check_batch(batch, train.where(), true);
-            model.train_batch(batch, scores);
-            samples += batch.samples();
-            double loss = scores.mean("loss");
-            if (!std::isfinite(loss))
-                throw DataError(train.where(), "epoch " + std::to_string(epoch) + ", step " + std::to_string(step) +
-                                                   ": loss is " + (std::isnan(loss) ? "nan" : "inf") +
-                                                   "; training stopped (try a lower --lr, or check the inputs' scale)");
-            progress.bar(step, total, scores.keras_text());
-            if (interrupt_signal()) return stop_on_signal(epoch, step);
-        }
-        if (interrupt_signal()) return stop_on_signal(epoch, step);  // Ctrl-C also ended the producer
-        if (step == 0) {
-            if (train.ended())
-                throw DataError(train.name(), "the training stream ended after " + std::to_string(epoch - 1) + " of " +
-                                                  std::to_string(o.epochs) + " epochs (--epochs); a pipe must carry "
-                                                  "every epoch (imgprep --epochs N, or 0 for no end) or use a file");
-            throw DataError(train.name(), "epoch " + std::to_string(epoch) + " has no batches");
-        }
-        double seconds = progress.elapsed();
-        Scores val_scores;
-        if (val) {
-            val->begin_epoch(epoch);
-            int64_t vsteps = 0;
-            while (val->next(batch)) {
-                ++vsteps;
-                align_classes(batch, model.classes(), val->where());
-                model.check_batch(batch, val->where(), true);
-                model.evaluate_batch(batch, val_scores);
-                if (interrupt_signal()) return stop_on_signal(epoch, step);
-            }
-            if (vsteps == 0)
-                throw DataError(val->name(), "the validation stream ended after " + std::to_string(epoch - 1) +
-                                                 " epochs; use a file (re-read every epoch) or a stream that carries "
-                                                 "every epoch");
-            seconds = progress.elapsed();
-        }
-        // The epoch's record, as Keras' History holds it.
-        ordered record = {{"epoch", epoch}};
-        for (auto& [name, value] : scores.means()) record[name] = value;
-        for (auto& [name, value] : val_scores.means()) record["val_" + name] = value;
-        record["lr"] = lr;
-        record["seconds"] = std::round(seconds * 1000) / 1000;
-        history.push_back(record);
-        if (history_file) {
-            *history_file << record.dump() << "\n" << std::flush;
-            if (!*history_file) throw IoError(o.history, "write failed");
-        }
-        char rate[48];
-        std::snprintf(rate, sizeof rate, " - %.0f samples/s", double(samples) / std::max(seconds, 1e-9));
-        std::string text = scores.keras_text() + val_scores.keras_text("val_");
-        if (progress.interactive()) note(format_bar(step, step, seconds) + rate + text);
-        else note(head + " - " + std::to_string(step) + " steps - " + format_duration(seconds) + rate + text);
-
-        // Callbacks, in Keras' order: checkpoint, reduce-lr, early stopping.
-        if (!record.contains(cb.monitor)) {
-            std::string have;
-            for (auto& [k, v] : record.items())
-                if (k != "epoch" && k != "seconds") have += (have.empty() ? "" : ", ") + k;
-            throw UsageError("--monitor " + cb.monitor + ": no such value (the epochs report: " + have + ")");
-        }
-        double current = record[cb.monitor].get<double>();
-        bool best = cb.better(current, cb.best_checkpoint, 0);
-        if (best) cb.best_checkpoint = current;
-        if (o.reduce_lr) {
-            bool cooling = cb.cooldown > 0;
-            if (cooling) {
-                --cb.cooldown;
-                cb.lr_wait = 0;
-            }
-            if (cb.better(current, cb.best_lr, 1e-4)) {
-                cb.best_lr = current;
-                cb.lr_wait = 0;
-            } else if (!cooling && ++cb.lr_wait >= o.lr_patience) {
-                double old_lr = model.learning_rate();
-                if (old_lr > o.min_lr) {
-                    double new_lr = std::max(old_lr * o.lr_factor, o.min_lr);
-                    model.set_learning_rate(new_lr);
-                    char line[96];
-                    std::snprintf(line, sizeof line, "Epoch %05lld: ReduceLROnPlateau reducing learning rate to %s.",
-                                  (long long)epoch, number(new_lr).c_str());
-                    note(line);
-                    cb.cooldown = o.lr_cooldown;
-                    cb.lr_wait = 0;
-                }
-            }
-        }
-        if (o.early_stopping > 0) {
-            ++cb.stop_wait;
-            if (cb.better(current, cb.best_stop, std::fabs(o.min_delta))) {
-                cb.best_stop = current;
-                cb.stop_wait = 0;
-            }
-            if (cb.stop_wait >= o.early_stopping && epoch > 1) {
-                char line[64];
-                std::snprintf(line, sizeof line, "Epoch %05lld: early stopping", (long long)epoch);
-                note(line);
-                stop = true;
-            }
-        }
-        if (!o.checkpoint_dir.empty()) {
-            auto epoch_file = [&](int64_t e) {
-                char name[48];
-                std::snprintf(name, sizeof name, "/epoch-%03lld.model", (long long)e);
-                return o.checkpoint_dir + name;
-            };
-            std::string s = save_state(epoch, false);
-            if (o.keep_checkpoints != 0) model.save(epoch_file(epoch), s);
-            if (best) model.save(o.checkpoint_dir + "/best.model", s);
-            // --keep N: the newest N epoch files stay (a 38 MB model a night adds up).
-            if (o.keep_checkpoints > 0 && epoch - o.keep_checkpoints >= 1)
-                ::unlink(epoch_file(epoch - o.keep_checkpoints).c_str());
-        }
-        if (!o.output.empty() && (epoch == o.epochs || stop)) model.save(o.output, save_state(epoch, false));
+    for (int64_t epoch = done_ + 1; epoch <= o_.epochs && !stop; ++epoch) try {
+        take_boundary(epoch);
+        if (progress_.interactive()) note("Epoch " + std::to_string(epoch) + "/" + std::to_string(o_.epochs));
+        EpochResult r;
+        if (!train_epoch(epoch, r) || (val_ && !validate(epoch, r))) return interrupted(epoch, r.steps);
+        EpochActions actions = callbacks_.on_epoch_end(epoch, log_epoch(epoch, r));
+        act(epoch, actions);
+        stop = actions.stop;
+        if (!o_.output.empty() && (epoch == o_.epochs || stop)) model_.save(o_.output, state(epoch, false));
     } catch (const DataError& e) {
         // Bad data mid-run (a stream cut short, a producer that failed): keep
         // what the complete epochs trained, then fail.
-        if (epoch - 1 > done) warn(save_boundary());  // the boundary was taken as this epoch began
+        if (epoch - 1 > done_) warn(save_boundary());  // the boundary was taken as this epoch began
         throw;
     }
-    if (!o.output.empty() && done >= o.epochs) model.save(o.output, save_state(done, false));
+    if (!o_.output.empty() && done_ >= o_.epochs) model_.save(o_.output, state(done_, false));
     return kOk;
+}
+
+}  // namespace
+
+int fit(Model& model, const TrainOptions& options, const std::string& tool) {
+    return Fit(model, options, tool).run();
 }
 
 }  // namespace imgpipe::nn

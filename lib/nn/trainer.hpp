@@ -1,6 +1,7 @@
 // Keras' fit loop over batch streams (torch-free): epochs, validation,
-// progress, history, checkpoints, early stopping, learning-rate reduction on
-// plateaus, and a clean stop on SIGINT/SIGTERM.
+// progress, history, and a clean stop on SIGINT/SIGTERM; it does what the
+// callbacks of nn/callbacks.hpp decide (checkpoints, early stopping,
+// learning-rate reduction on plateaus).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -25,7 +26,7 @@ struct TrainOptions {
     double min_delta = 0;
     bool reduce_lr = false;
     double lr_factor = 0.1, min_lr = 0;
-    int64_t lr_patience = 10, lr_cooldown = 0;
+    int64_t lr_patience = 10, lr_cooldown = 0;  // no option sets the cooldown yet
     bool quiet = false;
 };
 
