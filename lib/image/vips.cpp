@@ -1,9 +1,9 @@
 // libvips for every format the fast paths do not take (TIFF, WebP, GIF, BMP,
 // PNM, HEIF, CMYK JPEG, ICC-managed colour, 12-bit JPEG, very large PNG...).
-// The fixed cost is kept down as DESIGN.md measured: bytes come from our own
-// buffer (no re-opening for sniffing), the operation cache is off, libvips
-// runs one worker per pipeline, and pixels are fetched with a region in the
-// calling thread. libvips is loaded with dlopen() on first use: a tool that
+// The fixed cost is kept down as doc/design.md's "Decoding: measured facts"
+// found: bytes come from our own buffer (no re-opening for sniffing), the
+// operation cache is off, libvips runs one worker per pipeline, and pixels
+// are fetched with a region in the calling thread. libvips is loaded with dlopen() on first use: a tool that
 // only meets JPEG and PNG never pays its start-up (about 16 ms of CPU and a
 // hundred shared libraries), which shows on short runs and small images.
 #include <dlfcn.h>

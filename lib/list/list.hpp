@@ -1,4 +1,4 @@
-// List lines (DESIGN.md section 3): PATH<TAB>LABEL_INDEX<TAB>LABEL_NAME, or
+// List lines (doc/design.md, "List lines"): PATH<TAB>LABEL_INDEX<TAB>LABEL_NAME, or
 // PATH alone, one per line ('\n'), or NUL-terminated records with -0.
 #pragma once
 #include <cstdint>

@@ -1,4 +1,4 @@
-// The engine interface the nn tools see (DESIGN.md sections 5, 6 and "Engine").
+// The engine interface the nn tools see (doc/design.md, "The engine"; model file: nntrain(1)).
 // No torch type crosses this header: tools include it and stay quick to compile.
 // The implementation (lib/nn/*.cpp) is libtorch; only those files include torch.
 #pragma once

@@ -1,4 +1,4 @@
-// The batch stream (DESIGN.md section 4): a concatenation of frames, each one
+// The batch stream (batchstream(5)): a concatenation of frames, each one
 // safetensors document (u64 little-endian header length, JSON header, raw
 // tensor bytes). Tensor "x" holds the inputs [n,h,w,c]; "y" the targets;
 // __metadata__ holds format, classes, class_mode, paths, epoch, index, epoch_size.

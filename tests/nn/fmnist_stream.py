@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Writes Fashion-MNIST samples (Debian's dataset-fashion-mnist IDX files) as a
-batch stream (DESIGN.md section 4) with json + numpy only: the nn tests' data.
+batch stream (batchstream(5)) with json + numpy only: the nn tests' data.
 
 usage: fmnist_stream.py [--train|--test] [--offset K] [--count N] [--batch B]
                         [--epochs E] [--float] [--autoencoder] > stream

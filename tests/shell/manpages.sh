@@ -1,4 +1,5 @@
-# Every tool has a man page with the sections DESIGN.md asks for; every option
+# Every tool has a man page with the sections doc/design.md asks for
+# ("Command-line conventions"); every option
 # its --help lists is documented, and every option the page documents exists.
 . "$ROOT/tests/shell/lib.sh"
 for tool in $(ls "$ROOT/tools" | sed 's/\.cpp$//'); do
