@@ -1,6 +1,8 @@
-// The Model interface on libtorch: losses and metrics as Keras computes them,
-// Keras' optimizer update rules (written out, so their state is plain named
-// tensors in the model file), and the model file itself.
+// The Model interface on libtorch: a training step is the network's forward
+// pass, the objective (nn/objective.hpp: Keras' losses, regularization and
+// metrics), the backward pass and the optimizer's step (nn/optimizer.hpp: Keras'
+// update rules over one flat buffer); and the model file itself, whose
+// optimizer state is plain named tensors.
 #include <malloc.h>
 
 #include <ATen/Parallel.h>
@@ -17,6 +19,8 @@
 #include "cli/error.hpp"
 #include "nn/engine.hpp"
 #include "nn/network.hpp"
+#include "nn/objective.hpp"
+#include "nn/optimizer.hpp"
 #include "nn/spec.hpp"
 
 namespace imgpipe::nn {
@@ -73,15 +77,11 @@ std::vector<int64_t> per_sample(const std::vector<int64_t>& shape) {
     return shape.empty() ? shape : std::vector<int64_t>(shape.begin() + 1, shape.end());
 }
 
-struct Slot {
-    torch::Tensor m, v;  // adam: moments; sgd: momentum in m; rmsprop: mean square in v, momentum in m
-};
-
 class TorchModel final : public Model {
 public:
-    TorchModel(Spec spec, uint64_t seed) : spec_(std::move(spec)), net_(spec_, seed) {
-        lr_ = spec_.optimizer.learning_rate;
+    TorchModel(Spec spec, uint64_t seed) : spec_(std::move(spec)), net_(spec_, seed), optimizer_(spec_.optimizer) {
         resolve_loss_and_metrics();
+        optimizer_.attach(net_.parameters());
     }
 
     void to_device(const std::string& device) override {
@@ -95,24 +95,21 @@ public:
             throw UsageError("unknown device \"" + device + "\" (choices: cpu, cuda)");
         }
         net_.to(device_, torch::kFloat);
-        torch::NoGradGuard no_grad;
-        for (Slot& s : slots_) {
-            if (s.m.defined()) s.m = s.m.to(device_);
-            if (s.v.defined()) s.v = s.v.to(device_);
-        }
+        optimizer_.attach(net_.parameters());  // new tensors: the flat buffers again, on the device
     }
 
     std::string summary() const override { return summary_table(spec_); }
     std::vector<int64_t> input_shape() const override { return spec_.input_shape; }
     std::vector<int64_t> output_shape() const override { return spec_.output_shape(); }
-    std::string loss_name() const override { return loss_; }
-    std::vector<std::string> metric_names() const override { return metrics_; }
+    std::string loss_name() const override { return spec_.loss.name; }
+    std::vector<std::string> metric_names() const override { return spec_.metrics; }
     std::vector<std::string> classes() const override { return classes_; }
-    double learning_rate() const override { return lr_; }
-    void set_learning_rate(double lr) override { lr_ = lr; }
+    double learning_rate() const override { return optimizer_.learning_rate(); }
+    void set_learning_rate(double lr) override { optimizer_.set_learning_rate(lr); }
     std::string state_json() const override { return state_; }
 
     void check_batch(const Frame& batch, const std::string& where, bool need_targets) const override {
+        const std::string& loss = spec_.loss.name;
         const Tensor* x = batch.find("x");
         if (!x) throw DataError(where, "frame has no \"x\" tensor");
         if (x->dtype == DType::I32) throw DataError(where, "x is I32; the model takes U8 or F32 images");
@@ -126,18 +123,18 @@ public:
                                        " but the model was trained on " + want);
         if (!need_targets) return;
         const Tensor* y = batch.find("y");
-        if (!y) throw DataError(where, "frame has no \"y\" tensor (targets); the loss " + loss_ + " needs them");
+        if (!y) throw DataError(where, "frame has no \"y\" tensor (targets); the loss " + loss + " needs them");
         if (y->rows() != x->rows())
             throw DataError(where, "y has " + std::to_string(y->rows()) + " rows but x has " + std::to_string(x->rows()));
         std::vector<int64_t> out = spec_.output_shape();
-        if (labels(*y)) {
+        if (is_labels(*y)) {
             if (out.size() != 1)
                 throw DataError(where, "y holds class indices but the model outputs " + shape_star(out) +
                                            " (a loss on labels needs a flat output)");
             int64_t k = out[0] == 1 ? 2 : out[0];
             // The class names first, so the message does not depend on which labels a frame holds.
             std::vector<std::string> names = batch.classes();
-            if (loss_ == "binary_crossentropy" && names.size() > 2)
+            if (loss == "binary_crossentropy" && names.size() > 2)
                 throw DataError(where, "the stream has " + std::to_string(names.size()) + " classes but the loss is "
                                        "binary_crossentropy, which is for two (use a softmax output of " +
                                        std::to_string(names.size()) + " units with categorical_crossentropy)");
@@ -163,6 +160,7 @@ public:
         }
     }
 
+    // Forward, objective, backward, optimizer step.
     void train_batch(const Frame& batch, Scores& scores) override {
         const Tensor& x = batch.get("x");
         if (!has_dtype_) {
@@ -171,25 +169,25 @@ public:
         }
         if (classes_.empty()) classes_ = batch.classes();
         torch::Tensor input = to_torch(x).to(device_, torch::kFloat);
-        torch::Tensor target = targets(batch.get("y"));
+        torch::Tensor target = objective_.targets(batch.get("y"), device_);
+        optimizer_.zero_grad();
         Network::Output out = net_.forward(input, true);
-        torch::Tensor loss = compute_loss(out, target);
+        torch::Tensor loss = objective_.total(out, target, net_.parameters());
         loss.backward();
-        step();
-        int64_t n = x.rows();
-        scores.add("loss", loss.item<double>(), n);
-        add_metrics(out.y.detach(), target, n, scores, "");
+        torch::Tensor metrics = objective_.metric_values(out.y.detach(), target);
+        optimizer_.step();
+        objective_.report(loss, metrics, x.rows(), scores);
     }
 
     void evaluate_batch(const Frame& batch, Scores& scores) override {
         torch::NoGradGuard no_grad;
         const Tensor& x = batch.get("x");
         torch::Tensor input = to_torch(x).to(device_, torch::kFloat);
-        torch::Tensor target = targets(batch.get("y"));
+        torch::Tensor target = objective_.targets(batch.get("y"), device_);
         Network::Output out = net_.forward(input, false);
-        int64_t n = x.rows();
-        scores.add("loss", compute_loss(out, target).item<double>(), n);
-        add_metrics(out.y, target, n, scores, "");
+        // Keras' evaluate reports the regularization term in the loss too.
+        torch::Tensor loss = objective_.total(out, target, net_.parameters());
+        objective_.report(loss, objective_.metric_values(out.y, target), x.rows(), scores);
     }
 
     Tensor predict_batch(const Frame& batch) override {
@@ -207,24 +205,18 @@ public:
     std::vector<uint8_t> encode(const std::string& state_json) const override {
         Frame f;
         for (const Parameter& p : net_.parameters()) f.tensors.push_back(from_torch(p.name, p.value));
-        size_t i = 0;
-        for (const Parameter& p : net_.parameters()) {
-            if (!p.trainable) continue;
-            const Slot& s = slots_.empty() ? Slot{} : slots_[i++];
-            if (s.m.defined()) f.tensors.push_back(from_torch("optimizer.m." + p.name, s.m));
-            if (s.v.defined()) f.tensors.push_back(from_torch("optimizer.v." + p.name, s.v));
-        }
+        for (const auto& [name, slot] : optimizer_.state()) f.tensors.push_back(from_torch(name, slot));
         f.metadata["format"] = kModelFormat;
         f.metadata["producer"] = std::string("imgpipe ") + kVersion;
         f.metadata["spec"] = spec_.to_json();
         f.metadata["classes"] = json_list(classes_);
         f.metadata["input_shape"] = json(spec_.input_shape).dump();
         f.metadata["input_dtype"] = has_dtype_ ? dtype_name(input_dtype_) : "";
-        f.metadata["loss"] = loss_;
-        f.metadata["metrics"] = json_list(metrics_);
-        f.metadata["optimizer_iterations"] = std::to_string(iterations_);
+        f.metadata["loss"] = spec_.loss.name;
+        f.metadata["metrics"] = json_list(spec_.metrics);
+        f.metadata["optimizer_iterations"] = std::to_string(optimizer_.iterations());
         char lr[40];
-        std::snprintf(lr, sizeof lr, "%.17g", lr_);
+        std::snprintf(lr, sizeof lr, "%.17g", optimizer_.learning_rate());
         f.metadata["learning_rate"] = lr;
         f.metadata["state"] = state_json.empty() ? "{}" : state_json;
         return encode_frame(f);
@@ -263,187 +255,45 @@ public:
                 throw DataError(where, std::string("metadata \"") + key + "\" is not a number: \"" + text + "\"");
             return v;
         };
-        lr_ = number("learning_rate", lr_);
-        iterations_ = int64_t(number("optimizer_iterations", 0));
-        init_slots();
-        size_t i = 0;
-        for (Parameter& p : net_.parameters()) {
-            if (!p.trainable) continue;
-            Slot& s = slots_[i++];
-            for (auto [name, slot] : {std::pair<const char*, torch::Tensor*>{"optimizer.m.", &s.m}, {"optimizer.v.", &s.v}}) {
-                const Tensor* t = f.find(name + p.name);
-                if (slot->defined() && t && t->shape == slot->sizes().vec()) slot->copy_(to_torch(*t));
-            }
+        double lr = number("learning_rate", optimizer_.learning_rate());
+        optimizer_.restore(int64_t(number("optimizer_iterations", 0)), lr);
+        // The slots the file has (by name, and shape), zeros for any it lacks.
+        for (auto& [name, slot] : optimizer_.state()) {
+            const Tensor* t = f.find(name);
+            if (t && t->dtype == DType::F32 && t->shape == slot.sizes().vec()) slot.copy_(to_torch(*t));
         }
     }
 
     // What the file says was trained with, unless the command line overrides it.
     void set_loss_from_file(const std::string& loss, const std::vector<std::string>* metrics) {
-        if (!loss.empty()) loss_ = loss;
-        if (metrics) metrics_ = *metrics;
-        spec_.loss = loss_;
-        spec_.metrics = metrics_;
-    }
-
-    Spec& spec() { return spec_; }
-
-    void resolve_loss_and_metrics() {
-        std::vector<int64_t> out = spec_.output_shape();
-        loss_ = spec_.loss;
-        if (loss_.empty()) {
-            if (out.size() == 1 && out[0] == 1) loss_ = "binary_crossentropy";
-            else if (out.size() == 1) loss_ = "categorical_crossentropy";
-            else loss_ = "mse";
-        }
-        metrics_ = spec_.metrics;
-        if (!spec_.metrics_given && loss_ != "mse") metrics_ = {"accuracy"};
-        // The resolved spec in the model file says what was used, as the metadata does.
-        spec_.loss = loss_;
-        spec_.metrics = metrics_;
-        spec_.metrics_given = true;
+        if (!loss.empty() && loss != spec_.loss.name) spec_.loss = LossSpec(loss);  // same name: keep its options
+        if (metrics) spec_.metrics = *metrics;
+        objective_ = Objective(spec_.loss, spec_.metrics, spec_.output_shape());
     }
 
 private:
-    static bool labels(const Tensor& y) {
-        return y.dtype == DType::I32 && (y.shape.size() == 1 || (y.shape.size() == 2 && y.shape[1] == 1));
-    }
-
-    // The stream's y as the loss wants it: one-hot, float column, or float images.
-    torch::Tensor targets(const Tensor& y) const {
+    // The loss picked from the output when the spec names none, and the default
+    // metric; the resolved spec in the model file says what was used, as the metadata does.
+    void resolve_loss_and_metrics() {
         std::vector<int64_t> out = spec_.output_shape();
-        torch::Tensor t = to_torch(y).to(device_);
-        if (labels(y)) {
-            t = t.reshape({-1}).to(torch::kLong);
-            if (loss_ == "sparse_categorical_crossentropy") return t;
-            if (out[0] == 1) return t.to(torch::kFloat).unsqueeze(1);
-            return torch::one_hot(t, out[0]).to(torch::kFloat);
+        if (spec_.loss.empty()) {
+            if (out.size() == 1 && out[0] == 1) spec_.loss = "binary_crossentropy";
+            else if (out.size() == 1) spec_.loss = "categorical_crossentropy";
+            else spec_.loss = "mse";
         }
-        if (y.dtype == DType::U8) return t.to(torch::kFloat) / 255.0;  // pixels, in a sigmoid's range
-        t = t.to(torch::kFloat);
-        if (loss_ == "sparse_categorical_crossentropy") return t.argmax(1);  // one-hot rows back to indices
-        if (t.dim() == 1) t = t.unsqueeze(1);  // F32 [n] for one output
-        return t;
-    }
-
-    torch::Tensor compute_loss(const Network::Output& out, const torch::Tensor& target) const {
-        const double eps = 1e-7;  // Keras' backend epsilon
-        const torch::Tensor& p = out.y;
-        int64_t n = p.size(0);
-        if (loss_ == "mse") return (p - target).square().mean();
-        if (loss_ == "mae") return (p - target).abs().mean();
-        if (loss_ == "binary_crossentropy") {
-            if (out.final_activation == Activation::Sigmoid) {  // from logits, as Keras does after a sigmoid
-                const torch::Tensor& z = out.logits;
-                return (torch::clamp_min(z, 0) - z * target + torch::log1p(torch::exp(-z.abs()))).mean();
-            }
-            torch::Tensor q = p.clamp(eps, 1 - eps);
-            return -(target * q.log() + (1 - target) * (1 - q).log()).mean();
-        }
-        // categorical and sparse categorical: over the last (class) axis
-        torch::Tensor log_p;
-        if (out.final_activation == Activation::Softmax) log_p = torch::log_softmax(out.logits, 1);
-        else log_p = (p / p.sum(1, true)).clamp(eps, 1 - eps).log();
-        if (loss_ == "sparse_categorical_crossentropy")
-            return -log_p.gather(1, target.view({n, 1})).mean();
-        return -(target * log_p).sum(1).mean();
-    }
-
-    void add_metrics(const torch::Tensor& p, const torch::Tensor& target, int64_t n, Scores& scores,
-                     const std::string& prefix) const {
-        torch::NoGradGuard no_grad;
-        for (const std::string& m : metrics_) {
-            double v = 0;
-            if (m == "mse") v = (p - dense_target(target, p)).square().mean().item<double>();
-            else if (m == "mae") v = (p - dense_target(target, p)).abs().mean().item<double>();
-            else {
-                std::string kind = m;
-                if (m == "accuracy") {
-                    if (loss_ == "binary_crossentropy" || (p.dim() == 2 && p.size(1) == 1) || p.dim() != 2)
-                        kind = "binary_accuracy";
-                    else kind = "categorical_accuracy";
-                }
-                if (kind == "binary_accuracy") {
-                    torch::Tensor t = dense_target(target, p);
-                    v = ((p > 0.5).to(torch::kFloat) == t).to(torch::kFloat).mean().item<double>();
-                } else {
-                    torch::Tensor truth = target.dim() == 1 ? target : target.argmax(1);
-                    v = (p.argmax(1) == truth).to(torch::kFloat).mean().item<double>();
-                }
-            }
-            scores.add(prefix + m, v, n);
-        }
-    }
-
-    static torch::Tensor dense_target(const torch::Tensor& target, const torch::Tensor& p) {
-        if (target.dim() == 1 && p.dim() == 2) return torch::one_hot(target, p.size(1)).to(torch::kFloat);
-        return target;
-    }
-
-    void init_slots() {
-        if (!slots_.empty()) return;
-        const OptimizerSpec& o = spec_.optimizer;
-        for (Parameter& p : net_.parameters()) {
-            if (!p.trainable) continue;
-            Slot s;
-            bool m = o.name == "adam" || o.momentum > 0;
-            bool v = o.name == "adam" || o.name == "rmsprop";
-            if (m) s.m = torch::zeros_like(p.value).detach();
-            if (v) s.v = torch::zeros_like(p.value).detach();
-            slots_.push_back(s);
-        }
-    }
-
-    // Keras' update rules (optimizer_v2 and Keras 3 agree on these).
-    void step() {
-        torch::NoGradGuard no_grad;
-        init_slots();
-        const OptimizerSpec& o = spec_.optimizer;
-        ++iterations_;
-        double t = double(iterations_);
-        size_t i = 0;
-        for (Parameter& p : net_.parameters()) {
-            if (!p.trainable) continue;
-            Slot& s = slots_[i++];
-            torch::Tensor g = p.value.grad();
-            if (!g.defined()) continue;
-            if (o.name == "adam") {
-                s.m.mul_(o.beta_1).add_(g, 1 - o.beta_1);
-                s.v.mul_(o.beta_2).addcmul_(g, g, 1 - o.beta_2);
-                double alpha = lr_ * std::sqrt(1 - std::pow(o.beta_2, t)) / (1 - std::pow(o.beta_1, t));
-                p.value.addcdiv_(s.m, s.v.sqrt().add_(o.epsilon), -alpha);
-            } else if (o.name == "sgd") {
-                if (o.momentum > 0) {
-                    s.m.mul_(o.momentum).add_(g, -lr_);
-                    if (o.nesterov) p.value.add_(s.m, o.momentum).add_(g, -lr_);
-                    else p.value.add_(s.m);
-                } else {
-                    p.value.add_(g, -lr_);
-                }
-            } else {  // rmsprop
-                s.v.mul_(o.rho).addcmul_(g, g, 1 - o.rho);
-                torch::Tensor update = g * lr_ / (s.v + o.epsilon).sqrt();
-                if (o.momentum > 0) {
-                    s.m.mul_(o.momentum).add_(update);
-                    p.value.sub_(s.m);
-                } else {
-                    p.value.sub_(update);
-                }
-            }
-            p.value.mutable_grad() = torch::Tensor();
-        }
+        if (!spec_.metrics_given && spec_.loss != "mse") spec_.metrics = {"accuracy"};
+        spec_.metrics_given = true;
+        objective_ = Objective(spec_.loss, spec_.metrics, out);
     }
 
     Spec spec_;
     Network net_;
+    Objective objective_{LossSpec{}, {}, {}};
+    Optimizer optimizer_;
     torch::Device device_ = torch::kCPU;
-    std::string loss_;
-    std::vector<std::string> metrics_;
     std::vector<std::string> classes_;
     DType input_dtype_ = DType::U8;
     bool has_dtype_ = false;
-    double lr_ = 0.001;
-    int64_t iterations_ = 0;
-    std::vector<Slot> slots_;
     std::string state_ = "{}";
 };
 

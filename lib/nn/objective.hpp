@@ -1,0 +1,54 @@
+// What a model is trained and judged by, on libtorch (internal: lib/nn and
+// tests/nn only): the targets made from the stream's y, Keras' losses (with
+// label_smoothing and from_logits as Keras applies them), the regularization
+// term of the weights (Keras' model.losses), and the metrics.
+#pragma once
+#include <ATen/ATen.h>
+#include <torch/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "nn/compile.hpp"
+#include "nn/engine.hpp"
+#include "nn/network.hpp"
+
+namespace imgpipe::nn {
+
+// y holds class indices: I32 [n] or [n, 1].
+bool is_labels(const Tensor& y);
+
+class Objective {
+public:
+    // loss: resolved (not empty); metrics: canonical names; output: per-sample output shape.
+    Objective(LossSpec loss, std::vector<std::string> metrics, std::vector<int64_t> output);
+
+    const LossSpec& loss() const { return loss_; }
+    const std::vector<std::string>& metrics() const { return metrics_; }
+
+    // The stream's y as the loss wants it, on `device`: class indices (sparse
+    // crossentropy), one-hot rows, a float column for one output, U8 pixels as
+    // value/255, F32 as it is.
+    torch::Tensor targets(const Tensor& y, torch::Device device) const;
+    // The compiled loss, the mean over the batch (Keras' sum_over_batch_size).
+    // After a final sigmoid or softmax the crossentropies use the logits, as Keras does.
+    torch::Tensor loss(const Network::Output& out, const torch::Tensor& target) const;
+    // Keras' weight regularizers, summed: l1 * sum|w| + l2 * sum(w^2) over the
+    // parameters that have them; undefined when none has.
+    static torch::Tensor regularization(const std::vector<Parameter>& params);
+    // loss + regularization (what is differentiated and reported, as Keras reports it).
+    torch::Tensor total(const Network::Output& out, const torch::Tensor& target,
+                        const std::vector<Parameter>& params) const;
+    // The batch's metrics, in metrics() order, as one tensor on the output's device.
+    torch::Tensor metric_values(const torch::Tensor& y, const torch::Tensor& target) const;
+    // Adds "loss" and the metrics to scores, weighted by n, with one transfer from the device.
+    void report(const torch::Tensor& loss, const torch::Tensor& metric_values, int64_t n, Scores& scores) const;
+
+private:
+    LossSpec loss_;
+    std::vector<std::string> metrics_;
+    std::vector<int64_t> output_;
+};
+
+}  // namespace imgpipe::nn

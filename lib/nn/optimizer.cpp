@@ -1,0 +1,140 @@
+#include "nn/optimizer.hpp"
+
+#include <cmath>
+
+#include "cli/error.hpp"
+
+namespace imgpipe::nn {
+
+namespace {
+// Nadam's momentum schedule (keras/src/optimizers/nadam.py): u_t = beta_1 * (1 - 0.5 * 0.96^t).
+double nadam_u(double beta_1, double t) { return beta_1 * (1.0 - 0.5 * std::pow(0.96, t)); }
+}  // namespace
+
+Optimizer::Optimizer(OptimizerSpec spec) : spec_(std::move(spec)), lr_(spec_.learning_rate) {}
+
+void Optimizer::attach(std::vector<Parameter>& params) {
+    torch::NoGradGuard no_grad;
+    std::vector<Entry> entries;
+    int64_t total = 0;
+    torch::TensorOptions options = torch::TensorOptions().dtype(torch::kFloat);
+    for (const Parameter& p : params) {
+        if (!p.trainable) continue;
+        if (entries.empty()) options = options.device(p.value.device());
+        entries.push_back({p.name, total, p.value.numel(), p.value.sizes().vec()});
+        total += p.value.numel();
+    }
+    if (!entries_.empty() && entries_.size() == entries.size()) {
+        for (size_t i = 0; i < entries.size(); ++i)
+            if (entries[i].name != entries_[i].name || entries[i].shape != entries_[i].shape)
+                throw Error(kSoftware, "", "optimizer: the parameters changed under it (" + entries[i].name + ")");
+    }
+    entries_ = std::move(entries);
+    torch::Tensor values = torch::empty({total}, options);
+    torch::Tensor grads = torch::zeros({total}, options);
+    size_t i = 0;
+    for (Parameter& p : params) {
+        if (!p.trainable) continue;
+        const Entry& e = entries_[i++];
+        torch::Tensor view = values.narrow(0, e.offset, e.numel).view(e.shape);
+        view.copy_(p.value.detach());
+        view.set_requires_grad(true);
+        view.mutable_grad() = grads.narrow(0, e.offset, e.numel).view(e.shape);
+        p.value = view;
+    }
+    values_ = values;
+    grads_ = grads;
+    if (m_.defined()) m_ = m_.to(options.device());
+    if (v_.defined()) v_ = v_.to(options.device());
+}
+
+void Optimizer::zero_grad() {
+    if (grads_.defined()) grads_.zero_();
+}
+
+void Optimizer::set_learning_rate(double lr) {
+    if (spec_.schedule)
+        throw UsageError("the learning rate follows the optimizer's " + spec_.schedule->type +
+                         " schedule and cannot be set (Keras refuses it too): drop --reduce-lr-on-plateau, "
+                         "or replace the schedule by a constant rate with --lr");
+    lr_ = lr;
+}
+
+void Optimizer::create_slots() {
+    if (m_.defined() || v_.defined() || !values_.defined()) return;
+    const std::string& n = spec_.name;
+    bool adam_like = n == "adam" || n == "adamw" || n == "nadam";
+    if (adam_like || spec_.momentum > 0) m_ = torch::zeros_like(values_);
+    if (adam_like || n == "rmsprop") v_ = torch::zeros_like(values_);
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> Optimizer::state() const {
+    std::vector<std::pair<std::string, torch::Tensor>> out;
+    for (const Entry& e : entries_) {
+        if (m_.defined()) out.emplace_back("optimizer.m." + e.name, m_.narrow(0, e.offset, e.numel).view(e.shape));
+        if (v_.defined()) out.emplace_back("optimizer.v." + e.name, v_.narrow(0, e.offset, e.numel).view(e.shape));
+    }
+    return out;
+}
+
+void Optimizer::restore(int64_t iterations, double learning_rate) {
+    iterations_ = iterations;
+    lr_ = learning_rate;
+    // The same multiplications, in the same order, as the steps made them: a resumed
+    // run's product equals the uninterrupted one's bit for bit.
+    u_product_ = 1;
+    if (spec_.name == "nadam")
+        for (int64_t t = 1; t <= iterations; ++t) u_product_ *= nadam_u(spec_.beta_1, double(t));
+    create_slots();
+}
+
+void Optimizer::step() {
+    torch::NoGradGuard no_grad;
+    const OptimizerSpec& o = spec_;
+    const double lr = learning_rate();
+    const double t = double(iterations_ + 1);  // Keras' local_step
+    if (o.name == "nadam") {
+        u_product_ *= nadam_u(o.beta_1, t);
+    }
+    ++iterations_;
+    if (!values_.defined() || values_.numel() == 0) return;
+    create_slots();
+    torch::Tensor& w = values_;
+    const torch::Tensor& g = grads_;
+    // Keras 3's _apply_weight_decay, before the update: variable - variable * wd * lr.
+    if (o.weight_decay > 0) w.add_(w, -(o.weight_decay * lr));
+    if (o.name == "adam" || o.name == "adamw") {
+        m_.mul_(o.beta_1).add_(g, 1 - o.beta_1);
+        v_.mul_(o.beta_2).addcmul_(g, g, 1 - o.beta_2);
+        double alpha = lr * std::sqrt(1 - std::pow(o.beta_2, t)) / (1 - std::pow(o.beta_1, t));
+        w.addcdiv_(m_, v_.sqrt().add_(o.epsilon), -alpha);
+    } else if (o.name == "nadam") {
+        double u_t = nadam_u(o.beta_1, t), u_next = nadam_u(o.beta_1, t + 1);
+        double product_next = u_product_ * u_next;
+        m_.mul_(o.beta_1).add_(g, 1 - o.beta_1);
+        v_.mul_(o.beta_2).addcmul_(g, g, 1 - o.beta_2);
+        // m_hat = u_{t+1} m / (1 - prod_{t+1}) + (1 - u_t) g / (1 - prod_t); v_hat = v / (1 - beta_2^t)
+        torch::Tensor m_hat = torch::add(m_ * (u_next / (1 - product_next)), g, (1 - u_t) / (1 - u_product_));
+        torch::Tensor denom = (v_ / (1 - std::pow(o.beta_2, t))).sqrt_().add_(o.epsilon);
+        w.addcdiv_(m_hat, denom, -lr);
+    } else if (o.name == "sgd") {
+        if (o.momentum > 0) {
+            m_.mul_(o.momentum).add_(g, -lr);
+            if (o.nesterov) w.add_(m_, o.momentum).add_(g, -lr);
+            else w.add_(m_);
+        } else {
+            w.add_(g, -lr);
+        }
+    } else {  // rmsprop
+        v_.mul_(o.rho).addcmul_(g, g, 1 - o.rho);
+        torch::Tensor update = g * lr / (v_ + o.epsilon).sqrt();
+        if (o.momentum > 0) {
+            m_.mul_(o.momentum).add_(update);
+            w.sub_(m_);
+        } else {
+            w.sub_(update);
+        }
+    }
+}
+
+}  // namespace imgpipe::nn

@@ -1,0 +1,75 @@
+// Keras' optimizers on libtorch (internal: lib/nn and tests/nn only). Every
+// trainable parameter lives in one flat buffer (each Parameter's value is a view
+// of it) and its gradient in a second one (each parameter's grad a view, into
+// which autograd accumulates in place), so an update rule is a handful of
+// operations over the whole buffer rather than a handful per parameter.
+//
+// The update rules are Keras 3's (keras/src/optimizers/*.py; Keras 2's
+// optimizer_v2 agrees for adam, sgd and rmsprop): adam, adamw (adam after the
+// decoupled weight decay w -= lr * weight_decay * w, which any optimizer with a
+// weight_decay applies), nadam (Dozat's momentum schedule u_t = beta_1 * (1 -
+// 0.5 * 0.96^t)), sgd (momentum, nesterov), rmsprop (momentum). The learning rate
+// of a step is the schedule's at the iteration count before the step, as in Keras.
+#pragma once
+#include <ATen/ATen.h>
+#include <torch/types.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "nn/compile.hpp"
+#include "nn/network.hpp"
+
+namespace imgpipe::nn {
+
+class Optimizer {
+public:
+    explicit Optimizer(OptimizerSpec spec);
+
+    // Gathers the trainable parameters into the flat buffers, on their device:
+    // each one's value becomes a view of the value buffer (requiring grad), its
+    // grad a view of the gradient buffer. Call it again whenever the parameters'
+    // tensors were replaced (Network::to); values and optimizer state are kept.
+    void attach(std::vector<Parameter>& params);
+    // Zeroes the gradient buffer; autograd then accumulates into it.
+    void zero_grad();
+    // One update of every trainable parameter from the gradient buffer.
+    void step();
+
+    const OptimizerSpec& spec() const { return spec_; }
+    int64_t iterations() const { return iterations_; }
+    // The rate of the next step: the schedule's at iterations(), or the constant.
+    double learning_rate() const { return spec_.schedule ? spec_.schedule->at(iterations_) : lr_; }
+    // UsageError with a schedule (Keras: "its learning rate is not settable").
+    void set_learning_rate(double lr);
+
+    // The slots as the model file names them: "optimizer.m.<parameter>" (adam,
+    // adamw, nadam: first moment; sgd, rmsprop: momentum) and "optimizer.v.<parameter>"
+    // (adam, adamw, nadam: second moment; rmsprop: mean square), each a view of
+    // its flat buffer shaped like the parameter. Empty before the first step.
+    std::vector<std::pair<std::string, torch::Tensor>> state() const;
+    // Restores the iteration count and (without a schedule) the rate, and creates
+    // the slots, zeroed, for the caller to fill through state(). Nadam's momentum
+    // product is a function of the iteration count, recomputed here.
+    void restore(int64_t iterations, double learning_rate);
+
+private:
+    struct Entry {
+        std::string name;
+        int64_t offset = 0, numel = 0;
+        std::vector<int64_t> shape;
+    };
+    void create_slots();
+
+    OptimizerSpec spec_;
+    double lr_;
+    int64_t iterations_ = 0;
+    double u_product_ = 1;  // nadam: the product of u_1 ... u_t
+    std::vector<Entry> entries_;
+    torch::Tensor values_, grads_;  // flat, float, on the parameters' device
+    torch::Tensor m_, v_;           // flat slots; undefined until the first step or a restore
+};
+
+}  // namespace imgpipe::nn
