@@ -140,20 +140,131 @@ def forward(spec, W, x, training, stats):
     return x.permute(0, 2, 3, 1) if x.dim() == 4 else x
 
 
+# The resolved spec's loss options: {"type": ..., "label_smoothing": s, "from_logits": true}.
+LOSS = {"label_smoothing": 0.0, "from_logits": False}
+
+
 def loss_of(name, p, y, out_shape):
+    s = LOSS["label_smoothing"]
+    if LOSS["from_logits"]:  # the output is logits: Keras applies the activation inside the loss
+        p = torch.sigmoid(p) if name == "binary_crossentropy" else torch.softmax(p, 1)
     if y.dtype == torch.int64:  # class indices
         if name == "sparse_categorical_crossentropy":
             return -torch.log(p.gather(1, y.view(-1, 1))).mean()
         y = y.double().view(-1, 1) if out_shape == [1] else F.one_hot(y, out_shape[0]).double()
-    if name == "binary_crossentropy":
+    if name == "binary_crossentropy":  # keras/src/losses/losses.py: towards 0.5
+        y = y * (1 - s) + 0.5 * s
         return -(y * torch.log(p) + (1 - y) * torch.log(1 - p)).mean()
-    if name == "categorical_crossentropy":
+    if name == "categorical_crossentropy":  # towards 1/num_classes
+        y = y * (1 - s) + s / y.shape[1]
         return -(y * torch.log(p)).sum(1).mean()
     if name == "mse":
         return ((p - y) ** 2).mean()
     if name == "mae":
         return (p - y).abs().mean()
     raise SystemExit("parity: unknown loss " + name)
+
+
+def schedule_lr(lr, step):
+    """A learning rate, or Keras' schedule (keras.optimizers.schedules) at optimizer iteration `step`."""
+    if not isinstance(lr, dict):
+        return lr
+    kind, c = lr["class_name"], lr["config"]
+    if kind in ("ExponentialDecay", "InverseTimeDecay"):
+        p = step / c["decay_steps"]
+        if c["staircase"]:
+            p = math.floor(p)
+        if kind == "ExponentialDecay":
+            return c["initial_learning_rate"] * c["decay_rate"] ** p
+        return c["initial_learning_rate"] / (1 + c["decay_rate"] * p)
+    if kind == "PolynomialDecay":
+        ds = c["decay_steps"]
+        if c["cycle"]:
+            ds = ds * (1 if step == 0 else math.ceil(step / ds))
+        else:
+            step = min(step, ds)
+        return (c["initial_learning_rate"] - c["end_learning_rate"]) * (1 - step / ds) ** c["power"] + c["end_learning_rate"]
+    if kind == "CosineDecay":
+        lr0, ds, alpha = c["initial_learning_rate"], c["decay_steps"], c["alpha"]
+        target, ws = c.get("warmup_target"), c.get("warmup_steps", 0)
+
+        def decay(s, start):
+            return start * ((1 - alpha) * 0.5 * (1 + math.cos(math.pi * s / ds)) + alpha)
+        if target is None:
+            return decay(min(step, ds), lr0)
+        s = min(step, ds + ws)
+        return (target - lr0) * s / ws + lr0 if s < ws else decay(s - ws, target)
+    if kind == "PiecewiseConstantDecay":
+        for b, v in zip(c["boundaries"], c["values"]):
+            if step <= b:
+                return v
+        return c["values"][-1]
+    raise SystemExit("parity: unknown schedule " + kind)
+
+
+def optimizer_step(opt, W, trainable, slots, step, nadam):
+    """Step `step` (from 1) of Keras 3's optimizer (keras/src/optimizers/*.py), in float64."""
+    lr = schedule_lr(opt["learning_rate"], step - 1)  # the rate at the iteration count before the step
+    wd = opt.get("weight_decay") or 0
+    kind = opt["type"]
+    if kind == "nadam":
+        b1 = opt["beta_1"]
+        u_t = b1 * (1 - 0.5 * 0.96 ** step)
+        u_next = b1 * (1 - 0.5 * 0.96 ** (step + 1))
+        nadam["u_product"] *= u_t
+    for k in trainable:
+        g, s = W[k].grad, slots[k]
+        w = W[k].detach()
+        if wd:  # base_optimizer._apply_weight_decay, before the update
+            w = w - w * wd * lr
+        if kind in ("adam", "adamw", "nadam"):
+            b1, b2, eps = opt["beta_1"], opt["beta_2"], opt["epsilon"]
+            s["m"] = s["m"] + (g - s["m"]) * (1 - b1)
+            s["v"] = s["v"] + (g * g - s["v"]) * (1 - b2)
+            if kind == "nadam":
+                prod = nadam["u_product"]
+                m_hat = u_next * s["m"] / (1 - prod * u_next) + (1 - u_t) * g / (1 - prod)
+                v_hat = s["v"] / (1 - b2 ** step)
+                w = w - m_hat * lr / (torch.sqrt(v_hat) + eps)
+            else:
+                alpha = lr * math.sqrt(1 - b2 ** step) / (1 - b1 ** step)
+                w = w - s["m"] * alpha / (torch.sqrt(s["v"]) + eps)
+        elif kind == "sgd":
+            if opt["momentum"] > 0:
+                s["m"] = opt["momentum"] * s["m"] - lr * g
+                w = w + (opt["momentum"] * s["m"] - lr * g if opt["nesterov"] else s["m"])
+            else:
+                w = w - lr * g
+        else:  # rmsprop
+            s["v"] = opt["rho"] * s["v"] + (1 - opt["rho"]) * g * g
+            increment = lr * g / torch.sqrt(s["v"] + opt["epsilon"])
+            if opt["momentum"] > 0:
+                s["m"] = opt["momentum"] * s["m"] + increment
+                increment = s["m"]
+            w = w - increment
+        W[k] = w
+
+
+def regularizer(r):
+    """(l1, l2) of a kernel or bias regularizer as a spec writes it."""
+    if not r:
+        return 0.0, 0.0
+    if isinstance(r, str):  # Keras' names, with their default factors
+        return {"l1": (0.01, 0.0), "l2": (0.0, 0.01), "l1_l2": (0.01, 0.01)}[r.lower()]
+    c = r.get("config", r)
+    return float(c.get("l1") or 0), float(c.get("l2") or 0)
+
+
+def regularization(spec, W):
+    """Keras' model.losses of the weight regularizers: l1 * sum|w| + l2 * sum(w^2), summed."""
+    total = torch.zeros((), dtype=torch.float64)
+    for L in spec["layers"]:
+        for key, weight in (("kernel_regularizer", ".weight"), ("bias_regularizer", ".bias")):
+            l1, l2 = regularizer(L.get(key))
+            name = L["name"] + weight
+            if (l1 or l2) and name in W:
+                total = total + l1 * W[name].abs().sum() + l2 * (W[name] ** 2).sum()
+    return total
 
 
 def main():
@@ -165,6 +276,8 @@ def main():
     spec = json.loads(meta["spec"])
     steps = int(pmeta["steps"])
     opt = spec["optimizer"]
+    if isinstance(spec.get("loss"), dict):
+        LOSS.update({k: spec["loss"][k] for k in ("label_smoothing", "from_logits") if k in spec["loss"]})
     lr = opt["learning_rate"]
     x = torch.from_numpy(batch["x"].astype(np.float64))
     y = torch.from_numpy(batch["y"].astype(np.int64 if batch["y"].dtype == np.int32 else np.float64))
@@ -183,6 +296,7 @@ def main():
     with torch.no_grad():
         compare("predict", pred["y"], forward(spec, W, x, False, {}))
     slots = {k: {"m": torch.zeros_like(W[k]), "v": torch.zeros_like(W[k])} for k in trainable}
+    nadam = {"u_product": 1.0}
     for step in range(1, steps + 1):
         for k in trainable:
             W[k].requires_grad_(True)
@@ -190,26 +304,12 @@ def main():
         stats = {}
         p = forward(spec, W, x, True, stats)
         loss = loss_of(meta["loss"], p, y, spec["layers"][-1].get("units") and [spec["layers"][-1]["units"]] or list(p.shape[1:]))
+        loss = loss + regularization(spec, W)  # Keras adds model.losses, and reports the sum
         if step == 1:
             compare("loss of step 1", np.array([float(pmeta["loss"])]), loss.detach().view(1))
         loss.backward()
         with torch.no_grad():
-            for k in trainable:
-                g, s = W[k].grad, slots[k]
-                if opt["type"] == "adam":
-                    s["m"] = opt["beta_1"] * s["m"] + (1 - opt["beta_1"]) * g
-                    s["v"] = opt["beta_2"] * s["v"] + (1 - opt["beta_2"]) * g * g
-                    alpha = lr * math.sqrt(1 - opt["beta_2"] ** step) / (1 - opt["beta_1"] ** step)
-                    W[k] = W[k] - alpha * s["m"] / (torch.sqrt(s["v"]) + opt["epsilon"])
-                elif opt["type"] == "sgd":
-                    if opt["momentum"] > 0:
-                        s["m"] = opt["momentum"] * s["m"] - lr * g
-                        W[k] = W[k] + (opt["momentum"] * s["m"] - lr * g if opt["nesterov"] else s["m"])
-                    else:
-                        W[k] = W[k] - lr * g
-                else:
-                    s["v"] = opt["rho"] * s["v"] + (1 - opt["rho"]) * g * g
-                    W[k] = W[k] - lr * g / torch.sqrt(s["v"] + opt["epsilon"])
+            optimizer_step(opt, W, trainable, slots, step, nadam)
             W.update(stats)
     for k in W:
         compare("after %d steps: %s" % (steps, k), after[k], W[k])

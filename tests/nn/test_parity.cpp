@@ -150,3 +150,161 @@ TEST_CASE("parity with PyTorch: Dense to Reshape to UpSampling2D, sparse labels,
     for (int i = 0; i < 7; ++i) y.values<int32_t>()[i] = (i * 3) % 4;
     check_parity("reshape", spec, x, y);
 }
+
+// The optimizers, schedules, loss options and regularizers of nn/optimizer.cpp and
+// nn/objective.cpp, each against parity.py's float64 Keras 3 formulas.
+
+TEST_CASE("parity with PyTorch: AdamW (decoupled weight decay before the Adam step)", "[parity]") {
+    const char* spec = R"({"input_shape": [6, 6, 2], "layers": [
+      {"type": "Conv2D", "filters": 3, "kernel_size": 3, "activation": "relu"},
+      {"type": "Flatten"},
+      {"type": "Dense", "units": 3, "activation": "softmax"}],
+      "loss": "categorical_crossentropy",
+      "optimizer": {"type": "adamw", "learning_rate": 0.01, "weight_decay": 0.1}})";
+    Tensor y("y", DType::I32, {9});
+    for (int i = 0; i < 9; ++i) y.values<int32_t>()[i] = (i * 2) % 3;
+    check_parity("adamw", spec, pixels({9, 6, 6, 2}, DType::F32, 5), y, 3);
+}
+
+TEST_CASE("parity with PyTorch: Nadam (Keras' momentum schedule u_t = beta_1 (1 - 0.5 * 0.96^t))", "[parity]") {
+    const char* spec = R"({"input_shape": [7], "layers": [
+      {"type": "Dense", "units": 5, "activation": "tanh"},
+      {"type": "Dense", "units": 1, "activation": "sigmoid"}],
+      "loss": "binary_crossentropy",
+      "optimizer": {"class_name": "Nadam", "config": {"learning_rate": 0.02, "beta_1": 0.85, "epsilon": 1e-6}}})";
+    Tensor y("y", DType::I32, {6});
+    for (int i = 0; i < 6; ++i) y.values<int32_t>()[i] = (i / 2) % 2;
+    check_parity("nadam", spec, pixels({6, 7}, DType::F32, 6), y, 4);
+}
+
+TEST_CASE("parity with PyTorch: SGD with momentum on an ExponentialDecay staircase schedule", "[parity]") {
+    const char* spec = R"({"input_shape": [8], "layers": [
+      {"type": "Dense", "units": 6, "activation": "relu"},
+      {"type": "Dense", "units": 4, "activation": "softmax"}],
+      "loss": "sparse_categorical_crossentropy",
+      "optimizer": {"type": "sgd", "momentum": 0.9, "learning_rate": {"module": "keras.optimizers.schedules",
+        "class_name": "ExponentialDecay", "config": {"initial_learning_rate": 0.2, "decay_steps": 2,
+        "decay_rate": 0.5, "staircase": true, "name": "ExponentialDecay"}, "registered_name": null}}})";
+    Tensor y("y", DType::I32, {10});
+    for (int i = 0; i < 10; ++i) y.values<int32_t>()[i] = (i * 3) % 4;
+    check_parity("exponential decay", spec, pixels({10, 8}, DType::F32, 7), y, 5);
+}
+
+TEST_CASE("parity with PyTorch: RMSprop with momentum on a CosineDecay schedule with warmup", "[parity]") {
+    const char* spec = R"({"input_shape": [5, 5, 1], "layers": [
+      {"type": "Conv2D", "filters": 2, "kernel_size": 2, "activation": "sigmoid"},
+      {"type": "GlobalAveragePooling2D"},
+      {"type": "Dense", "units": 1, "activation": "sigmoid"}],
+      "loss": "mse",
+      "optimizer": {"type": "rmsprop", "momentum": 0.5, "learning_rate": {"class_name": "CosineDecay",
+        "config": {"initial_learning_rate": 0.001, "decay_steps": 3, "alpha": 0.2, "warmup_target": 0.01,
+        "warmup_steps": 2}}}})";
+    Tensor y("y", DType::F32, {4, 1});
+    for (int i = 0; i < 4; ++i) y.values<float>()[i] = 0.25f * float(i);
+    check_parity("cosine decay", spec, pixels({4, 5, 5, 1}, DType::F32, 8), y, 6);
+}
+
+TEST_CASE("parity with PyTorch: label smoothing on categorical (Keras' config) and binary crossentropy", "[parity]") {
+    const char* categorical = R"({"input_shape": [6], "layers": [
+      {"type": "Dense", "units": 4, "activation": "softmax"}],
+      "loss": {"class_name": "CategoricalCrossentropy", "config": {"label_smoothing": 0.1, "from_logits": false}},
+      "optimizer": {"type": "sgd", "learning_rate": 0.5}})";
+    Tensor y("y", DType::I32, {8});
+    for (int i = 0; i < 8; ++i) y.values<int32_t>()[i] = i % 4;
+    check_parity("categorical label smoothing", categorical, pixels({8, 6}, DType::F32, 9), y);
+
+    const char* binary = R"({"input_shape": [5], "layers": [
+      {"type": "Dense", "units": 1, "activation": "sigmoid"}],
+      "loss": {"type": "binary_crossentropy", "label_smoothing": 0.2},
+      "optimizer": {"type": "sgd", "learning_rate": 0.5}})";
+    Tensor yb("y", DType::I32, {6});
+    for (int i = 0; i < 6; ++i) yb.values<int32_t>()[i] = i % 2;
+    check_parity("binary label smoothing", binary, pixels({6, 5}, DType::F32, 10), yb);
+
+    const char* logits = R"({"input_shape": [5], "layers": [
+      {"type": "Dense", "units": 3}],
+      "loss": {"type": "categorical_crossentropy", "from_logits": true, "label_smoothing": 0.3},
+      "metrics": [], "optimizer": {"type": "adam", "learning_rate": 0.05}})";
+    Tensor yl("y", DType::I32, {6});
+    for (int i = 0; i < 6; ++i) yl.values<int32_t>()[i] = (i * 2) % 3;
+    check_parity("from_logits", logits, pixels({6, 5}, DType::F32, 11), yl);
+}
+
+TEST_CASE("parity with PyTorch: L2 kernel and L1 bias regularizers join the loss and the gradient", "[parity]") {
+    const char* spec = R"({"input_shape": [6, 6, 1], "layers": [
+      {"type": "Conv2D", "filters": 3, "kernel_size": 3, "activation": "relu",
+       "kernel_regularizer": {"class_name": "L2", "config": {"l2": 0.05}}},
+      {"type": "Flatten"},
+      {"type": "Dense", "units": 2, "activation": "softmax", "kernel_regularizer": "l2",
+       "bias_regularizer": {"l1": 0.02}}],
+      "loss": "categorical_crossentropy", "optimizer": {"type": "adam", "learning_rate": 0.01}})";
+    Tensor y("y", DType::I32, {5});
+    for (int i = 0; i < 5; ++i) y.values<int32_t>()[i] = i % 2;
+    check_parity("regularizers", spec, pixels({5, 6, 6, 1}, DType::F32, 12), y, 3);
+}
+
+// Graphs (the Functional API) and the layers of modern small CNNs, each against
+// parity.py's own float64 implementation: outputs, and every weight after two
+// plain SGD steps (so every gradient, scaled by the learning rate).
+
+TEST_CASE("parity with PyTorch: a residual block (Add, ReLU layer, GlobalMaxPooling2D, a shared layer)", "[parity][graph]") {
+    const char* spec = R"({"input_shape": [8, 8, 3], "layers": [
+      {"type": "InputLayer", "name": "image", "shape": [8, 8, 3]},
+      {"type": "Conv2D", "name": "stem", "filters": 4, "kernel_size": 3, "padding": "same", "inputs": ["image"]},
+      {"type": "BatchNormalization", "name": "bn", "inputs": ["stem"]},
+      {"type": "ReLU", "name": "relu", "inputs": ["bn"]},
+      {"type": "Conv2D", "name": "body", "filters": 4, "kernel_size": 3, "padding": "same", "dilation_rate": 2, "inputs": ["relu"]},
+      {"type": "Add", "name": "sum", "inputs": ["stem", "body"]},
+      {"type": "Conv2D", "name": "twice", "filters": 4, "kernel_size": 1, "activation": "swish", "inputs": ["sum"]},
+      {"call": "twice", "inputs": ["twice"]},
+      {"type": "GlobalMaxPooling2D", "name": "pool", "inputs": ["twice[1]"]},
+      {"type": "Dense", "name": "out", "units": 3, "activation": "softmax", "inputs": ["pool"]}],
+      "loss": "categorical_crossentropy", "optimizer": {"type": "sgd", "learning_rate": 0.1}})";
+    Tensor y("y", DType::I32, {6});
+    for (int i = 0; i < 6; ++i) y.values<int32_t>()[i] = i % 3;
+    check_parity("resnet", spec, pixels({6, 8, 8, 3}, DType::F32, 5), y);
+}
+
+TEST_CASE("parity with PyTorch: a U-Net (Concatenate, Conv2DTranspose, Cropping2D, ZeroPadding2D)", "[parity][graph]") {
+    const char* spec = R"({"input_shape": [8, 8, 2], "layers": [
+      {"type": "Conv2D", "name": "e1", "filters": 3, "kernel_size": 3, "padding": "same", "activation": "relu"},
+      {"type": "MaxPooling2D", "name": "p1"},
+      {"type": "Conv2D", "name": "e2", "filters": 4, "kernel_size": 3, "padding": "same", "activation": "gelu"},
+      {"type": "Conv2DTranspose", "name": "up", "filters": 3, "kernel_size": 2, "strides": 2},
+      {"type": "Concatenate", "name": "skip", "inputs": ["up", "e1"]},
+      {"type": "Cropping2D", "name": "crop", "cropping": [[1, 0], [0, 2]]},
+      {"type": "ZeroPadding2D", "name": "pad", "padding": [[0, 1], [1, 1]]},
+      {"type": "Concatenate", "name": "rows", "axis": 1, "inputs": ["pad", "skip"]},
+      {"type": "Conv2D", "name": "out", "filters": 2, "kernel_size": 3, "padding": "same", "activation": "sigmoid"}],
+      "loss": "mse", "optimizer": {"type": "sgd", "learning_rate": 0.5}})";
+    Tensor x = pixels({4, 8, 8, 2}, DType::F32, 6);
+    Tensor y = pixels({4, 16, 8, 2}, DType::F32, 7);
+    check_parity("unet", spec, x, y);
+}
+
+TEST_CASE("parity with PyTorch: a MobileNet block from Keras 2 JSON (DepthwiseConv2D, ReLU6, frozen BatchNorm)", "[parity][graph]") {
+    // As keras.applications.MobileNetV2 writes it: asymmetric ZeroPadding2D before a
+    // stride-2 valid depthwise convolution, ReLU(max_value=6), a frozen backbone.
+    const char* spec = R"({"class_name": "Functional", "config": {"name": "model", "layers": [
+      {"class_name": "InputLayer", "name": "input_1", "config": {"batch_input_shape": [null, 9, 9, 4], "dtype": "float32", "sparse": false, "ragged": false, "name": "input_1"}, "inbound_nodes": []},
+      {"class_name": "ZeroPadding2D", "name": "pad", "config": {"name": "pad", "trainable": false, "dtype": "float32", "padding": [[0, 1], [0, 1]], "data_format": "channels_last"}, "inbound_nodes": [[["input_1", 0, 0, {}]]]},
+      {"class_name": "DepthwiseConv2D", "name": "dw", "config": {"name": "dw", "trainable": true, "dtype": "float32", "kernel_size": [3, 3], "strides": [2, 2], "padding": "valid", "data_format": "channels_last", "dilation_rate": [1, 1], "groups": 1, "activation": "linear", "use_bias": false, "bias_initializer": {"class_name": "Zeros", "config": {}}, "bias_regularizer": null, "activity_regularizer": null, "bias_constraint": null, "depth_multiplier": 2, "depthwise_initializer": {"class_name": "GlorotUniform", "config": {"seed": null}}, "depthwise_regularizer": null, "depthwise_constraint": null}, "inbound_nodes": [[["pad", 0, 0, {}]]]},
+      {"class_name": "BatchNormalization", "name": "dw_BN", "config": {"name": "dw_BN", "trainable": false, "dtype": "float32", "axis": [3], "momentum": 0.999, "epsilon": 0.001, "center": true, "scale": true, "beta_initializer": {"class_name": "Zeros", "config": {}}, "gamma_initializer": {"class_name": "Ones", "config": {}}, "moving_mean_initializer": {"class_name": "Zeros", "config": {}}, "moving_variance_initializer": {"class_name": "Ones", "config": {}}, "beta_regularizer": null, "gamma_regularizer": null, "beta_constraint": null, "gamma_constraint": null}, "inbound_nodes": [[["dw", 0, 0, {}]]]},
+      {"class_name": "ReLU", "name": "dw_relu", "config": {"name": "dw_relu", "trainable": true, "dtype": "float32", "max_value": 6.0, "negative_slope": 0.0, "threshold": 0.0}, "inbound_nodes": [[["dw_BN", 0, 0, {}]]]},
+      {"class_name": "SeparableConv2D", "name": "sep", "config": {"name": "sep", "trainable": true, "filters": 4, "kernel_size": [3, 3], "strides": [1, 1], "padding": "same", "data_format": "channels_last", "dilation_rate": [1, 1], "depth_multiplier": 1, "activation": "selu", "use_bias": true, "depthwise_initializer": "glorot_uniform", "pointwise_initializer": "glorot_uniform", "bias_initializer": "zeros", "depthwise_regularizer": null, "pointwise_regularizer": null, "bias_regularizer": null, "activity_regularizer": null, "depthwise_constraint": null, "pointwise_constraint": null, "bias_constraint": null}, "inbound_nodes": [[["dw_relu", 0, 0, {}]]]},
+      {"class_name": "Conv2D", "name": "grouped", "config": {"name": "grouped", "trainable": true, "filters": 4, "kernel_size": [1, 1], "strides": [1, 1], "padding": "valid", "dilation_rate": [1, 1], "groups": 2, "activation": "hard_sigmoid", "use_bias": true, "kernel_initializer": "he_normal", "bias_initializer": "zeros", "kernel_regularizer": null, "bias_regularizer": null, "activity_regularizer": null, "kernel_constraint": null, "bias_constraint": null}, "inbound_nodes": [[["dw_relu", 0, 0, {}]]]},
+      {"class_name": "Multiply", "name": "gate", "config": {"name": "gate", "trainable": true}, "inbound_nodes": [[["sep", 0, 0, {}], ["grouped", 0, 0, {}]]]},
+      {"class_name": "Average", "name": "avg", "config": {"name": "avg", "trainable": true}, "inbound_nodes": [[["gate", 0, 0, {}], ["sep", 0, 0, {}], ["grouped", 0, 0, {}]]]},
+      {"class_name": "Maximum", "name": "hi", "config": {"name": "hi", "trainable": true}, "inbound_nodes": [[["avg", 0, 0, {}], ["gate", 0, 0, {}]]]},
+      {"class_name": "Minimum", "name": "lo", "config": {"name": "lo", "trainable": true}, "inbound_nodes": [[["avg", 0, 0, {}], ["grouped", 0, 0, {}]]]},
+      {"class_name": "Subtract", "name": "diff", "config": {"name": "diff", "trainable": true}, "inbound_nodes": [[["hi", 0, 0, {}], ["lo", 0, 0, {}]]]},
+      {"class_name": "LeakyReLU", "name": "leaky", "config": {"name": "leaky", "trainable": true, "alpha": 0.1}, "inbound_nodes": [[["diff", 0, 0, {}]]]},
+      {"class_name": "GlobalAveragePooling2D", "name": "gap", "config": {"name": "gap", "trainable": true, "data_format": "channels_last", "keepdims": false}, "inbound_nodes": [[["leaky", 0, 0, {}]]]},
+      {"class_name": "Dense", "name": "d1", "config": {"name": "d1", "trainable": true, "units": 5, "activation": "softplus", "use_bias": true, "kernel_initializer": "glorot_normal", "bias_initializer": "zeros", "kernel_regularizer": null, "bias_regularizer": null, "activity_regularizer": null, "kernel_constraint": null, "bias_constraint": null}, "inbound_nodes": [[["gap", 0, 0, {}]]]},
+      {"class_name": "Dense", "name": "d2", "config": {"name": "d2", "trainable": true, "units": 3, "activation": "relu6", "use_bias": true, "kernel_initializer": "lecun_normal", "bias_initializer": "zeros", "kernel_regularizer": null, "bias_regularizer": null, "activity_regularizer": null, "kernel_constraint": null, "bias_constraint": null}, "inbound_nodes": [[["d1", 0, 0, {}]]]},
+      {"class_name": "Softmax", "name": "probs", "config": {"name": "probs", "trainable": true, "axis": -1}, "inbound_nodes": [[["d2", 0, 0, {}]]]}],
+      "input_layers": [["input_1", 0, 0]], "output_layers": [["probs", 0, 0]]}, "keras_version": "2.11.0", "backend": "tensorflow"})";
+    Tensor y("y", DType::I32, {5});
+    for (int i = 0; i < 5; ++i) y.values<int32_t>()[i] = (i * 2) % 3;
+    check_parity("mobilenet", spec, pixels({5, 9, 9, 4}, DType::F32, 8), y);
+}
