@@ -42,7 +42,11 @@ def same_pad(n, k, s):
 def activation(name, x):
     return {"linear": lambda v: v, "relu": F.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
             "softmax": lambda v: torch.softmax(v, 1), "elu": F.elu,
-            "leaky_relu": lambda v: F.leaky_relu(v, 0.2)}[name](x)
+            "leaky_relu": lambda v: F.leaky_relu(v, 0.2), "relu6": lambda v: torch.clamp(v, 0, 6),
+            "swish": lambda v: v * torch.sigmoid(v), "gelu": lambda v: 0.5 * v * (1 + torch.erf(v / math.sqrt(2))),
+            "hard_sigmoid": lambda v: torch.clamp(v / 6 + 0.5, 0, 1), "softplus": F.softplus,
+            "selu": lambda v: 1.0507009873554804934193349852946 * torch.where(
+                v > 0, v, 1.6732632423543772848170429916717 * (torch.exp(v) - 1))}[name](x)
 
 
 def lam(expr, x):
@@ -55,89 +59,178 @@ def lam(expr, x):
 
 
 def forward(spec, W, x, training, stats):
-    """x: NHWC float64. W: name -> tensor. stats: BN running-stat updates (training)."""
+    """x: NHWC float64. W: name -> tensor. stats: BN running-stat updates (training).
+    The resolved spec's entries are calls in graph order: a layer with "inputs"
+    reads those (name or name[call]), one without reads the entry before it, and
+    {"call": name, "inputs": [...]} calls a layer defined above again."""
     x = x.permute(0, 3, 1, 2) if x.dim() == 4 else x
-    for L in spec["layers"]:
-        t, name = L["type"], L["name"]
-        if t == "Lambda":
-            x = lam(L["function"], x)
-        elif t == "Rescaling":
-            x = x * L["scale"] + L["offset"]
-        elif t == "Conv2D":
-            (kh, kw), (sh, sw) = L["kernel_size"], L["strides"]
-            if L["padding"] == "same":
-                t0, b0 = same_pad(x.shape[2], kh, sh)
-                l0, r0 = same_pad(x.shape[3], kw, sw)
-                x = F.pad(x, (l0, r0, t0, b0))
-            x = F.conv2d(x, W[name + ".weight"], W.get(name + ".bias"), (sh, sw))
-            x = activation(L["activation"], x)
-        elif t == "Conv2DTranspose":
-            (kh, kw), (sh, sw) = L["kernel_size"], L["strides"]
-            h, w = x.shape[2], x.shape[3]
-            x = F.conv_transpose2d(x, W[name + ".weight"], None, (sh, sw))
-            for dim, n, k, s in ((2, h, kh, sh), (3, w, kw, sw)):
-                want = n * s if L["padding"] == "same" else n * s + max(k - s, 0)
-                top = max(k - s, 0) // 2 if L["padding"] == "same" else 0
-                if x.shape[dim] < top + want:
-                    pad = [0, 0, 0, 0]
-                    pad[3 if dim == 2 else 1] = top + want - x.shape[dim]
-                    x = F.pad(x, pad)
-                x = x.narrow(dim, top, want)
-            if name + ".bias" in W:
-                x = x + W[name + ".bias"].view(1, -1, 1, 1)
-            x = activation(L["activation"], x)
-        elif t in ("MaxPooling2D", "AveragePooling2D"):
-            (kh, kw), (sh, sw) = L["pool_size"], L["strides"]
-            if L["padding"] == "same":
-                t0, b0 = same_pad(x.shape[2], kh, sh)
-                l0, r0 = same_pad(x.shape[3], kw, sw)
-            else:
-                t0 = b0 = l0 = r0 = 0
-            if t == "MaxPooling2D":
-                x = F.max_pool2d(F.pad(x, (l0, r0, t0, b0), value=-math.inf), (kh, kw), (sh, sw))
-            else:  # the mean of the window's pixels inside the image
-                s = F.avg_pool2d(F.pad(x, (l0, r0, t0, b0)), (kh, kw), (sh, sw)) * kh * kw
-                ones = torch.ones(1, 1, x.shape[2], x.shape[3], dtype=x.dtype)
-                c = F.avg_pool2d(F.pad(ones, (l0, r0, t0, b0)), (kh, kw), (sh, sw)) * kh * kw
-                x = s / c
-        elif t == "GlobalAveragePooling2D":
-            x = x.mean((2, 3))
-        elif t == "UpSampling2D":
-            a, b = L["size"]
-            x = x.repeat_interleave(a, 2).repeat_interleave(b, 3)
-        elif t == "Flatten":
-            x = (x.permute(0, 2, 3, 1) if x.dim() == 4 else x).reshape(x.shape[0], -1)
-        elif t == "Reshape":
-            x = (x.permute(0, 2, 3, 1) if x.dim() == 4 else x).reshape([x.shape[0]] + L["target_shape"])
-            x = x.permute(0, 3, 1, 2) if x.dim() == 4 else x
-        elif t == "Dense":
-            x = x @ W[name + ".weight"].T + (W[name + ".bias"] if name + ".bias" in W else 0)
-            x = activation(L["activation"], x)
-        elif t == "Activation":
-            x = activation(L["activation"], x)
-        elif t == "BatchNormalization":
-            axes = (0, 2, 3) if x.dim() == 4 else (0,)
-            shape = (1, -1, 1, 1) if x.dim() == 4 else (1, -1)
-            if training:
-                mean = x.mean(axes)
-                var = ((x - mean.view(shape)) ** 2).mean(axes)
-                count = x.numel() // x.shape[1]
-                m = 1 - L["momentum"]
-                stats[name + ".running_mean"] = (1 - m) * W[name + ".running_mean"] + m * mean.detach()
-                stats[name + ".running_var"] = (1 - m) * W[name + ".running_var"] + m * var.detach() * count / (count - 1)
-            else:
-                mean, var = W[name + ".running_mean"], W[name + ".running_var"]
-            x = (x - mean.view(shape)) / torch.sqrt(var.view(shape) + L["epsilon"])
-            if name + ".weight" in W:
-                x = x * W[name + ".weight"].view(shape)
-            if name + ".bias" in W:
-                x = x + W[name + ".bias"].view(shape)
-        elif t == "Dropout":
-            if training and L["rate"] > 0:
-                raise SystemExit("parity: Dropout is random; leave it out of parity models")
+    outputs, defined, last = {"input_layer": [x]}, {}, x
+    for E in spec["layers"]:
+        if E.get("type") == "InputLayer":
+            outputs[E["name"]] = [x]
+            continue
+        L = defined[E["call"]] if "call" in E else E
+        defined[L["name"]] = L
+        ins = [last] if "inputs" not in E else [outputs[r.split("[")[0]][int(r.split("[")[1].rstrip("]")) if "[" in r else 0]
+                                               for r in E["inputs"]]
+        last = layer(L, W, ins, training, stats)
+        outputs.setdefault(L["name"], []).append(last)
+    return last.permute(0, 2, 3, 1) if last.dim() == 4 else last
+
+
+def conv(L, W, x, weight, groups):
+    (kh, kw), (sh, sw) = L["kernel_size"], L["strides"]
+    dh, dw = L.get("dilation_rate", [1, 1])
+    if L["padding"] == "same":
+        t0, b0 = same_pad(x.shape[2], (kh - 1) * dh + 1, sh)
+        l0, r0 = same_pad(x.shape[3], (kw - 1) * dw + 1, sw)
+        x = F.pad(x, (l0, r0, t0, b0))
+    return F.conv2d(x, W[L["name"] + weight], None, (sh, sw), 0, (dh, dw), groups)
+
+
+def bias(L, W, x):
+    b = W.get(L["name"] + ".bias")
+    return x if b is None else x + (b.view(1, -1, 1, 1) if x.dim() == 4 else b)
+
+
+def merge(t, ins, axis):
+    if t == "Add":
+        return sum(ins[1:], ins[0])
+    if t == "Subtract":
+        return ins[0] - ins[1]
+    if t == "Multiply":
+        out = ins[0]
+        for v in ins[1:]:
+            out = out * v
+        return out
+    if t == "Average":
+        return sum(ins[1:], ins[0]) / len(ins)
+    if t in ("Maximum", "Minimum"):
+        out = ins[0]
+        for v in ins[1:]:
+            out = torch.maximum(out, v) if t == "Maximum" else torch.minimum(out, v)
+        return out
+    # Concatenate: Keras' channels-last axis, the batch counted
+    nhwc = [v.permute(0, 2, 3, 1) if v.dim() == 4 else v for v in ins]
+    out = torch.cat(nhwc, axis if axis >= 0 else nhwc[0].dim() + axis)
+    return out.permute(0, 3, 1, 2) if out.dim() == 4 else out
+
+
+def layer(L, W, ins, training, stats):
+    """One call of layer L on inputs `ins` (images NCHW)."""
+    x = ins[0]
+    t, name = L["type"], L["name"]
+    if t in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate"):
+        return merge(t, ins, L.get("axis", -1))
+    if t == "Conv2D":
+        return activation(L["activation"], bias(L, W, conv(L, W, x, ".weight", L.get("groups", 1))))
+    if t == "DepthwiseConv2D":
+        return activation(L["activation"], bias(L, W, conv(L, W, x, ".weight", x.shape[1])))
+    if t == "SeparableConv2D":
+        x = conv(L, W, x, ".depthwise_weight", x.shape[1])
+        return activation(L["activation"], bias(L, W, F.conv2d(x, W[name + ".pointwise_weight"])))
+    if t == "ZeroPadding2D":
+        (top, bottom), (left, right) = L["padding"]
+        return F.pad(x, (left, right, top, bottom))
+    if t == "Cropping2D":
+        (top, bottom), (left, right) = L["cropping"]
+        return x[:, :, top:x.shape[2] - bottom, left:x.shape[3] - right]
+    if t == "GlobalMaxPooling2D":
+        return x.amax((2, 3), keepdim=L.get("keepdims", False))
+    if t == "ReLU":
+        m, slope, th = L["max_value"], L["negative_slope"], L["threshold"]
+        y = torch.where(x >= th, x, slope * (x - th))
+        return y if m is None else torch.clamp(y, max=m)
+    if t == "LeakyReLU":
+        return F.leaky_relu(x, L["negative_slope"])
+    if t == "Softmax":
+        return torch.softmax(x, 1)
+    if t == "SpatialDropout2D":
+        if training and L["rate"] > 0:
+            raise SystemExit("parity: SpatialDropout2D is random; leave it out of parity models")
+        return x
+    if L.get("trainable") is False and t == "BatchNormalization":
+        training = False  # a frozen BatchNormalization runs in inference mode
+    t, name = L["type"], L["name"]
+    if t == "Lambda":
+        x = lam(L["function"], x)
+    elif t == "Rescaling":
+        x = x * L["scale"] + L["offset"]
+    elif t == "Conv2D":
+        (kh, kw), (sh, sw) = L["kernel_size"], L["strides"]
+        if L["padding"] == "same":
+            t0, b0 = same_pad(x.shape[2], kh, sh)
+            l0, r0 = same_pad(x.shape[3], kw, sw)
+            x = F.pad(x, (l0, r0, t0, b0))
+        x = F.conv2d(x, W[name + ".weight"], W.get(name + ".bias"), (sh, sw))
+        x = activation(L["activation"], x)
+    elif t == "Conv2DTranspose":
+        (kh, kw), (sh, sw) = L["kernel_size"], L["strides"]
+        h, w = x.shape[2], x.shape[3]
+        x = F.conv_transpose2d(x, W[name + ".weight"], None, (sh, sw))
+        for dim, n, k, s in ((2, h, kh, sh), (3, w, kw, sw)):
+            want = n * s if L["padding"] == "same" else n * s + max(k - s, 0)
+            top = max(k - s, 0) // 2 if L["padding"] == "same" else 0
+            if x.shape[dim] < top + want:
+                pad = [0, 0, 0, 0]
+                pad[3 if dim == 2 else 1] = top + want - x.shape[dim]
+                x = F.pad(x, pad)
+            x = x.narrow(dim, top, want)
+        if name + ".bias" in W:
+            x = x + W[name + ".bias"].view(1, -1, 1, 1)
+        x = activation(L["activation"], x)
+    elif t in ("MaxPooling2D", "AveragePooling2D"):
+        (kh, kw), (sh, sw) = L["pool_size"], L["strides"]
+        if L["padding"] == "same":
+            t0, b0 = same_pad(x.shape[2], kh, sh)
+            l0, r0 = same_pad(x.shape[3], kw, sw)
         else:
-            raise SystemExit("parity: unknown layer " + t)
-    return x.permute(0, 2, 3, 1) if x.dim() == 4 else x
+            t0 = b0 = l0 = r0 = 0
+        if t == "MaxPooling2D":
+            x = F.max_pool2d(F.pad(x, (l0, r0, t0, b0), value=-math.inf), (kh, kw), (sh, sw))
+        else:  # the mean of the window's pixels inside the image
+            s = F.avg_pool2d(F.pad(x, (l0, r0, t0, b0)), (kh, kw), (sh, sw)) * kh * kw
+            ones = torch.ones(1, 1, x.shape[2], x.shape[3], dtype=x.dtype)
+            c = F.avg_pool2d(F.pad(ones, (l0, r0, t0, b0)), (kh, kw), (sh, sw)) * kh * kw
+            x = s / c
+    elif t == "GlobalAveragePooling2D":
+        x = x.mean((2, 3))
+    elif t == "UpSampling2D":
+        a, b = L["size"]
+        x = x.repeat_interleave(a, 2).repeat_interleave(b, 3)
+    elif t == "Flatten":
+        x = (x.permute(0, 2, 3, 1) if x.dim() == 4 else x).reshape(x.shape[0], -1)
+    elif t == "Reshape":
+        x = (x.permute(0, 2, 3, 1) if x.dim() == 4 else x).reshape([x.shape[0]] + L["target_shape"])
+        x = x.permute(0, 3, 1, 2) if x.dim() == 4 else x
+    elif t == "Dense":
+        x = x @ W[name + ".weight"].T + (W[name + ".bias"] if name + ".bias" in W else 0)
+        x = activation(L["activation"], x)
+    elif t == "Activation":
+        x = activation(L["activation"], x)
+    elif t == "BatchNormalization":
+        axes = (0, 2, 3) if x.dim() == 4 else (0,)
+        shape = (1, -1, 1, 1) if x.dim() == 4 else (1, -1)
+        if training:
+            mean = x.mean(axes)
+            var = ((x - mean.view(shape)) ** 2).mean(axes)
+            count = x.numel() // x.shape[1]
+            m = 1 - L["momentum"]
+            stats[name + ".running_mean"] = (1 - m) * W[name + ".running_mean"] + m * mean.detach()
+            stats[name + ".running_var"] = (1 - m) * W[name + ".running_var"] + m * var.detach() * count / (count - 1)
+        else:
+            mean, var = W[name + ".running_mean"], W[name + ".running_var"]
+        x = (x - mean.view(shape)) / torch.sqrt(var.view(shape) + L["epsilon"])
+        if name + ".weight" in W:
+            x = x * W[name + ".weight"].view(shape)
+        if name + ".bias" in W:
+            x = x + W[name + ".bias"].view(shape)
+    elif t == "Dropout":
+        if training and L["rate"] > 0:
+            raise SystemExit("parity: Dropout is random; leave it out of parity models")
+    else:
+        raise SystemExit("parity: unknown layer " + t)
+    return x
 
 
 # The resolved spec's loss options: {"type": ..., "label_smoothing": s, "from_logits": true}.
@@ -258,7 +351,7 @@ def regularizer(r):
 def regularization(spec, W):
     """Keras' model.losses of the weight regularizers: l1 * sum|w| + l2 * sum(w^2), summed."""
     total = torch.zeros((), dtype=torch.float64)
-    for L in spec["layers"]:
+    for L in (E for E in spec["layers"] if "call" not in E):  # a layer called again counts once
         for key, weight in (("kernel_regularizer", ".weight"), ("bias_regularizer", ".bias")):
             l1, l2 = regularizer(L.get(key))
             name = L["name"] + weight
@@ -284,7 +377,8 @@ def main():
     if batch["y"].dtype == np.uint8:
         y = y / 255.0
     W = {k: torch.from_numpy(v.astype(np.float64)) for k, v in before.items() if not k.startswith("optimizer.")}
-    trainable = [k for k in W if not k.endswith(("running_mean", "running_var"))]
+    frozen = {L["name"] for L in spec["layers"] if L.get("trainable") is False}
+    trainable = [k for k in W if not k.endswith(("running_mean", "running_var")) and k.split(".")[0] not in frozen]
     failures = []
 
     def compare(what, ours, ref):
