@@ -56,7 +56,12 @@ std::string epoch_file_name(int64_t epoch) {
     return name;
 }
 
-Callbacks::Callbacks(CallbackOptions options) : o_(std::move(options)) { reset(); }
+Callbacks::Callbacks(CallbackOptions options) : o_(std::move(options)) {
+    // Keras' ReduceLROnPlateau refuses a factor >= 1: the rate would never fall.
+    if (o_.reduce_lr && !(o_.lr_factor < 1))
+        throw UsageError("--lr-factor " + number(o_.lr_factor) + ": reducing the learning rate needs a factor below 1");
+    reset();
+}
 
 void Callbacks::reset() {
     max_ = improves_upwards(o_.monitor, o_.mode);

@@ -63,6 +63,7 @@ struct EpochActions {
 
 class Callbacks {
 public:
+    // UsageError for a ReduceLROnPlateau factor of 1 or more, as Keras.
     explicit Callbacks(CallbackOptions options);
     const CallbackOptions& options() const { return o_; }
     bool upwards() const { return max_; }

@@ -220,6 +220,15 @@ TEST_CASE("reduce-lr stops at min_lr", "[callbacks]") {
           std::vector<std::string>{"Epoch 00002: ReduceLROnPlateau reducing learning rate to 5e-10."});
 }
 
+TEST_CASE("reduce-lr refuses a factor of 1 or more, as Keras", "[callbacks]") {
+    CHECK_THROWS_WITH(Callbacks(plateau(1, 1.0)), "--lr-factor 1: reducing the learning rate needs a factor below 1");
+    CHECK_THROWS_AS(Callbacks(plateau(1, 2.5)), UsageError);
+    CHECK_NOTHROW(Callbacks(plateau(1, 0.999)));
+    CallbackOptions off = plateau(1, 1.0);
+    off.reduce_lr = false;  // only when the callback is on
+    CHECK_NOTHROW(Callbacks(off));
+}
+
 TEST_CASE("best.model is saved when the monitor beats its best, strictly", "[callbacks]") {
     Callbacks cb(checkpoints(-1));
     std::vector<bool> best, epoch_file;
