@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
     cli.add_flag("--shuffle", o.shuffle, "Read a training file's frames in a new random order every pass");
     cli.add_option("--device", device, "cpu or cuda (default cpu)")->check(CLI::IsMember({"cpu", "cuda"}));
     cli.add_option("--loss", ov.loss, "Override the spec's loss");
-    cli.add_option("--optimizer", ov.optimizer, "Override the spec's optimizer: adam, sgd, rmsprop");
+    cli.add_option("--optimizer", ov.optimizer, "Override the spec's optimizer: adam, adamw, nadam, sgd, rmsprop");
     cli.add_option("--lr", ov.lr, "Learning rate")->check(CLI::PositiveNumber);
     std::string metrics;  // one comma-separated value, so that the stream may follow it
     cli.add_option("--metrics", metrics, "Metrics, comma-separated: accuracy, mae, mse (none: no metrics)");

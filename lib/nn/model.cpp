@@ -47,19 +47,6 @@ bool cuda_available() { return torch::cuda::is_available(); }
 
 namespace {
 
-torch::Dtype torch_dtype(DType t) {
-    switch (t) {
-        case DType::U8: return torch::kUInt8;
-        case DType::I32: return torch::kInt32;
-        case DType::F32: return torch::kFloat;
-    }
-    return torch::kFloat;
-}
-
-torch::Tensor to_torch(const Tensor& t) {
-    return torch::from_blob(const_cast<uint8_t*>(t.data.data()), t.shape, torch_dtype(t.dtype));
-}
-
 Tensor from_torch(const std::string& name, const torch::Tensor& value) {
     torch::Tensor c = value.detach().to(torch::kCPU, torch::kFloat).contiguous();
     Tensor t(name, DType::F32, c.sizes().vec());

@@ -66,6 +66,11 @@ void initialize(torch::Tensor& t, const std::string& kind, int64_t fan_in, int64
 
 }  // namespace
 
+torch::Tensor to_torch(const Tensor& t) {
+    torch::Dtype dtype = t.dtype == DType::U8 ? torch::kUInt8 : t.dtype == DType::I32 ? torch::kInt32 : torch::kFloat;
+    return torch::from_blob(const_cast<uint8_t*>(t.data.data()), t.shape, dtype);
+}
+
 torch::Tensor activate(Activation a, const torch::Tensor& x, double negative_slope) {
     switch (a) {
         case Activation::Linear: return x;

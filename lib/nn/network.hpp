@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "nn/spec.hpp"
+#include "stream/frame.hpp"
 
 namespace imgpipe::nn {
 
@@ -51,6 +52,8 @@ private:
 
 // Whether the engine runs a layer type (every type the spec reads must be here).
 bool has_forward(const std::string& type);
+// A stream tensor's bytes seen as a torch tensor of its dtype (no copy).
+torch::Tensor to_torch(const Tensor& t);
 torch::Tensor activate(Activation a, const torch::Tensor& x, double negative_slope);
 torch::Tensor evaluate(const Expr& e, const torch::Tensor& x);
 

@@ -6,15 +6,6 @@ namespace imgpipe::nn {
 
 namespace {
 
-torch::Dtype torch_dtype(DType t) {
-    switch (t) {
-        case DType::U8: return torch::kUInt8;
-        case DType::I32: return torch::kInt32;
-        case DType::F32: return torch::kFloat;
-    }
-    return torch::kFloat;
-}
-
 // Class indices as one-hot rows when a metric compares them with probabilities.
 torch::Tensor dense_target(const torch::Tensor& target, const torch::Tensor& p) {
     if (target.dim() == 1 && p.dim() == 2) return torch::one_hot(target, p.size(1)).to(p.scalar_type());
@@ -32,7 +23,7 @@ Objective::Objective(LossSpec loss, std::vector<std::string> metrics, std::vecto
 
 torch::Tensor Objective::targets(const Tensor& y, torch::Device device) const {
     torch::Tensor t =
-        torch::from_blob(const_cast<uint8_t*>(y.data.data()), y.shape, torch_dtype(y.dtype)).to(device);
+        to_torch(y).to(device);
     if (is_labels(y)) {
         t = t.reshape({-1}).to(torch::kLong);
         if (loss_ == "sparse_categorical_crossentropy") return t;
