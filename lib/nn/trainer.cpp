@@ -127,6 +127,8 @@ private:
 
 Fit::Fit(Model& model, const TrainOptions& options, const std::string& tool)
     : model_(model), o_(options), tool_(tool), progress_(options.quiet), callbacks_(callback_options(options)) {
+    // A scheduled rate cannot be set (Keras refuses it too): say so before training, not when it first would be.
+    if (o_.reduce_lr) model_.set_learning_rate(model_.learning_rate());
     if (!o_.output.empty()) check_writable_dir(directory_of(o_.output), o_.output);
     if (!o_.checkpoint_dir.empty()) {
         make_directories(o_.checkpoint_dir);

@@ -158,6 +158,11 @@ run nntrain -j1 -m cnn.json --epochs 3 --lr 1e-9 --reduce-lr-on-plateau --lr-pat
 check_status "reduce lr on plateau" 0
 check_err "announces it" "Epoch 00002: ReduceLROnPlateau reducing learning rate to 5e-10."
 check "epoch 3 runs at the new rate" 'tail -n 1 lr.jsonl | grep -q "\"lr\":5e-10"'
+sed 's/ "loss":/ "optimizer": {"type": "sgd", "learning_rate": {"type": "ExponentialDecay", "initial_learning_rate": 0.1, "decay_steps": 10, "decay_rate": 0.5}}, "loss":/' cnn.json > sched.json
+run nntrain -j1 -m sched.json --epochs 3 --reduce-lr-on-plateau train.bs
+check_status "a schedule with --reduce-lr-on-plateau" 64
+check_err "is refused as Keras refuses it" "follows the optimizer's ExponentialDecay schedule and cannot be set"
+check "before training" '! grep -q Epoch "$T/err"'
 run nntrain -j1 -m cnn.json --monitor val_acc train.bs
 check_status "an unknown --monitor value" 64
 check_err "lists the values" "--monitor val_acc: no such value (the epochs report: loss, accuracy, lr)"
