@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "cli/error.hpp"
+#include "nn/config.hpp"
 
 namespace imgpipe::nn {
 
@@ -31,14 +32,8 @@ std::string epoch_prefix(int64_t epoch) {
     return buf;
 }
 
-std::string joined(const std::vector<std::string>& names) {
-    std::string text;
-    for (const std::string& n : names) text += (text.empty() ? "" : ", ") + n;
-    return text;
-}
-
 [[noreturn]] void no_such_value(const std::string& monitor, const std::vector<std::string>& names) {
-    throw UsageError("--monitor " + monitor + ": no such value (the epochs report: " + joined(names) + ")");
+    throw UsageError("--monitor " + monitor + ": no such value (the epochs report: " + join(names) + ")");
 }
 
 const char* mode_name(Mode mode) { return mode == Mode::Min ? "min" : mode == Mode::Max ? "max" : "auto"; }

@@ -229,7 +229,7 @@ json OptimizerSpec::to_json() const {
 
 // ---------------------------------------------------------------- losses and metrics
 
-std::vector<std::string> parse_metrics(const json& v, const std::string& where) {
+std::vector<std::string> parse_metrics(const json& v, const std::string& where, std::vector<std::string>* unknown) {
     std::vector<std::string> out;
     if (v.is_null()) return out;
     if (!v.is_array()) throw DataError(where, "\"metrics\" must be a list, not " + v.dump());
@@ -238,13 +238,14 @@ std::vector<std::string> parse_metrics(const json& v, const std::string& where) 
         if (m.is_string()) name = m.get<std::string>();
         else if (m.is_object() && m.contains("class_name") && m["class_name"].is_string()) name = m["class_name"].get<std::string>();
         else if (m.is_array()) {  // Keras 3 nests per-output lists
-            for (const std::string& s : parse_metrics(m, where)) out.push_back(s);
+            for (const std::string& s : parse_metrics(m, where, unknown)) out.push_back(s);
             continue;
         } else throw DataError(where, "bad metric " + m.dump());
         try {
             out.push_back(canonical_metric(name));
         } catch (const UsageError& e) {
-            throw DataError(where, std::string("metrics: ") + e.what());
+            if (!unknown) throw DataError(where, std::string("metrics: ") + e.what());
+            unknown->push_back(name);
         }
     }
     return out;

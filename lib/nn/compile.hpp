@@ -99,7 +99,9 @@ void parse_optimizer(const nlohmann::json& v, const std::string& where, Optimize
 // A schedule as Keras serializes it ({"class_name": "ExponentialDecay", "config": {...}},
 // Keras 3 adds "module" and "registered_name"), or compact ({"type": "ExponentialDecay", ...}).
 LearningRateSchedule parse_schedule(const nlohmann::json& v, const std::string& where);
-std::vector<std::string> parse_metrics(const nlohmann::json& v, const std::string& where);
+// With `unknown`, a metric name nntrain does not compute is put there instead of refused.
+std::vector<std::string> parse_metrics(const nlohmann::json& v, const std::string& where,
+                                       std::vector<std::string>* unknown = nullptr);
 // A name, Keras' {"class_name": "CategoricalCrossentropy", "config": {"label_smoothing": 0.1, ...}},
 // or compact {"type": "categorical_crossentropy", "label_smoothing": 0.1}.
 LossSpec parse_loss(const nlohmann::json& v, const std::string& where);

@@ -16,29 +16,29 @@ const std::vector<std::string> kInitializers = {"glorot_uniform", "glorot_normal
 
 // ---- reading configs ------------------------------------------------------
 
-Activation activation_from(Config& c, const std::string& name, LayerSpec& l) {
+Activation activation_from(Config& c, const std::string& name) {
     std::string n = lower_alnum(name);
     static const std::vector<std::pair<std::string, Activation>> kAliases = {
         {"none", Activation::Linear}, {"silu", Activation::Swish}, {"leakyrelu", Activation::LeakyRelu}};
     for (auto& [alias, a] : kAliases)
-        if (n == alias) return l.negative_slope = 0.2, a;
+        if (n == alias) return a;
     const std::vector<std::string>& names = activation_names();
     for (size_t i = 0; i < names.size(); ++i)
-        if (lower_alnum(names[i]) == n) return l.negative_slope = 0.2, Activation(i);
+        if (lower_alnum(names[i]) == n) return Activation(i);
     std::string hint = did_you_mean(name, names);
     c.fail("unknown activation \"" + name + "\"" + (hint.empty() ? "" : "; did you mean \"" + hint + "\"?") +
            " (choices: " + join(names) + ")");
 }
 
-Activation parse_activation(Config& c, const std::string& key, LayerSpec& l) {
+Activation parse_activation(Config& c, const std::string& key) {
     if (!c.has(key)) {
         c.ignore({key.c_str()});
         return Activation::Linear;
     }
     const json& v = c.raw(key);
-    if (v.is_string()) return activation_from(c, v.get<std::string>(), l);
+    if (v.is_string()) return activation_from(c, v.get<std::string>());
     if (v.is_object() && v.contains("class_name") && v["class_name"].is_string())
-        return activation_from(c, v["class_name"].get<std::string>(), l);
+        return activation_from(c, v["class_name"].get<std::string>());
     c.fail("\"" + key + "\" must be an activation name, not " + v.dump());
 }
 
@@ -90,10 +90,8 @@ Regularizer parse_regularizer(Config& c, const std::string& key) {
         c.fail("\"" + key + "\" must be a regularizer (\"l2\", or {\"l2\": 0.0001}), not " + v.dump());
     }
     std::string n = lower_alnum(name);
-    bool named_only = cfg.empty();  // Keras' string forms default to 0.01
     if (n == "l1" || n == "l2" || n == "l1l2") {
-        double d = named_only && n != "l1l2" ? 0.01 : 0;
-        if (named_only && n == "l1l2") d = 0.01;
+        double d = cfg.empty() ? 0.01 : 0;  // Keras' string forms default to 0.01
         r.l1 = n == "l2" ? 0 : d;
         r.l2 = n == "l1" ? 0 : d;
         for (auto& [k, value] : cfg.items()) {
@@ -144,7 +142,7 @@ void parse_conv_common(Config& c, LayerSpec& l) {
     c.pair("dilation_rate", l.dilation_rate.data());
     if (l.dilation_rate != Pair{1, 1} && l.strides != Pair{1, 1})
         c.fail("\"strides\" > 1 and \"dilation_rate\" > 1 cannot be combined (Keras refuses it too)");
-    l.activation = parse_activation(c, "activation", l);
+    l.activation = parse_activation(c, "activation");
     l.use_bias = c.boolean("use_bias", true);
     l.bias_initializer = parse_initializer(c, "bias_initializer", "zeros");
     l.bias_regularizer = parse_regularizer(c, "bias_regularizer");
@@ -210,7 +208,8 @@ Shape merge_shape(const LayerSpec& l, const std::vector<Shape>& in) {
     return in[0];
 }
 
-// Keras' axis counts the batch: -1 and rank are the last per-sample axis.
+}  // namespace
+
 int64_t concat_axis(const LayerSpec& l, size_t rank) {
     int64_t a = l.axis < 0 ? int64_t(rank) + 1 + l.axis : l.axis;
     if (a < 1 || a > int64_t(rank))
@@ -218,6 +217,8 @@ int64_t concat_axis(const LayerSpec& l, size_t rank) {
                    std::to_string(rank + 1) + " (the batch counts)");
     return a - 1;
 }
+
+namespace {
 
 Shape concat_shape(const LayerSpec& l, const std::vector<Shape>& in) {
     int64_t axis = concat_axis(l, in[0].size());
@@ -399,7 +400,7 @@ std::vector<LayerKind> make_kinds() {
     add({"Dense", 1, 1,
          [](Config& c, LayerSpec& l) {
              l.units = require_units(c, "units");
-             l.activation = parse_activation(c, "activation", l);
+             l.activation = parse_activation(c, "activation");
              l.use_bias = c.boolean("use_bias", true);
              l.kernel_initializer = parse_initializer(c, "kernel_initializer", "glorot_uniform");
              l.bias_initializer = parse_initializer(c, "bias_initializer", "zeros");
@@ -552,12 +553,12 @@ std::vector<LayerKind> make_kinds() {
     add({"Activation", 1, 1,
          [](Config& c, LayerSpec& l) {
              if (!c.has("activation")) c.missing("activation");
-             l.activation = parse_activation(c, "activation", l);
+             l.activation = parse_activation(c, "activation");
          },
          same_shape, nullptr, [](const LayerSpec& l, json& j) { j["activation"] = activation_name(l.activation); }});
     add({"ReLU", 1, 1,
          [](Config& c, LayerSpec& l) {
-             l.max_value = c.has("max_value") ? c.number("max_value", -1) : (c.ignore({"max_value"}), -1.0);
+             l.max_value = c.number("max_value", -1);  // null: none
              if (c.has("max_value") && l.max_value < 0) c.fail("\"max_value\" must be >= 0");
              l.negative_slope = c.number("negative_slope", 0);
              l.threshold = c.number("threshold", 0);

@@ -31,6 +31,9 @@ struct LayerKind {
 
 const std::vector<LayerKind>& layer_kinds();
 const LayerKind* find_layer_kind(const std::string& type);
+// Concatenate's axis among a sample's `rank` axes, from 0 (Keras' counts the
+// batch: -1 and rank are the last); ShapeError if out of range.
+int64_t concat_axis(const LayerSpec& l, size_t rank);
 // Keys every Keras layer config may carry (name, trainable, dtype, ...).
 void parse_common_keys(Config& c, LayerSpec& l);
 

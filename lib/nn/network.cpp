@@ -5,6 +5,7 @@
 
 #include "cli/error.hpp"
 #include "cli/random.hpp"
+#include "nn/layers.hpp"
 
 namespace imgpipe::nn {
 
@@ -126,11 +127,8 @@ torch::Tensor evaluate(const Expr& e, const torch::Tensor& x) {
     throw Error(kSoftware, "", "Lambda: unknown function " + e.function);
 }
 
-
-namespace {
-
 // What one call of a layer sees: its spec, its node (shapes), its weights.
-struct Call {
+struct LayerCall {
     const LayerSpec& l;
     const Node& node;
     const std::vector<Parameter>& params;
@@ -151,12 +149,13 @@ struct Call {
     const Shape& in_shape() const { return node.input_shapes[0]; }
 };
 
+namespace {
+
 using Inputs = std::vector<torch::Tensor>;
-using Forward = torch::Tensor (*)(const Call&, const Inputs&);
 
 // TensorFlow's "same" padding, with the odd pixel at the bottom/right: symmetric
 // padding goes to the convolution itself, the rest is padded here.
-torch::Tensor pad_same(const Call& c, torch::Tensor x, Pair kernel, std::vector<int64_t>& symmetric) {
+torch::Tensor pad_same(const LayerCall& c, torch::Tensor x, Pair kernel, std::vector<int64_t>& symmetric) {
     symmetric = {0, 0};
     if (!c.l.same) return x;
     auto ph = same_padding(c.in_shape()[0], (kernel[0] - 1) * c.l.dilation_rate[0] + 1, c.l.strides[0]);
@@ -166,7 +165,7 @@ torch::Tensor pad_same(const Call& c, torch::Tensor x, Pair kernel, std::vector<
     return x;
 }
 
-torch::Tensor conv(const Call& c, const torch::Tensor& input, const torch::Tensor& w, const torch::Tensor& b,
+torch::Tensor conv(const LayerCall& c, const torch::Tensor& input, const torch::Tensor& w, const torch::Tensor& b,
                    int64_t groups) {
     std::vector<int64_t> pad;
     torch::Tensor x = pad_same(c, input, c.l.kernel_size, pad);
@@ -174,20 +173,20 @@ torch::Tensor conv(const Call& c, const torch::Tensor& input, const torch::Tenso
                          groups);
 }
 
-torch::Tensor conv2d_forward(const Call& c, const Inputs& in) {
+torch::Tensor conv2d_forward(const LayerCall& c, const Inputs& in) {
     return c.activated(conv(c, in[0], c.w("weight"), c.w("bias"), c.l.groups));
 }
 
-torch::Tensor depthwise_forward(const Call& c, const Inputs& in) {
+torch::Tensor depthwise_forward(const LayerCall& c, const Inputs& in) {
     return c.activated(conv(c, in[0], c.w("weight"), c.w("bias"), in[0].size(1)));
 }
 
-torch::Tensor separable_forward(const Call& c, const Inputs& in) {
+torch::Tensor separable_forward(const LayerCall& c, const Inputs& in) {
     torch::Tensor x = conv(c, in[0], c.w("depthwise_weight"), {}, in[0].size(1));
     return c.activated(torch::conv2d(x, c.w("pointwise_weight"), c.w("bias")));
 }
 
-torch::Tensor transpose_forward(const Call& c, const Inputs& in) {
+torch::Tensor transpose_forward(const LayerCall& c, const Inputs& in) {
     const LayerSpec& l = c.l;
     torch::Tensor x = in[0], w = c.w("weight"), b = c.w("bias");
     if (x.size(0) >= kOneDnnBatch) {
@@ -216,7 +215,7 @@ torch::Tensor transpose_forward(const Call& c, const Inputs& in) {
     return c.activated(x);
 }
 
-torch::Tensor dense_forward(const Call& c, const Inputs& in) {
+torch::Tensor dense_forward(const LayerCall& c, const Inputs& in) {
     // A batch of 16 or more goes through oneDNN as a 1x1 convolution: Debian's
     // libtorch sends torch::linear to the system BLAS, which is the slow
     // reference BLAS unless OpenBLAS is installed (2x faster lecture CNN step).
@@ -229,7 +228,7 @@ torch::Tensor dense_forward(const Call& c, const Inputs& in) {
     return c.activated(torch::linear(x, w, c.w("bias")));
 }
 
-torch::Tensor pool_forward(const Call& c, const Inputs& in) {
+torch::Tensor pool_forward(const LayerCall& c, const Inputs& in) {
     const LayerSpec& l = c.l;
     torch::Tensor x = in[0];
     std::vector<int64_t> pad = {0, 0, 0, 0};
@@ -251,37 +250,37 @@ torch::Tensor pool_forward(const Call& c, const Inputs& in) {
            torch::avg_pool2d(torch::constant_pad_nd(ones, pad, 0), k, s);
 }
 
-torch::Tensor global_forward(const Call& c, const Inputs& in) {
+torch::Tensor global_forward(const LayerCall& c, const Inputs& in) {
     bool keep = c.l.keepdims;
     torch::Tensor x = c.l.type == "GlobalMaxPooling2D" ? in[0].amax({2, 3}, keep) : in[0].mean({2, 3}, keep);
     return x;
 }
 
-torch::Tensor upsampling_forward(const Call& c, const Inputs& in) {
+torch::Tensor upsampling_forward(const LayerCall& c, const Inputs& in) {
     const torch::Tensor& x = in[0];
     if (c.l.interpolation == "nearest") return x.repeat_interleave(c.l.size[0], 2).repeat_interleave(c.l.size[1], 3);
     return at::upsample_bilinear2d(x, at::IntArrayRef{x.size(2) * c.l.size[0], x.size(3) * c.l.size[1]}, false,
                                    c10::nullopt, c10::nullopt);
 }
 
-torch::Tensor zero_padding_forward(const Call& c, const Inputs& in) {
+torch::Tensor zero_padding_forward(const LayerCall& c, const Inputs& in) {
     const auto& m = c.l.margins;
     return torch::constant_pad_nd(in[0], {m[2], m[3], m[0], m[1]}, 0);
 }
 
-torch::Tensor cropping_forward(const Call& c, const Inputs& in) {
+torch::Tensor cropping_forward(const LayerCall& c, const Inputs& in) {
     const Shape& out = c.node.output_shape;
     return in[0].narrow(2, c.l.margins[0], out[0]).narrow(3, c.l.margins[2], out[1]);
 }
 
 torch::Tensor channels_last(const torch::Tensor& x) { return x.dim() == 4 ? x.permute({0, 2, 3, 1}) : x; }
 
-torch::Tensor flatten_forward(const Call&, const Inputs& in) {  // Keras flattens channels-last
+torch::Tensor flatten_forward(const LayerCall&, const Inputs& in) {  // Keras flattens channels-last
     torch::Tensor x = channels_last(in[0]);
     return x.reshape({x.size(0), -1});
 }
 
-torch::Tensor reshape_forward(const Call& c, const Inputs& in) {
+torch::Tensor reshape_forward(const LayerCall& c, const Inputs& in) {
     torch::Tensor x = channels_last(in[0]);
     std::vector<int64_t> shape = {x.size(0)};
     shape.insert(shape.end(), c.node.output_shape.begin(), c.node.output_shape.end());
@@ -289,19 +288,19 @@ torch::Tensor reshape_forward(const Call& c, const Inputs& in) {
     return x.dim() == 4 ? x.permute({0, 3, 1, 2}) : x;
 }
 
-torch::Tensor dropout_forward(const Call& c, const Inputs& in) {
+torch::Tensor dropout_forward(const LayerCall& c, const Inputs& in) {
     if (!c.training || c.l.rate <= 0) return in[0];
     if (c.l.type == "SpatialDropout2D") return torch::feature_dropout(in[0], c.l.rate, true);  // whole channels
     return torch::dropout(in[0], c.l.rate, true);
 }
 
-torch::Tensor batch_norm_forward(const Call& c, const Inputs& in) {
+torch::Tensor batch_norm_forward(const LayerCall& c, const Inputs& in) {
     // A frozen layer runs in inference mode, as Keras' does since TF 2.0.
     return torch::batch_norm(in[0], c.w("weight"), c.w("bias"), c.w("running_mean"), c.w("running_var"),
                              c.training && c.l.trainable, 1 - c.l.momentum, c.l.epsilon, true);
 }
 
-torch::Tensor relu_forward(const Call& c, const Inputs& in) {
+torch::Tensor relu_forward(const LayerCall& c, const Inputs& in) {
     const LayerSpec& l = c.l;
     torch::Tensor x = in[0];
     if (l.negative_slope == 0 && l.threshold == 0) x = torch::relu(x);
@@ -309,13 +308,13 @@ torch::Tensor relu_forward(const Call& c, const Inputs& in) {
     return l.max_value >= 0 ? torch::clamp_max(x, l.max_value) : x;
 }
 
-torch::Tensor merge_forward(const Call& c, const Inputs& in) {
+torch::Tensor merge_forward(const LayerCall& c, const Inputs& in) {
     const std::string& t = c.l.type;
     if (t == "Subtract") return in[0] - in[1];
     if (t == "Concatenate") {
-        int64_t rank = int64_t(c.in_shape().size());
-        int64_t a = (c.l.axis < 0 ? rank + 1 + c.l.axis : c.l.axis) - 1;  // per-sample, channels-last
-        int64_t dim = rank == 3 ? (a == 2 ? 1 : a + 2) : a + 1;           // images are NCHW inside
+        size_t rank = c.in_shape().size();
+        int64_t a = concat_axis(c.l, rank);                      // per-sample, channels-last
+        int64_t dim = rank == 3 ? (a == 2 ? 1 : a + 2) : a + 1;  // images are NCHW inside
         return torch::cat(in, dim);
     }
     torch::Tensor x = in[0];
@@ -328,8 +327,8 @@ torch::Tensor merge_forward(const Call& c, const Inputs& in) {
     return t == "Average" ? x / double(in.size()) : x;
 }
 
-const std::vector<std::pair<std::string, Forward>>& forwards() {
-    static const std::vector<std::pair<std::string, Forward>> table = {
+const std::vector<std::pair<std::string, LayerForward>>& forwards() {
+    static const std::vector<std::pair<std::string, LayerForward>> table = {
         {"Conv2D", conv2d_forward},
         {"Conv2DTranspose", transpose_forward},
         {"DepthwiseConv2D", depthwise_forward},
@@ -347,12 +346,12 @@ const std::vector<std::pair<std::string, Forward>>& forwards() {
         {"Dropout", dropout_forward},
         {"SpatialDropout2D", dropout_forward},
         {"BatchNormalization", batch_norm_forward},
-        {"Activation", [](const Call& c, const Inputs& in) { return c.activated(in[0]); }},
-        {"Softmax", [](const Call& c, const Inputs& in) { return c.activated(in[0]); }},
+        {"Activation", [](const LayerCall& c, const Inputs& in) { return c.activated(in[0]); }},
+        {"Softmax", [](const LayerCall& c, const Inputs& in) { return c.activated(in[0]); }},
         {"ReLU", relu_forward},
-        {"LeakyReLU", [](const Call& c, const Inputs& in) { return torch::leaky_relu(in[0], c.l.negative_slope); }},
-        {"Rescaling", [](const Call& c, const Inputs& in) { return in[0] * c.l.rescale + c.l.offset; }},
-        {"Lambda", [](const Call& c, const Inputs& in) { return evaluate(c.l.expr, in[0]); }},
+        {"LeakyReLU", [](const LayerCall& c, const Inputs& in) { return torch::leaky_relu(in[0], c.l.negative_slope); }},
+        {"Rescaling", [](const LayerCall& c, const Inputs& in) { return in[0] * c.l.rescale + c.l.offset; }},
+        {"Lambda", [](const LayerCall& c, const Inputs& in) { return evaluate(c.l.expr, in[0]); }},
         {"Add", merge_forward},
         {"Subtract", merge_forward},
         {"Multiply", merge_forward},
@@ -364,7 +363,7 @@ const std::vector<std::pair<std::string, Forward>>& forwards() {
     return table;
 }
 
-Forward find_forward(const std::string& type) {
+LayerForward find_forward(const std::string& type) {
     for (auto& [t, f] : forwards())
         if (t == type) return f;
     return nullptr;
@@ -379,7 +378,8 @@ Network::Network(const Spec& spec, uint64_t seed, torch::Dtype dtype) : spec_(sp
     layer_params_.resize(spec_.layers.size());
     for (size_t i = 0; i < spec_.layers.size(); ++i) {
         const LayerSpec& l = spec_.layers[i];
-        if (!has_forward(l.type)) throw Error(kSoftware, "", "no engine for layer type " + l.type);
+        forward_.push_back(find_forward(l.type));
+        if (!forward_.back()) throw Error(kSoftware, "", "no engine for layer type " + l.type);
         Random random(seed, 0, i, Purpose::Init);
         for (const WeightSpec& w : layer_weights(l)) {
             torch::Tensor t = torch::empty(w.shape, torch::kFloat);
@@ -419,9 +419,9 @@ Network::Output Network::forward(const torch::Tensor& input, bool training) {
         const Node& node = spec_.nodes[k];
         Inputs in;
         for (int i : node.inputs) in.push_back(i == kModelInput ? x : values[size_t(i)]);
-        Call call{spec_.layers[node.layer], node, params_, layer_params_[node.layer], training,
-                  k == last ? &out.logits : nullptr};
-        values[k] = find_forward(call.l.type)(call, in);
+        LayerCall call{spec_.layers[node.layer], node, params_, layer_params_[node.layer], training,
+                       k == last ? &out.logits : nullptr};
+        values[k] = forward_[node.layer](call, in);
         for (int i : node.inputs)  // a value no later call reads is freed now
             if (i != kModelInput && last_reader_[size_t(i)] == k) values[size_t(i)] = torch::Tensor();
     }

@@ -22,6 +22,10 @@ struct Parameter {
     double l1 = 0, l2 = 0;  // Keras' kernel/bias regularizer: l1 * sum|w| + l2 * sum(w^2) joins the loss
 };
 
+// One call of a layer (network.cpp) and the engine's function that runs it.
+struct LayerCall;
+using LayerForward = torch::Tensor (*)(const LayerCall&, const std::vector<torch::Tensor>&);
+
 // Weights in PyTorch layouts (WeightSpec in spec.hpp), named "<layer>.<weight>".
 class Network {
 public:
@@ -47,6 +51,7 @@ private:
     Spec spec_;
     std::vector<Parameter> params_;
     std::vector<std::vector<size_t>> layer_params_;  // indices into params_, per layer
+    std::vector<LayerForward> forward_;              // per layer, from the engine's table
     std::vector<size_t> last_reader_;                // per node: the last node that reads it
 };
 

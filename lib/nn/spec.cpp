@@ -152,15 +152,12 @@ std::vector<Ref> keras_ends(const json& v, const std::string& what, const std::s
     return refs;
 }
 
-std::vector<int64_t> parse_shape_key(Config& c, const char* key, bool batch) { return c.shape(key, batch); }
-
 // Reads one "layers" entry into a layer (and its inputs), or into the model input.
 struct Reader {
     std::string where;
     Spec& spec;
     std::vector<Call> calls;
     std::map<std::string, size_t> layer_index;
-    std::vector<std::vector<std::vector<Ref>>> keras_inbound;  // per layer (Functional)
     bool input_named = false;
 
     void entry(const json& e, int number, bool functional_keras) {
@@ -222,9 +219,9 @@ struct Reader {
         // Keras 2 puts the input shape on the first layer; Keras 3 on an InputLayer.
         Shape shape_here;
         for (const char* key : {"batch_input_shape", "batch_shape"})
-            if (c.has(key)) shape_here = parse_shape_key(c, key, true);
+            if (c.has(key)) shape_here = c.shape(key, true);
         for (const char* key : {"input_shape", "shape"})
-            if (c.has(key)) shape_here = parse_shape_key(c, key, false);
+            if (c.has(key)) shape_here = c.shape(key, false);
         if (type == "InputLayer") {
             c.ignore({"sparse", "ragged", "input_tensor", "batch_size", "optional", "dtype"});
             c.finish();
@@ -418,7 +415,7 @@ Spec parse_spec(const std::string& text, const std::string& where) {
     }
     if (!doc.is_object()) throw DataError(where, "a model spec is a JSON object");
     Spec spec;
-    Reader reader{where, spec, {}, {}, {}, false};
+    Reader reader{where, spec, {}, {}, false};
     json layers;
     bool functional_keras = false;
     std::vector<Ref> outputs;
@@ -444,23 +441,15 @@ Spec parse_spec(const std::string& text, const std::string& where) {
             if (cc.is_object()) {
                 if (cc.contains("loss") && !cc["loss"].is_null()) spec.loss = parse_loss(cc["loss"], where);
                 if (cc.contains("optimizer") && !cc["optimizer"].is_null()) parse_optimizer(cc["optimizer"], where, spec.optimizer);
-                if (cc.contains("metrics") && cc["metrics"].is_array()) {
+                if (cc.contains("metrics") && !cc["metrics"].is_null()) {
                     // A model from elsewhere still trains without a metric we do not compute.
-                    json flat = json::array();  // Keras 3 nests a list per output
-                    for (const json& m : cc["metrics"])
-                        for (const json& one : m.is_array() ? m : json::array({m})) flat.push_back(one);
-                    for (const json& m : flat) {
-                        try {
-                            for (const std::string& name : parse_metrics(json::array({m}), where))
-                                spec.metrics.push_back(name);
-                        } catch (const DataError&) {
-                            std::string shown = m.is_object() ? m.value("class_name", m.dump()) : m.dump();
-                            std::cerr << stderr_line_start() + progress_prefixed(where + ": compile_config: metric " + shown +
-                                         " is not one nntrain computes (" + join({"accuracy", "mae", "mse"}) +
-                                         "); it is left out") + "\n";
-                        }
-                    }
+                    std::vector<std::string> unknown;
+                    spec.metrics = parse_metrics(cc["metrics"], where, &unknown);
                     spec.metrics_given = true;
+                    for (const std::string& name : unknown)
+                        std::cerr << stderr_line_start() + progress_prefixed(where + ": compile_config: metric " + name +
+                                     " is not one nntrain computes (" + join({"accuracy", "mae", "mse"}) +
+                                     "); it is left out") + "\n";
                 }
             }
         }

@@ -41,6 +41,10 @@ for f in "$MODELS"/*.json; do
     run nntrain -m "$f" --summary
     check_status "example spec $(basename "$f") resolves" 0
 done
+run nntrain -m "$ROOT/tests/nn/keras/unet_weeds_keras3.json" --summary
+check_status "a Keras 3 functional model with a metric nntrain lacks" 0
+check_err "names the metric it leaves out" "unet_weeds_keras3.json: compile_config: metric MeanIoU is not one nntrain computes (accuracy, mae, mse); it is left out"
+check_out "and prints the graph's summary" "Total params: 433,537"
 
 # Training from a file, with validation and history; the model file is safetensors.
 run nntrain -j1 --seed 1 -m cnn.json --epochs 3 --val val.bs --history h.jsonl -o m.model train.bs
