@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 #include "cli/error.hpp"
 
@@ -42,6 +43,8 @@ Activation parse_activation(Config& c, const std::string& key) {
     c.fail("\"" + key + "\" must be an activation name, not " + v.dump());
 }
 
+std::string constant_initializer(double value) { return "constant(" + json(value).dump() + ")"; }
+
 // Keras' initializers by name, or as the VarianceScaling they are.
 std::string parse_initializer(Config& c, const std::string& key, const std::string& fallback) {
     if (!c.has(key)) {
@@ -63,10 +66,23 @@ std::string parse_initializer(Config& c, const std::string& key, const std::stri
                            : scale == 1 && mode == "fan_in" ? "lecun" : "";
         if (!kind.empty() && !base.empty()) return base + "_" + kind;
     }
+    if (n == "constant") {  // Keras' Constant(value), kept as "constant(value)"
+        double value = 0;
+        if (v.is_object() && v.contains("config") && v["config"].is_object() && v["config"].contains("value")) {
+            if (!v["config"]["value"].is_number()) c.fail("\"" + key + "\": Constant's value must be a number");
+            value = v["config"]["value"].get<double>();
+        }
+        return constant_initializer(value);
+    }
+    if (name.rfind("constant(", 0) == 0) {
+        char* end = nullptr;
+        std::strtod(name.c_str() + 9, &end);
+        if (end && std::string(end) == ")") return name;
+    }
     for (const std::string& k : kInitializers)
         if (lower_alnum(k) == n) return k;
     c.fail("\"" + key + "\": initializer " + (v.is_string() ? "\"" + name + "\"" : v.dump()) +
-           " is not supported (choices: " + join(kInitializers) + ")");
+           " is not supported (choices: " + join(kInitializers) + ", constant(value))");
 }
 
 // null, "l1", "l2", "l1_l2", or {"class_name": "L1L2", "config": {"l1": 0, "l2": 1e-4}}.
@@ -152,6 +168,47 @@ int64_t require_units(Config& c, const char* key) {
     int64_t n = c.integer(key, 0);
     if (!n) c.missing(key);
     return n;
+}
+
+// A preprocessing layer's factor: f for [-f, f], or [lower, upper]; fractions within [-1, 1].
+std::array<double, 2> parse_factor(Config& c, const char* key, bool fraction) {
+    if (!c.has(key)) c.missing(key, " (a fraction f for [-f, f], or [lower, upper])");
+    const json& v = c.raw(key);
+    std::array<double, 2> f;
+    if (v.is_number()) f = {-std::fabs(v.get<double>()), std::fabs(v.get<double>())};
+    else if (v.is_array() && v.size() == 2 && v[0].is_number() && v[1].is_number()) f = {v[0].get<double>(), v[1].get<double>()};
+    else c.fail("\"" + std::string(key) + "\" must be a number or [lower, upper], not " + v.dump());
+    if (f[0] > f[1]) c.fail("\"" + std::string(key) + "\": the lower bound " + v[0].dump() + " is above the upper " + v[1].dump());
+    if (fraction && (std::fabs(f[0]) > 1 || std::fabs(f[1]) > 1))
+        c.fail("\"" + std::string(key) + "\" must lie within [-1, 1], not " + v.dump());
+    return f;
+}
+
+// What RandomTranslation, RandomRotation and RandomZoom share: how they sample and fill.
+void parse_warp(Config& c, LayerSpec& l) {
+    l.fill_mode = c.string("fill_mode", "reflect");
+    if (l.fill_mode == "wrap") c.fail("\"fill_mode\": \"wrap\" is not implemented (reflect, nearest, constant)");
+    if (l.fill_mode != "reflect" && l.fill_mode != "nearest" && l.fill_mode != "constant")
+        c.fail("\"fill_mode\" must be \"reflect\", \"nearest\" or \"constant\", not \"" + l.fill_mode + "\"");
+    l.interpolation = c.string("interpolation", "bilinear");
+    if (l.interpolation != "bilinear" && l.interpolation != "nearest")
+        c.fail("\"interpolation\" must be \"bilinear\" or \"nearest\", not \"" + l.interpolation + "\"");
+    l.fill_value = c.number("fill_value", 0);
+    c.ignore({"seed"});  // draws follow nntrain's --seed
+}
+
+// A list of numbers, or one number (kept as a list of one).
+std::vector<double> parse_values(Config& c, const char* key) {
+    const json& v = c.raw(key);
+    std::vector<double> out;
+    if (v.is_number()) out.push_back(v.get<double>());
+    else if (v.is_array() && !v.empty())
+        for (const json& x : v) {
+            if (!x.is_number()) c.fail("\"" + std::string(key) + "\" must hold numbers, not " + v.dump());
+            out.push_back(x.get<double>());
+        }
+    else c.fail("\"" + std::string(key) + "\" must be a number or a list of numbers, not " + v.dump());
+    return out;
 }
 
 // ---- shapes ---------------------------------------------------------------
@@ -300,6 +357,15 @@ std::vector<WeightSpec> batch_norm_weights(const LayerSpec& l) {
     return w;
 }
 
+// One alpha per value of a sample, but one for all along the shared axes; images
+// channels-first [c, h, w] (1 where shared), to broadcast against NCHW.
+std::vector<WeightSpec> prelu_weights(const LayerSpec& l) {
+    Shape s = l.input_shape;
+    for (int64_t a : l.shared_axes) s[size_t(a - 1)] = 1;
+    if (s.size() == 3) s = {s[2], s[0], s[1]};
+    return {weight("alpha", s, l.kernel_initializer, 0, 0, l.kernel_regularizer)};
+}
+
 // ---- writing back ---------------------------------------------------------
 
 json pair_json(const Pair& p) { return json::array({p[0], p[1]}); }
@@ -328,6 +394,12 @@ void save_conv(const LayerSpec& l, json& j) {
 }
 
 void save_nothing(const LayerSpec&, json&) {}
+
+void save_warp(const LayerSpec& l, json& j) {
+    j["fill_mode"] = l.fill_mode;
+    j["interpolation"] = l.interpolation;
+    j["fill_value"] = l.fill_value;
+}
 
 void save_pool(const LayerSpec& l, json& j) {
     j["pool_size"] = pair_json(l.pool_size);
@@ -590,6 +662,108 @@ std::vector<LayerKind> make_kinds() {
          [](const LayerSpec& l, json& j) {
              j["scale"] = l.rescale;
              j["offset"] = l.offset;
+         }});
+    add({"Normalization", 1, 1,
+         [](Config& c, LayerSpec& l) {
+             if (!c.has("mean") || !c.has("variance"))
+                 c.fail("needs \"mean\" and \"variance\": Keras' adapt() keeps them in the weights file, which a "
+                        "model's JSON does not carry (imgstats(1) prints each channel's mean and std; variance = std^2)");
+             l.mean = parse_values(c, "mean");
+             l.variance = parse_values(c, "variance");
+             for (double v : l.variance)
+                 if (v < 0) c.fail("\"variance\" must hold values >= 0");
+             if (l.mean.size() != l.variance.size())
+                 c.fail("\"mean\" and \"variance\" must have one value each per channel");
+             l.invert = c.boolean("invert", false);
+             if (c.has("axis")) {
+                 const json& a = c.raw("axis");
+                 if (!(a == json(-1) || a == json::array({-1})))
+                     c.fail("\"axis\" must be -1 (per channel) or null (one mean for all), not " + a.dump());
+             }
+         },
+         [](const LayerSpec& l, const std::vector<Shape>& in) {
+             if (l.mean.size() != 1 && int64_t(l.mean.size()) != in[0].back())
+                 shape_fail("has " + std::to_string(l.mean.size()) + " means for " + std::to_string(in[0].back()) +
+                            " channels");
+             return in[0];
+         },
+         nullptr,
+         [](const LayerSpec& l, json& j) {
+             j["mean"] = l.mean;
+             j["variance"] = l.variance;
+             j["invert"] = l.invert;
+         }});
+    add({"PReLU", 1, 1,
+         [](Config& c, LayerSpec& l) {
+             l.kernel_initializer = parse_initializer(c, "alpha_initializer", "zeros");
+             l.kernel_regularizer = parse_regularizer(c, "alpha_regularizer");
+             c.require_default("alpha_constraint", nullptr, "constraints are not implemented");
+             if (c.has("shared_axes")) {
+                 const json& v = c.raw("shared_axes");
+                 for (const json& a : v.is_array() ? v : json::array({v})) {
+                     if (!a.is_number_integer() || a.get<int64_t>() < 1 || a.get<int64_t>() > 3)
+                         c.fail("\"shared_axes\" must hold axes 1 to 3 (the batch is 0), not " + v.dump());
+                     l.shared_axes.push_back(a.get<int64_t>());
+                 }
+             }
+         },
+         [](const LayerSpec& l, const std::vector<Shape>& in) {
+             for (int64_t a : l.shared_axes)
+                 if (a > int64_t(in[0].size()))
+                     shape_fail("\"shared_axes\": axis " + std::to_string(a) + " is beyond the input " + shape_tuple(in[0]));
+             return in[0];
+         },
+         prelu_weights,
+         [](const LayerSpec& l, json& j) {
+             j["alpha_initializer"] = l.kernel_initializer;
+             if (l.kernel_regularizer.active()) j["alpha_regularizer"] = regularizer_json(l.kernel_regularizer);
+             if (!l.shared_axes.empty()) j["shared_axes"] = l.shared_axes;
+         }});
+    // Keras 3's augmentation layers: random in training, the identity otherwise.
+    add({"RandomFlip", 1, 1,
+         [](Config& c, LayerSpec& l) {
+             l.flip_mode = c.string("mode", "horizontal_and_vertical");
+             if (l.flip_mode != "horizontal" && l.flip_mode != "vertical" && l.flip_mode != "horizontal_and_vertical")
+                 c.fail("\"mode\" must be \"horizontal\", \"vertical\" or \"horizontal_and_vertical\", not \"" +
+                        l.flip_mode + "\"");
+             c.ignore({"seed"});
+         },
+         image_same_shape, nullptr, [](const LayerSpec& l, json& j) { j["mode"] = l.flip_mode; }});
+    add({"RandomTranslation", 1, 1,
+         [](Config& c, LayerSpec& l) {
+             l.height_factor = parse_factor(c, "height_factor", true);
+             l.width_factor = parse_factor(c, "width_factor", true);
+             parse_warp(c, l);
+         },
+         image_same_shape, nullptr,
+         [](const LayerSpec& l, json& j) {
+             j["height_factor"] = l.height_factor;
+             j["width_factor"] = l.width_factor;
+             save_warp(l, j);
+         }});
+    add({"RandomRotation", 1, 1,
+         [](Config& c, LayerSpec& l) {
+             l.rotation = parse_factor(c, "factor", false);
+             parse_warp(c, l);
+         },
+         image_same_shape, nullptr,
+         [](const LayerSpec& l, json& j) {
+             j["factor"] = l.rotation;
+             save_warp(l, j);
+         }});
+    add({"RandomZoom", 1, 1,
+         [](Config& c, LayerSpec& l) {
+             l.height_factor = parse_factor(c, "height_factor", true);
+             l.width_follows_height = !c.has("width_factor");
+             if (l.width_follows_height) c.ignore({"width_factor"});
+             else l.width_factor = parse_factor(c, "width_factor", true);
+             parse_warp(c, l);
+         },
+         image_same_shape, nullptr,
+         [](const LayerSpec& l, json& j) {
+             j["height_factor"] = l.height_factor;
+             j["width_factor"] = l.width_follows_height ? json(nullptr) : json(l.width_factor);
+             save_warp(l, j);
          }});
     add({"Lambda", 1, 1,
          [](Config& c, LayerSpec& l) {

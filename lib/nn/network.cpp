@@ -1,6 +1,7 @@
 #include "nn/network.hpp"
 
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 
 #include "cli/error.hpp"
@@ -42,6 +43,10 @@ void initialize(torch::Tensor& t, const std::string& kind, int64_t fan_in, int64
     }
     if (kind == "ones") {
         t.fill_(1);
+        return;
+    }
+    if (kind.rfind("constant(", 0) == 0) {  // Keras' Constant(value)
+        t.fill_(std::strtod(kind.c_str() + 9, nullptr));
         return;
     }
     bool he = kind.rfind("he_", 0) == 0, lecun = kind.rfind("lecun_", 0) == 0;
@@ -308,6 +313,82 @@ torch::Tensor relu_forward(const LayerCall& c, const Inputs& in) {
     return l.max_value >= 0 ? torch::clamp_max(x, l.max_value) : x;
 }
 
+// Per channel: dim 1 of NCHW images and of flat [n, k] alike.
+torch::Tensor channel_view(const std::vector<double>& v, const torch::Tensor& x) {
+    torch::Tensor t = torch::tensor(std::vector<float>(v.begin(), v.end()), x.options().requires_grad(false));
+    std::vector<int64_t> shape(size_t(x.dim()), 1);
+    shape[1] = t.numel();
+    return t.view(shape);
+}
+
+torch::Tensor normalization_forward(const LayerCall& c, const Inputs& in) {
+    torch::Tensor mean = channel_view(c.l.mean, in[0]), var = channel_view(c.l.variance, in[0]);
+    torch::Tensor sd = torch::clamp_min(torch::sqrt(var), 1e-7);  // Keras: max(sqrt(variance), epsilon)
+    return c.l.invert ? mean + in[0] * sd : (in[0] - mean) / sd;
+}
+
+torch::Tensor prelu_forward(const LayerCall& c, const Inputs& in) {
+    return torch::relu(in[0]) - c.w("alpha") * torch::relu(-in[0]);  // Keras' form: alpha scales the negative part
+}
+
+torch::Tensor random_flip_forward(const LayerCall& c, const Inputs& in) {
+    torch::Tensor x = in[0];
+    if (!c.training) return x;
+    auto flip = [&](int64_t dim) {  // each image, with probability 1/2
+        torch::Tensor pick = (torch::rand({x.size(0), 1, 1, 1}, x.options().requires_grad(false)) < 0.5);
+        return torch::where(pick, x.flip({dim}), x);
+    };
+    if (c.l.flip_mode != "vertical") x = flip(3);
+    if (c.l.flip_mode != "horizontal") x = flip(2);
+    return x;
+}
+
+// Keras' image transforms, as TensorFlow's ImageProjectiveTransform runs them:
+// output pixel p (centres at integers) reads the input at A (p - c) + c - t, for
+// the image centre c; "reflect" mirrors about the outer pixels' edges (d c b a |
+// a b c d). grid_sample's normalized coordinates (align_corners false) put c at
+// the origin and scale x by 2/width, y by 2/height, so A becomes S A S^-1.
+torch::Tensor warp(const torch::Tensor& x, const torch::Tensor& a, const torch::Tensor& t, const LayerSpec& l) {
+    double h = double(x.size(2)), w = double(x.size(3));
+    torch::Tensor theta = torch::stack({torch::stack({a.select(1, 0), a.select(1, 1) * (h / w), t.select(1, 0) * (-2 / w)}, 1),
+                                        torch::stack({a.select(1, 2) * (w / h), a.select(1, 3), t.select(1, 1) * (-2 / h)}, 1)},
+                                       1);
+    torch::Tensor grid = torch::affine_grid_generator(theta, x.sizes(), false);
+    int64_t mode = l.interpolation == "nearest" ? 1 : 0;  // grid_sample: 0 bilinear, 1 nearest
+    int64_t padding = l.fill_mode == "reflect" ? 2 : l.fill_mode == "nearest" ? 1 : 0;  // 0 zeros, 1 border, 2 reflection
+    if (l.fill_mode == "constant" && l.fill_value != 0)  // zeros outside, shifted to fill_value
+        return torch::grid_sampler(x - l.fill_value, grid, mode, padding, false) + l.fill_value;
+    return torch::grid_sampler(x, grid, mode, padding, false);
+}
+
+// One draw per image in [lower, upper].
+torch::Tensor uniform(int64_t n, const std::array<double, 2>& range, const torch::TensorOptions& o) {
+    return torch::rand({n}, o) * (range[1] - range[0]) + range[0];
+}
+
+torch::Tensor random_warp_forward(const LayerCall& c, const Inputs& in) {
+    const LayerSpec& l = c.l;
+    const torch::Tensor& x = in[0];
+    if (!c.training) return x;
+    int64_t n = x.size(0);
+    torch::TensorOptions o = x.options().requires_grad(false);
+    torch::Tensor zero = torch::zeros({n}, o), one = torch::ones({n}, o);
+    torch::Tensor a = torch::stack({one, zero, zero, one}, 1), t = torch::stack({zero, zero}, 1);  // (x, y)
+    if (l.type == "RandomTranslation") {
+        torch::Tensor dy = uniform(n, l.height_factor, o) * double(x.size(2));
+        torch::Tensor dx = uniform(n, l.width_factor, o) * double(x.size(3));
+        t = torch::stack({dx, dy}, 1);
+    } else if (l.type == "RandomRotation") {
+        torch::Tensor angle = uniform(n, l.rotation, o) * (2 * M_PI), cos = torch::cos(angle), sin = torch::sin(angle);
+        a = torch::stack({cos, -sin, sin, cos}, 1);
+    } else {  // RandomZoom: a zoom above 1 reads a larger area (zooms out)
+        torch::Tensor zy = uniform(n, {1 + l.height_factor[0], 1 + l.height_factor[1]}, o);
+        torch::Tensor zx = l.width_follows_height ? zy : uniform(n, {1 + l.width_factor[0], 1 + l.width_factor[1]}, o);
+        a = torch::stack({zx, zero, zero, zy}, 1);
+    }
+    return warp(x, a, t, l);
+}
+
 torch::Tensor merge_forward(const LayerCall& c, const Inputs& in) {
     const std::string& t = c.l.type;
     if (t == "Subtract") return in[0] - in[1];
@@ -351,6 +432,12 @@ const std::vector<std::pair<std::string, LayerForward>>& forwards() {
         {"ReLU", relu_forward},
         {"LeakyReLU", [](const LayerCall& c, const Inputs& in) { return torch::leaky_relu(in[0], c.l.negative_slope); }},
         {"Rescaling", [](const LayerCall& c, const Inputs& in) { return in[0] * c.l.rescale + c.l.offset; }},
+        {"Normalization", normalization_forward},
+        {"PReLU", prelu_forward},
+        {"RandomFlip", random_flip_forward},
+        {"RandomTranslation", random_warp_forward},
+        {"RandomRotation", random_warp_forward},
+        {"RandomZoom", random_warp_forward},
         {"Lambda", [](const LayerCall& c, const Inputs& in) { return evaluate(c.l.expr, in[0]); }},
         {"Add", merge_forward},
         {"Subtract", merge_forward},

@@ -58,6 +58,18 @@ struct LayerSpec {
     double max_value = -1, threshold = 0;  // max_value < 0: none
     // Rescaling
     double rescale = 1, offset = 0;
+    // Normalization: (x - mean) / max(sqrt(variance), 1e-7), per channel (one value each, or one for all)
+    std::vector<double> mean, variance;
+    bool invert = false;
+    // PReLU: Keras' axes (1 height, 2 width, 3 channels; 1 for flat inputs) that share one alpha
+    std::vector<int64_t> shared_axes;
+    // RandomFlip ("horizontal", "vertical", "horizontal_and_vertical"); RandomTranslation and RandomZoom
+    // (fractions of the height and width), RandomRotation (fractions of a full turn): [lower, upper]
+    std::string flip_mode;
+    std::array<double, 2> height_factor{0, 0}, width_factor{0, 0}, rotation{0, 0};
+    bool width_follows_height = false;  // RandomZoom without width_factor: one zoom for both axes
+    std::string fill_mode = "reflect";  // reflect, nearest, constant
+    double fill_value = 0;
     // Reshape (per sample, channels-last; -1 resolved)
     Shape target_shape;
     // Lambda

@@ -116,6 +116,71 @@ def merge(t, ins, axis):
     return out.permute(0, 3, 1, 2) if out.dim() == 4 else out
 
 
+def tf_map(v, n, mode):
+    """TensorFlow's ImageProjectiveTransform: a source coordinate outside [0, n-1]
+    by fill mode (reflect: d c b a | a b c d, about the outer pixels' edges)."""
+    if mode == "constant":
+        return v
+    if mode == "reflect" and n > 1:
+        sz2 = 2.0 * n
+        lo = torch.where(v < -sz2, sz2 * torch.trunc(-v / sz2) + v, v)
+        lo = torch.where(lo < -n, lo + sz2, -lo - 1)
+        hi = v - sz2 * torch.trunc(v / sz2)
+        hi = torch.where(hi >= n, sz2 - hi - 1, hi)
+        v = torch.where(v < 0, lo, torch.where(v > n - 1, hi, v))
+    return torch.clamp(v, 0, n - 1)
+
+
+def transform(L, x, a, t):
+    """Output pixel p reads the input at a (p - c) + c - t (pixel centres at
+    integers, c the centre), interpolated as TensorFlow does, with fill_value
+    for neighbours outside the image. x: NCHW; a: ((a00, a01), (a10, a11)) on (x, y)."""
+    n, ch, h, w = x.shape
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=x.dtype), torch.arange(w, dtype=x.dtype), indexing="ij")
+    cx, cy = (w - 1) / 2, (h - 1) / 2
+    sx = a[0][0] * (xs - cx) + a[0][1] * (ys - cy) + cx - t[0]
+    sy = a[1][0] * (xs - cx) + a[1][1] * (ys - cy) + cy - t[1]
+    sx, sy = tf_map(sx, w, L["fill_mode"]), tf_map(sy, h, L["fill_mode"])
+    fill = L["fill_value"]
+
+    def read(iy, ix):
+        inside = (ix >= 0) & (ix <= w - 1) & (iy >= 0) & (iy <= h - 1)
+        v = x[:, :, iy.clamp(0, h - 1).long(), ix.clamp(0, w - 1).long()]
+        return torch.where(inside, v, torch.full_like(v, fill))
+
+    if L["interpolation"] == "nearest":
+        return read(torch.round(sy), torch.round(sx))
+    y0, x0 = torch.floor(sy), torch.floor(sx)
+    top = (x0 + 1 - sx) * read(y0, x0) + (sx - x0) * read(y0, x0 + 1)
+    bottom = (x0 + 1 - sx) * read(y0 + 1, x0) + (sx - x0) * read(y0 + 1, x0 + 1)
+    return (y0 + 1 - sy) * top + (sy - y0) * bottom
+
+
+def fixed(L, key):
+    lo, hi = L[key]
+    if lo != hi:
+        raise SystemExit("parity: %s draws at random; give it [v, v] in parity models" % L["type"])
+    return lo
+
+
+def preprocessing(L, x, training):
+    """Keras 3's augmentation layers (the identity outside training), on fixed draws."""
+    t = L["type"]
+    if not training:
+        return x
+    if t == "RandomFlip":
+        raise SystemExit("parity: RandomFlip draws at random; leave it out of parity models")
+    h, w = x.shape[2], x.shape[3]
+    if t == "RandomTranslation":
+        return transform(L, x, ((1, 0), (0, 1)), (fixed(L, "width_factor") * w, fixed(L, "height_factor") * h))
+    if t == "RandomRotation":
+        angle = fixed(L, "factor") * 2 * math.pi
+        return transform(L, x, ((math.cos(angle), -math.sin(angle)), (math.sin(angle), math.cos(angle))), (0, 0))
+    zy = 1 + fixed(L, "height_factor")
+    zx = zy if L["width_factor"] is None else 1 + fixed(L, "width_factor")
+    return transform(L, x, ((zx, 0), (0, zy)), (0, 0))
+
+
 def layer(L, W, ins, training, stats):
     """One call of layer L on inputs `ins` (images NCHW)."""
     x = ins[0]
@@ -145,6 +210,15 @@ def layer(L, W, ins, training, stats):
         return F.leaky_relu(x, L["negative_slope"])
     if t == "Softmax":
         return torch.softmax(x, 1)
+    if t in ("RandomFlip", "RandomTranslation", "RandomRotation", "RandomZoom"):
+        return preprocessing(L, x, training)
+    if t == "Normalization":
+        shape = (1, -1, 1, 1) if x.dim() == 4 else (1, -1)
+        mean = torch.tensor(L["mean"], dtype=x.dtype).view(shape)
+        sd = torch.clamp(torch.sqrt(torch.tensor(L["variance"], dtype=x.dtype)), min=1e-7).view(shape)
+        return mean + x * sd if L["invert"] else (x - mean) / sd
+    if t == "PReLU":  # Keras' form: relu(x) - alpha * relu(-x)
+        return F.relu(x) - W[name + ".alpha"] * F.relu(-x)
     if t == "SpatialDropout2D":
         if training and L["rate"] > 0:
             raise SystemExit("parity: SpatialDropout2D is random; leave it out of parity models")
@@ -352,7 +426,7 @@ def regularization(spec, W):
     """Keras' model.losses of the weight regularizers: l1 * sum|w| + l2 * sum(w^2), summed."""
     total = torch.zeros((), dtype=torch.float64)
     for L in (E for E in spec["layers"] if "call" not in E):  # a layer called again counts once
-        for key, weight in (("kernel_regularizer", ".weight"), ("bias_regularizer", ".bias")):
+        for key, weight in (("kernel_regularizer", ".weight"), ("bias_regularizer", ".bias"), ("alpha_regularizer", ".alpha")):
             l1, l2 = regularizer(L.get(key))
             name = L["name"] + weight
             if (l1 or l2) and name in W:

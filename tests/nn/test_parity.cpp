@@ -308,3 +308,29 @@ TEST_CASE("parity with PyTorch: a MobileNet block from Keras 2 JSON (DepthwiseCo
     for (int i = 0; i < 5; ++i) y.values<int32_t>()[i] = (i * 2) % 3;
     check_parity("mobilenet", spec, pixels({5, 9, 9, 4}, DType::F32, 8), y);
 }
+
+TEST_CASE("parity with PyTorch: Keras 3's preprocessing layers on fixed draws, Normalization, PReLU", "[parity][preprocessing]") {
+    // A draw range [v, v] makes the random layers' transforms fixed, so parity.py
+    // (its own TensorFlow-style sampler, not grid_sample) can follow them in
+    // training; a convolution before them checks their gradients. 7x5 images:
+    // rotation on a non-square grid. Every fill mode and both interpolations.
+    const char* spec = R"({"input_shape": [7, 5, 2], "layers": [
+      {"type": "Normalization", "mean": [0.4, 0.6], "variance": [0.04, 0.09]},
+      {"type": "Conv2D", "filters": 3, "kernel_size": 3, "padding": "same"},
+      {"type": "RandomTranslation", "height_factor": [0.3, 0.3], "width_factor": [-0.5, -0.5]},
+      {"type": "RandomRotation", "factor": [0.1, 0.1], "fill_mode": "nearest"},
+      {"type": "RandomZoom", "height_factor": [0.4, 0.4], "width_factor": [-0.3, -0.3], "fill_mode": "constant", "fill_value": 0.5},
+      {"type": "RandomRotation", "factor": [-0.3, -0.3], "fill_mode": "constant", "interpolation": "nearest"},
+      {"type": "RandomZoom", "height_factor": [-0.2, -0.2]},
+      {"type": "PReLU", "shared_axes": [1, 2], "alpha_initializer": {"class_name": "Constant", "config": {"value": 0.25}},
+       "alpha_regularizer": {"class_name": "L1L2", "config": {"l1": 0.01, "l2": 0.1}}},
+      {"type": "Flatten"},
+      {"type": "Dense", "units": 4},
+      {"type": "PReLU"},
+      {"type": "Normalization", "mean": 1, "variance": 4, "invert": true},
+      {"type": "Dense", "units": 3, "activation": "softmax"}],
+      "loss": "categorical_crossentropy", "optimizer": {"type": "sgd", "learning_rate": 0.5}})";
+    Tensor y("y", DType::I32, {6});
+    for (int i = 0; i < 6; ++i) y.values<int32_t>()[i] = i % 3;
+    check_parity("preprocessing", spec, pixels({6, 7, 5, 2}, DType::F32, 9), y);
+}
