@@ -88,6 +88,16 @@ public:
         if (!v.is_string()) fail("\"" + key + "\" must be a string, not " + v.dump());
         return v.get<std::string>();
     }
+    // One of a few strings; a mistake is told with the choices in the order given.
+    std::string choice(const std::string& key, const std::string& fallback, const std::vector<std::string>& choices) {
+        std::string s = string(key, fallback);
+        std::string list;
+        for (size_t i = 0; i < choices.size(); ++i) {
+            if (s == choices[i]) return s;
+            list += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") + ("\"" + choices[i] + "\"");
+        }
+        fail("\"" + key + "\" must be " + list + ", not \"" + s + "\"");
+    }
     // An int or a pair of ints (kernel_size, strides, pool_size, size).
     bool pair(const std::string& key, int64_t out[2]) {
         if (!has(key)) return used(key), false;

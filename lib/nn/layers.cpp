@@ -123,9 +123,7 @@ Regularizer parse_regularizer(Config& c, const std::string& key) {
 }
 
 void parse_padding(Config& c, LayerSpec& l) {
-    std::string p = c.string("padding", "valid");
-    if (p != "valid" && p != "same") c.fail("\"padding\" must be \"valid\" or \"same\", not \"" + p + "\"");
-    l.same = p == "same";
+    l.same = c.choice("padding", "valid", {"valid", "same"}) == "same";
 }
 
 // ZeroPadding2D's padding and Cropping2D's cropping: n, (rows, cols) or ((top, bottom), (left, right)).
@@ -186,13 +184,10 @@ std::array<double, 2> parse_factor(Config& c, const char* key, bool fraction) {
 
 // What RandomTranslation, RandomRotation and RandomZoom share: how they sample and fill.
 void parse_warp(Config& c, LayerSpec& l) {
-    l.fill_mode = c.string("fill_mode", "reflect");
-    if (l.fill_mode == "wrap") c.fail("\"fill_mode\": \"wrap\" is not implemented (reflect, nearest, constant)");
-    if (l.fill_mode != "reflect" && l.fill_mode != "nearest" && l.fill_mode != "constant")
-        c.fail("\"fill_mode\" must be \"reflect\", \"nearest\" or \"constant\", not \"" + l.fill_mode + "\"");
-    l.interpolation = c.string("interpolation", "bilinear");
-    if (l.interpolation != "bilinear" && l.interpolation != "nearest")
-        c.fail("\"interpolation\" must be \"bilinear\" or \"nearest\", not \"" + l.interpolation + "\"");
+    if (c.string("fill_mode", "reflect") == "wrap")
+        c.fail("\"fill_mode\": \"wrap\" is not implemented (reflect, nearest, constant)");
+    l.fill_mode = c.choice("fill_mode", "reflect", {"reflect", "nearest", "constant"});
+    l.interpolation = c.choice("interpolation", "bilinear", {"bilinear", "nearest"});
     l.fill_value = c.number("fill_value", 0);
     c.ignore({"seed"});  // draws follow nntrain's --seed
 }
@@ -515,9 +510,7 @@ std::vector<LayerKind> make_kinds() {
     add({"UpSampling2D", 1, 1,
          [](Config& c, LayerSpec& l) {
              c.pair("size", l.size.data());
-             l.interpolation = c.string("interpolation", "nearest");
-             if (l.interpolation != "nearest" && l.interpolation != "bilinear")
-                 c.fail("\"interpolation\" must be \"nearest\" or \"bilinear\", not \"" + l.interpolation + "\"");
+             l.interpolation = c.choice("interpolation", "nearest", {"nearest", "bilinear"});
          },
          [](const LayerSpec& l, const std::vector<Shape>& in) {
              const Shape& x = one_image(in);
@@ -722,10 +715,7 @@ std::vector<LayerKind> make_kinds() {
     // Keras 3's augmentation layers: random in training, the identity otherwise.
     add({"RandomFlip", 1, 1,
          [](Config& c, LayerSpec& l) {
-             l.flip_mode = c.string("mode", "horizontal_and_vertical");
-             if (l.flip_mode != "horizontal" && l.flip_mode != "vertical" && l.flip_mode != "horizontal_and_vertical")
-                 c.fail("\"mode\" must be \"horizontal\", \"vertical\" or \"horizontal_and_vertical\", not \"" +
-                        l.flip_mode + "\"");
+             l.flip_mode = c.choice("mode", "horizontal_and_vertical", {"horizontal", "vertical", "horizontal_and_vertical"});
              c.ignore({"seed"});
          },
          image_same_shape, nullptr, [](const LayerSpec& l, json& j) { j["mode"] = l.flip_mode; }});
