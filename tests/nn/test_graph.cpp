@@ -13,6 +13,7 @@
 #include "nn/layers.hpp"
 #include "nn/network.hpp"
 #include "nn/spec.hpp"
+#include "spec_text.hpp"
 
 #undef CHECK
 #include <catch2/catch.hpp>
@@ -42,15 +43,6 @@ std::string keras_file(const std::string& name) {
         }
     }
     FAIL("cannot find tests/nn/keras/" << name);
-    return "";
-}
-
-std::string error_of(const std::string& text) {
-    try {
-        parse_spec(text, "net.json");
-    } catch (const DataError& e) {
-        return e.where() + ": " + e.what();
-    }
     return "";
 }
 
@@ -127,41 +119,41 @@ TEST_CASE("a graph written by hand: inputs by name, a layer called twice, the ou
 }
 
 TEST_CASE("graph mistakes are named with the layer", "[graph][spec][errors]") {
-    CHECK(error_of(R"({"input_shape": [4], "layers": [{"type": "Dense", "units": 2, "name": "d", "inputs": ["dd"]},
+    CHECK(spec_error(R"({"input_shape": [4], "layers": [{"type": "Dense", "units": 2, "name": "d", "inputs": ["dd"]},
                                                       {"type": "Dense", "units": 2, "name": "dd"}]})") ==
           "net.json: layer 1 (d, Dense): its inputs form a cycle");
-    CHECK(error_of(R"({"input_shape": [4], "layers": [{"type": "Dense", "units": 2, "name": "d1"},
+    CHECK(spec_error(R"({"input_shape": [4], "layers": [{"type": "Dense", "units": 2, "name": "d1"},
                                                       {"type": "Dense", "units": 2, "inputs": ["d"]}]})") ==
           "net.json: layer 2 (dense, Dense): reads \"d[0][0]\", which is no layer of the model; did you mean \"d1\"?");
-    CHECK(error_of(R"({"input_shape": [4], "layers": [{"type": "Dense", "units": 2, "name": "unused"},
+    CHECK(spec_error(R"({"input_shape": [4], "layers": [{"type": "Dense", "units": 2, "name": "unused"},
                                                       {"type": "Dense", "units": 2, "inputs": ["input_layer"]}]})") ==
           "net.json: layer 1 (unused, Dense): its output is never used (the model's output is dense); remove the layer "
           "or name it in a later layer's \"inputs\"");
-    CHECK(error_of(R"({"input_shape": [4], "layers": [{"type": "Dense", "units": 2, "name": "a"},
+    CHECK(spec_error(R"({"input_shape": [4], "layers": [{"type": "Dense", "units": 2, "name": "a"},
                                                       {"type": "Dense", "units": 3, "name": "b", "inputs": ["input_layer"]},
                                                       {"type": "Add", "inputs": ["a", "b"]}]})") ==
           "net.json: layer 3 (add, Add): Add needs inputs of one shape, but gets (None, 2) and (None, 3)");
-    CHECK(error_of(R"({"input_shape": [4], "layers": [{"type": "Add"}]})") ==
+    CHECK(spec_error(R"({"input_shape": [4], "layers": [{"type": "Add"}]})") ==
           "net.json: layer 1 (add, Add): takes 2 or more inputs, not 1");
-    CHECK(error_of(R"({"input_shape": [4], "layers": [{"type": "Dense", "name": "a", "units": 4},
+    CHECK(spec_error(R"({"input_shape": [4], "layers": [{"type": "Dense", "name": "a", "units": 4},
                                                       {"call": "a", "inputs": ["a[3]"]}]})") ==
           "net.json: layer 1 (a, Dense): reads \"a[3][0]\", which is not called that many times");
-    CHECK(error_of(R"({"input_shape": [8, 8, 1], "layers": [{"type": "Conv2D", "name": "c", "filters": 2, "kernel_size": 1},
+    CHECK(spec_error(R"({"input_shape": [8, 8, 1], "layers": [{"type": "Conv2D", "name": "c", "filters": 2, "kernel_size": 1},
                                                            {"call": "c", "inputs": ["c"]}]})") ==
           "net.json: layer 1 (c, Conv2D): called again on (None, 8, 8, 2), but its weights were built for (None, 8, 8, 1)");
-    CHECK_THAT(error_of(R"({"input_shape": [8, 8, 1], "layers": [{"type": "Concatenate", "axis": 0, "inputs": ["input_layer", "input_layer"]}]})"),
+    CHECK_THAT(spec_error(R"({"input_shape": [8, 8, 1], "layers": [{"type": "Concatenate", "axis": 0, "inputs": ["input_layer", "input_layer"]}]})"),
                Catch::Contains("\"axis\": 0 is the batch axis"));
     std::string two_inputs = R"({"class_name": "Functional", "config": {"name": "m", "layers": [
       {"class_name": "InputLayer", "name": "a", "config": {"batch_input_shape": [null, 4], "name": "a"}, "inbound_nodes": []},
       {"class_name": "InputLayer", "name": "b", "config": {"batch_input_shape": [null, 4], "name": "b"}, "inbound_nodes": []},
       {"class_name": "Add", "name": "add", "config": {"name": "add"}, "inbound_nodes": [[["a", 0, 0, {}], ["b", 0, 0, {}]]]}],
       "input_layers": [["a", 0, 0], ["b", 0, 0]], "output_layers": [["add", 0, 0]]}})";
-    CHECK(error_of(two_inputs) == "net.json: the model has 2 inputs; nntrain trains models of one input and one output");
+    CHECK(spec_error(two_inputs) == "net.json: the model has 2 inputs; nntrain trains models of one input and one output");
     std::string nested = R"({"class_name": "Functional", "config": {"name": "m", "layers": [
       {"class_name": "InputLayer", "name": "a", "config": {"batch_input_shape": [null, 4], "name": "a"}, "inbound_nodes": []},
       {"class_name": "Sequential", "name": "inner", "config": {"name": "inner", "layers": []}, "inbound_nodes": [[["a", 0, 0, {}]]]}],
       "input_layers": [["a", 0, 0]], "output_layers": [["inner", 0, 0]]}})";
-    CHECK_THAT(error_of(nested), Catch::Contains("layer 2: a model inside a model is not supported"));
+    CHECK_THAT(spec_error(nested), Catch::Contains("layer 2: a model inside a model is not supported"));
 }
 
 TEST_CASE("the engine runs every layer type the spec reads", "[graph]") {

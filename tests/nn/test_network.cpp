@@ -11,6 +11,7 @@
 #include "nn/engine.hpp"
 #include "nn/network.hpp"
 #include "nn/spec.hpp"
+#include "spec_text.hpp"
 
 // glog (through libtorch) defines CHECK too; Catch's is the one meant here.
 #undef CHECK
@@ -57,10 +58,6 @@ double gradient_error(const std::string& spec_json, bool training = true, double
         }
     }
     return worst;
-}
-
-std::string one_layer(const std::string& input, const std::string& layer) {
-    return R"({"input_shape": )" + input + R"(, "layers": [)" + layer + "]}";
 }
 
 std::string temp_path(const std::string& name) {

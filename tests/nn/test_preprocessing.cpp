@@ -10,6 +10,7 @@
 #include "cli/error.hpp"
 #include "nn/network.hpp"
 #include "nn/spec.hpp"
+#include "spec_text.hpp"
 
 #undef CHECK
 #include <catch2/catch.hpp>
@@ -19,18 +20,9 @@ using namespace imgpipe::nn;
 
 namespace {
 
-Spec one_layer(const std::string& input, const std::string& layer) {
-    return parse_spec(R"({"input_shape": )" + input + R"(, "layers": [)" + layer + "]}", "net.json");
-}
+Spec spec_of(const std::string& input, const std::string& layer) { return parse_spec(one_layer(input, layer), "net.json"); }
 
-std::string error_of(const std::string& input, const std::string& layer) {
-    try {
-        one_layer(input, layer);
-    } catch (const DataError& e) {
-        return e.what();
-    }
-    return "";
-}
+std::string error_of(const std::string& input, const std::string& layer) { return spec_error(one_layer(input, layer)); }
 
 // Distinct values, so a moved pixel cannot pass for another.
 torch::Tensor images(int64_t n, int64_t h, int64_t w, int64_t c) {
@@ -40,13 +32,13 @@ torch::Tensor images(int64_t n, int64_t h, int64_t w, int64_t c) {
 }  // namespace
 
 TEST_CASE("PReLU: one alpha per value, shared along shared_axes, Keras' counts and initializers", "[preprocessing][spec]") {
-    CHECK(one_layer("[6, 5, 4]", R"({"type": "PReLU"})").trainable_params() == 6 * 5 * 4);
-    CHECK(one_layer("[6, 5, 4]", R"({"type": "PReLU", "shared_axes": [1, 2]})").trainable_params() == 4);
-    CHECK(one_layer("[6, 5, 4]", R"({"type": "PReLU", "shared_axes": 3})").trainable_params() == 30);
-    CHECK(one_layer("[7]", R"({"type": "PReLU"})").trainable_params() == 7);
-    CHECK(one_layer("[6, 5, 4]", R"({"type": "PReLU", "shared_axes": [1, 2]})").layers[0].name == "p_re_lu");
+    CHECK(spec_of("[6, 5, 4]", R"({"type": "PReLU"})").trainable_params() == 6 * 5 * 4);
+    CHECK(spec_of("[6, 5, 4]", R"({"type": "PReLU", "shared_axes": [1, 2]})").trainable_params() == 4);
+    CHECK(spec_of("[6, 5, 4]", R"({"type": "PReLU", "shared_axes": 3})").trainable_params() == 30);
+    CHECK(spec_of("[7]", R"({"type": "PReLU"})").trainable_params() == 7);
+    CHECK(spec_of("[6, 5, 4]", R"({"type": "PReLU", "shared_axes": [1, 2]})").layers[0].name == "p_re_lu");
 
-    Spec s = one_layer("[3, 2, 4]", R"({"type": "PReLU", "shared_axes": [1, 2],
+    Spec s = spec_of("[3, 2, 4]", R"({"type": "PReLU", "shared_axes": [1, 2],
         "alpha_initializer": {"class_name": "Constant", "config": {"value": 0.25}}})");
     Network net(s, 1);
     torch::Tensor alpha = net.find("p_re_lu.alpha")->value;
@@ -64,14 +56,14 @@ TEST_CASE("PReLU: one alpha per value, shared along shared_axes, Keras' counts a
 }
 
 TEST_CASE("Normalization: the stored mean and variance, per channel or one for all, and invert", "[preprocessing][spec]") {
-    Spec s = one_layer("[2, 2, 3]", R"({"type": "Normalization", "mean": [1, 2, 3], "variance": [4, 0, 0.25]})");
+    Spec s = spec_of("[2, 2, 3]", R"({"type": "Normalization", "mean": [1, 2, 3], "variance": [4, 0, 0.25]})");
     CHECK(s.trainable_params() + s.non_trainable_params() == 0);  // Keras: given values are constants, not weights
     Network net(s, 1);
     torch::Tensor x = images(2, 2, 2, 3) * 10;
     torch::Tensor mean = torch::tensor({1.f, 2.f, 3.f}), sd = torch::tensor({2.f, 1e-7f, 0.5f});
     CHECK(torch::allclose(net.forward(x, false).y, (x - mean) / sd));
 
-    Spec inv = one_layer("[3]", R"({"type": "Normalization", "axis": -1, "mean": 5, "variance": 4, "invert": true})");
+    Spec inv = spec_of("[3]", R"({"type": "Normalization", "axis": -1, "mean": 5, "variance": 4, "invert": true})");
     Network back(inv, 1);
     torch::Tensor v = torch::tensor({{0.f, 1.f, -1.f}});
     CHECK(torch::allclose(back.forward(v, false).y, v * 2 + 5));
@@ -90,7 +82,7 @@ TEST_CASE("random layers are the identity outside training and add no weights", 
     for (const char* layer : {R"({"type": "RandomFlip"})", R"({"type": "RandomTranslation", "height_factor": 0.2, "width_factor": 0.2})",
                               R"({"type": "RandomRotation", "factor": 0.1})", R"({"type": "RandomZoom", "height_factor": 0.3})"}) {
         INFO(layer);
-        Spec s = one_layer("[6, 5, 2]", layer);
+        Spec s = spec_of("[6, 5, 2]", layer);
         CHECK(s.trainable_params() + s.non_trainable_params() == 0);
         Network net(s, 1);
         torch::Tensor x = images(4, 6, 5, 2);
@@ -104,7 +96,7 @@ TEST_CASE("RandomFlip flips each image or leaves it, by its own draw, along the 
     torch::Tensor x = images(64, 4, 5, 1);
     for (const char* mode : {"horizontal", "vertical", "horizontal_and_vertical"}) {
         INFO(mode);
-        Network net(one_layer("[4, 5, 1]", std::string(R"({"type": "RandomFlip", "mode": ")") + mode + "\"}"), 1);
+        Network net(spec_of("[4, 5, 1]", std::string(R"({"type": "RandomFlip", "mode": ")") + mode + "\"}"), 1);
         torch::Tensor y = net.forward(x, true).y;
         std::vector<torch::Tensor> ways = {x, x.flip({2}), x.flip({1}), x.flip({1, 2})};  // NHWC: 2 is the width
         std::vector<int> count(4, 0);
@@ -129,7 +121,7 @@ TEST_CASE("RandomTranslation moves each image by its own whole-pixel-or-between 
     // interpolation it lands at most 0.2 * 21 = 4.2 pixels away, on each axis.
     torch::Tensor x = torch::zeros({32, 21, 21, 1});
     x.index_put_({torch::indexing::Slice(), 10, 10, 0}, 1.0);
-    Network net(one_layer("[21, 21, 1]", R"({"type": "RandomTranslation", "height_factor": 0.2, "width_factor": [0, 0.2],
+    Network net(spec_of("[21, 21, 1]", R"({"type": "RandomTranslation", "height_factor": 0.2, "width_factor": [0, 0.2],
         "fill_mode": "constant", "interpolation": "nearest"})"), 1);
     torch::Tensor y = net.forward(x, true).y;
     std::set<std::pair<int64_t, int64_t>> places;
@@ -153,7 +145,7 @@ TEST_CASE("RandomRotation and RandomZoom keep the centre and draw per image", "[
     for (const char* layer : {R"({"type": "RandomRotation", "factor": 0.25, "interpolation": "nearest", "fill_mode": "constant"})",
                               R"({"type": "RandomZoom", "height_factor": [-0.5, -0.2], "interpolation": "nearest", "fill_mode": "constant"})"}) {
         INFO(layer);
-        Network net(one_layer("[9, 9, 1]", layer), 1);
+        Network net(spec_of("[9, 9, 1]", layer), 1);
         torch::Tensor y = net.forward(x, true).y;
         CHECK(torch::all(y.index({torch::indexing::Slice(), 4, 4, 0}) == 1).item<bool>());
         int64_t moved = 0;

@@ -8,6 +8,7 @@
 #include "nn/engine.hpp"
 #include "nn/expr.hpp"
 #include "nn/spec.hpp"
+#include "spec_text.hpp"
 
 using namespace imgpipe;
 using namespace imgpipe::nn;
@@ -49,14 +50,6 @@ const char* kKeras3 = R"({"module": "keras", "class_name": "Sequential", "config
   "compile_config": {"optimizer": {"module": "keras.optimizers", "class_name": "RMSprop", "config": {"name": "rmsprop", "learning_rate": 0.0005, "weight_decay": null, "clipnorm": null, "global_clipnorm": null, "clipvalue": null, "use_ema": false, "ema_momentum": 0.99, "ema_overwrite_frequency": null, "loss_scale_factor": null, "gradient_accumulation_steps": null, "rho": 0.9, "momentum": 0.0, "epsilon": 1e-07, "centered": false}, "registered_name": null},
     "loss": "sparse_categorical_crossentropy", "loss_weights": null, "metrics": ["accuracy"], "weighted_metrics": null, "run_eagerly": false, "steps_per_execution": 1, "jit_compile": false}})";
 
-std::string error_of(const std::string& text) {
-    try {
-        parse_spec(text, "cnn.json");
-    } catch (const DataError& e) {
-        return e.where() + ": " + e.what();
-    }
-    return "";
-}
 }  // namespace
 
 TEST_CASE("the lecture's CNN resolves to Keras' shapes and parameter counts", "[spec]") {
@@ -116,40 +109,40 @@ TEST_CASE("Keras 3 model.to_json() is accepted, compile_config included", "[spec
 
 TEST_CASE("mistakes name the layer and the key, with a suggestion", "[spec][errors]") {
     std::string typo = R"({"input_shape": [8, 8, 1], "layers": [{"type": "Conv2D", "filter": 4, "kernel_size": 3}]})";
-    CHECK(error_of(typo) == "cnn.json: layer 1 (Conv2D): unknown key \"filter\"; did you mean \"filters\"?");
+    CHECK(spec_error(typo, "cnn.json") == "cnn.json: layer 1 (Conv2D): unknown key \"filter\"; did you mean \"filters\"?");
     std::string layer = R"({"input_shape": [8, 8, 1], "layers": [{"type": "Conv2d"}, {"type": "Conv3D", "filters": 2}]})";
-    CHECK_THAT(error_of(layer), Catch::Contains("layer 1 (Conv2D): needs \"filters\""));
+    CHECK_THAT(spec_error(layer, "cnn.json"), Catch::Contains("layer 1 (Conv2D): needs \"filters\""));
     std::string unknown = R"({"input_shape": [8, 8, 1], "layers": [{"type": "Conv3D", "filters": 2}]})";
-    CHECK_THAT(error_of(unknown), Catch::Contains("layer 1: unsupported layer \"Conv3D\"; did you mean \"Conv2D\"?"));
+    CHECK_THAT(spec_error(unknown, "cnn.json"), Catch::Contains("layer 1: unsupported layer \"Conv3D\"; did you mean \"Conv2D\"?"));
     std::string act = R"({"input_shape": [8], "layers": [{"type": "Dense", "units": 2, "activation": "softmaxx"}]})";
-    CHECK_THAT(error_of(act), Catch::Contains("unknown activation \"softmaxx\"; did you mean \"softmax\"?"));
+    CHECK_THAT(spec_error(act, "cnn.json"), Catch::Contains("unknown activation \"softmaxx\"; did you mean \"softmax\"?"));
     std::string top = R"({"input_shape": [8], "layer": []})";
-    CHECK_THAT(error_of(top), Catch::Contains("unknown key \"layer\"; did you mean \"layers\"?"));
+    CHECK_THAT(spec_error(top, "cnn.json"), Catch::Contains("unknown key \"layer\"; did you mean \"layers\"?"));
     std::string reg = R"({"input_shape": [8], "layers": [{"type": "Dense", "units": 2, "kernel_constraint": "max_norm"}]})";
-    CHECK_THAT(error_of(reg), Catch::Contains("\"kernel_constraint\": \"max_norm\" is not supported"));
+    CHECK_THAT(spec_error(reg, "cnn.json"), Catch::Contains("\"kernel_constraint\": \"max_norm\" is not supported"));
 }
 
 TEST_CASE("a missing input shape and a misfit shape are errors", "[spec][errors]") {
-    CHECK_THAT(error_of(R"({"layers": [{"type": "Flatten"}]})"), Catch::Contains("no input shape"));
+    CHECK_THAT(spec_error(R"({"layers": [{"type": "Flatten"}]})", "cnn.json"), Catch::Contains("no input shape"));
     std::string dense = R"({"input_shape": [8, 8, 1], "layers": [{"type": "Conv2D", "filters": 2, "kernel_size": 3},
                             {"type": "Dense", "units": 3}]})";
-    CHECK(error_of(dense) == "cnn.json: layer 2 (dense, Dense): needs a flat input but gets (None, 6, 6, 2); add a "
+    CHECK(spec_error(dense, "cnn.json") == "cnn.json: layer 2 (dense, Dense): needs a flat input but gets (None, 6, 6, 2); add a "
                             "Flatten layer before it");
     std::string small = R"({"input_shape": [2, 2, 1], "layers": [{"type": "Conv2D", "filters": 2, "kernel_size": 3}]})";
-    CHECK_THAT(error_of(small), Catch::Contains("smaller than the 3x3 window"));
-    CHECK_THAT(error_of("{\"input_shape\": [8], "), Catch::Contains("not valid JSON"));
+    CHECK_THAT(spec_error(small, "cnn.json"), Catch::Contains("smaller than the 3x3 window"));
+    CHECK_THAT(spec_error("{\"input_shape\": [8], ", "cnn.json"), Catch::Contains("not valid JSON"));
 }
 
 TEST_CASE("a Lambda holding Python bytecode is refused with the way out", "[spec][lambda]") {
     std::string k2 = R"({"class_name": "Sequential", "config": {"layers": [
       {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 4, 4, 3]}},
       {"class_name": "Lambda", "config": {"name": "lambda", "function": ["4wEAAAAAAAAAAAAAAAEAAAACAAAAQwAAAHMIAAAAfABkARsAUwApAk7pAgAAAKkAKQHaAXhyAgAAAHICAAAA+h4", null, null], "function_type": "lambda"}}]}})";
-    CHECK_THAT(error_of(k2), Catch::Contains("layer 2 (lambda): the function is Python bytecode") &&
+    CHECK_THAT(spec_error(k2, "cnn.json"), Catch::Contains("layer 2 (lambda): the function is Python bytecode") &&
                                  Catch::Contains("\"function\": \"x/255.\""));
     std::string k3 = R"({"input_shape": [4], "layers": [{"type": "Lambda", "function": {"class_name": "__lambda__", "config": {"code": "4wEA"}}}]})";
-    CHECK_THAT(error_of(k3), Catch::Contains("Python bytecode"));
+    CHECK_THAT(spec_error(k3, "cnn.json"), Catch::Contains("Python bytecode"));
     std::string bad = R"j({"input_shape": [4], "layers": [{"type": "Lambda", "function": "__import__('os')"}]})j";
-    CHECK_THAT(error_of(bad), Catch::Contains("unknown name \"__import__\""));
+    CHECK_THAT(spec_error(bad, "cnn.json"), Catch::Contains("unknown name \"__import__\""));
 }
 
 TEST_CASE("command-line overrides replace the spec's choices", "[spec]") {
