@@ -66,6 +66,9 @@ $(BUILD)/%.o: %.cpp
 
 # Only lib/nn, the nn tools and their tests see torch headers.
 $(BUILD)/lib/nn/%.o $(BUILD)/tests/nn/%.o: CPPFLAGS += $(TORCH_CFLAGS)
+# c10d's process groups (lib/nn/collective.cpp): Gloo always, NCCL in a CUDA libtorch.
+C10D_FLAGS := -DUSE_C10D_GLOO $(if $(and $(TORCH),$(wildcard $(TORCH)/lib/libtorch_cuda.so)),-DUSE_C10D_NCCL)
+$(BUILD)/lib/nn/collective.o: CPPFLAGS += $(C10D_FLAGS)
 
 $(DATA_LIB): $(call obj,$(DATA_LIB_SRC))
 	@rm -f $@
@@ -97,7 +100,7 @@ $(BUILD)/nn_tests: $(call obj,$(NN_TEST_SRC)) $(NN_LIB) $(DATA_LIB)
 # parity) and the sources of real test images (scikit-image's photos and faces).
 DEB_PACKAGES := g++ make pkg-config ccache libvips-dev libvips-tools libcli11-dev nlohmann-json3-dev catch2 libtorch-dev \
   libturbojpeg0-dev libspng-dev dataset-fashion-mnist python3-numpy python3-pil python3-scipy python3-torch python3-skimage \
-  python3-keras-preprocessing
+  python3-keras-preprocessing libgloo-dev openmpi-bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BENCH_PACKAGES := python3-torch python3-torchvision python3-pil python3-skimage hyperfine time
 deps:
@@ -182,6 +185,7 @@ $(FUZZ_BUILD)/%.o: %.cpp
 	$(call say,CXX,$< (fuzz))
 	$(Q)$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 $(FUZZ_BUILD)/lib/nn/%.o $(FUZZ_BUILD)/tests/fuzz/model_file.o: FUZZ_CXXFLAGS += $(TORCH_CFLAGS)
+$(FUZZ_BUILD)/lib/nn/collective.o: FUZZ_CXXFLAGS += $(C10D_FLAGS)
 
 define fuzz_target
 $(FUZZ_BUILD)/$(1): $(patsubst %.cpp,$(FUZZ_BUILD)/%.o,tests/fuzz/$(1).cpp $(FUZZ_SRC_$(1)))

@@ -5,6 +5,7 @@
 #include "cli/app.hpp"
 #include "cli/error.hpp"
 #include "cli/io.hpp"
+#include "nn/collective.hpp"
 #include "nn/engine.hpp"
 #include "nn/trainer.hpp"
 
@@ -58,12 +59,25 @@ int main(int argc, char** argv) {
         ->check(CLI::PositiveNumber);
     cli.add_option("--min-lr", o.min_lr, "Lower bound on the learning rate (default 0)")->check(CLI::NonNegativeNumber);
     cli.add_flag("--summary", summary, "Print the model's layers, output shapes and parameters, then exit");
+    nn::PlacementOptions place;
+    nn::CollectiveOptions together;
+    cli.add_option("--rank", place.rank, "This process's rank in a data-parallel run started by hand (from 0)")
+        ->check(CLI::NonNegativeNumber);
+    cli.add_option("--world-size", place.world_size, "Processes in the data-parallel run")->check(CLI::PositiveNumber);
+    cli.add_option("--master", place.master, "Rank 0's HOST:PORT for the rendezvous (default MASTER_ADDR:MASTER_PORT)");
+    cli.add_option("--connect-timeout", together.connect_timeout,
+                   "Seconds for every rank to arrive at the rendezvous (default 60)")
+        ->check(CLI::PositiveNumber);
+    cli.add_option("--timeout", together.timeout, "Seconds a rank waits for the others at a step (default 120)")
+        ->check(CLI::PositiveNumber);
 
     return app.main(argc, argv, [&] {
         if (spec_path.empty() == resume.empty())
             throw UsageError(spec_path.empty() ? "give a model spec (--model SPEC) or a model to continue (--resume FILE)"
                                                : "--model and --resume exclude each other");
         if (cli.count("--metrics")) ov.metrics = {metrics.empty() ? "none" : metrics};
+        nn::Placement placement = nn::find_placement(place);
+        if (placement.rank > 0) app.set_tool_label(app.tool() + " (rank " + std::to_string(placement.rank) + ")");
         nn::configure_runtime(app.thread_count());
         std::unique_ptr<nn::Model> model;
         if (!resume.empty()) model = nn::Model::load(resume, ov);
@@ -75,11 +89,14 @@ int main(int argc, char** argv) {
             std::cout << model->summary() << std::flush;
             return 0;
         }
-        model->to_device(device);
-        o.seed = app.seed;
+        model->to_device(device, placement.local_rank);
+        together.device = device;
+        catch_interrupts();  // before the rendezvous: a Ctrl-C while waiting stops cleanly too
+        std::unique_ptr<nn::Collective> world = nn::join_world(placement, together);
+        model->join(*world);
+        o.seed = world->from_root(app.seed);  // a seed drawn from the clock: rank 0's
         o.epochs_given = cli.count("--epochs") > 0;
         o.quiet = app.quiet;
-        catch_interrupts();
-        return nn::fit(*model, o, app.tool());
+        return nn::fit(*model, o, app.tool(), world.get());
     });
 }

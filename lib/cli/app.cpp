@@ -24,6 +24,11 @@ App::App(std::string tool, std::string description) : tool_(std::move(tool)), cl
     set_progress_tool(tool_);
 }
 
+void App::set_tool_label(const std::string& label) {
+    tool_ = label;
+    set_progress_tool(tool_);
+}
+
 void App::add_threads_option() {
     cli_.add_option("-j,--threads", threads, "Worker threads (default: all cores)")->check(CLI::NonNegativeNumber);
 }

@@ -18,6 +18,8 @@ public:
 
     CLI::App& cli() { return cli_; }
     const std::string& tool() const { return tool_; }
+    // The name messages start with, from now on ("nntrain (rank 1)").
+    void set_tool_label(const std::string& label);
 
     // Options shared by every tool.
     bool quiet = false;

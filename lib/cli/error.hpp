@@ -15,6 +15,7 @@ enum Exit : int {
     kUsage = 64,         // EX_USAGE
     kDataErr = 65,       // EX_DATAERR: bad image, bad stream, bad model
     kNoInput = 66,       // EX_NOINPUT: cannot open input
+    kUnavailable = 69,   // EX_UNAVAILABLE: another rank of a distributed run failed, or never came
     kSoftware = 70,      // EX_SOFTWARE: internal error
     kCantCreate = 73,    // EX_CANTCREAT: cannot create output
     kIoErr = 74,         // EX_IOERR: read or write failed (disk full)
@@ -48,6 +49,9 @@ struct CantCreateError : Error {
 };
 struct IoError : Error {
     IoError(std::string where, const std::string& m) : Error(kIoErr, std::move(where), m) {}
+};
+struct UnavailableError : Error {
+    UnavailableError(std::string where, const std::string& m) : Error(kUnavailable, std::move(where), m) {}
 };
 struct BrokenPipe : Error {
     BrokenPipe() : Error(kBrokenPipe, "", "broken pipe") {}

@@ -12,6 +12,8 @@
 
 namespace imgpipe::nn {
 
+class Collective;  // nn/collective.hpp
+
 // Command-line choices that override the model spec (empty / <= 0: keep the spec's).
 struct Overrides {
     std::string loss;                  // binary_crossentropy, categorical_crossentropy, ...
@@ -29,6 +31,10 @@ public:
     double mean(const std::string& name) const;  // NaN if absent
     int64_t samples(const std::string& name) const;
     void clear() { sums_.clear(); }
+    // The sums behind the means of `names`, as [total, samples] pairs (zeros for
+    // a name without samples), and back: to add them up over the ranks.
+    std::vector<double> totals(const std::vector<std::string>& names) const;
+    void set_totals(const std::vector<std::string>& names, const std::vector<double>& totals);
     // " - loss: 0.4123 - accuracy: 0.8125" (prefix "val_" adds val_loss ...)
     std::string keras_text(const std::string& prefix = "") const;
 
@@ -59,7 +65,12 @@ public:
     static std::unique_ptr<Model> load(const std::string& path, const Overrides& overrides = {});
     virtual ~Model() = default;
 
-    virtual void to_device(const std::string& device) = 0;  // "cpu" or "cuda"; UsageError if unavailable
+    // "cpu" or "cuda" (device `index` of this machine's GPUs); UsageError if unavailable.
+    virtual void to_device(const std::string& device, int index = 0) = 0;
+    // Trains as one rank of `world` from now on, as DistributedDataParallel
+    // does: rank 0's weights and buffers now, gradients averaged at every
+    // step, rank 0's non-trainable weights (running statistics) before each.
+    virtual void join(Collective& world) = 0;
     virtual std::string summary() const = 0;                // Keras' model.summary() table
 
     virtual std::vector<int64_t> input_shape() const = 0;   // per sample: [h, w, c]
@@ -80,14 +91,18 @@ public:
     virtual double learning_rate() const = 0;
     virtual void set_learning_rate(double lr) = 0;
 
-    // Reseeds the random draws of training (dropout) from (seed, epoch).
-    virtual void seed_epoch(uint64_t seed, int64_t epoch) = 0;
+    // Reseeds the random draws of training (dropout, augmentation layers) from
+    // (seed, epoch, rank): rank 0 draws what a single process draws.
+    virtual void seed_epoch(uint64_t seed, int64_t epoch, int rank = 0) = 0;
     // The model file's bytes: weights, optimizer state, resolved spec, classes,
     // input shape and dtype, and `state_json` (epoch, history, ...).
     virtual std::vector<uint8_t> encode(const std::string& state_json) const = 0;
     // Writes encode()'s bytes atomically (temporary file, then rename).
     void save(const std::string& path, const std::string& state_json) const;
     virtual std::string state_json() const = 0;  // what save() stored ("{}" for a fresh model)
+    // Every weight's bytes (trainable or not) hashed to 20 bits, from 1: ranks
+    // compare it to check that they hold the same model.
+    virtual uint32_t fingerprint() const = 0;
 };
 
 }  // namespace imgpipe::nn

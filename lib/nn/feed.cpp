@@ -221,6 +221,26 @@ void BatchFeed::begin_epoch(int64_t epoch) {
     }
 }
 
+void BatchFeed::share(int rank, int ranks, bool drop_remainder) {
+    rank_ = rank;
+    ranks_ = ranks;
+    drop_remainder_ = drop_remainder;
+}
+
+uint32_t BatchFeed::fingerprint() const {
+    if (!seekable_) return 0;
+    uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a over the index
+    auto mix = [&](uint64_t v) {
+        for (int i = 0; i < 8; ++i, v >>= 8) h = (h ^ (v & 0xff)) * 0x100000001b3ull;
+    };
+    for (const Entry& e : index_) {
+        mix(e.size);
+        mix(uint64_t(e.rows));
+    }
+    mix(epochs_.size());
+    return uint32_t(h % ((1u << 20) - 1)) + 1;
+}
+
 std::pair<size_t, size_t> BatchFeed::file_epoch() const {
     size_t e = size_t(epoch_ - 1) % epochs_.size();
     return {epochs_[e], e + 1 < epochs_.size() ? epochs_[e + 1] : index_.size()};
@@ -241,8 +261,15 @@ bool BatchFeed::file_next(Frame& frame) {
         if (o_.shuffle) order_ = permutation(end - begin, o_.seed, uint64_t(o_.steps > 0 ? pass_ : epoch_));
         else for (size_t i = 0; i < order_.size(); ++i) order_[i] = i;
         for (uint64_t& i : order_) i += begin;
+        if (ranks_ > 1) {  // this rank's share of the pass, interleaved
+            size_t n = drop_remainder_ ? order_.size() / size_t(ranks_) * size_t(ranks_) : order_.size();
+            std::vector<uint64_t> mine;
+            for (size_t i = size_t(rank_); i < n; i += size_t(ranks_)) mine.push_back(order_[i]);
+            order_.swap(mine);
+        }
         cursor_ = 0;
         start_pass_ = false;
+        if (order_.empty()) return false;  // fewer frames than ranks: nothing for this one
     }
     const Entry& e = index_[order_[cursor_]];
     frame_number_ = int64_t(order_[cursor_]) + 1;
@@ -335,11 +362,15 @@ bool BatchFeed::next(Frame& batch) {
 int64_t BatchFeed::steps_hint() const {
     if (o_.steps > 0) return o_.steps;
     if (seekable_) {
-        auto [begin, end] = file_epoch();
-        if (o_.batch_size <= 0) return int64_t(end - begin);
-        int64_t samples = 0;
-        for (size_t i = begin; i < end; ++i) samples += index_[i].rows;
-        return (samples + o_.batch_size - 1) / o_.batch_size;
+        int64_t frames = 0, samples = 0;
+        auto count = [&](size_t i) { ++frames, samples += index_[i].rows; };
+        if (ranks_ > 1) {
+            for (uint64_t i : order_) count(i);  // this rank's frames of the pass (it has begun)
+        } else {
+            auto [begin, end] = file_epoch();
+            for (size_t i = begin; i < end; ++i) count(i);
+        }
+        return o_.batch_size <= 0 ? frames : (samples + o_.batch_size - 1) / o_.batch_size;
     }
     int64_t per = o_.batch_size > 0 ? o_.batch_size : first_rows_;
     if (epoch_size_ > 0 && per > 0) return (epoch_size_ + per - 1) / per;

@@ -33,6 +33,14 @@ public:
     BatchFeed(const std::string& path, const FeedOptions& options);
     ~BatchFeed();
 
+    // A file every rank of a data-parallel run reads: this rank takes frames
+    // rank, rank + ranks, ... of each pass (after its shuffle), as PyTorch's
+    // DistributedSampler interleaves indices; with `drop_remainder` every rank
+    // gets the same count (the last pass % ranks frames wait for a later pass).
+    void share(int rank, int ranks, bool drop_remainder);
+    // A file's frame layout (sizes and rows of every frame) hashed to 20 bits,
+    // from 1: ranks compare it to see whether they read the same file; 0 for a pipe.
+    uint32_t fingerprint() const;
     // Starts epoch `epoch` (1-based).
     void begin_epoch(int64_t epoch);
     // The next batch of the current epoch; false when the epoch is over.
@@ -63,6 +71,8 @@ private:
     std::string name_;
     bool seekable_ = false, ended_ = false, regrouped_ = false;
     int64_t epoch_ = 0, produced_ = 0, delivered_ = 0;
+    int rank_ = 0, ranks_ = 1;
+    bool drop_remainder_ = false;
     int64_t first_rows_ = 0;
     // regular files
     int fd_ = -1;

@@ -1,14 +1,19 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <utility>
 
 #include "nn/engine.hpp"
 
 namespace imgpipe::nn {
 
 void exec_with_passive_openmp(char** argv) {
-    if (std::getenv("OMP_WAIT_POLICY")) return;  // the user's choice, or already done
-    if (::setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0) return;
+    bool again = false;
+    for (auto [name, value] : {std::pair{"OMP_WAIT_POLICY", "PASSIVE"},
+                               // c10d logs what it also throws (which we report, in our words)
+                               std::pair{"GLOG_minloglevel", "3"}})
+        if (!std::getenv(name)) again |= ::setenv(name, value, 1) == 0;  // unless the user's choice, or done
+    if (!again) return;
     ::execv("/proc/self/exe", argv);
     // Without /proc (a chroot, say) the run goes on with spinning threads.
 }

@@ -17,6 +17,7 @@
 
 #include "cli/app.hpp"
 #include "cli/error.hpp"
+#include "nn/collective.hpp"
 #include "nn/engine.hpp"
 #include "nn/network.hpp"
 #include "nn/objective.hpp"
@@ -71,18 +72,30 @@ public:
         optimizer_.attach(net_.parameters());
     }
 
-    void to_device(const std::string& device) override {
+    void to_device(const std::string& device, int index) override {
         if (device == "cpu") device_ = torch::kCPU;
         else if (device == "cuda") {
             if (!torch::cuda::is_available())
                 throw UsageError("--device cuda: CUDA is not available (no GPU found, or this libtorch is the CPU "
                                  "build; build with make TORCH=/path/to/cuda/libtorch)");
-            device_ = torch::Device(torch::kCUDA);
+            int64_t count = int64_t(torch::cuda::device_count());
+            if (index >= count)
+                throw UsageError("--device cuda: GPU " + std::to_string(index) + " asked for (LOCAL_RANK), this machine has " +
+                                 std::to_string(count));
+            device_ = torch::Device(torch::kCUDA, int8_t(index));
         } else {
             throw UsageError("unknown device \"" + device + "\" (choices: cpu, cuda)");
         }
         net_.to(device_, torch::kFloat);
         optimizer_.attach(net_.parameters());  // new tensors: the flat buffers again, on the device
+    }
+
+    void join(Collective& world) override {
+        world_ = world.size() > 1 ? &world : nullptr;
+        if (!world_) return;
+        torch::NoGradGuard no_grad;
+        world_->broadcast(optimizer_.values());
+        broadcast_buffers();
     }
 
     std::string summary() const override { return summary_table(spec_); }
@@ -94,6 +107,16 @@ public:
     double learning_rate() const override { return optimizer_.learning_rate(); }
     void set_learning_rate(double lr) override { optimizer_.set_learning_rate(lr); }
     std::string state_json() const override { return state_; }
+
+    uint32_t fingerprint() const override {
+        uint64_t h = 0xcbf29ce484222325ull;
+        for (const Parameter& p : net_.parameters()) {
+            torch::Tensor t = p.value.detach().to(torch::kCPU).contiguous();
+            const uint32_t* w = static_cast<const uint32_t*>(t.data_ptr());
+            for (int64_t i = 0; i < t.numel(); ++i) h = (h ^ w[i]) * 0x100000001b3ull;  // float bits, FNV-1a by word
+        }
+        return uint32_t(h % ((1u << 20) - 1)) + 1;
+    }
 
     void check_batch(const Frame& batch, const std::string& where, bool need_targets) const override {
         const std::string& loss = spec_.loss.name;
@@ -158,9 +181,11 @@ public:
         torch::Tensor input = to_torch(x).to(device_, torch::kFloat);
         torch::Tensor target = objective_.targets(batch.get("y"), device_);
         optimizer_.zero_grad();
+        if (world_) broadcast_buffers();
         Network::Output out = net_.forward(input, true);
         torch::Tensor loss = objective_.total(out, target, net_.parameters());
         loss.backward();
+        if (world_) world_->average(optimizer_.gradients());
         torch::Tensor metrics = objective_.metric_values(out.y.detach(), target);
         optimizer_.step();
         objective_.report(loss, metrics, x.rows(), scores);
@@ -183,10 +208,12 @@ public:
         return from_torch("y", net_.forward(input, false).y);
     }
 
-    void seed_epoch(uint64_t seed, int64_t epoch) override {
+    void seed_epoch(uint64_t seed, int64_t epoch, int rank) override {
         // Dropout masks from (seed, epoch), so a resumed epoch draws what the
-        // uninterrupted run drew.
-        torch::manual_seed(seed ^ (0x9e3779b97f4a7c15ull * uint64_t(epoch + 1)));
+        // uninterrupted run drew; and from the rank, so that ranks draw apart.
+        uint64_t key = seed ^ (0x9e3779b97f4a7c15ull * uint64_t(epoch + 1));
+        if (rank > 0) key ^= 0xd1b54a32d192ed03ull * uint64_t(rank);
+        torch::manual_seed(key);
     }
 
     std::vector<uint8_t> encode(const std::string& state_json) const override {
@@ -259,6 +286,20 @@ public:
     }
 
 private:
+    // Rank 0's non-trainable weights (BatchNormalization's running statistics,
+    // frozen layers) on every rank, as DDP's broadcast_buffers.
+    void broadcast_buffers() {
+        std::vector<torch::Tensor> buffers;
+        for (const Parameter& p : net_.parameters())
+            if (!p.trainable) buffers.push_back(p.value);
+        if (buffers.empty()) return;
+        torch::NoGradGuard no_grad;
+        torch::Tensor flat = at::flatten_dense_tensors(buffers);
+        world_->broadcast(flat);
+        std::vector<torch::Tensor> back = at::unflatten_dense_tensors(flat, buffers);
+        for (size_t i = 0; i < buffers.size(); ++i) buffers[i].copy_(back[i]);
+    }
+
     // The loss picked from the output when the spec names none, and the default
     // metric; the resolved spec in the model file says what was used, as the metadata does.
     void resolve_loss_and_metrics() {
@@ -282,6 +323,7 @@ private:
     DType input_dtype_ = DType::U8;
     bool has_dtype_ = false;
     std::string state_ = "{}";
+    Collective* world_ = nullptr;  // a world of more than one, else null
 };
 
 }  // namespace

@@ -33,6 +33,9 @@ public:
     // grad a view of the gradient buffer. Call it again whenever the parameters'
     // tensors were replaced (Network::to); values and optimizer state are kept.
     void attach(std::vector<Parameter>& params);
+    // The flat buffers: every trainable value, every gradient (in attach()'s order).
+    torch::Tensor& values() { return values_; }
+    torch::Tensor& gradients() { return grads_; }
     // Zeroes the gradient buffer; autograd then accumulates into it.
     void zero_grad();
     // One update of every trainable parameter from the gradient buffer.

@@ -38,6 +38,24 @@ int64_t Scores::samples(const std::string& name) const {
     return 0;
 }
 
+std::vector<double> Scores::totals(const std::vector<std::string>& names) const {
+    std::vector<double> out;
+    for (const std::string& name : names) {
+        const Sum* found = nullptr;
+        for (const Sum& s : sums_)
+            if (s.name == name) found = &s;
+        out.push_back(found ? found->total : 0);
+        out.push_back(found ? double(found->n) : 0);
+    }
+    return out;
+}
+
+void Scores::set_totals(const std::vector<std::string>& names, const std::vector<double>& totals) {
+    sums_.clear();
+    for (size_t i = 0; i < names.size() && 2 * i + 1 < totals.size(); ++i)
+        if (totals[2 * i + 1] > 0) sums_.push_back({names[i], totals[2 * i], int64_t(totals[2 * i + 1])});
+}
+
 std::string Scores::keras_text(const std::string& prefix) const {
     std::string out;
     char buf[64];

@@ -88,7 +88,7 @@ struct EpochResult {
 // Keras' fit loop over one model and its feeds.
 class Fit {
 public:
-    Fit(Model& model, const TrainOptions& options, const std::string& tool);
+    Fit(Model& model, const TrainOptions& options, const std::string& tool, Collective& world);
     int run();
 
 private:
@@ -97,6 +97,12 @@ private:
         std::cerr << stderr_line_start() + tool_ + ": " + text + "\n" << std::flush;  // clears a bar drawn in place
     }
     void open_feeds();
+    void share(BatchFeed& feed, bool drop_remainder);
+    bool agree(bool have_batch, int64_t samples, BatchFeed& feed, int64_t epoch);
+    std::vector<double> add_up(Scores& scores, std::vector<double> more);
+    void check_same_weights(int64_t epoch);
+    bool all_equal(uint32_t f);
+    int stop_signal() const { return interrupt_signal() ? interrupt_signal() : agreed_signal_; }
     void open_history();
     std::string state(int64_t epochs_done, bool interrupted) const;
     void take_boundary(int64_t epoch);
@@ -111,6 +117,11 @@ private:
     Model& model_;
     TrainOptions o_;
     std::string tool_;
+    Collective& world_;
+    bool writer_;            // rank 0: the only one that writes files and progress
+    int agreed_signal_ = 0;  // a signal any rank saw (SIGINT first)
+    bool had_batch_ = false;  // this rank's own answer in the last agreement
+    std::vector<std::string> score_names_;
     Progress progress_;
     int64_t done_ = 0;  // epochs the model had trained when this run began
     ordered history_ = ordered::array();
@@ -125,8 +136,21 @@ private:
     std::string rescue_path_;
 };
 
-Fit::Fit(Model& model, const TrainOptions& options, const std::string& tool)
-    : model_(model), o_(options), tool_(tool), progress_(options.quiet), callbacks_(callback_options(options)) {
+Fit::Fit(Model& model, const TrainOptions& options, const std::string& tool, Collective& world)
+    : model_(model),
+      o_(options),
+      tool_(tool),
+      world_(world),
+      writer_(world.rank() == 0),
+      progress_(options.quiet || !writer_),
+      callbacks_(callback_options(options)) {
+    score_names_ = {"loss"};
+    for (const std::string& m : model_.metric_names()) score_names_.push_back(m);
+    if (!writer_) {  // every rank decides as rank 0 does (callbacks); only rank 0 writes
+        o_.output.clear();
+        o_.checkpoint_dir.clear();
+        o_.history.clear();
+    }
     // A scheduled rate cannot be set (Keras refuses it too): say so before training, not when it first would be.
     if (o_.reduce_lr) model_.set_learning_rate(model_.learning_rate());
     if (!o_.output.empty()) check_writable_dir(directory_of(o_.output), o_.output);
@@ -152,7 +176,7 @@ Fit::Fit(Model& model, const TrainOptions& options, const std::string& tool)
 
     open_feeds();
     open_history();
-    if (o_.output.empty() && o_.checkpoint_dir.empty())
+    if (writer_ && o_.output.empty() && o_.checkpoint_dir.empty())
         warn("no -o FILE or --checkpoint-dir: the trained model will not be saved");
     boundary_epoch_ = done_;
     rescue_path_ = !o_.checkpoint_dir.empty() ? o_.checkpoint_dir + "/interrupted.model" : o_.output;
@@ -167,6 +191,7 @@ void Fit::open_feeds() {
     fo.epochs = o_.epochs;
     train_ = std::make_unique<BatchFeed>(o_.train, fo);
     BatchFeed& train = *train_;
+    share(train, true);
     if (o_.shuffle && !train.seekable())
         warn("--shuffle applies to files; " + train.name() + " is read in order (shuffle upstream: imgprep --shuffle)");
     if (train.regrouped()) note("unbatched stream: training on batches of 32 (--batch-size)");
@@ -192,7 +217,76 @@ void Fit::open_feeds() {
         vo.restart = true;  // the same validation batches every epoch, so epochs compare
         vo.epochs = o_.epochs;
         val_ = std::make_unique<BatchFeed>(o_.val, vo);
+        share(*val_, false);
     }
+}
+
+// Whether every rank has the same f (from 1 to 2^20): by sums, so that every
+// rank decides alike. With f > 0 for all, sum(f^2) * n = sum(f)^2 exactly
+// when all are equal, and the sums are exact in doubles.
+bool Fit::all_equal(uint32_t f) {
+    std::vector<double> sums = {f > 0 ? 1.0 : 0.0, double(f), double(f) * double(f)};
+    world_.sum(sums);
+    double n = world_.size();
+    return sums[0] == n && n * sums[2] == sums[1] * sums[1];
+}
+
+// With more than one rank: a file every rank reads (the same frames, by their
+// fingerprint) is shared, each rank taking its interleaved part; files that
+// differ, and pipes, are each rank's own part already.
+void Fit::share(BatchFeed& feed, bool drop_remainder) {
+    if (world_.size() == 1) return;
+    if (all_equal(feed.fingerprint())) {  // every rank asks: a collective operation
+        feed.share(world_.rank(), world_.size(), drop_remainder);
+        note(feed.name() + ": shared by " + std::to_string(world_.size()) + " ranks (rank 0 reads its frames 1, " +
+             std::to_string(1 + world_.size()) + ", " + std::to_string(1 + 2 * world_.size()) + ", ...)");
+    }
+}
+
+// One step's agreement among the ranks: whether every rank has a batch (the
+// epoch ends for all at the first rank whose part ran out) and whether any saw
+// a signal (then every rank stops after this step). A rank whose own stream
+// had more of this epoch skips the rest, as DistributedSampler drops samples to
+// keep the ranks in step.
+bool Fit::agree(bool have_batch, int64_t samples, BatchFeed& feed, int64_t epoch) {
+    had_batch_ = have_batch;
+    if (world_.size() == 1) return have_batch;
+    int sig = interrupt_signal();
+    std::vector<double> v = {have_batch ? 1.0 : 0.0, sig == SIGINT ? 1.0 : 0.0, sig == SIGTERM ? 1.0 : 0.0};
+    world_.sum(v);
+    agreed_signal_ = v[1] > 0 ? SIGINT : v[2] > 0 ? SIGTERM : 0;
+    if (agreed_signal_) return false;
+    if (v[0] == world_.size()) return true;
+    if (have_batch && o_.steps_per_epoch == 0) {
+        Frame rest;
+        int64_t batches = 1;
+        for (; next_unless_interrupted(feed, rest); ++batches) samples += rest.samples();
+        warn(feed.name() + ": epoch " + std::to_string(epoch) + ": " + std::to_string(batches) + " batches (" +
+             std::to_string(samples) + " samples) left unused: another rank's part of the epoch ended first");
+    }
+    return false;
+}
+
+// Whether every rank holds the weights rank 0 does, as it must after every
+// step: a nondeterministic operation, or ranks on different libtorch builds,
+// would let them drift apart unseen.
+void Fit::check_same_weights(int64_t epoch) {
+    if (world_.size() == 1) return;
+    if (!all_equal(model_.fingerprint()))
+        throw Error(kSoftware, "", "after epoch " + std::to_string(epoch) + " the ranks' weights differ (a "
+                                   "nondeterministic operation, or ranks running different builds?)");
+    if (epoch == o_.epochs) note("all " + std::to_string(world_.size()) + " ranks hold the same weights");
+}
+
+// Adds up scores, and further counts (`more`, returned summed), over the ranks.
+std::vector<double> Fit::add_up(Scores& scores, std::vector<double> more) {
+    if (world_.size() == 1) return more;
+    std::vector<double> v = scores.totals(score_names_);
+    size_t n = v.size();
+    v.insert(v.end(), more.begin(), more.end());
+    world_.sum(v);
+    scores.set_totals(score_names_, std::vector<double>(v.begin(), v.begin() + ptrdiff_t(n)));
+    return std::vector<double>(v.begin() + ptrdiff_t(n), v.end());
 }
 
 void Fit::open_history() {
@@ -227,21 +321,21 @@ std::string Fit::save_boundary() {
 
 // SIGINT/SIGTERM: the last epoch boundary saved, 130 or 143.
 int Fit::interrupted(int64_t epoch, int64_t step) {
-    int sig = interrupt_signal();
+    int sig = stop_signal();
     std::string what = std::string(sig == SIGINT ? "SIGINT" : "SIGTERM") + " in epoch " + std::to_string(epoch) +
                        ", step " + std::to_string(step);
-    warn("interrupted (" + what + "): " + save_boundary());
+    if (writer_) warn("interrupted (" + what + "): " + save_boundary());
     return sig == SIGINT ? int(kInterrupted) : int(kTerminated);
 }
 
 bool Fit::train_epoch(int64_t epoch, EpochResult& r) {
-    model_.seed_epoch(o_.seed, epoch);
+    model_.seed_epoch(o_.seed, epoch, world_.rank());
     progress_.restart_clock();
     BatchFeed& train = *train_;
     train.begin_epoch(epoch);
     int64_t total = 0;
     Frame batch;
-    while (next_unless_interrupted(train, batch)) {
+    for (bool have; (have = next_unless_interrupted(train, batch)), agree(have, batch.samples(), train, epoch);) {
         if (++r.steps == 1) total = train.steps_hint();
         align_classes(batch, model_.classes(), train.where());
         model_.check_batch(batch, train.where(), true);
@@ -254,14 +348,18 @@ bool Fit::train_epoch(int64_t epoch, EpochResult& r) {
                                                "; training stopped (try a lower --lr, or check the inputs' scale)");
         progress_.bar(r.steps, total, r.scores.keras_text());
     }
-    if (interrupt_signal()) return false;
+    if (stop_signal()) return false;
     if (r.steps == 0) {
+        if (had_batch_)
+            throw DataError(train.name(), "epoch " + std::to_string(epoch) + ": another rank had no batches (its "
+                                              "messages say why)");
         if (train.ended())
             throw DataError(train.name(), "the training stream ended after " + std::to_string(epoch - 1) + " of " +
                                               std::to_string(o_.epochs) + " epochs (--epochs); a pipe must carry "
                                               "every epoch (imgprep --epochs N, or 0 for no end) or use a file");
         throw DataError(train.name(), "epoch " + std::to_string(epoch) + " has no batches");
     }
+    r.samples = int64_t(add_up(r.scores, {double(r.samples)})[0]);
     r.seconds = progress_.elapsed();
     return true;
 }
@@ -277,7 +375,12 @@ bool Fit::validate(int64_t epoch, EpochResult& r) {
         model_.check_batch(batch, val.where(), true);
         model_.evaluate_batch(batch, r.val_scores);
     }
-    if (interrupt_signal()) return false;
+    // Each rank validated its part: the scores, the steps and any signal, added up.
+    int sig = interrupt_signal();
+    std::vector<double> more = add_up(r.val_scores, {double(steps), sig == SIGINT ? 1.0 : 0.0, sig == SIGTERM ? 1.0 : 0.0});
+    steps = int64_t(more[0]);
+    agreed_signal_ = more[1] > 0 ? SIGINT : more[2] > 0 ? SIGTERM : 0;
+    if (stop_signal()) return false;
     if (steps == 0)
         throw DataError(val.name(), "the validation stream ended after " + std::to_string(epoch - 1) +
                                         " epochs; use a file (re-read every epoch) or a stream that carries "
@@ -338,14 +441,17 @@ int Fit::run() {
         if (progress_.interactive()) note("Epoch " + std::to_string(epoch) + "/" + std::to_string(o_.epochs));
         EpochResult r;
         if (!train_epoch(epoch, r) || (val_ && !validate(epoch, r))) return interrupted(epoch, r.steps);
-        EpochActions actions = callbacks_.on_epoch_end(epoch, log_epoch(epoch, r));
+        Logs logs = log_epoch(epoch, r);
+        check_same_weights(epoch);
+        EpochActions actions = callbacks_.on_epoch_end(epoch, logs);
         act(epoch, actions);
         stop = actions.stop;
         if (!o_.output.empty() && (epoch == o_.epochs || stop)) model_.save(o_.output, state(epoch, false));
-    } catch (const DataError& e) {
+    } catch (const Error& e) {
+        if (e.status() != kDataErr && e.status() != kUnavailable) throw;
         // Bad data mid-run (a stream cut short, a producer that failed): keep
         // what the complete epochs trained, then fail.
-        if (epoch - 1 > done_) warn(save_boundary());  // the boundary was taken as this epoch began
+        if (writer_ && epoch - 1 > done_) warn(save_boundary());  // the boundary was taken as this epoch began
         throw;
     }
     if (!o_.output.empty() && done_ >= o_.epochs) model_.save(o_.output, state(done_, false));
@@ -354,8 +460,16 @@ int Fit::run() {
 
 }  // namespace
 
-int fit(Model& model, const TrainOptions& options, const std::string& tool) {
-    return Fit(model, options, tool).run();
+int fit(Model& model, const TrainOptions& options, const std::string& tool, Collective* world) {
+    Collective one;
+    Collective& w = world ? *world : one;
+    try {
+        return Fit(model, options, tool, w).run();
+    } catch (const Error& e) {
+        // The others name this rank, and why, in their errors.
+        if (e.status() != kUnavailable) w.fail((e.where().empty() ? "" : e.where() + ": ") + e.what());
+        throw;
+    }
 }
 
 }  // namespace imgpipe::nn

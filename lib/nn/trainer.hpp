@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "nn/collective.hpp"
 #include "nn/engine.hpp"
 
 namespace imgpipe::nn {
@@ -31,7 +32,10 @@ struct TrainOptions {
 };
 
 // Trains `model`; returns the exit status: 0, or 130/143 after SIGINT/SIGTERM
-// (the step finished and a checkpoint saved). Errors are thrown.
-int fit(Model& model, const TrainOptions& options, const std::string& tool);
+// (the step finished and a checkpoint saved). Errors are thrown. With a world
+// of more than one (the model joined it), this process is one rank of a
+// data-parallel run: it trains on its share of the data, every rank stops at
+// the same step, epochs' scores are the whole world's, and only rank 0 writes.
+int fit(Model& model, const TrainOptions& options, const std::string& tool, Collective* world = nullptr);
 
 }  // namespace imgpipe::nn

@@ -1,0 +1,85 @@
+// Data-parallel training's one interface to the other processes (DESIGN.md,
+// "The engine"): where this process stands (its rank among `size`) and the few
+// collective operations a training step needs. A world of one does nothing;
+// a larger one runs on libtorch's c10d (Gloo on CPU, NCCL on CUDA), in
+// collective.cpp, the only file that includes c10d. No torch type crosses
+// this header beyond a declared at::Tensor.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace at {
+class Tensor;
+}
+
+namespace imgpipe::nn {
+
+// Where this process stands, from the launcher's environment or the options.
+struct Placement {
+    int rank = 0, size = 1, local_rank = 0;
+    std::string host;  // the rendezvous: rank 0's TCPStore (or torchrun's agent's)
+    int port = 0;
+    std::string launcher;      // "torchrun", "srun", "mpirun", "--rank" (the options), "" (one process)
+    std::string store_prefix;  // torchrun's agent store: rank 0 is a client too, under this prefix
+};
+
+// The command line's --rank, --world-size and --master HOST:PORT (-1 / "": not given).
+struct PlacementOptions {
+    int rank = -1, world_size = -1;
+    std::string master;
+};
+
+// The placement the options or the environment give, in this order: the
+// options; torchrun's RANK/WORLD_SIZE/LOCAL_RANK; Slurm's SLURM_PROCID/
+// SLURM_NTASKS/SLURM_LOCALID; Open MPI's OMPI_COMM_WORLD_RANK/SIZE/LOCAL_RANK;
+// else a world of one. The rendezvous is --master or MASTER_ADDR:MASTER_PORT.
+// UsageError for a placement that cannot be (rank 3 of 2, a world without a
+// master). `env` is getenv, replaceable for tests.
+Placement find_placement(const PlacementOptions& options,
+                         const std::function<const char*(const char*)>& env = nullptr);
+
+struct CollectiveOptions {
+    double connect_timeout = 60;  // seconds for every rank to arrive at the rendezvous
+    double timeout = 120;         // seconds one collective operation may wait for the others
+    std::string device = "cpu";   // cpu: Gloo; cuda: NCCL (a CUDA build only)
+};
+
+class Collective {
+public:
+    virtual ~Collective() = default;
+    int rank() const { return placement_.rank; }
+    int size() const { return placement_.size; }
+    int local_rank() const { return placement_.local_rank; }
+    const Placement& placement() const { return placement_; }
+
+    // A flat float tensor averaged over the ranks, in place (the gradients).
+    virtual void average(at::Tensor& flat) { (void)flat; }
+    // Rank 0's values on every rank, in place (weights, running statistics).
+    virtual void broadcast(at::Tensor& flat) { (void)flat; }
+    // Element-wise sums over the ranks, in place (scores, flags), in double.
+    virtual void sum(std::vector<double>& values) { (void)values; }
+    // Rank 0's value on every rank (a seed drawn from the clock), exact to 64 bits.
+    uint64_t from_root(uint64_t value) {
+        if (size() == 1) return value;
+        std::vector<double> parts(3, 0.0);  // 22 bits each: exact in a double's sum
+        for (int i = 0; i < 3 && rank() == 0; ++i) parts[size_t(i)] = double((value >> (22 * i)) & 0x3fffff);
+        sum(parts);
+        return uint64_t(parts[0]) | uint64_t(parts[1]) << 22 | uint64_t(parts[2]) << 44;
+    }
+    // Says, before this rank gives up, why: the others name it in their errors.
+    virtual void fail(const std::string& message) { (void)message; }
+
+protected:
+    Placement placement_;
+};
+
+// The world `placement` describes: a world of one, or the process group,
+// after every rank has joined (UnavailableError when they do not within the
+// connect timeout). Errors of a later collective operation (a rank died,
+// hung or failed) are UnavailableError too, naming the rank when it is known.
+std::unique_ptr<Collective> join_world(const Placement& placement, const CollectiveOptions& options);
+
+}  // namespace imgpipe::nn

@@ -1,0 +1,196 @@
+# nntrain data-parallel over c10d (Gloo) on 127.0.0.1: 2 ranks on frames of 64
+# reach the weights 1 process reaches on frames of 128 (SGD and Adam), from a
+# shared file, from each rank's own pipe, and under a real launcher (mpirun);
+# a world of one is the single-process path bit for bit; a rank that dies,
+# fails, never comes or is interrupted stops every rank with a message naming it.
+. "$ROOT/tests/shell/lib.sh"
+FM="/usr/bin/python3 $ROOT/tests/nn/fmnist_stream.py"
+# max |a - b| over the weights two model files share (json + numpy)
+weight_diff() { py -c "
+import json, struct, numpy as np
+def read(p):
+    d = open(p, 'rb').read(); n, = struct.unpack('<Q', d[:8]); h = json.loads(d[8:8 + n]); h.pop('__metadata__')
+    return {k: np.frombuffer(d[8 + n + v['data_offsets'][0]:8 + n + v['data_offsets'][1]], np.float32) for k, v in h.items()}
+a, b = read('$1'), read('$2')
+print(max(float(np.max(np.abs(a[k] - b[k]))) for k in a if not k.startswith('optimizer')))"; }
+# a port nobody listens on now
+free_port() { py -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"; }
+# frames K, K+N, ... of a one-epoch stream file (the part rank K of N reads),
+# as a stream of its own: its epoch_size says how many samples it holds
+frames_of() { py -c "
+import json, struct
+d = open('$1', 'rb').read(); frames = []; at = 0
+while at < len(d):
+    n, = struct.unpack('<Q', d[at:at + 8]); h = json.loads(d[at + 8:at + 8 + n])
+    size = max([v['data_offsets'][1] for k, v in h.items() if k != '__metadata__'] + [0])
+    frames.append((h, d[at + 8 + n:at + 8 + n + size])); at += 8 + n + size
+mine = frames[$2::$3]; total = sum(h['x']['shape'][0] for h, _ in mine)
+with open('$4', 'wb') as out:
+    for h, data in mine:
+        h['__metadata__']['epoch_size'] = str(total); head = json.dumps(h).encode()
+        out.write(struct.pack('<Q', len(head)) + head + data)"; }
+# two ranks, torchrun's variables set by hand; rank 1's stderr in $T/err1
+two_ranks() {  # two_ranks ARGS... (rank 0 adds -o two.model)
+    port=$(free_port)
+    RANK=1 WORLD_SIZE=2 LOCAL_RANK=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port nntrain "$@" 2> "$T/err1" &
+    pid1=$!
+    RANK=0 WORLD_SIZE=2 LOCAL_RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port run nntrain "$@" -o two.model
+    wait $pid1
+    status1=$?
+}
+
+cat > cnn.json <<'JSON'
+{"input_shape": [28, 28, 1], "layers": [
+  {"type": "Lambda", "function": "x/255."},
+  {"type": "Conv2D", "filters": 8, "kernel_size": [3, 3], "activation": "relu"},
+  {"type": "MaxPooling2D", "pool_size": [2, 2]},
+  {"type": "Flatten"},
+  {"type": "Dense", "units": 10, "activation": "softmax"}],
+ "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"], "optimizer": "sgd"}
+JSON
+sed 's/"optimizer": "sgd"/"optimizer": "adam"/' cnn.json > adam.json
+$FM --count 1024 --batch 64 > t64.bs
+$FM --count 1024 --batch 128 > t128.bs
+$FM --test --count 256 --batch 64 > val.bs
+
+# Equivalence: rank r of 2 reads frames r, r+2, ... of the 64-sample file, so
+# global step k sees the samples of the 128-sample file's frame k.
+for opt in sgd adam; do
+    spec=cnn.json; [ $opt = adam ] && spec=adam.json
+    run nntrain -m $spec t128.bs --epochs 2 --seed 3 -j 1 -q -o one.model
+    two_ranks -m $spec t64.bs --epochs 2 --seed 3 -j 1
+    check_status "$opt: rank 0 of 2 exits 0" 0
+    check "$opt: rank 1 of 2 exits 0" '[ "$status1" -eq 0 ]'
+    check_err "$opt: the file is shared, frames interleaved" "t64.bs: shared by 2 ranks (rank 0 reads its frames 1, 3, 5, ...)"
+    check_err "$opt: the ranks' weights are checked equal" "all 2 ranks hold the same weights"
+    check "$opt: 2 x 64 reach 1 x 128's weights within 1e-5" \
+        "py -c 'import sys; sys.exit(not float(sys.argv[1]) <= 1e-5)' $(weight_diff one.model two.model)"
+    check "$opt: rank 1 prints nothing but for trouble" '[ ! -s "$T/err1" ]'
+done
+# the epochs' logs are the whole world's: the same loss and accuracy as one process
+run nntrain -m cnn.json t128.bs --epochs 1 --seed 3 -j 1 --val val.bs -o one.model
+grep Epoch "$T/err" | sed 's/.*samples\/s//' > one.log
+two_ranks -m cnn.json t64.bs --epochs 1 --seed 3 -j 1 --val val.bs
+grep Epoch "$T/err" | sed 's/.*samples\/s//' > two.log
+check "scores of 2 ranks (training and validation) are 1 process's" 'cmp -s one.log two.log && [ -s one.log ]'
+
+# A world of one is the single-process path: the same weights, bit for bit.
+run nntrain -m adam.json t128.bs --epochs 2 --seed 3 -j 1 -q -o one.model
+run nntrain -m adam.json t128.bs --epochs 2 --seed 3 -j 1 -q -o world1.model --rank 0 --world-size 1
+check_status "--world-size 1 trains" 0
+check "--world-size 1 is bitwise the single process" '[ "$(weight_diff one.model world1.model)" = 0.0 ]'
+
+# Each rank its own pipe (as from imglist --shard K/N | imgprep): the same steps.
+frames_of t64.bs 0 2 part0.bs
+frames_of t64.bs 1 2 part1.bs
+run nntrain -m adam.json t128.bs --epochs 1 --seed 3 -j 1 -q -o one.model
+port=$(free_port)
+cat part1.bs | nntrain -m adam.json - --seed 3 -j 1 --rank 1 --world-size 2 --master 127.0.0.1:$port 2> "$T/err1" &
+pid1=$!
+cat part0.bs | run nntrain -m adam.json - --seed 3 -j 1 --rank 0 --world-size 2 --master 127.0.0.1:$port -o two.model
+wait $pid1
+check_status "pipes: rank 0 exits 0" 0
+check "pipes: each rank's own pipe, not shared" '! grep -q shared "$T/err"'
+check "pipes: 2 pipes of 64 reach 1 x 128's weights within 1e-5" \
+    "py -c 'import sys; sys.exit(not float(sys.argv[1]) <= 1e-5)' $(weight_diff one.model two.model)"
+# uneven parts: every epoch ends at the same step; the longer part's rest is skipped, and said so
+$FM --count 192 --batch 64 > short.bs
+port=$(free_port)
+cat short.bs | nntrain -m cnn.json - -j 1 --rank 1 --world-size 2 --master 127.0.0.1:$port 2> "$T/err1" &
+pid1=$!
+cat part0.bs | run nntrain -m cnn.json - -j 1 --rank 0 --world-size 2 --master 127.0.0.1:$port -o uneven.model
+wait $pid1; status1=$?
+check_status "uneven pipes: rank 0 exits 0" 0
+check "uneven pipes: rank 1 exits 0" '[ "$status1" -eq 0 ]'
+check_err "uneven pipes: 3 steps, as the shorter part" "1 - 3 steps"
+check_err "uneven pipes: the longer part's rest is named" "stdin: epoch 1: 5 batches (320 samples) left unused: another rank's part of the epoch ended first"
+
+# A real launcher: Open MPI's mpirun (OMPI_COMM_WORLD_* variables; Gloo underneath).
+if command -v mpirun > /dev/null; then
+    run nntrain -m cnn.json t128.bs --epochs 1 --seed 3 -j 1 -q -o one.model
+    port=$(free_port)
+    run mpirun --allow-run-as-root --oversubscribe -n 2 -x MASTER_ADDR=127.0.0.1 -x MASTER_PORT=$port \
+        nntrain -m cnn.json t64.bs --epochs 1 --seed 3 -j 1 -o mpi.model
+    check_status "mpirun -n 2: exits 0" 0
+    check_err "mpirun -n 2: the ranks agree" "all 2 ranks hold the same weights"
+    check "mpirun -n 2: 1 x 128's weights within 1e-5" \
+        "py -c 'import sys; sys.exit(not float(sys.argv[1]) <= 1e-5)' $(weight_diff one.model mpi.model)"
+else
+    _result fail "mpirun is installed (make deps: openmpi-bin)"
+fi
+
+# Failures: nothing hangs, every rank exits non-zero, the culprit is named.
+echo junk > junk.bs
+port=$(free_port)
+nntrain -m cnn.json t64.bs --val junk.bs -j 1 --rank 1 --world-size 2 --master 127.0.0.1:$port 2> "$T/err1" &
+pid1=$!
+run nntrain -m cnn.json t64.bs --val val.bs -j 1 --rank 0 --world-size 2 --master 127.0.0.1:$port -o bad.model
+wait $pid1; status1=$?
+check_status "a rank with bad input: the other exits 69" 69
+check_err "a rank with bad input: named, with its reason" "rank 1 failed: junk.bs: frame 1: truncated frame"
+check "a rank with bad input: it exits 65, labelled" '[ "$status1" -eq 65 ] && grep -q "^nntrain (rank 1): junk.bs" "$T/err1"'
+check "a rank with bad input: no model written" '[ ! -e bad.model ]'
+
+port=$(free_port)
+run nntrain -m cnn.json t64.bs -j 1 --rank 0 --world-size 3 --master 127.0.0.1:$port --connect-timeout 2
+check_status "ranks that never come: 69 after --connect-timeout" 69
+check_err "ranks that never come: named" "rendezvous at 127.0.0.1:$port: ranks 1, 2 of 3 did not arrive within 2 s (--connect-timeout)"
+run nntrain -m cnn.json t64.bs -j 1 --rank 1 --world-size 2 --master 127.0.0.1:$port --connect-timeout 1
+check_status "no rank 0: 69" 69
+check_err "no rank 0: said so" "no rank 0 there within 1 s (--connect-timeout)"
+
+# A rank killed mid-run: the other stops at once, keeps the complete epochs, exits 69.
+$FM --count 2048 --batch 64 > long.bs
+port=$(free_port)
+nntrain -m cnn.json long.bs --epochs 100 -j 1 --rank 1 --world-size 2 --master 127.0.0.1:$port 2> "$T/err1" &
+pid1=$!
+( while ! [ -e ck/epoch-001.model ]; do sleep 0.1; done; kill -9 $pid1 ) &
+run nntrain -m cnn.json long.bs --epochs 100 -j 1 --rank 0 --world-size 2 --master 127.0.0.1:$port --checkpoint-dir ck
+wait $pid1 2>/dev/null
+check_status "a rank killed: the other exits 69" 69
+check_err "a rank killed: said so" "a rank ended without a word (killed, or out of memory?)"
+check "a rank killed: rank 0 saves the last complete epoch" '[ -e ck/interrupted.model ]'
+check_err "a rank killed: and says where" "saved to ck/interrupted.model; continue with --resume ck/interrupted.model"
+
+# SIGINT to one rank: every rank stops after the step, rank 0 saves; --resume
+# then continues with another world size (here, one process).
+rm -rf ck
+port=$(free_port)
+nntrain -m cnn.json long.bs --epochs 100 -j 1 --rank 1 --world-size 2 --master 127.0.0.1:$port 2> "$T/err1" &
+pid1=$!
+( while ! [ -e ck/epoch-002.model ]; do sleep 0.1; done; kill -INT $pid1 ) &
+run nntrain -m cnn.json long.bs --epochs 100 -j 1 --rank 0 --world-size 2 --master 127.0.0.1:$port --checkpoint-dir ck
+wait $pid1; status1=$?
+check_status "SIGINT on rank 1: rank 0 stops too, 130" 130
+check "SIGINT on rank 1: rank 1 exits 130" '[ "$status1" -eq 130 ]'
+check_err "SIGINT on rank 1: rank 0 saves" "interrupted (SIGINT in epoch"
+run nntrain --resume ck/interrupted.model long.bs --epochs 4 -j 1 -o resumed.model
+check_status "resumed by one process after 2 ranks: exits 0" 0
+check_err "resumed: continues with the next epochs" "Epoch 4/4"
+
+# Usage: a placement that cannot be, said before anything starts.
+run nntrain -m cnn.json t64.bs --rank 0
+check_status "--rank without --world-size: 64" 64
+check_err "--rank without --world-size: said" "--rank and --world-size go together"
+run nntrain -m cnn.json t64.bs --rank 2 --world-size 2 --master 127.0.0.1:1
+check_status "rank 2 of 2: 64" 64
+check_err "rank 2 of 2: said" "rank 2 is not below the world size 2 (ranks count from 0)"
+RANK=1 WORLD_SIZE=2 run nntrain -m cnn.json t64.bs
+check_status "torchrun's RANK without MASTER_ADDR: 64" 64
+check_err "torchrun's RANK without MASTER_ADDR: said" "rank 1 of 2 (torchrun) has no rendezvous: give --master HOST:PORT, or set MASTER_ADDR and MASTER_PORT"
+run nntrain -m cnn.json t64.bs --rank 0 --world-size 2 --master 127.0.0.1
+check_status "--master without a port: 64" 64
+check_err "--master without a port: said" "--master wants HOST:PORT"
+SLURM_PROCID=x SLURM_NTASKS=2 run nntrain -m cnn.json t64.bs
+check_status "a launcher's bad variable: 64" 64
+check_err "a launcher's bad variable: named" 'SLURM_PROCID is "x", not a whole number'
+
+# torchrun (its agent serves the rendezvous: every rank is a client, under
+# /worker/attempt_0), through examples/torchrun.py, Debian 12's torchrun fixed.
+run nntrain -m cnn.json t128.bs --epochs 1 --seed 3 -j 1 -q -o one.model
+run "$ROOT/examples/torchrun.py" --nproc_per_node 2 --master_port "$(free_port)" --no_python \
+    nntrain -m cnn.json t64.bs --epochs 1 --seed 3 -j 1 -o torchrun.model
+check_status "torchrun --nproc_per_node 2: exits 0" 0
+check_err "torchrun: the ranks agree" "all 2 ranks hold the same weights"
+check "torchrun: 1 x 128's weights within 1e-5" \
+    "py -c 'import sys; sys.exit(not float(sys.argv[1]) <= 1e-5)' $(weight_diff one.model torchrun.model)"
