@@ -87,6 +87,8 @@ row() {  # row NAME COMMAND N [CPUS]: measures and appends a table row
     echo
     echo "Made by \`bench/data_path.sh\` (\`make bench\`) on $(date -u '+%Y-%m-%d %H:%M UTC'), load average at start: $(cut -d' ' -f1-3 /proc/loadavg)."
     echo "Every command runs pinned to one core (\`taskset -c 0\`; the \`-j 2\` row gets cores 0 and 1), best of $REPEAT runs."
+    echo "The \`-j 2\` row's wall rate counts only with core 1 idle (a load average well above 0 at the start says it was not):"
+    echo "how -j scales is measured on its own, in alternating runs with the load recorded, by \`bench/imgprep-threads.sh\`."
     echo "**per core** = images / CPU seconds (user + system, every process of the pipeline): the throughput one core gives, and"
     echo "robust to other jobs on the machine. **wall** = images / elapsed seconds, process start-up included."
     echo "**ours/this** = our per-core rate divided by this row's. **RSS** = the largest resident set of any one process (MB)."

@@ -1,5 +1,5 @@
 // imglist: list the images of a folder, with labels from its class folders.
-#include <cstdio>
+#include <cctype>
 
 #include "cli/app.hpp"
 #include "cli/error.hpp"
@@ -16,15 +16,6 @@ struct Options {
     double validation_split = 0;
     bool no_labels = false, follow_links = false, hidden = false, shuffle = false, nul = false;
 };
-
-// "K/N" with 1 <= K <= N.
-std::pair<size_t, size_t> parse_shard(const std::string& text) {
-    unsigned k = 0, n = 0;
-    char tail = 0;
-    if (std::sscanf(text.c_str(), "%u/%u%c", &k, &n, &tail) != 2 || k < 1 || k > n)
-        throw UsageError("--shard wants K/N with 1 <= K <= N, not \"" + text + "\"");
-    return {k, n};
-}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -80,9 +71,10 @@ int main(int argc, char** argv) {
             keep.swap(shuffled);
         }
         if (!o.shard.empty()) {
-            auto [k, n] = parse_shard(o.shard);
+            const Shard shard = parse_shard(o.shard);
             std::vector<size_t> mine;
-            for (size_t i = k - 1; i < keep.size(); i += n) mine.push_back(keep[i]);
+            for (size_t i = 0; i < keep.size(); ++i)
+                if (shard.holds(i)) mine.push_back(keep[i]);
             keep.swap(mine);
         }
 

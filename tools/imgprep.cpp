@@ -31,13 +31,14 @@ int main(int argc, char** argv) {
     app.add_seed_option();
     app.add_threads_option();
     std::string list_path = "-", output = "-", size = "256x256", fit = "stretch", interpolation = "bilinear",
-                color = "rgb", background = "black", dtype = "u8", rescale;
+                color = "rgb", background = "black", dtype = "u8", rescale, shard;
     bool nul = false, shuffle = false, keep_going = false, vips_only = false;
     int64_t epochs = 1, batch = 1;
     PrepOptions prep;
     auto& cli = app.cli();
     cli.add_option("list", list_path, "List lines (PATH[<TAB>INDEX<TAB>NAME]); - or none: stdin");
     cli.add_flag("-0,--null", nul, "List records end with NUL, not newline");
+    cli.add_option("--shard", shard, "Take only shard K of N of the list (images K, K+N, K+2N...; K from 1), as imglist --shard");
     cli.add_option("-s,--size", size, "Output WIDTHxHEIGHT (default 256x256, as Keras' target_size)");
     cli.add_option("--fit", fit, "stretch | crop (centre crop to the aspect ratio) | pad");
     cli.add_option("--interpolation", interpolation, "nearest | bilinear (default) | bicubic | lanczos | area");
@@ -77,10 +78,15 @@ int main(int argc, char** argv) {
         if (dtype == "u8" && standardization.active() && cli.count("--dtype"))
             throw UsageError("normalization makes floats: it cannot go with --dtype u8");
         const bool floats = dtype == "f32" || !rescale.empty() || standardization.active();
+        const Shard the_shard = shard.empty() ? Shard{} : parse_shard(shard);
 
         Input in(list_path);
         ImageList list = read_list(in, nul);
-        if (list.entries.empty()) throw DataError(in.name(), "no images in the list");
+        const size_t listed = list.entries.size();
+        keep_shard(list, the_shard);
+        if (list.entries.empty())
+            throw DataError(in.name(), listed ? "no images in shard " + shard + " (the list holds " + std::to_string(listed) + ")"
+                                              : "no images in the list");
         Output out(output, true);
 
         SourceOptions so;

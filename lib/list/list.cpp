@@ -97,4 +97,21 @@ ImageList read_list(Input& in, bool nul) {
     return list;
 }
 
+Shard parse_shard(const std::string& text) {
+    const size_t slash = text.find('/');
+    const std::string k = text.substr(0, slash), n = slash == std::string::npos ? "" : text.substr(slash + 1);
+    // At most 18 digits: no overflow, and no shard count anyone needs is longer.
+    auto number = [](const std::string& s) { return all_digits(s) && s.size() <= 18 ? std::stoull(s) : 0ull; };
+    Shard shard{size_t(number(k)), size_t(number(n))};
+    if (shard.k < 1 || shard.k > shard.n)
+        throw UsageError("--shard wants K/N with 1 <= K <= N, not \"" + text + "\"");
+    return shard;
+}
+
+void keep_shard(ImageList& list, const Shard& shard) {
+    std::vector<ListEntry> mine;
+    for (size_t i = shard.k - 1; i < list.entries.size(); i += shard.n) mine.push_back(std::move(list.entries[i]));
+    list.entries.swap(mine);
+}
+
 }  // namespace imgpipe

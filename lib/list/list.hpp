@@ -38,4 +38,17 @@ struct ImageList {
 // class declarations name classes but add no entry.
 ImageList read_list(Input& in, bool nul);
 
+// --shard K/N (imglist, imgprep): the K-th of N round-robin shards, K from 1,
+// so that N machines or processes each take one. Item i (from 0) of a list is
+// in it when i % N == K - 1.
+struct Shard {
+    size_t k = 1, n = 1;
+    bool holds(size_t i) const { return i % n == k - 1; }
+};
+// "K/N", decimal digits only, 1 <= K <= N; anything else is a UsageError.
+Shard parse_shard(const std::string& text);
+// Keeps only the entries of `shard`, in order (classes are kept whole, so
+// every shard's stream names the same classes).
+void keep_shard(ImageList& list, const Shard& shard);
+
 }  // namespace imgpipe

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include "cli/error.hpp"
@@ -212,21 +213,91 @@ int64_t Frame::meta_int(const std::string& key, int64_t fallback) const {
 
 void Frame::set_meta_int(const std::string& key, int64_t value) { metadata[key] = std::to_string(value); }
 
-std::vector<uint8_t> encode_frame(const Frame& frame) {
-    json header = json::object();
+namespace {
+// A JSON string as nlohmann's dump(-1, ' ', false, replace) writes it: ASCII
+// is escaped here, a string with any other byte goes to nlohmann (UTF-8 kept,
+// invalid bytes replaced).
+void append_json_string(std::string& out, const std::string& s) {
+    for (unsigned char c : s)
+        if (c >= 0x80) {
+            out += json(s).dump(-1, ' ', false, json::error_handler_t::replace);
+            return;
+        }
+    out += '"';
+    for (unsigned char c : s) {
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\b': out += "\\b"; break;
+            case '\f': out += "\\f"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (c < 0x20) {
+                    char u[8];
+                    std::snprintf(u, sizeof u, "\\u%04x", unsigned(c));
+                    out += u;
+                } else {
+                    out += char(c);
+                }
+        }
+    }
+    out += '"';
+}
+
+// The safetensors header, padded to 8 bytes, exactly as building a json object
+// and dump()ing it wrote it (keys in byte order, no spaces), written directly:
+// with one sample a frame the json tree cost imgprep a third of its time on
+// small images, in the one thread that writes the stream (lib/image/source.cpp).
+std::string frame_header(const Frame& frame, uint64_t& data_size) {
+    std::map<std::string, std::string> fields;  // key -> JSON value; a later key replaces, as json's operator[]
     uint64_t offset = 0;
     for (const Tensor& t : frame.tensors) {
         if (t.data.size() != size_t(t.elements()) * dtype_size(t.dtype))
             throw Error(kSoftware, "", "tensor \"" + t.name + "\" holds the wrong number of bytes");
-        header[t.name] = {{"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + t.data.size()}}};
+        std::string v = "{\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + t.data.size()) +
+                        "],\"dtype\":";
+        append_json_string(v, dtype_name(t.dtype));
+        v += ",\"shape\":[";
+        for (size_t i = 0; i < t.shape.size(); ++i) v += (i ? "," : "") + std::to_string(t.shape[i]);
+        v += "]}";
+        fields[t.name] = std::move(v);
         offset += t.data.size();
     }
-    if (!frame.metadata.empty()) header["__metadata__"] = frame.metadata;
-    std::string text = header.dump(-1, ' ', false, json::error_handler_t::replace);
+    if (!frame.metadata.empty()) {
+        std::string v = "{";
+        for (const auto& [key, value] : frame.metadata) {
+            if (v.size() > 1) v += ',';
+            append_json_string(v, key);
+            v += ':';
+            append_json_string(v, value);
+        }
+        fields["__metadata__"] = v + "}";
+    }
+    std::string text = "{";
+    for (const auto& [key, value] : fields) {
+        if (text.size() > 1) text += ',';
+        append_json_string(text, key);
+        text += ':';
+        text += value;
+    }
+    text += '}';
     text.append((8 - text.size() % 8) % 8, ' ');  // safetensors aligns the data to 8 bytes
-    std::vector<uint8_t> out(8 + text.size() + offset);
-    uint64_t n = text.size();
-    for (int i = 0; i < 8; ++i) out[size_t(i)] = uint8_t(n >> (8 * i));
+    data_size = offset;
+    return text;
+}
+
+void put_le64(uint8_t* p, uint64_t n) {
+    for (int i = 0; i < 8; ++i) p[i] = uint8_t(n >> (8 * i));
+}
+}  // namespace
+
+std::vector<uint8_t> encode_frame(const Frame& frame) {
+    uint64_t data_size = 0;
+    const std::string text = frame_header(frame, data_size);
+    std::vector<uint8_t> out(8 + text.size() + data_size);
+    put_le64(out.data(), text.size());
     std::memcpy(out.data() + 8, text.data(), text.size());
     uint8_t* p = out.data() + 8 + text.size();
     for (const Tensor& t : frame.tensors) {
@@ -237,8 +308,14 @@ std::vector<uint8_t> encode_frame(const Frame& frame) {
 }
 
 void write_frame(Output& out, const Frame& frame) {
-    std::vector<uint8_t> bytes = encode_frame(frame);
-    out.write(bytes.data(), bytes.size());
+    uint64_t data_size = 0;
+    const std::string text = frame_header(frame, data_size);
+    uint8_t prefix[8];
+    put_le64(prefix, text.size());
+    out.write(prefix, 8);
+    out.write(text);
+    for (const Tensor& t : frame.tensors)
+        if (!t.data.empty()) out.write(t.data.data(), t.data.size());
 }
 
 Frame decode_frame(const uint8_t* data, size_t size, const std::string& where) {

@@ -16,6 +16,11 @@ imgprep -q --size 28x28 --color grayscale -j 1 --seed 4 --epochs 2 $AUG train.li
 imgprep -q --size 28x28 --color grayscale -j 1 --epochs 2 train.list > plain.bin
 check "the same seed gives the same bytes for -j 1 and -j 2" 'cmp -s a1.bin a2.bin'
 check "and with --shuffle for -j 1 and -j 3" 'cmp -s s1.bin s3.bin'
+# Decoding threads take images in chunks from a ring of slots (lib/image/source.cpp):
+# 3 epochs of 60 go round it several times, with frames of 7 that straddle the chunks.
+imgprep -q --size 28x28 -j 1 --seed 5 --epochs 3 --shuffle -b 7 $AUG train.list > r1.bin
+imgprep -q --size 28x28 -j 2 --seed 5 --epochs 3 --shuffle -b 7 $AUG train.list > r2.bin
+check "-j 2 and -j 1: the same bytes over many chunks, shuffled, augmented, in frames of 7" 'cmp -s r1.bin r2.bin && [ $(wc -c < r1.bin) -gt 400000 ]'
 check "another seed gives other draws" '! cmp -s a1.bin b.bin'
 check "augmentation changes the images, and each epoch draws anew" 'py -c "$load
 p = np.concatenate([t[\"x\"] for t, m in stream.read_frames(open(\"plain.bin\", \"rb\"))])

@@ -327,6 +327,33 @@ one = peak(1); many = peak(60)
 assert many < one + 2048, (one, many)"'
 fi
 
+# ---- --shard K/N: one of N round-robin shards of a list made elsewhere ----
+imglist -q data > all.list
+for k in 1 2 3; do
+    imgprep -q --size 8x8 --shard $k/3 all.list > shard$k.bin
+    imglist -q --shard $k/3 data | imgprep -q --size 8x8 > imglist$k.bin
+done
+check "--shard: shards 1/3, 2/3 and 3/3 are disjoint, hold every file once, and take lines K, K+N..." 'pyc "
+s = [paths(\"shard%d.bin\" % k) for k in (1, 2, 3)]
+every = [l.split(chr(9))[0] for l in open(\"all.list\").read().splitlines()]
+assert sorted(s[0] + s[1] + s[2]) == sorted(every) and len(every) == 20
+assert all(s[k] == every[k::3] for k in range(3)), s"'
+check "imgprep --shard K/N is imglist --shard K/N: the same bytes" \
+    'cmp -s shard1.bin imglist1.bin && cmp -s shard2.bin imglist2.bin && cmp -s shard3.bin imglist3.bin'
+imgprep -q --size 8x8 --shard 2/3 --shuffle --seed 4 --epochs 2 -j 2 all.list > shuffled.bin
+check "with --shuffle each epoch is a permutation of the shard" 'pyc "
+p = paths(\"shuffled.bin\"); s = paths(\"shard2.bin\"); n = len(s)
+assert sorted(p[:n]) == sorted(s) and sorted(p[n:]) == sorted(s) and p[:n] != s"'
+for bad in 0/3 4/3 1/0 3 1/-3 x/2; do
+    run imgprep --size 8x8 --shard $bad all.list
+    check_status "--shard $bad is a usage error: exit 64" 64
+done
+check_err "naming what --shard wants" "imgprep: --shard wants K/N with 1 <= K <= N, not \"x/2\""
+head -n 2 all.list > two.list
+run imgprep --size 8x8 --shard 3/3 two.list
+check_status "a shard with no image of a 2-image list: exit 65" 65
+check_err "saying so" "imgprep: two.list: no images in shard 3/3 (the list holds 2)"
+
 # ---- bad input ----
 mkdir -p bad
 head -c 2000 photo.jpg > bad/trunc.jpg

@@ -63,6 +63,33 @@ TEST_CASE("with -0 a path may hold tabs and newlines; the label is read from the
     CHECK_THROWS_WITH(parse_list_line("with\ttab.png\t0\tcls", "list:2"), Catch::Contains("not a non-negative integer"));
 }
 
+TEST_CASE("--shard K/N: K from 1, round robin; anything else is a usage error", "[list]") {
+    Shard s = parse_shard("2/3");
+    CHECK(s.k == 2);
+    CHECK(s.n == 3);
+    CHECK(!s.holds(0));
+    CHECK(s.holds(1));
+    CHECK(s.holds(4));
+    CHECK(parse_shard("1/1").holds(7));
+    for (const char* bad : {"0/3", "4/3", "1/0", "3", "", "/", "1/", "/3", "1/-3", "-1/3", "+1/3", " 1/3", "1/3 ", "1/3/5",
+                            "x/2", "1.0/2", "1/99999999999999999999"}) {
+        CAPTURE(bad);
+        try {
+            parse_shard(bad);
+            FAIL("accepted");
+        } catch (const UsageError& e) {
+            CHECK(std::string(e.what()) == std::string("--shard wants K/N with 1 <= K <= N, not \"") + bad + "\"");
+            CHECK(e.status() == kUsage);
+        }
+    }
+    ImageList list;
+    for (const char* p : {"a", "b", "c", "d", "e"}) list.entries.push_back({p, -1, ""});
+    keep_shard(list, parse_shard("2/2"));
+    REQUIRE(list.entries.size() == 2);
+    CHECK(list.entries[0].path == "b");
+    CHECK(list.entries[1].path == "d");
+}
+
 TEST_CASE("the random generator depends only on its key", "[random]") {
     Random a(7, 1, 99, Purpose::Augment), b(7, 1, 99, Purpose::Augment), c(7, 2, 99, Purpose::Augment);
     uint64_t x = a.next();
