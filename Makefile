@@ -169,7 +169,7 @@ FUZZ_BUILD    := $(BUILD)/fuzz
 FUZZ_SECONDS  ?= 60
 FUZZ_TIMEOUT  ?= 30
 FUZZ_CXXFLAGS := -std=c++17 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -Ilib -MMD -MP
-FUZZ_TARGETS  := frame_reader batch_feed list_line spec expr model_file
+FUZZ_TARGETS  := frame_reader batch_feed list_line spec expr model_file placement
 FUZZ_IO_SRC           := lib/cli/io.cpp $(wildcard lib/cli/error.cpp)
 FUZZ_FRAME_SRC        := lib/stream/frame.cpp $(wildcard lib/stream/epoch.cpp)
 FUZZ_SRC_frame_reader := $(FUZZ_FRAME_SRC) $(FUZZ_IO_SRC)
@@ -177,6 +177,7 @@ FUZZ_SRC_batch_feed   := lib/nn/feed.cpp lib/stream/batch.cpp $(FUZZ_FRAME_SRC) 
 FUZZ_SRC_list_line    := lib/list/list.cpp $(FUZZ_IO_SRC)
 FUZZ_SRC_spec         := lib/nn/spec.cpp lib/nn/layers.cpp lib/nn/compile.cpp lib/nn/config.cpp lib/nn/expr.cpp lib/cli/progress.cpp
 FUZZ_SRC_expr         := lib/nn/expr.cpp
+FUZZ_SRC_placement    := lib/nn/placement.cpp $(FUZZ_IO_SRC)
 FUZZ_SRC_model_file   := $(NN_LIB_SRC) $(FUZZ_FRAME_SRC) lib/stream/batch.cpp lib/cli/app.cpp lib/cli/progress.cpp lib/cli/random.cpp $(FUZZ_IO_SRC)
 FUZZ_LIBS_model_file  := $(TORCH_LIBS)
 
@@ -202,7 +203,7 @@ fuzz:
 	@mkdir -p tests/fuzz/crashes; status=0; \
 	for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
-	  dict=$$(case $$t in expr) echo -dict=tests/fuzz/expr.dict;; list_line) ;; *) echo -dict=tests/fuzz/json.dict;; esac); \
+	  dict=$$(case $$t in expr) echo -dict=tests/fuzz/expr.dict;; list_line|placement) ;; *) echo -dict=tests/fuzz/json.dict;; esac); \
 	  if ASAN_OPTIONS=detect_leaks=0 $(FUZZ_BUILD)/$$t $$dict -max_total_time=$(FUZZ_SECONDS) -timeout=$(FUZZ_TIMEOUT) -rss_limit_mb=4096 \
 	       -artifact_prefix=tests/fuzz/crashes/$$t- -print_final_stats=1 \
 	       $(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t >$(FUZZ_BUILD)/$$t.log 2>&1; \

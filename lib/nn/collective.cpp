@@ -72,6 +72,7 @@ public:
 
     void average(at::Tensor& flat) override {
         if (flat.numel() == 0) return;
+        auto start = std::chrono::steady_clock::now();
         std::vector<c10::intrusive_ptr<c10d::Work>> works;
         std::vector<std::vector<at::Tensor>> buckets;
         for (int64_t at = 0; at < flat.numel(); at += kBucketFloats)
@@ -83,6 +84,7 @@ public:
             for (auto& work : works) work->wait();
         });
         flat.div_(double(size()));
+        averaging_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     }
 
     void broadcast(at::Tensor& flat) override {

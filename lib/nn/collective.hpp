@@ -69,11 +69,15 @@ public:
         sum(parts);
         return uint64_t(parts[0]) | uint64_t(parts[1]) << 22 | uint64_t(parts[2]) << 44;
     }
+    // Seconds this rank spent in average() so far: the communication a step
+    // adds (including the wait for slower ranks).
+    double averaging_seconds() const { return averaging_seconds_; }
     // Says, before this rank gives up, why: the others name it in their errors.
     virtual void fail(const std::string& message) { (void)message; }
 
 protected:
     Placement placement_;
+    double averaging_seconds_ = 0;
 };
 
 // The world `placement` describes: a world of one, or the process group,

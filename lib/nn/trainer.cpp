@@ -121,6 +121,8 @@ private:
     bool writer_;            // rank 0: the only one that writes files and progress
     int agreed_signal_ = 0;  // a signal any rank saw (SIGINT first)
     bool had_batch_ = false;  // this rank's own answer in the last agreement
+    int64_t steps_ = 0;             // steps this run trained
+    double training_seconds_ = 0;   // the training passes' time (validation excluded)
     std::vector<std::string> score_names_;
     Progress progress_;
     int64_t done_ = 0;  // epochs the model had trained when this run began
@@ -361,6 +363,8 @@ bool Fit::train_epoch(int64_t epoch, EpochResult& r) {
     }
     r.samples = int64_t(add_up(r.scores, {double(r.samples)})[0]);
     r.seconds = progress_.elapsed();
+    steps_ += r.steps;
+    training_seconds_ += r.seconds;
     return true;
 }
 
@@ -455,6 +459,13 @@ int Fit::run() {
         throw;
     }
     if (!o_.output.empty() && done_ >= o_.epochs) model_.save(o_.output, state(done_, false));
+    if (world_.size() > 1 && steps_ > 0) {
+        char text[160];
+        std::snprintf(text, sizeof text, "averaging gradients over %d ranks took %.2f ms a step, %.1f%% of the training time",
+                      world_.size(), 1e3 * world_.averaging_seconds() / double(steps_),
+                      100 * world_.averaging_seconds() / std::max(training_seconds_, 1e-9));
+        note(text);
+    }
     return kOk;
 }
 

@@ -27,6 +27,21 @@ check_status "the faces inpainting workflow runs" 0
 check "it measures the masked region" 'grep -q "masked-region MSE of the reconstruction" faces-out/region-error.txt'
 check "and draws masked / reconstructed / original" '[ -s faces-out/inpainting.png ]'
 
+port=$(py -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
+run make -C "$E/sharded" -j2 FMNIST="$T/fm" OUT="$T/sharded" PER_CLASS=30 EPOCHS=1 PORT=$port BIN="${BIN_DIR:-$ROOT/bin}"
+check_status "the sharded workflow runs (2 shards, 2 ranks)" 0
+check "its shards are disjoint and cover the list" \
+    '[ "$(cat sharded/train.list | wc -l)" -eq 300 ] && [ "$(py -c "
+import json, struct, sys
+n = 0
+for k in (1, 2):
+    d = open(\"sharded/shard-%d.batches\" % k, \"rb\").read(); at = 0
+    while at < len(d):
+        m, = struct.unpack(\"<Q\", d[at:at + 8]); h = json.loads(d[at + 8:at + 8 + m])
+        n += h[\"x\"][\"shape\"][0]; at += 8 + m + max(v[\"data_offsets\"][1] for q, v in h.items() if q != \"__metadata__\")
+print(n)")" -eq 300 ]'
+check "the ranks trained together and rank 0 evaluated" 'grep -q "all 2 ranks hold the same weights" err && grep -q "^loss: [0-9.]* - accuracy: [0-9.]*$" sharded/evaluation.txt'
+
 # Every example Makefile runs its recipes in bash with pipefail, and deletes what a failed recipe made.
 for mk in "$E"/*/Makefile; do
     check "$(basename "$(dirname "$mk")")/Makefile sets pipefail and .DELETE_ON_ERROR" \
