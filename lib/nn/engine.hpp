@@ -69,7 +69,7 @@ public:
     virtual void to_device(const std::string& device, int index = 0) = 0;
     // Trains as one rank of `world` from now on, as DistributedDataParallel
     // does: rank 0's weights and buffers now, gradients averaged at every
-    // step, rank 0's non-trainable weights (running statistics) before each.
+    // step, rank 0's non-trainable weights (running statistics) after each.
     virtual void join(Collective& world) = 0;
     virtual std::string summary() const = 0;                // Keras' model.summary() table
 

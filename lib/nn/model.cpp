@@ -181,13 +181,16 @@ public:
         torch::Tensor input = to_torch(x).to(device_, torch::kFloat);
         torch::Tensor target = objective_.targets(batch.get("y"), device_);
         optimizer_.zero_grad();
-        if (world_) broadcast_buffers();
         Network::Output out = net_.forward(input, true);
         torch::Tensor loss = objective_.total(out, target, net_.parameters());
         loss.backward();
         if (world_) world_->average(optimizer_.gradients());
         torch::Tensor metrics = objective_.metric_values(out.y.detach(), target);
         optimizer_.step();
+        // After the step, not before the next forward as DDP does: the same
+        // statistics for every step, and at an epoch's end every rank holds
+        // rank 0's (validation and the model file see the same model).
+        if (world_) broadcast_buffers();
         objective_.report(loss, metrics, x.rows(), scores);
     }
 

@@ -11,13 +11,13 @@ namespace imgpipe::nn {
 
 namespace {
 
-// A whole non-negative decimal number, or -1.
+// A whole decimal number from 0 to 2^24 (more ranks, or ports, than any run has), or -1.
 long whole_number(const char* text) {
     if (!text || !*text) return -1;
     errno = 0;
     char* end = nullptr;
     long v = std::strtol(text, &end, 10);
-    if (*end || errno || v < 0 || text[0] == '-' || text[0] == '+' || text[0] == ' ') return -1;
+    if (*end || errno || v < 0 || v > (1 << 24) || text[0] == '-' || text[0] == '+' || text[0] == ' ') return -1;
     return v;
 }
 
@@ -56,26 +56,27 @@ Placement find_placement(const PlacementOptions& options, const std::function<co
         p.size = options.world_size;
         p.local_rank = env("LOCAL_RANK") ? number("LOCAL_RANK") : options.rank;
         p.launcher = "--rank";
-    } else if (env("RANK") && env("WORLD_SIZE")) {
-        p.rank = number("RANK");
-        p.size = number("WORLD_SIZE");
-        p.local_rank = env("LOCAL_RANK") ? number("LOCAL_RANK") : 0;
-        p.launcher = "torchrun";
+    } else {
+        // The launchers' variables for rank, size and local rank, in their order.
+        struct Launcher { const char *name, *rank, *size, *local; };
+        static const Launcher launchers[] = {
+            {"torchrun", "RANK", "WORLD_SIZE", "LOCAL_RANK"},
+            {"srun", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID"},
+            {"mpirun", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK"}};
+        for (const Launcher& l : launchers) {
+            if (!env(l.rank) || !env(l.size)) continue;
+            p.rank = number(l.rank);
+            p.size = number(l.size);
+            p.local_rank = env(l.local) ? number(l.local) : 0;
+            p.launcher = l.name;
+            break;
+        }
         // Under torchrun's agent the launcher serves the store on MASTER_PORT:
         // every rank is its client, under the prefix PyTorch's env:// uses.
-        if (const char* agent = env("TORCHELASTIC_USE_AGENT_STORE"); agent && std::string(agent) == "True")
+        if (const char* agent = env("TORCHELASTIC_USE_AGENT_STORE");
+            p.launcher == "torchrun" && agent && std::string(agent) == "True")
             p.store_prefix = "/worker/attempt_" +
                              std::to_string(env("TORCHELASTIC_RESTART_COUNT") ? number("TORCHELASTIC_RESTART_COUNT") : 0);
-    } else if (env("SLURM_PROCID") && env("SLURM_NTASKS")) {
-        p.rank = number("SLURM_PROCID");
-        p.size = number("SLURM_NTASKS");
-        p.local_rank = env("SLURM_LOCALID") ? number("SLURM_LOCALID") : 0;
-        p.launcher = "srun";
-    } else if (env("OMPI_COMM_WORLD_RANK") && env("OMPI_COMM_WORLD_SIZE")) {
-        p.rank = number("OMPI_COMM_WORLD_RANK");
-        p.size = number("OMPI_COMM_WORLD_SIZE");
-        p.local_rank = env("OMPI_COMM_WORLD_LOCAL_RANK") ? number("OMPI_COMM_WORLD_LOCAL_RANK") : 0;
-        p.launcher = "mpirun";
     }
     if (p.size < 1) throw UsageError("the world size is 0 (" + p.launcher + ")");
     if (p.rank >= p.size)

@@ -101,6 +101,7 @@ private:
     bool agree(bool have_batch, int64_t samples, BatchFeed& feed, int64_t epoch);
     std::vector<double> add_up(Scores& scores, std::vector<double> more);
     void check_same_weights(int64_t epoch);
+    void check_same_options();
     bool all_equal(uint32_t f);
     int stop_signal() const { return interrupt_signal() ? interrupt_signal() : agreed_signal_; }
     void open_history();
@@ -176,6 +177,7 @@ Fit::Fit(Model& model, const TrainOptions& options, const std::string& tool, Col
         callbacks_.check_monitor(names);
     }
 
+    check_same_options();
     open_feeds();
     open_history();
     if (writer_ && o_.output.empty() && o_.checkpoint_dir.empty())
@@ -278,6 +280,21 @@ void Fit::check_same_weights(int64_t epoch) {
         throw Error(kSoftware, "", "after epoch " + std::to_string(epoch) + " the ranks' weights differ (a "
                                    "nondeterministic operation, or ranks running different builds?)");
     if (epoch == o_.epochs) note("all " + std::to_string(world_.size()) + " ranks hold the same weights");
+}
+
+// Every rank must run the same steps, validations and collective operations
+// in the same order: ranks started with different options (one with --val,
+// another without) would pair unrelated operations. Checked before any.
+void Fit::check_same_options() {
+    if (world_.size() == 1) return;
+    std::string what = std::to_string(done_) + " " + std::to_string(o_.epochs) + " " + std::to_string(o_.epochs_given) +
+                       " " + std::to_string(o_.steps_per_epoch) + " " + std::to_string(o_.validation_steps) + " " +
+                       std::to_string(!o_.val.empty()) + " " + std::to_string(o_.batch_size) + " " + std::to_string(o_.shuffle);
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (char c : what) h = (h ^ uint8_t(c)) * 0x100000001b3ull;
+    if (!all_equal(uint32_t(h % ((1u << 20) - 1)) + 1))
+        throw UsageError("the ranks were started with different options or models: --epochs, --steps-per-epoch, "
+                         "--validation-steps, --val, --batch-size, --shuffle and the resumed epoch must be the same on every rank");
 }
 
 // Adds up scores, and further counts (`more`, returned summed), over the ranks.

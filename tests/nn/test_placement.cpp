@@ -87,6 +87,11 @@ TEST_CASE("placements that cannot be are usage errors", "[placement]") {
     CHECK(error_of({{"RANK", "0"}, {"WORLD_SIZE", "0"}}) == "the world size is 0 (torchrun)");
     CHECK(error_of({{"RANK", "-1"}, {"WORLD_SIZE", "2"}}) == "RANK is \"-1\", not a whole number");
     CHECK(error_of({{"RANK", "1x"}, {"WORLD_SIZE", "2"}}) == "RANK is \"1x\", not a whole number");
+    // the fuzzer's: a number past int's range once became a negative rank
+    CHECK(error_of({{"RANK", "34444444444444444"}, {"WORLD_SIZE", "2"}}) ==
+          "RANK is \"34444444444444444\", not a whole number");
+    CHECK(error_of({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"LOCAL_RANK", "4294967296"}}) ==
+          "LOCAL_RANK is \"4294967296\", not a whole number");
     for (const char* bad : {"host", "host:", ":29500", "host:0", "host:65536", "host:12a"})
         CHECK(error_of({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "h"}, {"MASTER_PORT", "1"}},
                        [&] {

@@ -5,14 +5,6 @@
 # fails, never comes or is interrupted stops every rank with a message naming it.
 . "$ROOT/tests/shell/lib.sh"
 FM="/usr/bin/python3 $ROOT/tests/nn/fmnist_stream.py"
-# max |a - b| over the weights two model files share (json + numpy)
-weight_diff() { py -c "
-import json, struct, numpy as np
-def read(p):
-    d = open(p, 'rb').read(); n, = struct.unpack('<Q', d[:8]); h = json.loads(d[8:8 + n]); h.pop('__metadata__')
-    return {k: np.frombuffer(d[8 + n + v['data_offsets'][0]:8 + n + v['data_offsets'][1]], np.float32) for k, v in h.items()}
-a, b = read('$1'), read('$2')
-print(max(float(np.max(np.abs(a[k] - b[k]))) for k in a if not k.startswith('optimizer')))"; }
 # a port nobody listens on now
 free_port() { py -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"; }
 # frames K, K+N, ... of a one-epoch stream file (the part rank K of N reads),
@@ -73,6 +65,22 @@ grep Epoch "$T/err" | sed 's/.*samples\/s//' > one.log
 two_ranks -m cnn.json t64.bs --epochs 1 --seed 3 -j 1 --val val.bs
 grep Epoch "$T/err" | sed 's/.*samples\/s//' > two.log
 check "scores of 2 ranks (training and validation) are 1 process's" 'cmp -s one.log two.log && [ -s one.log ]'
+
+# BatchNormalization and Dropout: the ranks still hold the same weights (rank 0's
+# running statistics after every step), and validate with them.
+cat > bn.json <<'JSON'
+{"input_shape": [28, 28, 1], "layers": [
+  {"type": "Lambda", "function": "x/255."},
+  {"type": "Conv2D", "filters": 8, "kernel_size": [3, 3]},
+  {"type": "BatchNormalization"}, {"type": "Activation", "activation": "relu"},
+  {"type": "MaxPooling2D", "pool_size": [2, 2]},
+  {"type": "Flatten"}, {"type": "Dropout", "rate": 0.25},
+  {"type": "Dense", "units": 10, "activation": "softmax"}],
+ "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]}
+JSON
+two_ranks -m bn.json t64.bs --epochs 2 --seed 3 -j 1 --val val.bs
+check_status "BatchNormalization and Dropout on 2 ranks: exits 0" 0
+check_err "BatchNormalization and Dropout: the ranks hold the same weights" "all 2 ranks hold the same weights"
 
 # A world of one is the single-process path: the same weights, bit for bit.
 run nntrain -m adam.json t128.bs --epochs 2 --seed 3 -j 1 -q -o one.model
@@ -194,3 +202,13 @@ check_status "torchrun --nproc_per_node 2: exits 0" 0
 check_err "torchrun: the ranks agree" "all 2 ranks hold the same weights"
 check "torchrun: 1 x 128's weights within 1e-5" \
     "py -c 'import sys; sys.exit(not float(sys.argv[1]) <= 1e-5)' $(weight_diff one.model torchrun.model)"
+
+# Ranks started with different options would pair unrelated operations: refused by all.
+port=$(free_port)
+nntrain -m cnn.json t64.bs --val val.bs -j 1 --rank 1 --world-size 2 --master 127.0.0.1:$port 2> "$T/err1" &
+pid1=$!
+run nntrain -m cnn.json t64.bs -j 1 --rank 0 --world-size 2 --master 127.0.0.1:$port -o differ.model
+wait $pid1; status1=$?
+check_status "ranks with different options: 64" 64
+check "ranks with different options: rank 1 too" '[ "$status1" -eq 64 ]'
+check_err "ranks with different options: said" "the ranks were started with different options or models"

@@ -40,3 +40,11 @@ check_out() {
 }
 # Reads a batch stream with Python's json + numpy (an independent reader).
 py() { /usr/bin/python3 "$@"; }
+# prints max |a - b| over the weights two model files share (json + numpy)
+weight_diff() { py -c "
+import json, struct, numpy as np
+def read(p):
+    d = open(p, 'rb').read(); n, = struct.unpack('<Q', d[:8]); h = json.loads(d[8:8 + n]); h.pop('__metadata__')
+    return {k: np.frombuffer(d[8 + n + v['data_offsets'][0]:8 + n + v['data_offsets'][1]], np.float32) for k, v in h.items()}
+a, b = read('$1'), read('$2')
+print(max(float(np.max(np.abs(a[k] - b[k]))) for k in a if not k.startswith('optimizer')))"; }

@@ -9,14 +9,6 @@ meta() { py -c "
 import json, struct, sys
 d = open('$1', 'rb').read(); n, = struct.unpack('<Q', d[:8]); h = json.loads(d[8:8 + n])
 print(h['__metadata__']['$2'])"; }
-# prints max |a - b| over the weights two model files share
-weight_diff() { py -c "
-import json, struct, numpy as np
-def read(p):
-    d = open(p, 'rb').read(); n, = struct.unpack('<Q', d[:8]); h = json.loads(d[8:8 + n]); h.pop('__metadata__')
-    return {k: np.frombuffer(d[8 + n + v['data_offsets'][0]:8 + n + v['data_offsets'][1]], np.float32) for k, v in h.items()}
-a, b = read('$1'), read('$2')
-print(max(float(np.max(np.abs(a[k] - b[k]))) for k in a if not k.startswith('optimizer')))"; }
 
 cat > cnn.json <<'JSON'
 {"input_shape": [28, 28, 1], "layers": [
