@@ -204,8 +204,7 @@ c10::intrusive_ptr<c10d::Store> rendezvous(const Placement& p, const CollectiveO
 
 std::unique_ptr<Collective> join_world(const Placement& p, const CollectiveOptions& o) {
     if (p.size <= 1) {
-        auto one = std::make_unique<Collective>();
-        return one;
+        return std::make_unique<Collective>();
     }
     c10::intrusive_ptr<c10d::Store> store = rendezvous(p, o);
     if (o.device == "cuda") {

@@ -17,6 +17,20 @@ class Tensor;
 
 namespace imgpipe::nn {
 
+// A 20-bit digest (from 1 to 2^20 - 1) of bytes (FNV-1a), for the ranks to
+// compare what they hold with Collective::same_everywhere.
+class Digest {
+public:
+    void add(const void* data, size_t size) {
+        const uint8_t* p = static_cast<const uint8_t*>(data);
+        for (size_t i = 0; i < size; ++i) h_ = (h_ ^ p[i]) * 0x100000001b3ull;
+    }
+    uint32_t value() const { return uint32_t(h_ % ((1u << 20) - 1)) + 1; }
+
+private:
+    uint64_t h_ = 0xcbf29ce484222325ull;
+};
+
 // Where this process stands, from the launcher's environment or the options.
 struct Placement {
     int rank = 0, size = 1, local_rank = 0;
@@ -61,6 +75,15 @@ public:
     virtual void broadcast(at::Tensor& flat) { (void)flat; }
     // Element-wise sums over the ranks, in place (scores, flags), in double.
     virtual void sum(std::vector<double>& values) { (void)values; }
+    // Whether every rank has the same digest f (0: none, such as a pipe's), decided
+    // alike on every rank: with f > 0 everywhere, n * sum(f^2) = sum(f)^2 exactly
+    // when all are equal, and these sums are exact in doubles.
+    bool same_everywhere(uint32_t f) {
+        std::vector<double> sums = {f > 0 ? 1.0 : 0.0, double(f), double(f) * double(f)};
+        sum(sums);
+        double n = size();
+        return sums[0] == n && n * sums[2] == sums[1] * sums[1];
+    }
     // Rank 0's value on every rank (a seed drawn from the clock), exact to 64 bits.
     uint64_t from_root(uint64_t value) {
         if (size() == 1) return value;

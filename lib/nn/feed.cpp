@@ -16,6 +16,7 @@
 
 #include "cli/error.hpp"
 #include "cli/random.hpp"
+#include "nn/collective.hpp"
 #include "stream/batch.hpp"
 #include "stream/epoch.hpp"
 
@@ -229,16 +230,13 @@ void BatchFeed::share(int rank, int ranks, bool drop_remainder) {
 
 uint32_t BatchFeed::fingerprint() const {
     if (!seekable_) return 0;
-    uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a over the index
-    auto mix = [&](uint64_t v) {
-        for (int i = 0; i < 8; ++i, v >>= 8) h = (h ^ (v & 0xff)) * 0x100000001b3ull;
-    };
+    Digest d;
     for (const Entry& e : index_) {
-        mix(e.size);
-        mix(uint64_t(e.rows));
+        d.add(&e.size, sizeof e.size);
+        d.add(&e.rows, sizeof e.rows);
     }
-    mix(epochs_.size());
-    return uint32_t(h % ((1u << 20) - 1)) + 1;
+    d.add(epochs_.data(), epochs_.size() * sizeof epochs_[0]);
+    return d.value();
 }
 
 std::pair<size_t, size_t> BatchFeed::file_epoch() const {

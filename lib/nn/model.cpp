@@ -109,13 +109,12 @@ public:
     std::string state_json() const override { return state_; }
 
     uint32_t fingerprint() const override {
-        uint64_t h = 0xcbf29ce484222325ull;
+        Digest d;
         for (const Parameter& p : net_.parameters()) {
             torch::Tensor t = p.value.detach().to(torch::kCPU).contiguous();
-            const uint32_t* w = static_cast<const uint32_t*>(t.data_ptr());
-            for (int64_t i = 0; i < t.numel(); ++i) h = (h ^ w[i]) * 0x100000001b3ull;  // float bits, FNV-1a by word
+            d.add(t.data_ptr(), size_t(t.nbytes()));
         }
-        return uint32_t(h % ((1u << 20) - 1)) + 1;
+        return d.value();
     }
 
     void check_batch(const Frame& batch, const std::string& where, bool need_targets) const override {

@@ -102,8 +102,16 @@ private:
     std::vector<double> add_up(Scores& scores, std::vector<double> more);
     void check_same_weights(int64_t epoch);
     void check_same_options();
-    bool all_equal(uint32_t f);
     int stop_signal() const { return interrupt_signal() ? interrupt_signal() : agreed_signal_; }
+    // This rank's signal as two counts (SIGINT, SIGTERM) to add up over the
+    // ranks, and back from the sums at v[at], v[at + 1].
+    static void add_signal(std::vector<double>& v) {
+        v.push_back(interrupt_signal() == SIGINT);
+        v.push_back(interrupt_signal() == SIGTERM);
+    }
+    void take_signal(const std::vector<double>& v, size_t at) {
+        agreed_signal_ = v[at] > 0 ? SIGINT : v[at + 1] > 0 ? SIGTERM : 0;
+    }
     void open_history();
     std::string state(int64_t epochs_done, bool interrupted) const;
     void take_boundary(int64_t epoch);
@@ -121,7 +129,6 @@ private:
     Collective& world_;
     bool writer_;            // rank 0: the only one that writes files and progress
     int agreed_signal_ = 0;  // a signal any rank saw (SIGINT first)
-    bool had_batch_ = false;  // this rank's own answer in the last agreement
     int64_t steps_ = 0;             // steps this run trained
     double training_seconds_ = 0;   // the training passes' time (validation excluded)
     std::vector<std::string> score_names_;
@@ -225,22 +232,12 @@ void Fit::open_feeds() {
     }
 }
 
-// Whether every rank has the same f (from 1 to 2^20): by sums, so that every
-// rank decides alike. With f > 0 for all, sum(f^2) * n = sum(f)^2 exactly
-// when all are equal, and the sums are exact in doubles.
-bool Fit::all_equal(uint32_t f) {
-    std::vector<double> sums = {f > 0 ? 1.0 : 0.0, double(f), double(f) * double(f)};
-    world_.sum(sums);
-    double n = world_.size();
-    return sums[0] == n && n * sums[2] == sums[1] * sums[1];
-}
-
 // With more than one rank: a file every rank reads (the same frames, by their
 // fingerprint) is shared, each rank taking its interleaved part; files that
 // differ, and pipes, are each rank's own part already.
 void Fit::share(BatchFeed& feed, bool drop_remainder) {
     if (world_.size() == 1) return;
-    if (all_equal(feed.fingerprint())) {  // every rank asks: a collective operation
+    if (world_.same_everywhere(feed.fingerprint())) {  // every rank asks: a collective operation
         feed.share(world_.rank(), world_.size(), drop_remainder);
         note(feed.name() + ": shared by " + std::to_string(world_.size()) + " ranks (rank 0 reads its frames 1, " +
              std::to_string(1 + world_.size()) + ", " + std::to_string(1 + 2 * world_.size()) + ", ...)");
@@ -253,12 +250,11 @@ void Fit::share(BatchFeed& feed, bool drop_remainder) {
 // had more of this epoch skips the rest, as DistributedSampler drops samples to
 // keep the ranks in step.
 bool Fit::agree(bool have_batch, int64_t samples, BatchFeed& feed, int64_t epoch) {
-    had_batch_ = have_batch;
     if (world_.size() == 1) return have_batch;
-    int sig = interrupt_signal();
-    std::vector<double> v = {have_batch ? 1.0 : 0.0, sig == SIGINT ? 1.0 : 0.0, sig == SIGTERM ? 1.0 : 0.0};
+    std::vector<double> v = {have_batch ? 1.0 : 0.0};
+    add_signal(v);
     world_.sum(v);
-    agreed_signal_ = v[1] > 0 ? SIGINT : v[2] > 0 ? SIGTERM : 0;
+    take_signal(v, 1);
     if (agreed_signal_) return false;
     if (v[0] == world_.size()) return true;
     if (have_batch && o_.steps_per_epoch == 0) {
@@ -276,7 +272,7 @@ bool Fit::agree(bool have_batch, int64_t samples, BatchFeed& feed, int64_t epoch
 // would let them drift apart unseen.
 void Fit::check_same_weights(int64_t epoch) {
     if (world_.size() == 1) return;
-    if (!all_equal(model_.fingerprint()))
+    if (!world_.same_everywhere(model_.fingerprint()))
         throw Error(kSoftware, "", "after epoch " + std::to_string(epoch) + " the ranks' weights differ (a "
                                    "nondeterministic operation, or ranks running different builds?)");
     if (epoch == o_.epochs) note("all " + std::to_string(world_.size()) + " ranks hold the same weights");
@@ -290,9 +286,9 @@ void Fit::check_same_options() {
     std::string what = std::to_string(done_) + " " + std::to_string(o_.epochs) + " " + std::to_string(o_.epochs_given) +
                        " " + std::to_string(o_.steps_per_epoch) + " " + std::to_string(o_.validation_steps) + " " +
                        std::to_string(!o_.val.empty()) + " " + std::to_string(o_.batch_size) + " " + std::to_string(o_.shuffle);
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (char c : what) h = (h ^ uint8_t(c)) * 0x100000001b3ull;
-    if (!all_equal(uint32_t(h % ((1u << 20) - 1)) + 1))
+    Digest d;
+    d.add(what.data(), what.size());
+    if (!world_.same_everywhere(d.value()))
         throw UsageError("the ranks were started with different options or models: --epochs, --steps-per-epoch, "
                          "--validation-steps, --val, --batch-size, --shuffle and the resumed epoch must be the same on every rank");
 }
@@ -354,7 +350,8 @@ bool Fit::train_epoch(int64_t epoch, EpochResult& r) {
     train.begin_epoch(epoch);
     int64_t total = 0;
     Frame batch;
-    for (bool have; (have = next_unless_interrupted(train, batch)), agree(have, batch.samples(), train, epoch);) {
+    bool have = false;  // this rank's own answer in the last agreement
+    while ((have = next_unless_interrupted(train, batch)), agree(have, batch.samples(), train, epoch)) {
         if (++r.steps == 1) total = train.steps_hint();
         align_classes(batch, model_.classes(), train.where());
         model_.check_batch(batch, train.where(), true);
@@ -369,7 +366,7 @@ bool Fit::train_epoch(int64_t epoch, EpochResult& r) {
     }
     if (stop_signal()) return false;
     if (r.steps == 0) {
-        if (had_batch_)
+        if (have)
             throw DataError(train.name(), "epoch " + std::to_string(epoch) + ": another rank had no batches (its "
                                               "messages say why)");
         if (train.ended())
@@ -397,10 +394,11 @@ bool Fit::validate(int64_t epoch, EpochResult& r) {
         model_.evaluate_batch(batch, r.val_scores);
     }
     // Each rank validated its part: the scores, the steps and any signal, added up.
-    int sig = interrupt_signal();
-    std::vector<double> more = add_up(r.val_scores, {double(steps), sig == SIGINT ? 1.0 : 0.0, sig == SIGTERM ? 1.0 : 0.0});
+    std::vector<double> more = {double(steps)};
+    add_signal(more);
+    more = add_up(r.val_scores, more);
     steps = int64_t(more[0]);
-    agreed_signal_ = more[1] > 0 ? SIGINT : more[2] > 0 ? SIGTERM : 0;
+    take_signal(more, 1);
     if (stop_signal()) return false;
     if (steps == 0)
         throw DataError(val.name(), "the validation stream ended after " + std::to_string(epoch - 1) +
