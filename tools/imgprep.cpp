@@ -11,6 +11,7 @@
 #include "cli/random.hpp"
 #include "image/source.hpp"
 #include "list/list.hpp"
+#include "stream/epoch.hpp"
 #include "stream/frame.hpp"
 #include "stream/writer.hpp"
 
@@ -122,6 +123,8 @@ int main(int argc, char** argv) {
                                                        {"class_mode", list.labelled() ? "sparse" : "none"},
                                                        {"classes", json_list(list.classes)},
                                                        {"epoch_size", std::to_string(n)}};
+        // Shards' streams joined with cat read as one epoch of the whole list (batchstream(5)).
+        if (!shard.empty()) metadata[kShardKey] = std::to_string(the_shard.k) + "/" + std::to_string(the_shard.n);
         EpochWriter writer(out, metadata, batch, list.labelled(), make_x);
         Progress progress(app.quiet);
 

@@ -1,18 +1,43 @@
 // nneval: a trained model's loss and metrics on a batch stream (Keras'
 // evaluate_generator), with the confusion matrix and per-class accuracy for
-// classifiers. See man/man1/nneval.1.
+// classifiers; on N ranks, each evaluates its part and rank 0 reports the
+// whole. See man/man1/nneval.1.
 #include <cmath>
 #include <cstdio>
+#include <memory>
 
 #include "cli/app.hpp"
 #include "cli/error.hpp"
 #include "cli/io.hpp"
 #include "cli/progress.hpp"
+#include "nn/collective.hpp"
 #include "nn/engine.hpp"
 #include "nn/report.hpp"
 #include "stream/frame.hpp"
 
 using namespace imgpipe;
+
+namespace {
+
+// The whole evaluation from every rank's part: sums of the scores, the
+// confusion counts and the sample and batch counts.
+void add_up(nn::Collective& world, nn::Evaluation& eval, const std::vector<std::string>& score_names) {
+    if (world.size() == 1) return;
+    std::vector<double> v = eval.scores.totals(score_names), counts = eval.confusion.totals();
+    size_t n = v.size();
+    v.insert(v.end(), counts.begin(), counts.end());
+    v.push_back(double(eval.samples));
+    v.push_back(double(eval.batches));
+    v.push_back(eval.classification ? 0 : 1);  // a rank whose targets are not class labels
+    world.sum(v);
+    eval.scores.set_totals(score_names, std::vector<double>(v.begin(), v.begin() + ptrdiff_t(n)));
+    eval.confusion.set_totals(std::vector<double>(v.begin() + ptrdiff_t(n), v.end() - 3));
+    eval.samples = int64_t(v[v.size() - 3]);
+    eval.batches = int64_t(v[v.size() - 2]);
+    eval.classification = eval.classification && v.back() == 0;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
     nn::exec_with_passive_openmp(argv);
@@ -32,61 +57,77 @@ int main(int argc, char** argv) {
     cli.add_option("--steps", steps, "Evaluate the first N batches (default: one epoch, or the whole stream)")
         ->check(CLI::PositiveNumber);
     cli.add_option("--device", device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+    nn::PlacementOptions place;
+    nn::CollectiveOptions together;
+    nn::add_world_options(cli, place, together);
 
     return app.main(argc, argv, [&] {
+        nn::Placement placement = nn::find_placement(place);
+        if (placement.rank > 0) app.set_tool_label(app.tool() + " (rank " + std::to_string(placement.rank) + ")");
         nn::configure_runtime(app.thread_count());
-        auto model = nn::Model::load(model_path);
-        model->to_device(device);
-        nn::OutputKind kind = nn::output_kind(model->loss_name(), model->output_shape());
-        int64_t k = nn::class_count(kind, model->output_shape());
-        nn::Evaluation eval;
-        eval.classification = k > 0;
-        eval.confusion = nn::ConfusionMatrix(nn::class_names(model->classes(), k));
-        bool has_accuracy = k > 0;
-        for (const auto& m : model->metric_names()) has_accuracy |= m == "accuracy";
-        if (min_accuracy >= 0 && !has_accuracy)
-            throw UsageError("--min-accuracy: the model is not a classifier and has no accuracy metric");
+        together.device = device;
+        std::unique_ptr<nn::Collective> world = nn::join_world(placement, together);
+        const bool root = world->rank() == 0;
+        return world->run([&] {
+            auto model = nn::Model::load(model_path);
+            model->to_device(device, world->local_rank());
+            nn::Digest same;  // the model and the batches to read: a rank that differs would mix two evaluations
+            for (uint64_t v : {uint64_t(model->fingerprint()), uint64_t(steps)}) same.add(&v, sizeof v);
+            if (!world->same_everywhere(same.value()))
+                throw UsageError("the ranks were started with different models or --steps: every rank must evaluate the same model");
+            nn::OutputKind kind = nn::output_kind(model->loss_name(), model->output_shape());
+            int64_t k = nn::class_count(kind, model->output_shape());
+            nn::Evaluation eval;
+            eval.classification = k > 0;
+            eval.confusion = nn::ConfusionMatrix(nn::class_names(model->classes(), k));
+            bool has_accuracy = k > 0;
+            std::vector<std::string> score_names = {"loss"};
+            for (const auto& m : model->metric_names()) has_accuracy |= m == "accuracy", score_names.push_back(m);
+            if (min_accuracy >= 0 && !has_accuracy)
+                throw UsageError("--min-accuracy: the model is not a classifier and has no accuracy metric");
 
-        Input in(input);
-        FrameReader reader(in);
-        Output out(output, false);
-        Progress progress(app.quiet);
-        nn::StepLimit limit(steps);
-        Frame batch;
-        while (reader.read(batch)) {
-            if (!limit.take(batch, reader.began_epoch())) break;
-            if (batch.samples() == 0) continue;
-            const std::string where = reader.where();
-            nn::align_classes(batch, model->classes(), where);
-            model->check_batch(batch, where, true);
-            model->evaluate_batch(batch, eval.scores);
-            if (eval.classification) {
-                std::vector<int> truth = nn::true_classes(batch.get("y"), k, where);
-                if (truth.empty()) eval.classification = false;  // y is not class labels
-                else eval.confusion.add_batch(model->predict_batch(batch), kind, truth);
+            nn::EvalStream in(input, steps, *world);
+            std::unique_ptr<Output> out;
+            if (root) out = std::make_unique<Output>(output, false);  // only rank 0 reports
+            Progress progress(app.quiet || !root);
+            if (in.shared()) progress.line(in.sharing());
+            Frame batch;
+            while (in.next(batch)) {
+                const std::string where = in.where();
+                nn::align_classes(batch, model->classes(), where);
+                model->check_batch(batch, where, true);
+                model->evaluate_batch(batch, eval.scores);
+                if (eval.classification) {
+                    std::vector<int> truth = nn::true_classes(batch.get("y"), k, where);
+                    if (truth.empty()) eval.classification = false;  // y is not class labels
+                    else eval.confusion.add_batch(model->predict_batch(batch), kind, truth);
+                }
+                eval.samples += batch.samples();
+                ++eval.batches;
+                progress.bar(in.batches(), in.expected(), eval.scores.keras_text());
             }
-            eval.samples += batch.samples();
-            ++eval.batches;
-            progress.bar(eval.batches, limit.expected(), eval.scores.keras_text());
-        }
-        limit.check_complete(in.name());
-        if (eval.batches == 0) throw DataError(in.name(), "no samples to evaluate");
-        eval.seconds = progress.elapsed();
-        progress.line(app.tool() + ": " + std::to_string(eval.samples) + " samples in " + std::to_string(eval.batches) + " batches - " +
-                      format_duration(eval.seconds) + eval.scores.keras_text());
-
-        out.write(as_json ? eval.json() : eval.text());
-        out.commit();
-        if (min_accuracy >= 0) {
-            double a = eval.accuracy();
-            if (std::isnan(a)) throw DataError(in.name(), "--min-accuracy: the stream's targets are not class labels");
-            if (a < min_accuracy) {
-                char text[96];
-                std::snprintf(text, sizeof text, "accuracy %.4f is below --min-accuracy %.4f", a, min_accuracy);
-                app.warn(in.name(), text);
-                return int(kBelowBar);
+            in.finish();
+            add_up(*world, eval, score_names);
+            if (eval.batches == 0) throw DataError(in.name(), "no samples to evaluate");
+            eval.seconds = progress.elapsed();
+            progress.line(app.tool() + ": " + std::to_string(eval.samples) + " samples in " + std::to_string(eval.batches) +
+                          " batches" + (world->size() > 1 ? " on " + std::to_string(world->size()) + " ranks" : "") + " - " +
+                          format_duration(eval.seconds) + eval.scores.keras_text());
+            if (root) {
+                out->write(as_json ? eval.json() : eval.text());
+                out->commit();
             }
-        }
-        return 0;
+            if (min_accuracy >= 0) {
+                double a = eval.accuracy();
+                if (std::isnan(a)) throw DataError(in.name(), "--min-accuracy: the stream's targets are not class labels");
+                if (a < min_accuracy) {
+                    char text[96];
+                    std::snprintf(text, sizeof text, "accuracy %.4f is below --min-accuracy %.4f", a, min_accuracy);
+                    if (root) app.warn(in.name(), text);
+                    return int(kBelowBar);
+                }
+            }
+            return 0;
+        });
     });
 }

@@ -1,10 +1,14 @@
 // nnpredict: a trained model's predictions for every sample of a batch stream,
 // in stream order, joined to the source paths (Keras' predict_generator with
-// shuffle=False, without its ordering pitfalls). See man/man1/nnpredict.1.
+// shuffle=False, without its ordering pitfalls); on N ranks, each predicts its
+// part and rank 0 writes them all. See man/man1/nnpredict.1.
+#include <memory>
+
 #include "cli/app.hpp"
 #include "cli/error.hpp"
 #include "cli/io.hpp"
 #include "cli/progress.hpp"
+#include "nn/collective.hpp"
 #include "nn/engine.hpp"
 #include "nn/report.hpp"
 #include "stream/frame.hpp"
@@ -29,43 +33,83 @@ int main(int argc, char** argv) {
     cli.add_option("--steps", steps, "Predict the first N batches (default: one epoch, or the whole stream)")
         ->check(CLI::PositiveNumber);
     cli.add_option("--device", device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+    nn::PlacementOptions place;
+    nn::CollectiveOptions together;
+    nn::add_world_options(cli, place, together);
 
     return app.main(argc, argv, [&] {
         nn::PredictFormat format;
         nn::parse_predict_format(format_name, format);
+        nn::Placement placement = nn::find_placement(place);
+        if (placement.rank > 0) app.set_tool_label(app.tool() + " (rank " + std::to_string(placement.rank) + ")");
         nn::configure_runtime(app.thread_count());
-        auto model = nn::Model::load(model_path);
-        model->to_device(device);
-        nn::OutputKind kind = nn::output_kind(model->loss_name(), model->output_shape());
-        auto classes = nn::class_names(model->classes(), nn::class_count(kind, model->output_shape()));
-        nn::PredictionWriter writer(format, kind, model->output_shape(), classes, top_k);
+        together.device = device;
+        std::unique_ptr<nn::Collective> world = nn::join_world(placement, together);
+        const bool root = world->rank() == 0;
+        return world->run([&] {
+            auto model = nn::Model::load(model_path);
+            model->to_device(device, world->local_rank());
+            nn::Digest same;  // what every rank writes must read as one output
+            std::string what = std::to_string(model->fingerprint()) + " " + std::to_string(steps) + " " + format_name + " " +
+                               std::to_string(top_k);
+            same.add(what.data(), what.size());
+            if (!world->same_everywhere(same.value()))
+                throw UsageError("the ranks were started with different models or options: --model, --steps, --format and "
+                                 "--top-k must be the same on every rank");
+            nn::OutputKind kind = nn::output_kind(model->loss_name(), model->output_shape());
+            auto classes = nn::class_names(model->classes(), nn::class_count(kind, model->output_shape()));
+            nn::PredictionWriter writer(format, kind, model->output_shape(), classes, top_k);
 
-        Input in(input);
-        FrameReader reader(in);
-        Output out(output, format == nn::PredictFormat::Stream);
-        Progress progress(app.quiet);
-        nn::StepLimit limit(steps);
-        int64_t samples = 0;
-        Frame batch;
-        while (reader.read(batch)) {
-            if (!limit.take(batch, reader.began_epoch())) break;
-            if (batch.samples() == 0) continue;
-            model->check_batch(batch, reader.where(), false);
-            Tensor outputs = model->predict_batch(batch);
-            samples += batch.samples();
-            try {
-                if (format == nn::PredictFormat::Stream) write_frame(out, writer.frame(batch, std::move(outputs)));
-                else out.write(writer.lines(batch, outputs));
-            } catch (const DataError& e) {
-                throw DataError(reader.where(), e.what());
+            nn::EvalStream in(input, steps, *world);
+            std::unique_ptr<Output> out;
+            if (root) out = std::make_unique<Output>(output, format == nn::PredictFormat::Stream);  // only rank 0 writes
+            Progress progress(app.quiet || !root);
+            if (in.shared()) progress.line(in.sharing());
+            std::vector<double> done = {0, 0};  // samples and batches this rank predicted
+            Frame batch;
+            for (;;) {
+                // This rank's piece of the output: the batch's lines, or its frame of outputs.
+                std::string piece;
+                bool got = in.next(batch);
+                if (got) {
+                    model->check_batch(batch, in.where(), false);
+                    Tensor outputs = model->predict_batch(batch);
+                    done[0] += double(batch.samples());
+                    ++done[1];
+                    try {
+                        if (format == nn::PredictFormat::Stream) {
+                            std::vector<uint8_t> bytes = encode_frame(writer.frame(batch, std::move(outputs)));
+                            piece.assign(bytes.begin(), bytes.end());
+                        } else {
+                            writer.set_position(in.position());
+                            piece = writer.lines(batch, outputs);
+                        }
+                    } catch (const DataError& e) {
+                        throw DataError(in.where(), e.what());
+                    }
+                }
+                if (world->size() == 1) {
+                    if (!got) break;
+                    out->write(piece);
+                } else {
+                    // Each round every rank with a batch left adds one, and rank 0
+                    // writes them in rank order: of a shared file, the stream's order.
+                    std::vector<double> left = {got ? 1.0 : 0.0};
+                    world->sum(left);
+                    if (left[0] == 0) break;
+                    for (const std::string& p : world->gather(piece)) out->write(p);
+                }
+                progress.bar(in.batches(), in.expected());
             }
-            progress.bar(limit.taken(), limit.expected());
-        }
-        limit.check_complete(in.name());
-        if (samples == 0) throw DataError(in.name(), "no samples to predict");
-        out.commit();
-        progress.line(app.tool() + ": " + std::to_string(samples) + " samples in " + std::to_string(limit.taken()) + " batches - " +
-                      format_duration(progress.elapsed()));
-        return 0;
+            in.finish();
+            world->sum(done);
+            if (done[0] == 0) throw DataError(in.name(), "no samples to predict");
+            if (root) out->commit();
+            progress.line(app.tool() + ": " + std::to_string(int64_t(done[0])) + " samples in " +
+                          std::to_string(int64_t(done[1])) + " batches" +
+                          (world->size() > 1 ? " on " + std::to_string(world->size()) + " ranks" : "") + " - " +
+                          format_duration(progress.elapsed()));
+            return 0;
+        });
     });
 }

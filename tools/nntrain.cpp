@@ -61,15 +61,7 @@ int main(int argc, char** argv) {
     cli.add_flag("--summary", summary, "Print the model's layers, output shapes and parameters, then exit");
     nn::PlacementOptions place;
     nn::CollectiveOptions together;
-    cli.add_option("--rank", place.rank, "This process's rank in a data-parallel run started by hand (from 0)")
-        ->check(CLI::NonNegativeNumber);
-    cli.add_option("--world-size", place.world_size, "Processes in the data-parallel run")->check(CLI::PositiveNumber);
-    cli.add_option("--master", place.master, "Rank 0's HOST:PORT for the rendezvous (default MASTER_ADDR:MASTER_PORT)");
-    cli.add_option("--connect-timeout", together.connect_timeout,
-                   "Seconds for every rank to arrive at the rendezvous (default 60)")
-        ->check(CLI::PositiveNumber);
-    cli.add_option("--timeout", together.timeout, "Seconds a rank waits for the others at a step (default 120)")
-        ->check(CLI::PositiveNumber);
+    nn::add_world_options(cli, place, together);
 
     return app.main(argc, argv, [&] {
         if (spec_path.empty() == resume.empty())

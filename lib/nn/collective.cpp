@@ -106,6 +106,30 @@ public:
         std::copy(t.data_ptr<double>(), t.data_ptr<double>() + values.size(), values.begin());
     }
 
+    std::vector<std::string> gather(const std::string& bytes) override {
+        std::vector<double> sizes(size_t(size()), 0.0);  // every rank learns every size: one allreduce
+        sizes[size_t(rank())] = double(bytes.size());
+        sum(sizes);
+        int64_t longest = int64_t(*std::max_element(sizes.begin(), sizes.end()));
+        if (longest == 0) return rank() == 0 ? std::vector<std::string>(size_t(size())) : std::vector<std::string>{};
+        // Gloo gathers tensors of one size: each rank's bytes padded to the longest.
+        at::Tensor mine = torch::zeros({longest}, torch::kUInt8);
+        std::copy(bytes.begin(), bytes.end(), mine.data_ptr<uint8_t>());
+        std::vector<at::Tensor> inputs{mine.to(device_)};
+        std::vector<std::vector<at::Tensor>> outputs(rank() == 0 ? 1 : 0);
+        for (int r = 0; r < size() && rank() == 0; ++r) outputs[0].push_back(torch::empty({longest}, inputs[0].options()));
+        c10d::GatherOptions to_root;
+        to_root.rootRank = 0;
+        guarded("gathering the ranks' outputs", [&] { group_->gather(outputs, inputs, to_root)->wait(); });
+        std::vector<std::string> all;
+        for (int r = 0; r < size() && rank() == 0; ++r) {
+            at::Tensor t = outputs[0][size_t(r)].to(torch::kCPU);
+            const char* p = reinterpret_cast<const char*>(t.data_ptr<uint8_t>());
+            all.emplace_back(p, p + int64_t(sizes[size_t(r)]));
+        }
+        return all;
+    }
+
     void fail(const std::string& message) override {
         try {
             store_->set(failure_key(rank()), std::vector<uint8_t>(message.begin(), message.end()));

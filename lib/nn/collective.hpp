@@ -14,6 +14,9 @@
 namespace at {
 class Tensor;
 }
+namespace CLI {
+class App;
+}
 
 namespace imgpipe::nn {
 
@@ -61,6 +64,10 @@ struct CollectiveOptions {
     std::string device = "cpu";   // cpu: Gloo; cuda: NCCL (a CUDA build only)
 };
 
+// The nn tools' options for a data-parallel run: --rank, --world-size,
+// --master, --connect-timeout, --timeout (nntrain(1), DISTRIBUTED TRAINING).
+void add_world_options(CLI::App& cli, PlacementOptions& place, CollectiveOptions& together);
+
 class Collective {
 public:
     virtual ~Collective() = default;
@@ -92,6 +99,12 @@ public:
         sum(parts);
         return uint64_t(parts[0]) | uint64_t(parts[1]) << 22 | uint64_t(parts[2]) << 44;
     }
+    // Every rank's bytes, in rank order, on rank 0 (an empty list on the
+    // others): the pieces of an output only rank 0 writes.
+    virtual std::vector<std::string> gather(const std::string& bytes) { return {bytes}; }
+    // Runs f, this rank's part of the work; when it fails, the others are told
+    // why before the error ends this rank, and name it in their errors.
+    int run(const std::function<int()>& f);
     // Seconds this rank spent in average() so far: the communication a step
     // adds (including the wait for slower ranks).
     double averaging_seconds() const { return averaging_seconds_; }

@@ -4,6 +4,8 @@
 #include <cerrno>
 #include <cstdlib>
 
+#include <CLI/CLI.hpp>
+
 #include "cli/error.hpp"
 #include "nn/collective.hpp"
 
@@ -98,6 +100,27 @@ Placement find_placement(const PlacementOptions& options, const std::function<co
                          "(rank 0's address and a free port)");
     }
     return p;
+}
+
+void add_world_options(CLI::App& cli, PlacementOptions& place, CollectiveOptions& together) {
+    cli.add_option("--rank", place.rank, "This process's rank in a data-parallel run started by hand (from 0)")
+        ->check(CLI::NonNegativeNumber);
+    cli.add_option("--world-size", place.world_size, "Processes in the data-parallel run")->check(CLI::PositiveNumber);
+    cli.add_option("--master", place.master, "Rank 0's HOST:PORT for the rendezvous (default MASTER_ADDR:MASTER_PORT)");
+    cli.add_option("--connect-timeout", together.connect_timeout,
+                   "Seconds for every rank to arrive at the rendezvous (default 60)")
+        ->check(CLI::PositiveNumber);
+    cli.add_option("--timeout", together.timeout, "Seconds a rank waits for the others at a step (default 120)")
+        ->check(CLI::PositiveNumber);
+}
+
+int Collective::run(const std::function<int()>& f) {
+    try {
+        return f();
+    } catch (const Error& e) {
+        if (e.status() != kUnavailable) fail((e.where().empty() ? "" : e.where() + ": ") + e.what());
+        throw;
+    }
 }
 
 }  // namespace imgpipe::nn

@@ -11,6 +11,7 @@
 #include <numeric>
 
 #include "cli/error.hpp"
+#include "nn/feed.hpp"
 
 namespace imgpipe::nn {
 
@@ -152,6 +153,10 @@ void ConfusionMatrix::add_batch(const Tensor& outputs, OutputKind kind, const st
     }
 }
 
+void ConfusionMatrix::set_totals(const std::vector<double>& totals) {
+    for (size_t i = 0; i < counts_.size() && i < totals.size(); ++i) counts_[i] = int64_t(totals[i]);
+}
+
 int64_t ConfusionMatrix::count(int truth, int predicted) const {
     return counts_[size_t(truth) * classes_.size() + size_t(predicted)];
 }
@@ -261,6 +266,37 @@ void StepLimit::check_complete(const std::string& input) const {
     if (steps_ > 0 && taken_ < steps_)
         throw DataError(input, "the stream ended after " + std::to_string(taken_) + " batches; --steps asked for " +
                                    std::to_string(steps_));
+}
+
+EvalStream::EvalStream(const std::string& path, int64_t steps, Collective& world)
+    : in_(path), reader_(in_), limit_(steps), rank_(world.rank()), ranks_(world.size()) {
+    if (ranks_ == 1) return;
+    uint32_t layout = 0;  // a file's frame layout, from its headers; 0 for a pipe
+    if (in_.seekable()) {
+        FeedOptions headers;
+        headers.role = "evaluation";
+        layout = BatchFeed(path, headers).fingerprint();
+    }
+    shared_ = world.same_everywhere(layout);
+}
+
+std::string EvalStream::sharing() const {
+    if (!shared_) return "";
+    return in_.name() + ": shared by " + std::to_string(ranks_) + " ranks (rank 0 reads its batches 1, " +
+           std::to_string(1 + ranks_) + ", " + std::to_string(1 + 2 * ranks_) + ", ...)";
+}
+
+bool EvalStream::next(Frame& batch) {
+    while (!over_ && reader_.read(batch)) {
+        if (!limit_.take(batch, reader_.began_epoch())) break;
+        int64_t n = batch.samples();
+        if (n == 0) continue;
+        position_ += n;
+        last_rows_ = n;
+        if (!shared_ || (limit_.taken() - 1) % ranks_ == rank_) return true;
+    }
+    over_ = true;
+    return false;
 }
 
 bool parse_predict_format(const std::string& text, PredictFormat& out) {

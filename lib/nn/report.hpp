@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "cli/io.hpp"
+#include "nn/collective.hpp"
 #include "nn/engine.hpp"
 #include "stream/frame.hpp"
 
@@ -58,6 +60,10 @@ public:
     int64_t class_total(int truth) const;    // samples whose true class is `truth`
     double class_accuracy(int truth) const;  // recall of that class; NaN without samples
 
+    // The counts, and back: to add them up over the ranks.
+    std::vector<double> totals() const { return {counts_.begin(), counts_.end()}; }
+    void set_totals(const std::vector<double>& totals);
+
     // Rows: true class; columns: predicted class, headed by class index.
     std::string text() const;
 
@@ -105,6 +111,39 @@ private:
     int64_t epochs_ = 0;
 };
 
+// What nneval and nnpredict read: the stream's batches within the StepLimit,
+// and in a data-parallel run this rank's part of them. A file every rank
+// reads (the same frame layout everywhere) is shared: rank r takes batches r,
+// r + N, r + 2N, ... (DistributedSampler's interleave, without its padding:
+// every sample counts once). Any other input (a pipe, a shard of its own) is
+// the rank's alone. Frames of no samples are passed over.
+class EvalStream {
+public:
+    EvalStream(const std::string& path, int64_t steps, Collective& world);
+    bool next(Frame& batch);
+    // The stream position of the last batch's first sample (0-based).
+    int64_t position() const { return position_ - last_rows_; }
+    bool shared() const { return shared_; }
+    // "FILE: shared by N ranks (rank 0 reads its batches 1, N+1, ...)" when shared, else "".
+    std::string sharing() const;
+    // Batches of the stream within the limit so far, every rank's, and the
+    // count expected (0 if unknown): the progress bar.
+    int64_t batches() const { return limit_.taken(); }
+    int64_t expected() const { return limit_.expected(); }
+    std::string where() const { return reader_.where(); }
+    const std::string& name() const { return in_.name(); }
+    // DataError if --steps asked for more batches than the stream held.
+    void finish() const { limit_.check_complete(in_.name()); }
+
+private:
+    Input in_;
+    FrameReader reader_;
+    StepLimit limit_;
+    int rank_ = 0, ranks_ = 1;
+    bool shared_ = false, over_ = false;
+    int64_t position_ = 0, last_rows_ = 0;
+};
+
 enum class PredictFormat { Tsv, Json, Stream };
 bool parse_predict_format(const std::string& text, PredictFormat& out);
 
@@ -118,6 +157,8 @@ public:
     // Text lines (tsv/json) for one batch; `input` supplies the paths (or, when
     // the stream carries none, samples are named by their 0-based stream position).
     std::string lines(const Frame& input, const Tensor& outputs);
+    // Where the next batch stands in the stream (names samples without paths).
+    void set_position(int64_t position) { position_ = position; }
     // The output frame (format stream): x = outputs (F32), the input's metadata carried, y dropped.
     Frame frame(const Frame& input, Tensor outputs) const;
 

@@ -489,13 +489,7 @@ int Fit::run() {
 int fit(Model& model, const TrainOptions& options, const std::string& tool, Collective* world) {
     Collective one;
     Collective& w = world ? *world : one;
-    try {
-        return Fit(model, options, tool, w).run();
-    } catch (const Error& e) {
-        // The others name this rank, and why, in their errors.
-        if (e.status() != kUnavailable) w.fail((e.where().empty() ? "" : e.where() + ": ") + e.what());
-        throw;
-    }
+    return w.run([&] { return Fit(model, options, tool, w).run(); });
 }
 
 }  // namespace imgpipe::nn

@@ -138,11 +138,12 @@ void Batcher::flush_epoch(std::vector<Frame>& ready) {
 void Batcher::add(const Frame& frame, std::vector<Frame>& ready) {
     const bool begins = ledger_.add(frame, "");
     if (started_) check_same_samples(empty_, frame);  // across batches and epochs too
-    if (begins) {
+    // Another shard of a joined epoch is batched on its own, so that every
+    // batch is of one shard and the output joins as the input did.
+    if (begins || ledger_.began_part()) {
         if (started_) flush_epoch(ready);
         started_ = true;
-        drawn_ = 0;
-        emitted_in_epoch_ = 0;
+        if (begins) drawn_ = 0, emitted_in_epoch_ = 0;
         // The epoch's shapes and metadata with no rows: what records ride on when no batch is left.
         empty_ = slice_frame(frame, 0, 0);
         empty_.metadata.erase(kSkippedKey);

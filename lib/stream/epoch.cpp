@@ -7,6 +7,29 @@ namespace imgpipe {
 
 const char* const kSkippedKey = "skipped";
 const char* const kDroppedKey = "dropped";
+const char* const kShardKey = "shard";
+
+namespace {
+
+// "K/N" from 1/1 to 2^24/2^24 (more shards than any run has); {0, 0} without the key.
+std::pair<int64_t, int64_t> shard_of(const Frame& frame, const std::string& where) {
+    auto it = frame.metadata.find(kShardKey);
+    if (it == frame.metadata.end()) return {0, 0};
+    const std::string& t = it->second;
+    int64_t k = 0, n = 0, *part = &k;
+    bool digits = false;
+    for (char c : t) {
+        if (c == '/' && part == &k && digits) part = &n, digits = false;
+        else if (c >= '0' && c <= '9' && *part < (1 << 24)) *part = *part * 10 + (c - '0'), digits = true;
+        else part = nullptr;
+        if (!part) break;
+    }
+    if (!part || part != &n || !digits || k < 1 || n < 1 || k > n || n > (1 << 24))
+        throw DataError(where, "metadata \"shard\" is \"" + t.substr(0, 40) + "\", not K/N with 1 <= K <= N");
+    return {k, n};
+}
+
+}  // namespace
 
 std::vector<std::string> skipped_paths(const Frame& frame) {
     auto it = frame.metadata.find(kSkippedKey);
@@ -25,13 +48,25 @@ void EpochLedger::check_whole(const std::string& where) const {
 
 bool EpochLedger::add(const Frame& frame, const std::string& where) {
     int64_t number = frame.meta_int("epoch", epochs_ ? number_ : 0);
-    bool begins = epochs_ == 0 || number != number_ || full();
-    if (begins) {
+    auto [shard, shards] = shard_of(frame, where);
+    bool same_epoch = epochs_ > 0 && number == number_;
+    if (same_epoch && shards && shard != shard_) check_whole(where);  // the part before another shard is whole
+    began_part_ = same_epoch && full() && shards && shards == shards_ && !shards_seen_[size_t(shard - 1)];
+    bool begins = !same_epoch || (full() && !began_part_);
+    if (begins || began_part_) {
         check_whole(where);
-        ++epochs_;
-        number_ = number;
-        size_ = frame.meta_int("epoch_size", -1);
-        seen_ = skipped_ = dropped_ = 0;
+        int64_t size = frame.meta_int("epoch_size", -1);
+        if (began_part_) {
+            size_ = size < 0 ? -1 : size_ + size;  // the joined epoch holds every part's samples
+        } else {
+            ++epochs_;
+            number_ = number;
+            size_ = size;
+            seen_ = skipped_ = dropped_ = 0;
+            shards_seen_.assign(size_t(shards), false);
+        }
+        shard_ = shard, shards_ = shards;
+        if (shards) shards_seen_[size_t(shard - 1)] = true;
     }
     frame_skipped_ = skipped_paths(frame);
     int64_t dropped = frame.meta_int(kDroppedKey, 0);

@@ -212,3 +212,82 @@ wait $pid1; status1=$?
 check_status "ranks with different options: 64" 64
 check "ranks with different options: rank 1 too" '[ "$status1" -eq 64 ]'
 check_err "ranks with different options: said" "the ranks were started with different options or models"
+
+# nneval and nnpredict on N ranks: a shared file's batches interleaved (every
+# sample once), or each rank its own stream; rank 0 writes the whole result.
+run nntrain -m cnn.json t128.bs --epochs 1 --seed 3 -j 1 -q -o eval.model
+$FM --test --count 320 --batch 64 > test5.bs  # 5 batches: rank 0 takes 3, rank 1 takes 2
+frames_of test5.bs 0 2 part0.bs; frames_of test5.bs 1 2 part1.bs
+both() {  # both TOOL ARGS...: rank 1 in the background (stderr in $T/err1), rank 0 through run
+    tool=$1; shift
+    port=$(free_port)
+    $tool "$@" -j 1 --rank 1 --world-size 2 --master 127.0.0.1:$port > out1 2> "$T/err1" &
+    pid1=$!
+    run $tool "$@" -j 1 --rank 0 --world-size 2 --master 127.0.0.1:$port
+    wait $pid1; status1=$?
+}
+run nneval -m eval.model test5.bs -q -o one.txt
+run nneval -m eval.model test5.bs --json -q -o one.json
+both nneval -m eval.model test5.bs -o two.txt
+check_status "nneval on 2 ranks: exits 0" 0
+check "nneval on 2 ranks: rank 1 exits 0, writes nothing" '[ "$status1" -eq 0 ] && [ ! -s out1 ] && [ ! -s "$T/err1" ]'
+check_err "nneval on 2 ranks: the file is shared" "test5.bs: shared by 2 ranks (rank 0 reads its batches 1, 3, 5, ...)"
+check_err "nneval on 2 ranks: counts every sample once" "nneval: 320 samples in 5 batches on 2 ranks"
+check "nneval on 2 ranks: the report is one process's (loss, accuracy, confusion matrix)" 'cmp -s one.txt two.txt && grep -q "accuracy: 0" two.txt'
+both nneval -m eval.model test5.bs --json -o two.json
+check "nneval --json on 2 ranks: the same numbers" "py -c '
+import json, math; a, b = json.load(open(\"one.json\")), json.load(open(\"two.json\"))
+assert a[\"confusion_matrix\"] == b[\"confusion_matrix\"] and a[\"samples\"] == b[\"samples\"] == 320
+assert a[\"accuracy\"] == b[\"accuracy\"] and math.isclose(a[\"loss\"], b[\"loss\"], rel_tol=1e-12)'"
+port=$(free_port)
+cat part1.bs | nneval -m eval.model -j 1 --rank 1 --world-size 2 --master 127.0.0.1:$port 2> "$T/err1" &
+pid1=$!
+cat part0.bs | run nneval -m eval.model -j 1 --rank 0 --world-size 2 --master 127.0.0.1:$port -o pipes.txt
+wait $pid1
+check "nneval, each rank its own pipe: the report is one process's" 'cmp -s one.txt pipes.txt'
+both nneval -m eval.model test5.bs --min-accuracy 0.99 -q
+check_status "nneval --min-accuracy on 2 ranks: below the bar, 1" 1
+check "nneval --min-accuracy: rank 1 decides alike" '[ "$status1" -eq 1 ]'
+
+run nnpredict -m eval.model test5.bs -k 2 -o one.tsv
+both nnpredict -m eval.model test5.bs -k 2 -o two.tsv
+check_status "nnpredict on 2 ranks: exits 0" 0
+check "nnpredict on 2 ranks: the output is one process's, byte for byte" 'cmp -s one.tsv two.tsv && [ "$(wc -l < two.tsv)" -eq 320 ]'
+run nnpredict -m eval.model test5.bs -f stream -o one.out
+both nnpredict -m eval.model test5.bs -f stream -o two.out
+check "nnpredict --format stream on 2 ranks: one process's stream" 'cmp -s one.out two.out'
+port=$(free_port)
+cat part1.bs | nnpredict -m eval.model -k 2 -j 1 --rank 1 --world-size 2 --master 127.0.0.1:$port 2> "$T/err1" &
+pid1=$!
+cat part0.bs | run nnpredict -m eval.model -k 2 -j 1 --rank 0 --world-size 2 --master 127.0.0.1:$port -o pipes.tsv
+wait $pid1
+check_err "nnpredict, each rank its own pipe: every rank's batches counted" "320 samples in 5 batches on 2 ranks"
+check "nnpredict, each rank its own pipe: one process's predictions, a round of each rank in turn" \
+    'cut -f 2- one.tsv | sort > a; cut -f 2- pipes.tsv | sort > b; cmp -s a b && [ "$(wc -l < pipes.tsv)" -eq 320 ]'
+if command -v mpirun > /dev/null; then
+    run nnpredict -m eval.model test5.bs -o one.tsv
+    run mpirun --allow-run-as-root --oversubscribe -n 3 -x MASTER_ADDR=127.0.0.1 -x MASTER_PORT=$(free_port) \
+        nnpredict -m eval.model test5.bs -j 1 -o mpi.tsv
+    check "mpirun -n 3 nnpredict: one process's output" 'cmp -s one.tsv mpi.tsv'
+fi
+# failures: a rank on bad data is named and no output is left; ranks with other models are refused
+both nnpredict -m eval.model test5.bs --steps 9 -o bad.tsv
+check_status "nnpredict, --steps past the stream on every rank: 65" 65
+check "nnpredict, a failed run: no output file" '[ ! -e bad.tsv ]'
+port=$(free_port)
+nnpredict -m eval.model junk.bs -j 1 --rank 1 --world-size 2 --master 127.0.0.1:$port 2> "$T/err1" &
+pid1=$!
+run nnpredict -m eval.model test5.bs -j 1 --rank 0 --world-size 2 --master 127.0.0.1:$port -o bad.tsv
+wait $pid1; status1=$?
+check_status "nnpredict, a rank with bad input: the other exits 69" 69
+check_err "nnpredict, a rank with bad input: named, with its reason" "rank 1 failed: junk.bs: frame 1: truncated frame"
+check "nnpredict, a rank with bad input: it exits 65; no output file" '[ "$status1" -eq 65 ] && [ ! -e bad.tsv ]'
+run nntrain -m adam.json t128.bs --epochs 1 -j 1 -q -o other.model
+port=$(free_port)
+nneval -m other.model test5.bs -j 1 --rank 1 --world-size 2 --master 127.0.0.1:$port 2> "$T/err1" &
+pid1=$!
+run nneval -m eval.model test5.bs -j 1 --rank 0 --world-size 2 --master 127.0.0.1:$port
+wait $pid1; status1=$?
+check_status "nneval, ranks with different models: 64" 64
+check "nneval, ranks with different models: rank 1 too" '[ "$status1" -eq 64 ]'
+check_err "nneval, ranks with different models: said" "the ranks were started with different models or --steps"

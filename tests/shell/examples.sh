@@ -41,6 +41,9 @@ for k in (1, 2):
         n += h[\"x\"][\"shape\"][0]; at += 8 + m + max(v[\"data_offsets\"][1] for q, v in h.items() if q != \"__metadata__\")
 print(n)")" -eq 300 ]'
 check "the ranks trained together and rank 0 evaluated" 'grep -q "all 2 ranks hold the same weights" err && grep -q "^loss: [0-9.]* - accuracy: [0-9.]*$" sharded/evaluation.txt'
+run sh -c "cat sharded/shard-1.batches sharded/shard-2.batches | nneval --json -m sharded/model"
+check "the shards joined with cat are one epoch: nneval reads all 300 images" \
+    'py -c "import json, sys; assert json.load(open(sys.argv[1]))[\"samples\"] == 300" out'
 
 # Every example Makefile runs its recipes in bash with pipefail, and deletes what a failed recipe made.
 for mk in "$E"/*/Makefile; do

@@ -338,8 +338,22 @@ s = [paths(\"shard%d.bin\" % k) for k in (1, 2, 3)]
 every = [l.split(chr(9))[0] for l in open(\"all.list\").read().splitlines()]
 assert sorted(s[0] + s[1] + s[2]) == sorted(every) and len(every) == 20
 assert all(s[k] == every[k::3] for k in range(3)), s"'
-check "imgprep --shard K/N is imglist --shard K/N: the same bytes" \
-    'cmp -s shard1.bin imglist1.bin && cmp -s shard2.bin imglist2.bin && cmp -s shard3.bin imglist3.bin'
+check "imgprep --shard K/N is imglist --shard K/N, with the shard's record" 'pyc "
+for k in (1, 2, 3):
+    a, b = frames(\"shard%d.bin\" % k), frames(\"imglist%d.bin\" % k)
+    assert all(m.pop(\"shard\") == \"%d/3\" % k for t, m in a) and \"shard\" not in b[0][1]
+    assert [m for t, m in a] == [m for t, m in b] and (xs(\"shard%d.bin\" % k) == xs(\"imglist%d.bin\" % k)).all()"'
+# cat of the shards reads as one epoch of the whole list; each shard is batched on its own
+cat shard1.bin shard2.bin shard3.bin | batchpack -q -b 4 > joined.bin
+check "cat of the shards: batchpack keeps each shard's batches apart (7, 7, 6 samples: 2 + 2 + 2 batches)" 'pyc "
+f = frames(\"joined.bin\")
+assert [t[\"x\"].shape[0] for t, m in f] == [4, 3, 4, 3, 4, 2], [t[\"x\"].shape[0] for t, m in f]
+assert [m[\"shard\"] for t, m in f] == [\"1/3\"] * 2 + [\"2/3\"] * 2 + [\"3/3\"] * 2
+assert [int(m[\"index\"]) for t, m in f] == [0, 4, 7, 11, 14, 18]"'
+head -c $(($(wc -c < shard2.bin) / 7 * 6)) shard2.bin > cut.bin  # 6 of its 7 one-sample frames
+run sh -c 'cat shard1.bin cut.bin shard3.bin | batchpack -b 4 > /dev/null'
+check_status "cat of shards, one cut short: bad data, 65" 65
+check_err "naming where the short shard ended" "stdin: frame 14: epoch 1 ended after 13 of 14 samples"
 imgprep -q --size 8x8 --shard 2/3 --shuffle --seed 4 --epochs 2 -j 2 all.list > shuffled.bin
 check "with --shuffle each epoch is a permutation of the shard" 'pyc "
 p = paths(\"shuffled.bin\"); s = paths(\"shard2.bin\"); n = len(s)

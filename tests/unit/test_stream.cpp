@@ -297,6 +297,74 @@ TEST_CASE("an epoch must add up to its epoch_size", "[stream][epoch]") {
     unknown.finish("s");
 }
 
+TEST_CASE("shards joined with cat read as one epoch", "[stream][epoch]") {
+    auto part = [](int64_t n, int64_t size, const char* shard) {
+        Frame f = sample_frame(n, 0);
+        f.set_meta_int("epoch", 0);
+        f.set_meta_int("epoch_size", size);
+        if (*shard) f.metadata["shard"] = shard;
+        return f;
+    };
+    EpochLedger joined;  // cat shard-1 shard-2 shard-3
+    CHECK(joined.add(part(2, 3, "1/3"), "s: frame 1"));
+    CHECK(!joined.add(part(1, 3, "1/3"), "s: frame 2"));
+    CHECK(!joined.add(part(3, 3, "2/3"), "s: frame 3"));
+    CHECK(joined.began_part());
+    CHECK(!joined.add(part(2, 2, "3/3"), "s: frame 4"));
+    CHECK(joined.full());
+    CHECK(joined.size() == 8);
+    CHECK(joined.epochs() == 1);
+    joined.finish("s");
+    CHECK(joined.add(part(3, 3, "1/3"), "s: frame 5"));  // shard 1 again: the next epoch (cat a b a)
+    CHECK(!joined.began_part());
+
+    EpochLedger any_order;  // cat shard-2 shard-1
+    CHECK(any_order.add(part(3, 3, "2/2"), "s: frame 1"));
+    CHECK(!any_order.add(part(3, 3, "1/2"), "s: frame 2"));
+    any_order.finish("s");
+
+    EpochLedger short_part;  // a shard cut short, then the next: the producer of the first stopped early
+    short_part.add(part(2, 3, "1/2"), "s: frame 1");
+    CHECK_THROWS_WITH(short_part.add(part(3, 3, "2/2"), "s: frame 2"),
+                      Catch::Contains("epoch 1 ended after 2 of 3 samples: the producer stopped early"));
+
+    EpochLedger other_n;  // shards of another split are another epoch
+    other_n.add(part(3, 3, "1/2"), "s: frame 1");
+    CHECK(other_n.add(part(3, 3, "2/3"), "s: frame 2"));
+
+    EpochLedger plain;  // without the record, cat of two epochs is two epochs, as before
+    plain.add(part(3, 3, ""), "s: frame 1");
+    CHECK(plain.add(part(3, 3, ""), "s: frame 2"));
+
+    for (const char* bad : {"0/2", "3/2", "1/", "/2", "1/2x", "x", "1/99999999999", ""}) {
+        EpochLedger ledger;
+        Frame f = part(1, 3, "1/2");
+        f.metadata["shard"] = bad;
+        CHECK_THROWS_WITH(ledger.add(f, "s: frame 1"), Catch::Contains("metadata \"shard\""));
+    }
+}
+
+TEST_CASE("the batcher batches each shard of a joined epoch on its own", "[stream][batch][epoch]") {
+    Batcher batcher(2, false, 0, 1);
+    std::vector<Frame> ready;
+    for (const char* shard : {"1/2", "2/2"})
+        for (int i = 0; i < 3; ++i) {
+            Frame f = sample_frame(1, i);
+            f.set_meta_int("epoch_size", 3);
+            f.metadata["shard"] = shard;
+            batcher.add(f, ready);
+        }
+    batcher.finish(ready);
+    REQUIRE(ready.size() == 4);  // 2 + 1 of each shard: no batch holds two shards
+    CHECK(ready[1].samples() == 1);
+    CHECK(ready[2].metadata["shard"] == "2/2");
+    CHECK(ready[2].meta_int("index", -1) == 3);  // positions count on over the joined epoch
+    EpochLedger downstream;  // and the batches join again
+    for (const Frame& f : ready) downstream.add(f, "out");
+    CHECK(downstream.epochs() == 1);
+    downstream.finish("out");
+}
+
 TEST_CASE("the batcher carries skip records to the next batch of their epoch", "[stream][batch][epoch]") {
     Batcher batcher(2, false, 0, 1);
     std::vector<Frame> ready;
