@@ -96,11 +96,12 @@ int main(int argc, char** argv) {
                 const std::string where = in.where();
                 nn::align_classes(batch, model->classes(), where);
                 model->check_batch(batch, where, true);
-                model->evaluate_batch(batch, eval.scores);
+                Tensor outputs;  // one forward pass: the scores, and the confusion matrix from its outputs
+                model->evaluate_batch(batch, eval.scores, eval.classification ? &outputs : nullptr);
                 if (eval.classification) {
                     std::vector<int> truth = nn::true_classes(batch.get("y"), k, where);
                     if (truth.empty()) eval.classification = false;  // y is not class labels
-                    else eval.confusion.add_batch(model->predict_batch(batch), kind, truth);
+                    else eval.confusion.add_batch(outputs, kind, truth);
                 }
                 eval.samples += batch.samples();
                 ++eval.batches;

@@ -84,7 +84,9 @@ public:
 
     // One optimizer step on a batch; adds the batch's loss and metrics to scores.
     virtual void train_batch(const Frame& batch, Scores& scores) = 0;
-    virtual void evaluate_batch(const Frame& batch, Scores& scores) = 0;
+    // Adds the batch's loss and metrics to scores, from one forward pass whose
+    // outputs (as predict_batch's) land in `outputs` when given.
+    virtual void evaluate_batch(const Frame& batch, Scores& scores, Tensor* outputs = nullptr) = 0;
     // Outputs, F32, shape [n, ...output_shape()] (images channels-last).
     virtual Tensor predict_batch(const Frame& batch) = 0;
 
