@@ -57,10 +57,6 @@ std::string seconds_text(double s) {
     return text;
 }
 
-// Gradients go out in buckets of about 25 MB, as DDP's bucket_cap_mb: the
-// buckets travel one after another while the next is being reduced.
-constexpr int64_t kBucketFloats = (25 << 20) / 4;
-
 template <class Group>
 class GroupCollective final : public Collective {
 public:
@@ -70,21 +66,25 @@ public:
         placement_ = p;
     }
 
-    void average(at::Tensor& flat) override {
-        if (flat.numel() == 0) return;
+    void start_sum(const at::Tensor& part) override {
+        if (part.numel() == 0) return;
         auto start = std::chrono::steady_clock::now();
-        std::vector<c10::intrusive_ptr<c10d::Work>> works;
-        std::vector<std::vector<at::Tensor>> buckets;
-        for (int64_t at = 0; at < flat.numel(); at += kBucketFloats)
-            buckets.push_back({flat.narrow(0, at, std::min(kBucketFloats, flat.numel() - at))});
+        std::vector<at::Tensor> tensors{part};
         c10d::AllreduceOptions sum;
         sum.reduceOp = c10d::ReduceOp::SUM;  // Gloo's AVG from a worker thread ends the process: sum, then divide
+        guarded("averaging gradients", [&] { works_.push_back(group_->allreduce(tensors, sum)); });
+        averaging_seconds_ += seconds_since(start);
+    }
+
+    void finish_average(at::Tensor& flat) override {
+        auto start = std::chrono::steady_clock::now();
+        std::vector<c10::intrusive_ptr<c10d::Work>> works;
+        works.swap(works_);
         guarded("averaging gradients", [&] {
-            for (auto& bucket : buckets) works.push_back(group_->allreduce(bucket, sum));
             for (auto& work : works) work->wait();
         });
         flat.div_(double(size()));
-        averaging_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        averaging_seconds_ += seconds_since(start);
     }
 
     void broadcast(at::Tensor& flat) override {
@@ -176,8 +176,13 @@ private:
         return line;
     }
 
+    static double seconds_since(std::chrono::steady_clock::time_point start) {
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+
     c10::intrusive_ptr<c10d::Store> store_;
     c10::intrusive_ptr<Group> group_;
+    std::vector<c10::intrusive_ptr<c10d::Work>> works_;  // the gradient sums started and not yet waited for
     torch::Device device_;
     double timeout_;
 };

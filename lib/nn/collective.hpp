@@ -76,8 +76,13 @@ public:
     int local_rank() const { return placement_.local_rank; }
     const Placement& placement() const { return placement_; }
 
-    // A flat float tensor averaged over the ranks, in place (the gradients).
-    virtual void average(at::Tensor& flat) { (void)flat; }
+    // The gradients averaged over the ranks in parts, as DDP's buckets:
+    // start_sum(part) starts summing one part over the ranks while backward
+    // computes the rest (every rank must start the same parts in the same
+    // order), and finish_average(flat) waits for every part started and
+    // divides `flat`, which they make up, by the number of ranks.
+    virtual void start_sum(const at::Tensor& part) { (void)part; }
+    virtual void finish_average(at::Tensor& flat) { (void)flat; }
     // Rank 0's values on every rank, in place (weights, running statistics).
     virtual void broadcast(at::Tensor& flat) { (void)flat; }
     // Element-wise sums over the ranks, in place (scores, flags), in double.
@@ -105,8 +110,9 @@ public:
     // Runs f, this rank's part of the work; when it fails, the others are told
     // why before the error ends this rank, and name it in their errors.
     int run(const std::function<int()>& f);
-    // Seconds this rank spent in average() so far: the communication a step
-    // adds (including the wait for slower ranks).
+    // Seconds this rank spent starting and waiting for gradient sums so far:
+    // the communication a step adds beyond what backward hid (including the
+    // wait for slower ranks).
     double averaging_seconds() const { return averaging_seconds_; }
     // Says, before this rank gives up, why: the others name it in their errors.
     virtual void fail(const std::string& message) { (void)message; }

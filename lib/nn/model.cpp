@@ -6,6 +6,9 @@
 #include <malloc.h>
 
 #include <ATen/Parallel.h>
+#include <torch/csrc/autograd/function.h>
+#include <torch/csrc/autograd/utils/lambda_post_hook.h>
+#include <torch/csrc/autograd/variable.h>
 #include <torch/cuda.h>
 #include <torch/types.h>
 #include <torch/utils.h>
@@ -65,6 +68,80 @@ std::vector<int64_t> per_sample(const std::vector<int64_t>& shape) {
     return shape.empty() ? shape : std::vector<int64_t>(shape.begin() + 1, shape.end());
 }
 
+// DDP's reducer, in small. The flat gradient buffer is cut into buckets of
+// whole parameters, the last parameters first, as backward produces them (a
+// first bucket of about 1 MB, then about 25 MB, DDP's bucket sizes). A hook
+// after each parameter's gradient accumulation counts it in; a bucket whose
+// gradients are all written starts its sum over the ranks at once, while
+// backward goes on with the layers before it. Buckets start in their order on
+// every rank (collective operations must pair up), and any a step left
+// unstarted (a parameter without a gradient) start after backward.
+class GradientBuckets {
+public:
+    GradientBuckets(std::vector<Parameter>& params, const torch::Tensor& grads, Collective& world)
+        : grads_(grads), world_(world) {
+        std::vector<const Parameter*> trainable;
+        for (const Parameter& p : params)
+            if (p.trainable) trainable.push_back(&p);
+        const int64_t first_cap = (1 << 20) / 4, cap = (25 << 20) / 4;  // floats
+        int64_t end = grads.numel();
+        for (size_t i = trainable.size(); i-- > 0;) {
+            const torch::Tensor& v = trainable[i]->value;
+            int64_t offset = v.grad().storage_offset() - grads.storage_offset();
+            if (buckets_.empty() || end - buckets_.back().offset >= (buckets_.size() == 1 ? first_cap : cap)) {
+                if (!buckets_.empty()) end = buckets_.back().offset;
+                buckets_.push_back({offset, 0, 0});
+            }
+            Bucket& b = buckets_.back();
+            b.offset = offset;
+            b.numel = end - offset;
+            ++b.parameters;
+            size_t index = buckets_.size() - 1;
+            auto accumulator = torch::autograd::impl::grad_accumulator(v);
+            accumulator->add_post_hook(std::make_unique<torch::autograd::utils::LambdaPostHook>(
+                [this, index](const torch::autograd::variable_list& outputs, const torch::autograd::variable_list&) {
+                    written(index);
+                    return outputs;
+                }));
+            accumulators_.push_back(std::move(accumulator));  // a leaf holds its accumulator weakly: keep the hooks alive
+        }
+        pending_.resize(buckets_.size());
+        begin_step();
+    }
+
+    void begin_step() {
+        for (size_t i = 0; i < buckets_.size(); ++i) pending_[i] = buckets_[i].parameters;
+        next_ = 0;
+    }
+
+    // After backward: the buckets not started yet, then the wait and the average.
+    void end_step() {
+        while (next_ < buckets_.size()) start(next_++);
+        world_.finish_average(grads_);
+        begin_step();
+    }
+
+private:
+    struct Bucket {
+        int64_t offset, numel;
+        int parameters;
+    };
+
+    void written(size_t bucket) {
+        if (--pending_[bucket] > 0) return;
+        while (next_ < buckets_.size() && pending_[next_] == 0) start(next_++);
+    }
+
+    void start(size_t bucket) { world_.start_sum(grads_.narrow(0, buckets_[bucket].offset, buckets_[bucket].numel)); }
+
+    torch::Tensor grads_;
+    Collective& world_;
+    std::vector<Bucket> buckets_;
+    std::vector<int> pending_;  // per bucket: gradients not yet written this step
+    size_t next_ = 0;           // the next bucket to start
+    std::vector<std::shared_ptr<torch::autograd::Node>> accumulators_;
+};
+
 class TorchModel final : public Model {
 public:
     TorchModel(Spec spec, uint64_t seed) : spec_(std::move(spec)), net_(spec_, seed), optimizer_(spec_.optimizer) {
@@ -96,6 +173,7 @@ public:
         torch::NoGradGuard no_grad;
         world_->broadcast(optimizer_.values());
         broadcast_buffers();
+        buckets_ = std::make_unique<GradientBuckets>(net_.parameters(), optimizer_.gradients(), world);
     }
 
     std::string summary() const override { return summary_table(spec_); }
@@ -183,7 +261,7 @@ public:
         Network::Output out = net_.forward(input, true);
         torch::Tensor loss = objective_.total(out, target, net_.parameters());
         loss.backward();
-        if (world_) world_->average(optimizer_.gradients());
+        if (buckets_) buckets_->end_step();  // most buckets started during backward
         torch::Tensor metrics = objective_.metric_values(out.y.detach(), target);
         optimizer_.step();
         // After the step, not before the next forward as DDP does: the same
@@ -337,6 +415,7 @@ private:
     bool has_dtype_ = false;
     std::string state_ = "{}";
     Collective* world_ = nullptr;  // a world of more than one, else null
+    std::unique_ptr<GradientBuckets> buckets_;
 };
 
 }  // namespace

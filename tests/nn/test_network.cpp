@@ -8,6 +8,7 @@
 
 #include "cli/error.hpp"
 #include "cli/io.hpp"
+#include "nn/collective.hpp"
 #include "nn/engine.hpp"
 #include "nn/network.hpp"
 #include "nn/spec.hpp"
@@ -16,6 +17,7 @@
 // glog (through libtorch) defines CHECK too; Catch's is the one meant here.
 #undef CHECK
 #include <catch2/catch.hpp>
+#include <torch/types.h>
 
 using namespace imgpipe;
 using namespace imgpipe::nn;
@@ -315,5 +317,54 @@ TEST_CASE("large batches compute Dense and Conv2DTranspose as small ones do", "[
             (dnet.forward(xd.narrow(0, i, 4), true).y * r.narrow(0, i, 4)).sum().backward();
         CHECK(torch::allclose(big, xd.grad(), 1e-10, 1e-10));
         CHECK(torch::allclose(wbig, dnet.parameters()[0].value.grad(), 1e-10, 1e-10));
+    }
+}
+
+// Two identical ranks, simulated: a part's sum over them is twice it. Records
+// each part started, and whether the gradients before it in the flat buffer
+// (the first layers', which backward computes last) were still zero then.
+class TwinRanks final : public Collective {
+public:
+    TwinRanks() { placement_.size = 2; }
+    void start_sum(const at::Tensor& part) override {
+        at::Tensor before = part.as_strided({part.storage_offset()}, {1}, 0);
+        parts.push_back({part.storage_offset(), part.numel(), before.abs().sum().item<double>() == 0});
+        part.mul_(2);
+    }
+    void finish_average(at::Tensor& flat) override {
+        finished_numel = flat.numel();
+        flat.div_(2);
+    }
+    struct Part { int64_t offset, numel; bool before_zero; };
+    std::vector<Part> parts;
+    int64_t finished_numel = 0;
+};
+
+TEST_CASE("gradients are averaged in buckets that start during backward, last layers first", "[distributed]") {
+    // 448 convolution parameters, then 524,288 + 128 + 387 of Dense: past the
+    // first bucket's 1 MB, so the Dense layers' sum starts before the convolution's gradient exists.
+    const char* spec = R"({"input_shape": [16, 16, 3], "layers": [
+      {"type": "Lambda", "function": "x/255."},
+      {"type": "Conv2D", "filters": 16, "kernel_size": 3, "padding": "same", "activation": "relu"},
+      {"type": "Flatten"}, {"type": "Dense", "units": 128, "activation": "relu"},
+      {"type": "Dense", "units": 3, "activation": "softmax"}], "loss": "sparse_categorical_crossentropy", "optimizer": "sgd"})";
+    Frame batch = batch_of(4, {16, 16, 3}, DType::U8, 3);
+    auto alone = Model::create(spec, "t", {}, 7);
+    auto twin = Model::create(spec, "t", {}, 7);
+    TwinRanks world;
+    twin->join(world);
+    for (int step = 0; step < 2; ++step) {
+        world.parts.clear();
+        Scores a, b;
+        alone->train_batch(batch, a);
+        twin->train_batch(batch, b);
+        REQUIRE(world.parts.size() == 2);
+        CHECK(world.parts[0].offset == 448);  // the Dense layers: started first...
+        CHECK(world.parts[0].before_zero);     // ...while backward had not reached the convolution
+        CHECK(world.parts[1].offset == 0);
+        CHECK(world.parts[1].numel == 448);
+        CHECK(world.parts[0].offset + world.parts[0].numel == world.finished_numel);
+        // twice the sum, halved: the same step as one process, bit for bit
+        CHECK(alone->fingerprint() == twin->fingerprint());
     }
 }
