@@ -107,7 +107,7 @@ done
             demo_fm) label="tuned Fashion-MNIST CNN (examples/models/fashion-mnist-tuned.json)" ;;
             lecture_64) label="lecture CNN, 64x64x3 (bench/nn_lecture.json, 3.2 M parameters)" ;;
         esac
-        echo "| $label | $a | $t | $p | $(echo "scale=2; $p / $a" | bc) | $(echo "scale=2; $p / $t" | bc) | $ms ms | $pc% |"
+        echo "| $label | $a | $t | $p | $(awk "BEGIN {printf \"%.2f\", $p / $a}") | $(awk "BEGIN {printf \"%.2f\", $p / $t}") | $ms ms | $pc% |"
     done
     echo
     echo "Correctness with more processes than cores (lecture CNN on Fashion-MNIST, 2 epochs of 2048 samples,"
