@@ -62,8 +62,7 @@ int main(int argc, char** argv) {
     nn::add_world_options(cli, place, together);
 
     return app.main(argc, argv, [&] {
-        nn::Placement placement = nn::find_placement(place);
-        if (placement.rank > 0) app.set_tool_label(app.tool() + " (rank " + std::to_string(placement.rank) + ")");
+        nn::Placement placement = nn::find_placement(app, place);
         nn::configure_runtime(app.thread_count());
         together.device = device;
         std::unique_ptr<nn::Collective> world = nn::join_world(placement, together);

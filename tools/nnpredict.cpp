@@ -40,8 +40,7 @@ int main(int argc, char** argv) {
     return app.main(argc, argv, [&] {
         nn::PredictFormat format;
         nn::parse_predict_format(format_name, format);
-        nn::Placement placement = nn::find_placement(place);
-        if (placement.rank > 0) app.set_tool_label(app.tool() + " (rank " + std::to_string(placement.rank) + ")");
+        nn::Placement placement = nn::find_placement(app, place);
         nn::configure_runtime(app.thread_count());
         together.device = device;
         std::unique_ptr<nn::Collective> world = nn::join_world(placement, together);

@@ -68,8 +68,7 @@ int main(int argc, char** argv) {
             throw UsageError(spec_path.empty() ? "give a model spec (--model SPEC) or a model to continue (--resume FILE)"
                                                : "--model and --resume exclude each other");
         if (cli.count("--metrics")) ov.metrics = {metrics.empty() ? "none" : metrics};
-        nn::Placement placement = nn::find_placement(place);
-        if (placement.rank > 0) app.set_tool_label(app.tool() + " (rank " + std::to_string(placement.rank) + ")");
+        nn::Placement placement = nn::find_placement(app, place);
         nn::configure_runtime(app.thread_count());
         std::unique_ptr<nn::Model> model;
         if (!resume.empty()) model = nn::Model::load(resume, ov);

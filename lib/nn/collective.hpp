@@ -18,6 +18,10 @@ namespace CLI {
 class App;
 }
 
+namespace imgpipe {
+class App;
+}
+
 namespace imgpipe::nn {
 
 // A 20-bit digest (from 1 to 2^20 - 1) of bytes (FNV-1a), for the ranks to
@@ -57,6 +61,10 @@ struct PlacementOptions {
 // master). `env` is getenv, replaceable for tests.
 Placement find_placement(const PlacementOptions& options,
                          const std::function<const char*(const char*)>& env = nullptr);
+
+// find_placement for one of the nn tools: past rank 0, the tool's messages
+// are labelled "TOOL (rank R)", as the others name it in theirs.
+Placement find_placement(App& app, const PlacementOptions& options);
 
 struct CollectiveOptions {
     double connect_timeout = 60;  // seconds for every rank to arrive at the rendezvous

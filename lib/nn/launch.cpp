@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <utility>
 
+#include "cli/app.hpp"
+#include "nn/collective.hpp"
 #include "nn/engine.hpp"
 
 namespace imgpipe::nn {
@@ -16,6 +18,12 @@ void exec_with_passive_openmp(char** argv) {
     if (!again) return;
     ::execv("/proc/self/exe", argv);
     // Without /proc (a chroot, say) the run goes on with spinning threads.
+}
+
+Placement find_placement(App& app, const PlacementOptions& options) {
+    Placement placement = find_placement(options);
+    if (placement.rank > 0) app.set_tool_label(app.tool() + " (rank " + std::to_string(placement.rank) + ")");
+    return placement;
 }
 
 }  // namespace imgpipe::nn

@@ -50,11 +50,11 @@ bool EpochLedger::add(const Frame& frame, const std::string& where) {
     int64_t number = frame.meta_int("epoch", epochs_ ? number_ : 0);
     auto [shard, shards] = shard_of(frame, where);
     bool same_epoch = epochs_ > 0 && number == number_;
-    if (same_epoch && shards && shard != shard_) check_whole(where);  // the part before another shard is whole
     began_part_ = same_epoch && full() && shards && shards == shards_ && !shards_seen_[size_t(shard - 1)];
     bool begins = !same_epoch || (full() && !began_part_);
+    // What ends here, an epoch or a shard's part of one (when another shard's frames come), is whole.
+    if (begins || (same_epoch && shards && shard != shard_)) check_whole(where);
     if (begins || began_part_) {
-        check_whole(where);
         int64_t size = frame.meta_int("epoch_size", -1);
         if (began_part_) {
             size_ = size < 0 ? -1 : size_ + size;  // the joined epoch holds every part's samples
