@@ -109,6 +109,7 @@ Shard parse_shard(const std::string& text) {
 }
 
 void keep_shard(ImageList& list, const Shard& shard) {
+    if (shard.n <= 1) return;  // the whole list: nothing to copy
     std::vector<ListEntry> mine;
     for (size_t i = shard.k - 1; i < list.entries.size(); i += shard.n) mine.push_back(std::move(list.entries[i]));
     list.entries.swap(mine);

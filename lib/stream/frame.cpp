@@ -168,9 +168,19 @@ int64_t Frame::samples() const {
     return x ? x->rows() : 0;
 }
 
+namespace {
+void append_json_string(std::string& out, const std::string& s);
+}
+
 std::string json_list(const std::vector<std::string>& items) {
-    // Invalid UTF-8 in a path is replaced rather than refused: the path still joins back.
-    return json(items).dump(-1, ' ', false, json::error_handler_t::replace);
+    // As json(items).dump(-1, ' ', false, replace), without the tree: invalid
+    // UTF-8 in a path is replaced rather than refused, the path still joins back.
+    std::string out = "[";
+    for (const std::string& item : items) {
+        if (out.size() > 1) out += ',';
+        append_json_string(out, item);
+    }
+    return out + "]";
 }
 
 std::vector<std::string> parse_json_list(const std::string& text, const std::string& what) {
@@ -218,13 +228,19 @@ namespace {
 // is escaped here, a string with any other byte goes to nlohmann (UTF-8 kept,
 // invalid bytes replaced).
 void append_json_string(std::string& out, const std::string& s) {
-    for (unsigned char c : s)
+    const size_t mark = out.size();
+    out += '"';
+    size_t plain = 0;  // the start of the run of bytes that need no escape
+    for (size_t i = 0; i < s.size(); ++i) {
+        const unsigned char c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') continue;
         if (c >= 0x80) {
+            out.resize(mark);
             out += json(s).dump(-1, ' ', false, json::error_handler_t::replace);
             return;
         }
-    out += '"';
-    for (unsigned char c : s) {
+        out.append(s, plain, i - plain);  // runs, not bytes: the header is most of imgprep's writing thread
+        plain = i + 1;
         switch (c) {
             case '"': out += "\\\""; break;
             case '\\': out += "\\\\"; break;
@@ -233,16 +249,14 @@ void append_json_string(std::string& out, const std::string& s) {
             case '\n': out += "\\n"; break;
             case '\r': out += "\\r"; break;
             case '\t': out += "\\t"; break;
-            default:
-                if (c < 0x20) {
-                    char u[8];
-                    std::snprintf(u, sizeof u, "\\u%04x", unsigned(c));
-                    out += u;
-                } else {
-                    out += char(c);
-                }
+            default: {
+                char u[8];
+                std::snprintf(u, sizeof u, "\\u%04x", unsigned(c));
+                out += u;
+            }
         }
     }
+    out.append(s, plain, std::string::npos);
     out += '"';
 }
 

@@ -88,7 +88,10 @@ TEST_CASE("the header is written byte for byte as nlohmann::json's dump of it", 
     for (int c = 1; c < 128; ++c) every_ascii += char(c);
     std::vector<Frame> frames = {Frame{}, sample_frame(1, 0), sample_frame(3, 5, 2)};
     Frame odd = sample_frame(2, 1);
-    odd.metadata["paths"] = json_list({every_ascii, "caf\xc3\xa9/\xe6\x97\xa5.png", "bad\xff\xfe utf8", "tab\there"});
+    const std::vector<std::string> odd_paths = {every_ascii, "caf\xc3\xa9/\xe6\x97\xa5.png", "bad\xff\xfe utf8", "tab\there", ""};
+    CHECK(json_list(odd_paths) == json(odd_paths).dump(-1, ' ', false, json::error_handler_t::replace));
+    CHECK(json_list({}) == "[]");
+    odd.metadata["paths"] = json_list(odd_paths);
     odd.metadata["a key \"quoted\"\n"] = std::string("nul\0inside", 10);
     odd.metadata["\xc3\xa9"] = "\x7f";
     odd.tensors.push_back(Tensor("empty", DType::F32, {0, 4}));
