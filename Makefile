@@ -100,7 +100,7 @@ $(BUILD)/nn_tests: $(call obj,$(NN_TEST_SRC)) $(NN_LIB) $(DATA_LIB)
 # parity) and the sources of real test images (scikit-image's photos and faces).
 DEB_PACKAGES := g++ make pkg-config ccache libvips-dev libvips-tools libcli11-dev nlohmann-json3-dev catch2 libtorch-dev \
   libturbojpeg0-dev libspng-dev dataset-fashion-mnist python3-numpy python3-pil python3-scipy python3-torch python3-skimage \
-  python3-keras-preprocessing libgloo-dev openmpi-bin
+  python3-keras-preprocessing libgloo-dev openmpi-bin libopenblas0-pthread
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BENCH_PACKAGES := python3-torch python3-torchvision python3-pil python3-skimage hyperfine time
 deps:

@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
     App app("nneval", "Evaluates a trained model on a batch stream: loss, metrics, confusion matrix.");
     app.add_allow_skipped_option();
     app.add_threads_option();
-    std::string model_path, input = "-", output = "-", device = "cpu";
+    std::string model_path, input = "-", output = "-", device = "cpu", profile;
     bool as_json = false;
     double min_accuracy = -1;
     int64_t steps = 0;
@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
     cli.add_option("--steps", steps, "Evaluate the first N batches (default: one epoch, or the whole stream)")
         ->check(CLI::PositiveNumber);
     cli.add_option("--device", device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+    cli.add_option("--profile", profile, "Write a Chrome trace of the engine's work (each layer's forward pass) to FILE (rank 0)");
     nn::PlacementOptions place;
     nn::CollectiveOptions together;
     nn::add_world_options(cli, place, together);
@@ -90,6 +91,8 @@ int main(int argc, char** argv) {
             if (root) out = std::make_unique<Output>(output, false);  // only rank 0 reports
             Progress progress(app.quiet || !root);
             if (in.shared()) progress.line(in.sharing());
+            std::unique_ptr<nn::Profile> profiling;
+            if (!profile.empty() && root) profiling = nn::start_profile(profile);
             Frame batch;
             while (in.next(batch)) {
                 const std::string where = in.where();
@@ -117,6 +120,7 @@ int main(int argc, char** argv) {
                 out->write(as_json ? eval.json() : eval.text());
                 out->commit();
             }
+            if (profiling) profiling->save();
             if (min_accuracy >= 0) {
                 double a = eval.accuracy();
                 if (std::isnan(a)) throw DataError(in.name(), "--min-accuracy: the stream's targets are not class labels");

@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
     App app("nnpredict", "Predicts with a trained model: one line per sample, or a batch stream of outputs.");
     app.add_allow_skipped_option();
     app.add_threads_option();
-    std::string model_path, input = "-", output = "-", device = "cpu", format_name = "tsv";
+    std::string model_path, input = "-", output = "-", device = "cpu", format_name = "tsv", profile;
     int top_k = 1;
     int64_t steps = 0;
     auto& cli = app.cli();
@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
     cli.add_option("--steps", steps, "Predict the first N batches (default: one epoch, or the whole stream)")
         ->check(CLI::PositiveNumber);
     cli.add_option("--device", device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+    cli.add_option("--profile", profile, "Write a Chrome trace of the engine's work (each layer's forward pass) to FILE (rank 0)");
     nn::PlacementOptions place;
     nn::CollectiveOptions together;
     nn::add_world_options(cli, place, together);
@@ -65,6 +66,8 @@ int main(int argc, char** argv) {
             Progress progress(app.quiet || !root);
             if (in.shared()) progress.line(in.sharing());
             std::vector<double> done = {0, 0};  // samples and batches this rank predicted
+            std::unique_ptr<nn::Profile> profiling;
+            if (!profile.empty() && root) profiling = nn::start_profile(profile);
             Frame batch;
             for (;;) {
                 // This rank's piece of the output: the batch's lines, or its frame of outputs.
@@ -104,6 +107,7 @@ int main(int argc, char** argv) {
             world->sum(done);
             if (done[0] == 0) throw DataError(in.name(), "no samples to predict");
             if (root) out->commit();
+            if (profiling) profiling->save();
             progress.line(app.tool() + ": " + std::to_string(int64_t(done[0])) + " samples in " +
                           std::to_string(int64_t(done[1])) + " batches" +
                           (world->size() > 1 ? " on " + std::to_string(world->size()) + " ranks" : "") + " - " +

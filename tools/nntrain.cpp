@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
     app.add_threads_option();
     nn::TrainOptions o;
     nn::Overrides ov;
-    std::string spec_path, resume, device = "cpu";
+    std::string spec_path, resume, device = "cpu", profile;
     bool summary = false;
     auto& cli = app.cli();
     cli.add_option("stream", o.train, "Training batch stream: a file (re-read every epoch), a FIFO, or - for stdin");
@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
     cli.add_option("--lr-patience", o.lr_patience, "Epochs without improvement before reducing (default 10)")
         ->check(CLI::PositiveNumber);
     cli.add_option("--min-lr", o.min_lr, "Lower bound on the learning rate (default 0)")->check(CLI::NonNegativeNumber);
+    cli.add_option("--profile", profile, "Write a Chrome trace of the engine's work (each layer, backward, optimizer) to FILE (rank 0)");
     cli.add_flag("--summary", summary, "Print the model's layers, output shapes and parameters, then exit");
     nn::PlacementOptions place;
     nn::CollectiveOptions together;
@@ -88,6 +89,10 @@ int main(int argc, char** argv) {
         o.seed = world->from_root(app.seed);  // a seed drawn from the clock: rank 0's
         o.epochs_given = cli.count("--epochs") > 0;
         o.quiet = app.quiet;
-        return nn::fit(*model, o, app.tool(), world.get());
+        std::unique_ptr<nn::Profile> profiling;
+        if (!profile.empty() && world->rank() == 0) profiling = nn::start_profile(profile);
+        const int status = nn::fit(*model, o, app.tool(), world.get());
+        if (profiling) profiling->save();
+        return status;
     });
 }

@@ -55,6 +55,19 @@ void configure_runtime(int threads);
 void exec_with_passive_openmp(char** argv);
 bool cuda_available();
 
+// Records the engine's work from construction to save(): libtorch's operator
+// profiler, with a scope for each layer's forward pass, the input conversion,
+// the loss, the backward pass, the gradient averaging and the optimizer step.
+// save() writes a Chrome trace (chrome://tracing, ui.perfetto.dev) to
+// `path` atomically; a profile never saved writes nothing. `path` must be a
+// file (UsageError for "-": stdout is the tools' output).
+class Profile {
+public:
+    virtual ~Profile() = default;
+    virtual void save() = 0;
+};
+std::unique_ptr<Profile> start_profile(const std::string& path);
+
 class Model {
 public:
     // Builds a fresh model from a spec: our compact JSON or Keras' model.to_json()

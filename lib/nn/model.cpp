@@ -6,6 +6,7 @@
 #include <malloc.h>
 
 #include <ATen/Parallel.h>
+#include <ATen/record_function.h>
 #include <torch/csrc/autograd/function.h>
 #include <torch/csrc/autograd/utils/lambda_post_hook.h>
 #include <torch/csrc/autograd/variable.h>
@@ -40,6 +41,7 @@ void configure_runtime(int threads) {
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
     if (threads > 0) {
         at::set_num_threads(threads);
+        set_blas_threads(threads);
         try {
             at::set_num_interop_threads(1);
         } catch (const std::exception&) {  // already set (a second model in one process)
@@ -255,15 +257,38 @@ public:
             has_dtype_ = true;
         }
         if (classes_.empty()) classes_ = batch.classes();
-        torch::Tensor input = input_of(x);
-        torch::Tensor target = objective_.targets(batch.get("y"), device_);
-        optimizer_.zero_grad();
+        // The spans of a Profile's trace (nn/engine.hpp); free when none records.
+        torch::Tensor input, target, loss, metrics;
+        {
+            RECORD_USER_SCOPE("input");
+            input = input_of(x);
+            target = objective_.targets(batch.get("y"), device_);
+        }
+        {
+            RECORD_USER_SCOPE("zero_grad");
+            optimizer_.zero_grad();
+        }
         Network::Output out = net_.forward(input, true);
-        torch::Tensor loss = objective_.total(out, target, net_.parameters());
-        loss.backward();
-        if (buckets_) buckets_->end_step();  // most buckets started during backward
-        torch::Tensor metrics = objective_.metric_values(out.y.detach(), target);
-        optimizer_.step();
+        {
+            RECORD_USER_SCOPE("loss");
+            loss = objective_.total(out, target, net_.parameters());
+        }
+        {
+            RECORD_USER_SCOPE("backward");
+            loss.backward();
+        }
+        if (buckets_) {
+            RECORD_USER_SCOPE("allreduce");
+            buckets_->end_step();  // most buckets started during backward
+        }
+        {
+            RECORD_USER_SCOPE("metrics");
+            metrics = objective_.metric_values(out.y.detach(), target);
+        }
+        {
+            RECORD_USER_SCOPE("optimizer");
+            optimizer_.step();
+        }
         // After the step, not before the next forward as DDP does: the same
         // statistics for every step, and at an epoch's end every rank holds
         // rank 0's (validation and the model file see the same model).
@@ -274,9 +299,14 @@ public:
     void evaluate_batch(const Frame& batch, Scores& scores, Tensor* outputs) override {
         torch::NoGradGuard no_grad;
         const Tensor& x = batch.get("x");
-        torch::Tensor input = input_of(x);
-        torch::Tensor target = objective_.targets(batch.get("y"), device_);
+        torch::Tensor input, target;
+        {
+            RECORD_USER_SCOPE("input");
+            input = input_of(x);
+            target = objective_.targets(batch.get("y"), device_);
+        }
         Network::Output out = net_.forward(input, false);
+        RECORD_USER_SCOPE("loss and metrics");
         // Keras' evaluate reports the regularization term in the loss too.
         torch::Tensor loss = objective_.total(out, target, net_.parameters());
         objective_.report(loss, objective_.metric_values(out.y, target), x.rows(), scores);
@@ -285,8 +315,14 @@ public:
 
     Tensor predict_batch(const Frame& batch) override {
         torch::NoGradGuard no_grad;
-        torch::Tensor input = input_of(batch.get("x"));
-        return from_torch("y", net_.forward(input, false).y);
+        torch::Tensor input;
+        {
+            RECORD_USER_SCOPE("input");
+            input = input_of(batch.get("x"));
+        }
+        torch::Tensor y = net_.forward(input, false).y;
+        RECORD_USER_SCOPE("output");
+        return from_torch("y", y);
     }
 
     // A batch's input as the network takes it: floats on the model's device.

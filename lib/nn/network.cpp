@@ -1,5 +1,8 @@
 #include "nn/network.hpp"
 
+#include <ATen/record_function.h>
+#include <dlfcn.h>
+
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -71,6 +74,33 @@ void initialize(torch::Tensor& t, const std::string& kind, int64_t fan_in, int64
 }
 
 }  // namespace
+
+namespace {
+using SetThreads = void (*)(int);
+SetThreads blas_thread_setter() {
+    static const SetThreads setter = [] {
+        for (const char* name : {"openblas_set_num_threads", "bli_thread_set_num_threads", "MKL_Set_Num_Threads"})
+            if (void* f = dlsym(RTLD_DEFAULT, name)) return reinterpret_cast<SetThreads>(f);
+        return SetThreads(nullptr);
+    }();
+    return setter;
+}
+}  // namespace
+
+bool optimized_blas() { return blas_thread_setter() != nullptr; }
+
+void set_blas_threads(int threads) {
+    if (SetThreads set = blas_thread_setter()) set(threads);
+}
+
+namespace {
+bool& dense_via_blas() {
+    static bool blas = optimized_blas();
+    return blas;
+}
+}  // namespace
+
+void set_dense_via_blas(bool blas) { dense_via_blas() = blas; }
 
 torch::Tensor to_torch(const Tensor& t) {
     torch::Dtype dtype = t.dtype == DType::U8 ? torch::kUInt8 : t.dtype == DType::I32 ? torch::kInt32 : torch::kFloat;
@@ -221,12 +251,14 @@ torch::Tensor transpose_forward(const LayerCall& c, const Inputs& in) {
 }
 
 torch::Tensor dense_forward(const LayerCall& c, const Inputs& in) {
-    // A batch of 16 or more goes through oneDNN as a 1x1 convolution: Debian's
-    // libtorch sends torch::linear to the system BLAS, which is the slow
-    // reference BLAS unless OpenBLAS is installed (2x faster lecture CNN step).
+    // Debian's libtorch sends torch::linear to the system BLAS. An optimized
+    // one (OpenBLAS) runs the lecture CNN's Dense 5.8x faster than oneDNN's
+    // 1x1 convolution and the whole step 1.2x (bench/results/profile.md); the
+    // reference BLAS is the slow one, and then a batch of 16 or more goes
+    // through oneDNN as a 1x1 convolution (2x faster step than reference BLAS).
     const torch::Tensor& x = in[0];
     torch::Tensor w = c.w("weight");
-    if (x.size(0) >= kOneDnnBatch)
+    if (x.size(0) >= kOneDnnBatch && !dense_via_blas())
         return c.activated(torch::conv2d(x.reshape({x.size(0), x.size(1), 1, 1}), w.view({w.size(0), w.size(1), 1, 1}),
                                          c.w("bias"))
                                .view({x.size(0), w.size(0)}));
@@ -506,9 +538,12 @@ Network::Output Network::forward(const torch::Tensor& input, bool training) {
         const Node& node = spec_.nodes[k];
         Inputs in;
         for (int i : node.inputs) in.push_back(i == kModelInput ? x : values[size_t(i)]);
-        LayerCall call{spec_.layers[node.layer], node, params_, layer_params_[node.layer], training,
-                       k == last ? &out.logits : nullptr};
-        values[k] = forward_[node.layer](call, in);
+        const LayerSpec& layer = spec_.layers[node.layer];
+        LayerCall call{layer, node, params_, layer_params_[node.layer], training, k == last ? &out.logits : nullptr};
+        {
+            RECORD_USER_SCOPE(layer.name + " (" + layer.type + ")");  // a span in a Profile's trace; free otherwise
+            values[k] = forward_[node.layer](call, in);
+        }
         for (int i : node.inputs)  // a value no later call reads is freed now
             if (i != kModelInput && last_reader_[size_t(i)] == k) values[size_t(i)] = torch::Tensor();
     }

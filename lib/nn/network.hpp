@@ -59,6 +59,17 @@ private:
 bool has_forward(const std::string& type);
 // A stream tensor's bytes seen as a torch tensor of its dtype (no copy).
 torch::Tensor to_torch(const Tensor& t);
+
+// Whether the BLAS libtorch calls (Debian's libtorch: whatever libblas.so.3 is)
+// is an optimized one (OpenBLAS, BLIS, MKL) rather than the reference BLAS;
+// and its threads, set to `threads` (an optimized BLAS otherwise starts one a
+// core, whatever -j says). Found by the functions such a library exports.
+bool optimized_blas();
+void set_blas_threads(int threads);
+// Dense on a batch of 16 or more: a BLAS matrix product (true; the default
+// with an optimized BLAS) or a oneDNN 1x1 convolution (the default without).
+// The tests run both routes on any machine.
+void set_dense_via_blas(bool blas);
 torch::Tensor activate(Activation a, const torch::Tensor& x, double negative_slope);
 torch::Tensor evaluate(const Expr& e, const torch::Tensor& x);
 

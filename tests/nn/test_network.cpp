@@ -291,33 +291,39 @@ TEST_CASE("targets: class indices, one-hot F32 rows and F32 columns give the sam
 }
 
 // From a batch of 16, Dense and Conv2DTranspose take another route through
-// libtorch (oneDNN convolutions); it must agree with the small-batch one.
+// libtorch (oneDNN convolutions; Dense only without an optimized BLAS, both
+// routes tried here); it must agree with the small-batch one.
 TEST_CASE("large batches compute Dense and Conv2DTranspose as small ones do", "[grad][shape]") {
-    for (const char* layer : {R"({"type": "Flatten"}, {"type": "Dense", "units": 5, "activation": "tanh"})",
-                              R"({"type": "Conv2DTranspose", "filters": 3, "kernel_size": 3, "strides": 2, "padding": "same"})",
-                              R"({"type": "Conv2DTranspose", "filters": 2, "kernel_size": [2, 3], "strides": [3, 1]})",
-                              R"({"type": "Conv2DTranspose", "filters": 2, "kernel_size": 1, "strides": 2})"}) {
-        Spec spec = parse_spec(one_layer("[3, 4, 2]", layer), "t");
-        Network net(spec, 9);
-        torch::manual_seed(1);
-        torch::Tensor x = torch::rand({20, 3, 4, 2});
-        torch::Tensor whole = net.forward(x, true).y;
-        for (int64_t i = 0; i < 20; i += 4)
-            CHECK(torch::allclose(whole.narrow(0, i, 4), net.forward(x.narrow(0, i, 4), true).y, 1e-5, 1e-5));
-        // and its gradients, in double (the same formula through libtorch's reference kernels)
-        Network dnet(spec, 9, torch::kDouble);
-        torch::Tensor xd = x.to(torch::kDouble).set_requires_grad(true);
-        torch::Tensor r = torch::randn_like(whole).to(torch::kDouble);
-        (dnet.forward(xd, true).y * r).sum().backward();
-        torch::Tensor big = xd.grad().clone();
-        torch::Tensor wbig = dnet.parameters()[0].value.grad().clone();
-        xd.mutable_grad() = torch::Tensor();
-        dnet.parameters()[0].value.mutable_grad() = torch::Tensor();
-        for (int64_t i = 0; i < 20; i += 4)
-            (dnet.forward(xd.narrow(0, i, 4), true).y * r.narrow(0, i, 4)).sum().backward();
-        CHECK(torch::allclose(big, xd.grad(), 1e-10, 1e-10));
-        CHECK(torch::allclose(wbig, dnet.parameters()[0].value.grad(), 1e-10, 1e-10));
+    const bool blas = optimized_blas();
+    for (bool dense_blas : {false, true}) {
+        set_dense_via_blas(dense_blas);
+        for (const char* layer : {R"({"type": "Flatten"}, {"type": "Dense", "units": 5, "activation": "tanh"})",
+                                  R"({"type": "Conv2DTranspose", "filters": 3, "kernel_size": 3, "strides": 2, "padding": "same"})",
+                                  R"({"type": "Conv2DTranspose", "filters": 2, "kernel_size": [2, 3], "strides": [3, 1]})",
+                                  R"({"type": "Conv2DTranspose", "filters": 2, "kernel_size": 1, "strides": 2})"}) {
+            Spec spec = parse_spec(one_layer("[3, 4, 2]", layer), "t");
+            Network net(spec, 9);
+            torch::manual_seed(1);
+            torch::Tensor x = torch::rand({20, 3, 4, 2});
+            torch::Tensor whole = net.forward(x, true).y;
+            for (int64_t i = 0; i < 20; i += 4)
+                CHECK(torch::allclose(whole.narrow(0, i, 4), net.forward(x.narrow(0, i, 4), true).y, 1e-5, 1e-5));
+            // and its gradients, in double (the same formula through libtorch's reference kernels)
+            Network dnet(spec, 9, torch::kDouble);
+            torch::Tensor xd = x.to(torch::kDouble).set_requires_grad(true);
+            torch::Tensor r = torch::randn_like(whole).to(torch::kDouble);
+            (dnet.forward(xd, true).y * r).sum().backward();
+            torch::Tensor big = xd.grad().clone();
+            torch::Tensor wbig = dnet.parameters()[0].value.grad().clone();
+            xd.mutable_grad() = torch::Tensor();
+            dnet.parameters()[0].value.mutable_grad() = torch::Tensor();
+            for (int64_t i = 0; i < 20; i += 4)
+                (dnet.forward(xd.narrow(0, i, 4), true).y * r.narrow(0, i, 4)).sum().backward();
+            CHECK(torch::allclose(big, xd.grad(), 1e-10, 1e-10));
+            CHECK(torch::allclose(wbig, dnet.parameters()[0].value.grad(), 1e-10, 1e-10));
+        }
     }
+    set_dense_via_blas(blas);
 }
 
 // Two identical ranks, simulated: a part's sum over them is twice it. Records

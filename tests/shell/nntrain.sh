@@ -283,3 +283,37 @@ omp_policy() {  # omp_policy [ENV...]: the policy a running nntrain sees
 }
 check "nntrain runs its threads with a passive wait policy" '[ "$(omp_policy)" = "OMP_WAIT_POLICY=PASSIVE" ]'
 check "unless the user set one" '[ "$(omp_policy OMP_WAIT_POLICY=ACTIVE)" = "OMP_WAIT_POLICY=ACTIVE" ]'
+
+# --profile: a Chrome trace of the steps, with our spans around libtorch's operators.
+run nntrain -q -j1 -m cnn.json --epochs 1 --profile train.trace -o prof.model train.bs
+check_status "--profile trains as without it" 0
+check "--profile: a Chrome trace, an input, backward and optimizer span a step (16), one per layer, operators inside" 'py -c "
+import json, collections
+t = json.load(open(\"train.trace\"))[\"traceEvents\"]
+n = collections.Counter(e[\"name\"] for e in t)
+assert n[\"input\"] == n[\"backward\"] == n[\"optimizer\"] == n[\"conv2d (Conv2D)\"] == n[\"dense (Dense)\"] == 16, n
+assert n[\"aten::convolution_backward\"] == 16 and all(e[\"ph\"] == \"X\" and e[\"dur\"] >= 0 for e in t)
+conv = [e for e in t if e[\"name\"] == \"conv2d (Conv2D)\"][3]
+inside = [e[\"name\"] for e in t if conv[\"ts\"] <= e[\"ts\"] and e[\"ts\"] + e[\"dur\"] <= conv[\"ts\"] + conv[\"dur\"]]
+assert \"aten::conv2d\" in inside and \"aten::relu\" in inside, inside
+"'
+run py "$ROOT/bench/profile_summary.py" train.trace 16 --after-first 2
+check_out "bench/profile_summary.py sums it a step" "| backward |"
+run nneval -m prof.model --profile eval.trace val.bs
+check "nneval --profile: a span per batch (4) and per layer, no backward" 'py -c "
+import json, collections
+n = collections.Counter(e[\"name\"] for e in json.load(open(\"eval.trace\"))[\"traceEvents\"])
+assert n[\"input\"] == n[\"conv2d (Conv2D)\"] == n[\"dense (Dense)\"] == 4 and n[\"backward\"] == 0, n
+"'
+run nnpredict -m prof.model --profile predict.trace -o predictions.tsv val.bs
+check "nnpredict --profile too" 'py -c "
+import json, collections
+n = collections.Counter(e[\"name\"] for e in json.load(open(\"predict.trace\"))[\"traceEvents\"])
+assert n[\"input\"] == n[\"dense (Dense)\"] == 4, n
+"'
+run nntrain -q -m cnn.json --profile - -o never.model train.bs
+check_status "--profile - (stdout): a usage error" 64
+check_err "says why" "--profile: give a file for the trace"
+head -c 20000 train.bs > cut.bs
+run nntrain -q -m cnn.json --profile cut.trace -o cut.model cut.bs
+check "a failed run writes no trace" '[ "$status" = 65 ] && [ ! -e cut.trace ]'
