@@ -15,9 +15,11 @@ trace: the first K batches).
 import argparse
 import collections
 import json
+import signal
 
 
 def main():
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # | head: no traceback
     p = argparse.ArgumentParser()
     p.add_argument("trace")
     p.add_argument("steps", type=int)

@@ -39,9 +39,13 @@ void configure_runtime(int threads) {
     // otherwise mapped and unmapped every step, and page faults dominate.
     mallopt(M_MMAP_MAX, 0);
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    // The BLAS (Dense layers) on one thread, whatever -j: OpenBLAS splits a
+    // product differently for each thread count, so that -j 1 and -j 2 (and
+    // one process and N ranks) would differ in the last bits; and its own
+    // pool of threads spins while it waits, taking cores from the pipeline.
+    set_blas_threads(1);
     if (threads > 0) {
         at::set_num_threads(threads);
-        set_blas_threads(threads);
         try {
             at::set_num_interop_threads(1);
         } catch (const std::exception&) {  // already set (a second model in one process)

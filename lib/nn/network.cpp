@@ -170,6 +170,7 @@ struct LayerCall {
     const std::vector<size_t>& mine;
     bool training;
     torch::Tensor* logits;  // set to the input of a final sigmoid/softmax (the model's output layer)
+    bool defer_activation;  // a max pooling after it applies the ReLU (Network::forward)
 
     torch::Tensor w(const char* what) const {
         std::string name = l.name + "." + what;
@@ -178,6 +179,7 @@ struct LayerCall {
         return {};
     }
     torch::Tensor activated(const torch::Tensor& x) const {
+        if (defer_activation) return x;
         if (logits && (l.activation == Activation::Sigmoid || l.activation == Activation::Softmax)) *logits = x;
         return activate(l.activation, x, l.negative_slope);
     }
@@ -509,10 +511,27 @@ Network::Network(const Spec& spec, uint64_t seed, torch::Dtype dtype) : spec_(sp
     }
     for (Parameter& p : params_)
         if (p.trainable) p.value.set_requires_grad(true);
-    last_reader_.assign(spec_.nodes.size(), 0);
-    for (size_t k = 0; k < spec_.nodes.size(); ++k)
+    const size_t n = spec_.nodes.size();
+    last_reader_.assign(n, 0);
+    std::vector<int> readers(n, 0);
+    for (size_t k = 0; k < n; ++k)
         for (int i : spec_.nodes[k].inputs)
-            if (i != kModelInput) last_reader_[size_t(i)] = k;
+            if (i != kModelInput) last_reader_[size_t(i)] = k, ++readers[size_t(i)];
+    // relu then max pooling = max pooling then relu, bitwise, and so are the
+    // gradients (max commutes with a monotonic function, and relu's gradient
+    // is zero wherever the window's maximum is not positive); after the
+    // pooling the ReLU touches a quarter of the values, forward and backward.
+    relu_deferred_.assign(n, 0);
+    relu_after_.assign(n, 0);
+    for (size_t k = 0; k < n; ++k) {
+        const Node& node = spec_.nodes[k];
+        if (spec_.layers[node.layer].type != "MaxPooling2D" || node.inputs.size() != 1 || node.inputs[0] == kModelInput)
+            continue;
+        const size_t i = size_t(node.inputs[0]);
+        const LayerSpec& before = spec_.layers[spec_.nodes[i].layer];
+        if (before.activation == Activation::Relu && readers[i] == 1 && before.type != "ReLU")
+            relu_deferred_[i] = relu_after_[k] = 1;
+    }
 }
 
 Parameter* Network::find(const std::string& name) {
@@ -539,10 +558,12 @@ Network::Output Network::forward(const torch::Tensor& input, bool training) {
         Inputs in;
         for (int i : node.inputs) in.push_back(i == kModelInput ? x : values[size_t(i)]);
         const LayerSpec& layer = spec_.layers[node.layer];
-        LayerCall call{layer, node, params_, layer_params_[node.layer], training, k == last ? &out.logits : nullptr};
+        LayerCall call{layer,    node, params_, layer_params_[node.layer], training, k == last ? &out.logits : nullptr,
+                       relu_deferred_[k] != 0};
         {
             RECORD_USER_SCOPE(layer.name + " (" + layer.type + ")");  // a span in a Profile's trace; free otherwise
             values[k] = forward_[node.layer](call, in);
+            if (relu_after_[k]) values[k] = torch::relu(values[k]);
         }
         for (int i : node.inputs)  // a value no later call reads is freed now
             if (i != kModelInput && last_reader_[size_t(i)] == k) values[size_t(i)] = torch::Tensor();

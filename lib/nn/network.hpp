@@ -53,6 +53,9 @@ private:
     std::vector<std::vector<size_t>> layer_params_;  // indices into params_, per layer
     std::vector<LayerForward> forward_;              // per layer, from the engine's table
     std::vector<size_t> last_reader_;                // per node: the last node that reads it
+    // Per node: its ReLU activation moved past the max pooling that alone
+    // reads it (deferred), and that pooling's node applying it (see forward).
+    std::vector<char> relu_deferred_, relu_after_;
 };
 
 // Whether the engine runs a layer type (every type the spec reads must be here).
@@ -62,8 +65,8 @@ torch::Tensor to_torch(const Tensor& t);
 
 // Whether the BLAS libtorch calls (Debian's libtorch: whatever libblas.so.3 is)
 // is an optimized one (OpenBLAS, BLIS, MKL) rather than the reference BLAS;
-// and its threads, set to `threads` (an optimized BLAS otherwise starts one a
-// core, whatever -j says). Found by the functions such a library exports.
+// and its threads (an optimized BLAS otherwise starts one a core, whatever
+// -j says). Found by the functions such a library exports.
 bool optimized_blas();
 void set_blas_threads(int threads);
 // Dense on a batch of 16 or more: a BLAS matrix product (true; the default

@@ -62,7 +62,9 @@ void on_end(const at::RecordFunction& fn, at::ObserverContext* context) {
 
 class TorchProfile : public Profile {
 public:
-    explicit TorchProfile(const std::string& path) : path_(path) {
+    // The file is opened now: a path that cannot be written fails before the
+    // work, not after it.
+    explicit TorchProfile(const std::string& path) : out_(path, false) {
         if (recording) throw Error(kSoftware, "", "a profile is already recording");
         recording = &recording_;
         handle_ = at::addGlobalCallback(at::RecordFunctionCallback(&on_start, &on_end).needsInputs(false));
@@ -75,11 +77,10 @@ public:
         for (const Event& e : recording_.events)
             events.push_back({{"name", recording_.names[e.name]}, {"ph", "X"}, {"pid", 0}, {"tid", e.thread},
                               {"ts", double(e.start_ns) / 1000}, {"dur", double(e.end_ns - e.start_ns) / 1000}});
-        Output out(path_, false);
-        out.write(nlohmann::json({{"traceEvents", events}, {"displayTimeUnit", "ms"}})
-                      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-        out.write("\n");
-        out.commit();
+        out_.write(nlohmann::json({{"traceEvents", events}, {"displayTimeUnit", "ms"}})
+                       .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+        out_.write("\n");
+        out_.commit();
     }
 
 private:
@@ -89,7 +90,7 @@ private:
         recording = nullptr;
     }
 
-    std::string path_;
+    Output out_;
     Recording recording_;
     at::CallbackHandle handle_ = 0;
 };

@@ -326,6 +326,29 @@ TEST_CASE("large batches compute Dense and Conv2DTranspose as small ones do", "[
     set_dense_via_blas(blas);
 }
 
+// Conv2D(relu) -> MaxPooling2D runs as conv, pooling, relu (a quarter of the
+// values); the outputs and gradients must be those of the written order, bitwise.
+TEST_CASE("a ReLU moved past the max pooling changes no value and no gradient", "[grad]") {
+    Spec spec = parse_spec(one_layer("[9, 8, 3]", R"({"type": "Conv2D", "filters": 4, "kernel_size": 3, "activation": "relu"},
+                                                   {"type": "MaxPooling2D", "pool_size": 2})"),
+                           "t");
+    Network net(spec, 3);
+    torch::manual_seed(2);
+    torch::Tensor x = torch::randn({5, 9, 8, 3});
+    torch::Tensor y = net.forward(x, true).y;
+    torch::Tensor r = torch::randn_like(y);
+    (y * r).sum().backward();
+    torch::Tensor w = net.parameters()[0].value.detach().clone().set_requires_grad(true);
+    torch::Tensor b = net.parameters()[1].value.detach().clone().set_requires_grad(true);
+    torch::Tensor conv = torch::conv2d(x.permute({0, 3, 1, 2}), w, b);
+    torch::Tensor expected = torch::max_pool2d(torch::relu(conv), 2, 2).permute({0, 2, 3, 1}).contiguous();
+    (expected * r).sum().backward();
+    CHECK(torch::equal(y, expected));
+    CHECK((conv <= 0).any().item<bool>());  // some windows' maxima are not positive
+    CHECK(torch::equal(net.parameters()[0].value.grad(), w.grad()));
+    CHECK(torch::equal(net.parameters()[1].value.grad(), b.grad()));
+}
+
 // Two identical ranks, simulated: a part's sum over them is twice it. Records
 // each part started, and whether the gradients before it in the flat buffer
 // (the first layers', which backward computes last) were still zero then.

@@ -293,9 +293,13 @@ t = json.load(open(\"train.trace\"))[\"traceEvents\"]
 n = collections.Counter(e[\"name\"] for e in t)
 assert n[\"input\"] == n[\"backward\"] == n[\"optimizer\"] == n[\"conv2d (Conv2D)\"] == n[\"dense (Dense)\"] == 16, n
 assert n[\"aten::convolution_backward\"] == 16 and all(e[\"ph\"] == \"X\" and e[\"dur\"] >= 0 for e in t)
-conv = [e for e in t if e[\"name\"] == \"conv2d (Conv2D)\"][3]
-inside = [e[\"name\"] for e in t if conv[\"ts\"] <= e[\"ts\"] and e[\"ts\"] + e[\"dur\"] <= conv[\"ts\"] + conv[\"dur\"]]
-assert \"aten::conv2d\" in inside and \"aten::relu\" in inside, inside
+def inside(span):
+    s = [e for e in t if e[\"name\"] == span][3]
+    return [e[\"name\"] for e in t if s[\"ts\"] <= e[\"ts\"] and e[\"ts\"] + e[\"dur\"] <= s[\"ts\"] + s[\"dur\"]]
+conv, pool = inside(\"conv2d (Conv2D)\"), inside(\"max_pooling2d (MaxPooling2D)\")
+assert \"aten::conv2d\" in conv and \"aten::max_pool2d\" in pool, (conv, pool)
+# the convolution ReLU runs after the pooling, on a quarter of the values
+assert \"aten::relu\" in pool and \"aten::relu\" not in conv, (conv, pool)
 "'
 run py "$ROOT/bench/profile_summary.py" train.trace 16 --after-first 2
 check_out "bench/profile_summary.py sums it a step" "| backward |"
@@ -314,6 +318,9 @@ assert n[\"input\"] == n[\"dense (Dense)\"] == 4, n
 run nntrain -q -m cnn.json --profile - -o never.model train.bs
 check_status "--profile - (stdout): a usage error" 64
 check_err "says why" "--profile: give a file for the trace"
+run nntrain -q -m cnn.json --profile nowhere/t.trace -o nowhere.model train.bs
+check "--profile into a missing folder fails before training, with no model" '[ "$status" = 73 ] && [ ! -e nowhere.model ]'
+check_err "and names the path" "nowhere/t.trace: cannot create"
 head -c 20000 train.bs > cut.bs
 run nntrain -q -m cnn.json --profile cut.trace -o cut.model cut.bs
 check "a failed run writes no trace" '[ "$status" = 65 ] && [ ! -e cut.trace ]'
