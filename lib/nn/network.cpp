@@ -77,10 +77,16 @@ void initialize(torch::Tensor& t, const std::string& kind, int64_t fan_in, int64
 
 namespace {
 using SetThreads = void (*)(int);
+// Looked up in the library that libtorch's sgemm_ comes from (and the
+// libraries it needs): OpenBLAS's LAPACK may be loaded beside the reference BLAS.
 SetThreads blas_thread_setter() {
     static const SetThreads setter = [] {
+        Dl_info info;
+        void* sgemm = dlsym(RTLD_DEFAULT, "sgemm_");
+        void* blas = sgemm && dladdr(sgemm, &info) ? dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD) : nullptr;
+        if (!blas) return SetThreads(nullptr);
         for (const char* name : {"openblas_set_num_threads", "bli_thread_set_num_threads", "MKL_Set_Num_Threads"})
-            if (void* f = dlsym(RTLD_DEFAULT, name)) return reinterpret_cast<SetThreads>(f);
+            if (void* f = dlsym(blas, name)) return reinterpret_cast<SetThreads>(f);
         return SetThreads(nullptr);
     }();
     return setter;
