@@ -63,10 +63,7 @@ int main(int argc, char** argv) {
     nn::add_world_options(cli, place, together);
 
     return app.main(argc, argv, [&] {
-        nn::Placement placement = nn::find_placement(app, place);
-        nn::configure_runtime(app.thread_count());
-        together.device = device;
-        std::unique_ptr<nn::Collective> world = nn::join_world(placement, together);
+        std::unique_ptr<nn::Collective> world = nn::start_world(app, place, together, device);
         const bool root = world->rank() == 0;
         return world->run([&] {
             auto model = nn::Model::load(model_path);
@@ -91,8 +88,7 @@ int main(int argc, char** argv) {
             if (root) out = std::make_unique<Output>(output, false);  // only rank 0 reports
             Progress progress(app.quiet || !root);
             if (in.shared()) progress.line(in.sharing());
-            std::unique_ptr<nn::Profile> profiling;
-            if (!profile.empty() && root) profiling = nn::start_profile(profile);
+            std::unique_ptr<nn::Profile> profiling = root ? nn::start_profile(profile) : nullptr;
             Frame batch;
             while (in.next(batch)) {
                 const std::string where = in.where();

@@ -41,10 +41,7 @@ int main(int argc, char** argv) {
     return app.main(argc, argv, [&] {
         nn::PredictFormat format;
         nn::parse_predict_format(format_name, format);
-        nn::Placement placement = nn::find_placement(app, place);
-        nn::configure_runtime(app.thread_count());
-        together.device = device;
-        std::unique_ptr<nn::Collective> world = nn::join_world(placement, together);
+        std::unique_ptr<nn::Collective> world = nn::start_world(app, place, together, device);
         const bool root = world->rank() == 0;
         return world->run([&] {
             auto model = nn::Model::load(model_path);
@@ -66,8 +63,7 @@ int main(int argc, char** argv) {
             Progress progress(app.quiet || !root);
             if (in.shared()) progress.line(in.sharing());
             std::vector<double> done = {0, 0};  // samples and batches this rank predicted
-            std::unique_ptr<nn::Profile> profiling;
-            if (!profile.empty() && root) profiling = nn::start_profile(profile);
+            std::unique_ptr<nn::Profile> profiling = root ? nn::start_profile(profile) : nullptr;
             Frame batch;
             for (;;) {
                 // This rank's piece of the output: the batch's lines, or its frame of outputs.

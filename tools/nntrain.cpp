@@ -89,8 +89,7 @@ int main(int argc, char** argv) {
         o.seed = world->from_root(app.seed);  // a seed drawn from the clock: rank 0's
         o.epochs_given = cli.count("--epochs") > 0;
         o.quiet = app.quiet;
-        std::unique_ptr<nn::Profile> profiling;
-        if (!profile.empty() && world->rank() == 0) profiling = nn::start_profile(profile);
+        std::unique_ptr<nn::Profile> profiling = world->rank() == 0 ? nn::start_profile(profile) : nullptr;
         const int status = nn::fit(*model, o, app.tool(), world.get());
         if (profiling) profiling->save();
         return status;

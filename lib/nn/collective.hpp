@@ -135,5 +135,9 @@ protected:
 // connect timeout). Errors of a later collective operation (a rank died,
 // hung or failed) are UnavailableError too, naming the rank when it is known.
 std::unique_ptr<Collective> join_world(const Placement& placement, const CollectiveOptions& options);
+// What nneval and nnpredict do first: the placement (find_placement(app, ...)),
+// the runtime at the tool's -j, then every rank joined, for `device`.
+std::unique_ptr<Collective> start_world(App& app, const PlacementOptions& place, CollectiveOptions together,
+                                        const std::string& device);
 
 }  // namespace imgpipe::nn

@@ -55,12 +55,14 @@ void configure_runtime(int threads);
 void exec_with_passive_openmp(char** argv);
 bool cuda_available();
 
-// Records the engine's work from construction to save(): libtorch's operator
-// profiler, with a scope for each layer's forward pass, the input conversion,
-// the loss, the backward pass, the gradient averaging and the optimizer step.
+// Records the engine's work from construction to save(): every libtorch
+// operator (observed through RecordFunction), inside spans for the input
+// conversion, each layer's forward pass, the loss, the backward pass, the
+// gradient averaging, the metrics and the optimizer step.
 // save() writes a Chrome trace (chrome://tracing, ui.perfetto.dev) to
 // `path` atomically; a profile never saved writes nothing. `path` must be a
-// file (UsageError for "-": stdout is the tools' output).
+// file (UsageError for "-": stdout is the tools' output); an empty one (no
+// --profile) records nothing and gives nullptr.
 class Profile {
 public:
     virtual ~Profile() = default;

@@ -26,4 +26,12 @@ Placement find_placement(App& app, const PlacementOptions& options) {
     return placement;
 }
 
+std::unique_ptr<Collective> start_world(App& app, const PlacementOptions& place, CollectiveOptions together,
+                                        const std::string& device) {
+    Placement placement = find_placement(app, place);
+    configure_runtime(app.thread_count());
+    together.device = device;
+    return join_world(placement, together);
+}
+
 }  // namespace imgpipe::nn

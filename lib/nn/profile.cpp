@@ -97,7 +97,8 @@ private:
 }  // namespace
 
 std::unique_ptr<Profile> start_profile(const std::string& path) {
-    if (path.empty() || path == "-") throw UsageError("--profile: give a file for the trace (stdout is the tool's output)");
+    if (path.empty()) return nullptr;
+    if (path == "-") throw UsageError("--profile: give a file for the trace (stdout is the tool's output)");
     return std::make_unique<TorchProfile>(path);
 }
 
