@@ -69,6 +69,10 @@ $(BUILD)/lib/nn/%.o $(BUILD)/tests/nn/%.o: CPPFLAGS += $(TORCH_CFLAGS)
 # c10d's process groups (lib/nn/collective.cpp): Gloo always, NCCL in a CUDA libtorch.
 C10D_FLAGS := -DUSE_C10D_GLOO $(if $(and $(TORCH),$(wildcard $(TORCH)/lib/libtorch_cuda.so)),-DUSE_C10D_NCCL)
 $(BUILD)/lib/nn/collective.o: CPPFLAGS += $(C10D_FLAGS)
+# Our kernels split their work over threads with ATen's parallel_for, which is
+# OpenMP in Debian's libtorch and serial in a file compiled without -fopenmp;
+# the pooling's channel loops are written to be vectorized (-O3 does it).
+$(BUILD)/lib/nn/pool.o $(BUILD)/lib/nn/dense.o: CXXFLAGS += -O3 -fopenmp
 
 $(DATA_LIB): $(call obj,$(DATA_LIB_SRC))
 	@rm -f $@
@@ -86,14 +90,14 @@ $(addprefix $(BIN)/,$(DATA_TOOLS)): $(BIN)/%: $(BUILD)/tools/%.o $(DATA_LIB)
 $(addprefix $(BIN)/,$(NN_TOOLS)): $(BIN)/%: $(BUILD)/tools/%.o $(NN_LIB) $(DATA_LIB)
 	@mkdir -p $(BIN)
 	$(call say,LD,$@)
-	$(Q)$(CXX) $(LDFLAGS) $^ -o $@ $(TORCH_LIBS) $(IMAGE_LIBS)
+	$(Q)$(CXX) $(LDFLAGS) -fopenmp $^ -o $@ $(TORCH_LIBS) $(IMAGE_LIBS)
 
 $(BUILD)/unit_tests: $(call obj,$(UNIT_SRC)) $(DATA_LIB)
 	$(call say,LD,$@)
 	$(Q)$(CXX) $(LDFLAGS) $^ -o $@ $(IMAGE_LIBS)
 $(BUILD)/nn_tests: $(call obj,$(NN_TEST_SRC)) $(NN_LIB) $(DATA_LIB)
 	$(call say,LD,$@)
-	$(Q)$(CXX) $(LDFLAGS) $^ -o $@ $(TORCH_LIBS) $(IMAGE_LIBS)
+	$(Q)$(CXX) $(LDFLAGS) -fopenmp $^ -o $@ $(TORCH_LIBS) $(IMAGE_LIBS)
 
 # The Debian packages the project needs; installs only what is missing. The Python
 # ones are the tests' independent references (numpy readers, Pillow, scipy, PyTorch

@@ -53,6 +53,8 @@ for r in $(seq "$ROUNDS"); do
         eval "peak_$j=\$(max \$peak_$j $g)"
     done
 done
+# the ceiling at the layers' own shapes, 1 thread
+OPENBLAS_NUM_THREADS=1 $PY bench/sgemm_peak.py 1 --layers > "$W/layers.json" || fail "sgemm_peak.py --layers failed"
 
 {
     echo "## Training and inference against PyTorch at its best (bench/speed.sh)"
@@ -64,6 +66,21 @@ done
     echo "**$peak_1 GFLOP/s at 1 thread, $peak_2 at 2**. Work per sample, counted from the layers (2 FLOP a multiply-add;"
     echo "training: the forward pass, the input gradients but the first layer's, the weight gradients): lecture CNN"
     echo "MFLOP_LECTURE_TRAIN training / MFLOP_LECTURE_INFER inference, Fashion-MNIST CNN MFLOP_FM_TRAIN / MFLOP_FM_INFER."
+    echo
+    echo "The ceiling at the networks' own shapes (\`bench/sgemm_peak.py 1 --layers\`, 1 thread): the largest layer, the second"
+    echo "Conv2D at batch 128, as one sgemm over the batch for each pass (im2col not counted), and through libtorch's oneDNN"
+    echo "convolution, which both nntrain and PyTorch run. GFLOP/s, and % of the large sgemm's peak:"
+    echo
+    echo "| layer | sgemm forward | sgemm weight gradient | sgemm input gradient | oneDNN forward | oneDNN backward |"
+    echo "|---|---:|---:|---:|---:|---:|"
+    $PY - "$W/layers.json" "$peak_1" <<'PY'
+import json, sys
+layers, peak = json.load(open(sys.argv[1]))["layers"], float(sys.argv[2])
+keys = ["sgemm_forward", "sgemm_weight_gradient", "sgemm_input_gradient", "onednn_forward", "onednn_backward"]
+names = {"lecture": "lecture, 31x31x32 -> 29x29x64", "fm": "Fashion-MNIST, 13x13x32 -> 11x11x64"}
+for name, rates in layers.items():
+    print("| %s | %s |" % (names[name], " | ".join("%.1f (%.0f%%)" % (rates[k], 100 * rates[k] / peak) for k in keys)))
+PY
     echo
     echo "Batch 128, Adam. nntrain: 3 epochs of a file of random U8 images (the lecture CNN 1,024, Fashion-MNIST 4,096),"
     echo "the best epoch of 2 and 3; nneval: the whole file, the seconds of its report (after loading the model). PyTorch"
@@ -126,7 +143,7 @@ OPENBLAS_NUM_THREADS=1 $PY bench/nn_torch_step.py --threads 1 --warmup 2 --steps
     echo
     echo '```sh'
     echo "$PY bench/nn_synth.py 1024 128 > lecture.bs; $PY bench/nn_synth.py 4096 128 28x28x1 10 > fm.bs"
-    echo "OPENBLAS_NUM_THREADS=J $PY bench/sgemm_peak.py J"
+    echo "OPENBLAS_NUM_THREADS=J $PY bench/sgemm_peak.py J; OPENBLAS_NUM_THREADS=1 $PY bench/sgemm_peak.py 1 --layers"
     echo "nntrain -q -j J --seed 1 -m bench/nn_lecture.json --epochs 3 --history h.jsonl -o lecture.model lecture.bs"
     echo "nneval -q -j J --json -m lecture.model lecture.bs"
     echo "OPENBLAS_NUM_THREADS=J $PY bench/nn_torch_step.py --threads J --warmup 2 --steps 8 --malloc-fix --model lecture|fm [--inference]"

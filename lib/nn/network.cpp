@@ -9,7 +9,9 @@
 
 #include "cli/error.hpp"
 #include "cli/random.hpp"
+#include "nn/dense.hpp"
 #include "nn/layers.hpp"
+#include "nn/pool.hpp"
 
 namespace imgpipe::nn {
 
@@ -177,6 +179,7 @@ struct LayerCall {
     bool training;
     torch::Tensor* logits;  // set to the input of a final sigmoid/softmax (the model's output layer)
     bool defer_activation;  // a max pooling after it applies the ReLU (Network::forward)
+    bool relu_after;        // a max pooling that applies the ReLU of the layer before
 
     torch::Tensor w(const char* what) const {
         std::string name = l.name + "." + what;
@@ -261,11 +264,15 @@ torch::Tensor transpose_forward(const LayerCall& c, const Inputs& in) {
 torch::Tensor dense_forward(const LayerCall& c, const Inputs& in) {
     // Debian's libtorch sends torch::linear to the system BLAS. An optimized
     // one (OpenBLAS) runs the lecture CNN's Dense 5.8x faster than oneDNN's
-    // 1x1 convolution and the whole step 1.2x (bench/results/profile.md); the
-    // reference BLAS is the slow one, and then a batch of 16 or more goes
-    // through oneDNN as a 1x1 convolution (2x faster step than reference BLAS).
+    // 1x1 convolution and the whole step 1.2x (bench/results/profile.md), and
+    // a batch of 16 or more goes to its sgemm on fixed blocks, one thread a
+    // block (lib/nn/dense.hpp: every -j the same bytes). The reference BLAS is
+    // the slow one, and then such a batch goes through oneDNN as a 1x1
+    // convolution (2x faster step than reference BLAS).
     const torch::Tensor& x = in[0];
     torch::Tensor w = c.w("weight");
+    if (x.size(0) >= kOneDnnBatch && dense_via_blas() && dense_blocks_runs(x, w))
+        return c.activated(dense_blocks(x, w, c.w("bias")));
     if (x.size(0) >= kOneDnnBatch && !dense_via_blas())
         return c.activated(torch::conv2d(x.reshape({x.size(0), x.size(1), 1, 1}), w.view({w.size(0), w.size(1), 1, 1}),
                                          c.w("bias"))
@@ -285,8 +292,10 @@ torch::Tensor pool_forward(const LayerCall& c, const Inputs& in) {
     bool padded = pad[0] || pad[1] || pad[2] || pad[3];
     std::vector<int64_t> k = {l.pool_size[0], l.pool_size[1]}, s = {l.strides[0], l.strides[1]};
     if (l.type == "MaxPooling2D") {
+        if (!padded && k == s && max_pool_relu_runs(x, k[0], k[1])) return max_pool_relu(x, k[0], k[1], c.relu_after);
         if (padded) x = torch::constant_pad_nd(x, pad, -std::numeric_limits<double>::infinity());
-        return torch::max_pool2d(x, k, s);
+        x = torch::max_pool2d(x, k, s);
+        return c.relu_after ? torch::relu(x) : x;
     }
     if (!padded) return torch::avg_pool2d(x, k, s);
     // Keras averages over the window's pixels inside the image only.
@@ -565,11 +574,10 @@ Network::Output Network::forward(const torch::Tensor& input, bool training) {
         for (int i : node.inputs) in.push_back(i == kModelInput ? x : values[size_t(i)]);
         const LayerSpec& layer = spec_.layers[node.layer];
         LayerCall call{layer,    node, params_, layer_params_[node.layer], training, k == last ? &out.logits : nullptr,
-                       relu_deferred_[k] != 0};
+                       relu_deferred_[k] != 0, relu_after_[k] != 0};
         {
             RECORD_USER_SCOPE(layer.name + " (" + layer.type + ")");  // a span in a Profile's trace; free otherwise
             values[k] = forward_[node.layer](call, in);
-            if (relu_after_[k]) values[k] = torch::relu(values[k]);
         }
         for (int i : node.inputs)  // a value no later call reads is freed now
             if (i != kModelInput && last_reader_[size_t(i)] == k) values[size_t(i)] = torch::Tensor();

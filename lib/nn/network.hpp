@@ -69,8 +69,9 @@ torch::Tensor to_torch(const Tensor& t);
 // -j says). Found by the functions such a library exports.
 bool optimized_blas();
 void set_blas_threads(int threads);
-// Dense on a batch of 16 or more: a BLAS matrix product (true; the default
-// with an optimized BLAS) or a oneDNN 1x1 convolution (the default without).
+// Dense on a batch of 16 or more: BLAS matrix products on fixed blocks over
+// -j threads (true; the default with an optimized BLAS) or a oneDNN 1x1
+// convolution (the default without).
 // The tests run both routes on any machine.
 void set_dense_via_blas(bool blas);
 torch::Tensor activate(Activation a, const torch::Tensor& x, double negative_slope);

@@ -297,9 +297,11 @@ def inside(span):
     s = [e for e in t if e[\"name\"] == span][3]
     return [e[\"name\"] for e in t if s[\"ts\"] <= e[\"ts\"] and e[\"ts\"] + e[\"dur\"] <= s[\"ts\"] + s[\"dur\"]]
 conv, pool = inside(\"conv2d (Conv2D)\"), inside(\"max_pooling2d (MaxPooling2D)\")
-assert \"aten::conv2d\" in conv and \"aten::max_pool2d\" in pool, (conv, pool)
-# the convolution ReLU runs after the pooling, on a quarter of the values
-assert \"aten::relu\" in pool and \"aten::relu\" not in conv, (conv, pool)
+assert \"aten::conv2d\" in conv, conv
+# the convolution ReLU runs in the pooling kernel, on a quarter of the values
+assert \"imgpipe::max_pool_relu\" in pool and \"aten::relu\" not in conv, (conv, pool)
+n = collections.Counter(e[\"name\"] for e in t)
+assert n[\"imgpipe::max_pool_backward\"] == 16 and n[\"imgpipe::dense_backward\"] == 16, n
 "'
 run py "$ROOT/bench/profile_summary.py" train.trace 16 --after-first 2
 check_out "bench/profile_summary.py sums it a step" "| backward |"

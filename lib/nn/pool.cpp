@@ -1,0 +1,173 @@
+#include "nn/pool.hpp"
+
+#include <ATen/Parallel.h>
+#include <ATen/record_function.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+namespace imgpipe::nn {
+
+namespace {
+
+constexpr uint8_t kNoGradient = 255;  // the ReLU zeroed the window: no input gets a gradient
+
+struct Geometry {
+    int64_t n, h, w, c, kh, kw, oh, ow;
+};
+
+Geometry geometry(const at::Tensor& x, int64_t kh, int64_t kw) {
+    Geometry g{x.size(0), x.size(2), x.size(3), x.size(1), kh, kw, 0, 0};
+    g.oh = g.h / kh;
+    g.ow = g.w / kw;
+    return g;
+}
+
+// Output rows a task takes: about 32k input values each (libtorch's grain).
+int64_t grain(const Geometry& g) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(1, g.ow * g.c * g.kh * g.kw)); }
+
+// One output pixel's channels: libtorch's rule, "greater, or NaN", in
+// row-major order over the window. Written per channel with the window
+// inside, so that the compiler vectorizes across channels (KH, KW > 0: a
+// window known at compile time, unrolled; 0: the geometry's).
+template <int KH, int KW, bool kArg, bool kRelu>
+void forward_pixel(const Geometry& g, const float* __restrict x, float* __restrict y, uint8_t* __restrict arg) {
+    const int64_t kh = KH ? KH : g.kh, kw = KW ? KW : g.kw, row = g.w * g.c, c = g.c;
+    for (int64_t k = 0; k < c; ++k) {
+        float m = -std::numeric_limits<float>::infinity();
+        uint8_t a = 0;
+        for (int64_t i = 0; i < kh; ++i)
+            for (int64_t j = 0; j < kw; ++j) {
+                float v = x[i * row + j * c + k];
+                bool take = v > m || v != v;
+                m = take ? v : m;
+                a = take ? uint8_t(i * kw + j) : a;
+            }
+        if (kRelu) {  // relu passes a positive value or a NaN, and so does its gradient
+            bool pass = m > 0 || m != m;
+            m = pass ? m : 0.0f;
+            a = pass ? a : kNoGradient;
+        }
+        y[k] = m;
+        if (kArg) arg[k] = a;
+    }
+}
+
+template <int KH, int KW, bool kArg, bool kRelu>
+void forward_row(const Geometry& g, const float* x, float* y, uint8_t* arg, int64_t row) {
+    const int64_t n = row / g.oh, oh = row % g.oh, c = g.c;
+    for (int64_t ow = 0; ow < g.ow; ++ow)
+        forward_pixel<KH, KW, kArg, kRelu>(g, x + ((n * g.h + oh * g.kh) * g.w + ow * g.kw) * c,
+                                           y + (row * g.ow + ow) * c,
+                                           kArg ? arg + (row * g.ow + ow) * c : nullptr);
+}
+
+template <bool kArg, bool kRelu>
+void forward_rows(const Geometry& g, const float* x, float* y, uint8_t* arg) {
+    const bool two = g.kh == 2 && g.kw == 2;  // Keras' default pool_size
+    at::parallel_for(0, g.n * g.oh, grain(g), [&](int64_t begin, int64_t end) {
+        for (int64_t row = begin; row < end; ++row)
+            two ? forward_row<2, 2, kArg, kRelu>(g, x, y, arg, row) : forward_row<0, 0, kArg, kRelu>(g, x, y, arg, row);
+    });
+}
+
+at::Tensor pool_forward(const at::Tensor& input, int64_t kh, int64_t kw, bool relu, at::Tensor* arg) {
+    RECORD_FUNCTION(relu ? "imgpipe::max_pool_relu" : "imgpipe::max_pool", std::vector<c10::IValue>());  // named in --profile
+    const Geometry g = geometry(input, kh, kw);
+    at::Tensor x = input.contiguous(at::MemoryFormat::ChannelsLast);
+    at::Tensor y = at::empty({g.n, g.c, g.oh, g.ow}, x.options().memory_format(at::MemoryFormat::ChannelsLast));
+    const float* xp = x.data_ptr<float>();
+    float* yp = y.data_ptr<float>();
+    if (arg) {
+        *arg = at::empty({g.n, g.oh, g.ow, g.c}, x.options().dtype(at::kByte));
+        uint8_t* ap = arg->data_ptr<uint8_t>();
+        relu ? forward_rows<true, true>(g, xp, yp, ap) : forward_rows<true, false>(g, xp, yp, ap);
+    } else {
+        relu ? forward_rows<false, true>(g, xp, yp, nullptr) : forward_rows<false, false>(g, xp, yp, nullptr);
+    }
+    return y;
+}
+
+void backward_pixel(int64_t c, uint8_t pos, const float* __restrict grad, const uint8_t* __restrict arg,
+                    float* __restrict out) {
+    for (int64_t k = 0; k < c; ++k) {  // g or +0 by a bit mask: GCC vectorizes this, not "? :"
+        float g = 0.0f + grad[k];
+        uint32_t bits;
+        std::memcpy(&bits, &g, sizeof bits);
+        bits &= 0u - uint32_t(arg[k] == pos);
+        std::memcpy(out + k, &bits, sizeof bits);
+    }
+}
+
+// Every input gradient is written once: the output's gradient where the
+// window's argmax is, zero elsewhere and in the rows and columns no window
+// covers. "0 + g", as libtorch adds into its zero-filled gradient (-0 -> +0).
+at::Tensor pool_backward(const Geometry& g, const at::Tensor& grad, const at::Tensor& arg, const at::TensorOptions& options) {
+    RECORD_FUNCTION("imgpipe::max_pool_backward", std::vector<c10::IValue>());
+    at::Tensor go = grad.contiguous(at::MemoryFormat::ChannelsLast);
+    at::Tensor gi = at::empty({g.n, g.c, g.h, g.w}, options.memory_format(at::MemoryFormat::ChannelsLast));
+    const float* gop = go.data_ptr<float>();
+    const uint8_t* ap = arg.data_ptr<uint8_t>();
+    float* gip = gi.data_ptr<float>();
+    const int64_t c = g.c;
+    at::parallel_for(0, g.n * g.oh, grain(g), [&](int64_t begin, int64_t end) {
+        for (int64_t row = begin; row < end; ++row) {
+            const int64_t n = row / g.oh, oh = row % g.oh;
+            for (int64_t i = 0; i < g.kh; ++i) {
+                float* line = gip + (n * g.h + oh * g.kh + i) * g.w * c;
+                for (int64_t ow = 0; ow < g.ow; ++ow) {
+                    const float* gp = gop + (row * g.ow + ow) * c;
+                    const uint8_t* ao = ap + (row * g.ow + ow) * c;
+                    for (int64_t j = 0; j < g.kw; ++j)
+                        backward_pixel(c, uint8_t(i * g.kw + j), gp, ao, line + (ow * g.kw + j) * c);
+                }
+                std::fill(line + g.ow * g.kw * c, line + g.w * c, 0.0f);
+            }
+            if (oh == g.oh - 1)  // the rows below the last window
+                std::fill(gip + (n * g.h + g.oh * g.kh) * g.w * c, gip + (n + 1) * g.h * g.w * c, 0.0f);
+        }
+    });
+    return gi;
+}
+
+struct MaxPoolRelu : torch::autograd::Function<MaxPoolRelu> {
+    static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, int64_t kh, int64_t kw,
+                              bool relu) {
+        at::Tensor arg;
+        at::Tensor y = pool_forward(x, kh, kw, relu, &arg);
+        ctx->save_for_backward({arg});
+        ctx->saved_data["n"] = x.size(0);
+        ctx->saved_data["c"] = x.size(1);
+        ctx->saved_data["h"] = x.size(2);
+        ctx->saved_data["w"] = x.size(3);
+        ctx->saved_data["kh"] = kh;
+        ctx->saved_data["kw"] = kw;
+        return y;
+    }
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                   torch::autograd::variable_list grads) {
+        auto get = [&](const char* k) { return ctx->saved_data[k].toInt(); };
+        Geometry g{get("n"), get("h"), get("w"), get("c"), get("kh"), get("kw"), 0, 0};
+        g.oh = g.h / g.kh;
+        g.ow = g.w / g.kw;
+        at::Tensor arg = ctx->get_saved_variables()[0];
+        return {pool_backward(g, grads[0], arg, grads[0].options()), at::Tensor(), at::Tensor(), at::Tensor()};
+    }
+};
+
+}  // namespace
+
+bool max_pool_relu_runs(const at::Tensor& x, int64_t kh, int64_t kw) {
+    return x.dim() == 4 && x.scalar_type() == at::kFloat && x.device().is_cpu() &&
+           x.is_contiguous(at::MemoryFormat::ChannelsLast) && kh >= 1 && kw >= 1 && kh * kw <= kNoGradient &&
+           x.size(2) >= kh && x.size(3) >= kw && x.numel() > 0;
+}
+
+at::Tensor max_pool_relu(const at::Tensor& x, int64_t kh, int64_t kw, bool relu) {
+    if (x.requires_grad() && at::GradMode::is_enabled()) return MaxPoolRelu::apply(x, kh, kw, relu);
+    return pool_forward(x, kh, kw, relu, nullptr);
+}
+
+}  // namespace imgpipe::nn

@@ -1,0 +1,106 @@
+// Our kernels against libtorch. The max pooling (lib/nn/pool.cpp) against
+// max_pool2d and relu: outputs and input gradients bitwise, with ties, NaNs
+// and -inf, windows that leave rows and columns uncovered, channel counts off
+// the vector width. Dense on blocks (lib/nn/dense.cpp) against torch::linear,
+// and the same bytes at any thread count.
+#include <cstring>
+#include <tuple>
+
+#include "nn/dense.hpp"
+#include "nn/pool.hpp"
+
+// glog (through libtorch) defines CHECK too; Catch's is the one meant here.
+#undef CHECK
+#include <catch2/catch.hpp>
+#include <torch/torch.h>
+
+using namespace imgpipe::nn;
+
+namespace {
+
+bool same_bytes(const torch::Tensor& a, const torch::Tensor& b) {
+    auto format = a.dim() == 4 ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+    torch::Tensor x = a.contiguous(format), y = b.contiguous(format);
+    return x.sizes() == y.sizes() && std::memcmp(x.data_ptr(), y.data_ptr(), size_t(x.nbytes())) == 0;
+}
+
+// Values from a few levels, so that windows tie often; some NaN and -inf.
+torch::Tensor tied_input(int64_t n, int64_t c, int64_t h, int64_t w) {
+    torch::Tensor x = (torch::randint(-3, 4, {n, h, w, c}) / 2.0).to(torch::kFloat);
+    x.view(-1).index_put_({torch::randint(0, x.numel(), {3})}, std::nanf(""));
+    x.view(-1).index_put_({torch::randint(0, x.numel(), {3})}, -INFINITY);
+    return x.permute({0, 3, 1, 2});  // channels-last storage, as the network's activations
+}
+
+}  // namespace
+
+TEST_CASE("max pooling with its ReLU is libtorch's, values and gradients bitwise", "[grad]") {
+    torch::manual_seed(3);
+    for (auto [c, h, w, kh, kw] : {std::tuple{5, 7, 9, 2, 2}, {32, 8, 8, 2, 2}, {3, 9, 10, 3, 2}, {17, 4, 4, 1, 1},
+                                   {8, 6, 6, 3, 3}}) {
+        for (bool relu : {false, true}) {
+            INFO("c " << c << " h " << h << " w " << w << " window " << kh << "x" << kw << " relu " << relu);
+            torch::Tensor x = tied_input(4, c, h, w);
+            REQUIRE(max_pool_relu_runs(x, kh, kw));
+            torch::Tensor ours_in = x.detach().clone(at::MemoryFormat::ChannelsLast).set_requires_grad(true);
+            torch::Tensor torch_in = x.detach().clone(at::MemoryFormat::ChannelsLast).set_requires_grad(true);
+            torch::Tensor ours = max_pool_relu(ours_in, kh, kw, relu);
+            torch::Tensor expected = torch::max_pool2d(torch_in, {kh, kw}, {kh, kw});
+            if (relu) expected = torch::relu(expected);
+            CHECK(same_bytes(ours, expected));
+            // a gradient with a -0 in it: libtorch adds it to zero (+0)
+            torch::Tensor r = torch::randn(expected.sizes());  // NCHW: the kernel takes any layout
+            r.view(-1)[0] = -0.0f;
+            ours.backward(r);
+            expected.backward(r);
+            CHECK(same_bytes(ours_in.grad(), torch_in.grad()));
+            torch::NoGradGuard no_grad;  // inference: the same values without the argmax
+            CHECK(same_bytes(max_pool_relu(x, kh, kw, relu), expected));
+        }
+    }
+}
+
+TEST_CASE("max pooling leaves to libtorch what its kernel does not run", "[grad]") {
+    torch::Tensor nchw = torch::randn({2, 3, 4, 4});
+    CHECK_FALSE(max_pool_relu_runs(nchw, 2, 2));  // not channels-last
+    torch::Tensor x = nchw.contiguous(at::MemoryFormat::ChannelsLast);
+    CHECK(max_pool_relu_runs(x, 2, 2));
+    CHECK_FALSE(max_pool_relu_runs(x.to(torch::kDouble), 2, 2));
+    CHECK_FALSE(max_pool_relu_runs(x, 5, 2));  // larger than the input
+    CHECK_FALSE(max_pool_relu_runs(torch::randn({1, 1, 20, 20}), 16, 16));  // past the byte argmax
+}
+
+TEST_CASE("Dense on blocks is torch::linear, the same bytes at any thread count", "[grad]") {
+    if (!dense_blocks_runs(torch::ones({2, 2}), torch::ones({2, 2}))) {
+        WARN("no sgemm_ in this process's BLAS: Dense takes libtorch's route");
+        return;
+    }
+    const int threads = at::get_num_threads();
+    torch::manual_seed(4);
+    for (auto [n, in, out, bias] : {std::tuple{33, 1600, 256, true}, {20, 70, 3, false}, {128, 1100, 130, true}}) {
+        INFO("x [" << n << ", " << in << "], " << out << " units, bias " << bias);
+        torch::Tensor x0 = torch::randn({n, in}), w0 = torch::randn({out, in}) / 30, b0 = torch::randn({out});
+        torch::Tensor r = torch::randn({n, out});
+        std::vector<torch::Tensor> runs;  // y, dx, dw, db at 1 and at 2 threads
+        for (int t : {1, 2}) {
+            at::set_num_threads(t);
+            torch::Tensor x = x0.clone().set_requires_grad(true), w = w0.clone().set_requires_grad(true);
+            torch::Tensor b = bias ? b0.clone().set_requires_grad(true) : torch::Tensor();
+            torch::Tensor y = dense_blocks(x, w, b);
+            (y * r).sum().backward();
+            for (const torch::Tensor& v : {y, x.grad(), w.grad(), bias ? b.grad() : torch::zeros({1})}) runs.push_back(v);
+        }
+        at::set_num_threads(threads);
+        for (size_t i = 0; i < 4; ++i) CHECK(same_bytes(runs[i], runs[i + 4]));
+        torch::Tensor x = x0.clone().set_requires_grad(true), w = w0.clone().set_requires_grad(true);
+        torch::Tensor b = bias ? b0.clone().set_requires_grad(true) : torch::Tensor();
+        torch::Tensor y = torch::linear(x, w, b);
+        (y * r).sum().backward();
+        CHECK(torch::allclose(runs[0], y, 1e-4, 1e-4));
+        CHECK(torch::allclose(runs[1], x.grad(), 1e-4, 1e-4));
+        CHECK(torch::allclose(runs[2], w.grad(), 1e-4, 1e-4));
+        if (bias) CHECK(torch::allclose(runs[3], b.grad(), 1e-4, 1e-4));
+        torch::NoGradGuard no_grad;  // inference: the forward alone
+        CHECK(same_bytes(dense_blocks(x0, w0, b), runs[0]));
+    }
+}
