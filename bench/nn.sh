@@ -159,8 +159,9 @@ if part e2e; then
         echo
         cat <<'NOTE'
 Footnote, for the record: on 2026-11-27, with PyTorch on the reference BLAS, the same table read 14.07 s
-for the pipeline against 53.42 s and 49.20 s (3.80x, 3.50x); this machine ran everything slower on
-2026-12-02 (the lecture CNN's step, the sgemm peak), and PyTorch now has OpenBLAS.
+for the pipeline against 53.42 s and 49.20 s (3.80x, 3.50x). That run was on an Intel Xeon with AVX-512
+(oneDNN runs its AVX-512 kernels there); the runs since 2026-12-02 are on an AMD EPYC with AVX2
+only, and PyTorch now has OpenBLAS.
 NOTE
     } >> "$SECTION"
     section_end e2e
