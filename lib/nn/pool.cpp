@@ -18,11 +18,9 @@ struct Geometry {
     int64_t n, h, w, c, kh, kw, oh, ow;
 };
 
-Geometry geometry(const at::Tensor& x, int64_t kh, int64_t kw) {
-    Geometry g{x.size(0), x.size(2), x.size(3), x.size(1), kh, kw, 0, 0};
-    g.oh = g.h / kh;
-    g.ow = g.w / kw;
-    return g;
+// x's sizes [n, c, h, w]; the windows that fit, floor (as libtorch's).
+Geometry geometry(at::IntArrayRef x, int64_t kh, int64_t kw) {
+    return {x[0], x[2], x[3], x[1], kh, kw, x[2] / kh, x[3] / kw};
 }
 
 // Output rows a task takes: about 32k input values each (libtorch's grain).
@@ -75,7 +73,7 @@ void forward_rows(const Geometry& g, const float* x, float* y, uint8_t* arg) {
 
 at::Tensor pool_forward(const at::Tensor& input, int64_t kh, int64_t kw, bool relu, at::Tensor* arg) {
     RECORD_FUNCTION(relu ? "imgpipe::max_pool_relu" : "imgpipe::max_pool", std::vector<c10::IValue>());  // named in --profile
-    const Geometry g = geometry(input, kh, kw);
+    const Geometry g = geometry(input.sizes(), kh, kw);
     at::Tensor x = input.contiguous(at::MemoryFormat::ChannelsLast);
     at::Tensor y = at::empty({g.n, g.c, g.oh, g.ow}, x.options().memory_format(at::MemoryFormat::ChannelsLast));
     const float* xp = x.data_ptr<float>();
@@ -104,10 +102,10 @@ void backward_pixel(int64_t c, uint8_t pos, const float* __restrict grad, const 
 // Every input gradient is written once: the output's gradient where the
 // window's argmax is, zero elsewhere and in the rows and columns no window
 // covers. "0 + g", as libtorch adds into its zero-filled gradient (-0 -> +0).
-at::Tensor pool_backward(const Geometry& g, const at::Tensor& grad, const at::Tensor& arg, const at::TensorOptions& options) {
+at::Tensor pool_backward(const Geometry& g, const at::Tensor& grad, const at::Tensor& arg) {
     RECORD_FUNCTION("imgpipe::max_pool_backward", std::vector<c10::IValue>());
     at::Tensor go = grad.contiguous(at::MemoryFormat::ChannelsLast);
-    at::Tensor gi = at::empty({g.n, g.c, g.h, g.w}, options.memory_format(at::MemoryFormat::ChannelsLast));
+    at::Tensor gi = at::empty({g.n, g.c, g.h, g.w}, go.options().memory_format(at::MemoryFormat::ChannelsLast));
     const float* gop = go.data_ptr<float>();
     const uint8_t* ap = arg.data_ptr<uint8_t>();
     float* gip = gi.data_ptr<float>();
@@ -138,22 +136,16 @@ struct MaxPoolRelu : torch::autograd::Function<MaxPoolRelu> {
         at::Tensor arg;
         at::Tensor y = pool_forward(x, kh, kw, relu, &arg);
         ctx->save_for_backward({arg});
-        ctx->saved_data["n"] = x.size(0);
-        ctx->saved_data["c"] = x.size(1);
-        ctx->saved_data["h"] = x.size(2);
-        ctx->saved_data["w"] = x.size(3);
+        ctx->saved_data["sizes"] = x.sizes().vec();
         ctx->saved_data["kh"] = kh;
         ctx->saved_data["kw"] = kw;
         return y;
     }
     static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                    torch::autograd::variable_list grads) {
-        auto get = [&](const char* k) { return ctx->saved_data[k].toInt(); };
-        Geometry g{get("n"), get("h"), get("w"), get("c"), get("kh"), get("kw"), 0, 0};
-        g.oh = g.h / g.kh;
-        g.ow = g.w / g.kw;
-        at::Tensor arg = ctx->get_saved_variables()[0];
-        return {pool_backward(g, grads[0], arg, grads[0].options()), at::Tensor(), at::Tensor(), at::Tensor()};
+        const std::vector<int64_t> sizes = ctx->saved_data["sizes"].toIntVector();
+        const Geometry g = geometry(sizes, ctx->saved_data["kh"].toInt(), ctx->saved_data["kw"].toInt());
+        return {pool_backward(g, grads[0], ctx->get_saved_variables()[0]), at::Tensor(), at::Tensor(), at::Tensor()};
     }
 };
 
