@@ -22,13 +22,15 @@ Sgemm sgemm() {
 }
 
 // The m columns of row-major C (W's rows, or the input's features) in up to
-// 16 blocks of at least 64, multiples of 16: a function of the shape alone,
-// so that the sums are the same whatever the thread count. For each block,
-// in parallel: call(first column, count), one column-major sgemm (row-major
-// C^T is column-major C).
+// 16 blocks of at least 128, multiples of 16: a function of the shape alone,
+// so that the sums are the same whatever the thread count. Every block packs
+// the other operand again: blocks of 64 made the lecture CNN's Dense 256
+// forward 18 ms against 14 for 128 (1 thread, batch 128, 12544 inputs).
+// For each block, in parallel: call(first column, count), one column-major
+// sgemm (row-major C^T is column-major C).
 template <typename F>
 void for_blocks(int64_t m, const F& call) {
-    const int64_t size = std::max<int64_t>(64, ((m + 15) / 16 + 15) / 16 * 16);
+    const int64_t size = std::max<int64_t>(128, ((m + 15) / 16 + 15) / 16 * 16);
     const int64_t blocks = (m + size - 1) / size;
     at::parallel_for(0, blocks, 1, [&](int64_t begin, int64_t end) {
         for (int64_t b = begin; b < end; ++b) call(b * size, std::min(size, m - b * size));
