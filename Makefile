@@ -72,7 +72,7 @@ $(BUILD)/lib/nn/collective.o: CPPFLAGS += $(C10D_FLAGS)
 # Our kernels split their work over threads with ATen's parallel_for, which is
 # OpenMP in Debian's libtorch and serial in a file compiled without -fopenmp;
 # the pooling's channel loops are written to be vectorized (-O3 does it).
-$(BUILD)/lib/nn/pool.o $(BUILD)/lib/nn/dense.o: CXXFLAGS += -O3 -fopenmp
+$(BUILD)/lib/nn/pool.o $(BUILD)/lib/nn/dense.o $(BUILD)/lib/nn/table.o: CXXFLAGS += -O3 -fopenmp
 
 $(DATA_LIB): $(call obj,$(DATA_LIB_SRC))
 	@rm -f $@

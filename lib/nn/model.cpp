@@ -329,14 +329,15 @@ public:
         return from_torch("y", y);
     }
 
-    // A batch's input as the network takes it: floats on the model's device.
-    // To a GPU the pixels travel as they are (U8: a quarter of the bytes of
-    // floats), from pinned memory and without waiting, and are converted
-    // there: the copy queues behind the work already on the GPU.
+    // A batch's input as the network takes it, on the model's device: U8
+    // pixels as they are (the network converts them, see Network::forward),
+    // anything else as floats. To a GPU the pixels travel from pinned memory
+    // and without waiting (U8: a quarter of the bytes of floats): the copy
+    // queues behind the work already on the GPU.
     torch::Tensor input_of(const Tensor& x) const {
         torch::Tensor t = to_torch(x);
         if (device_.is_cuda()) t = t.pin_memory().to(device_, t.scalar_type(), /*non_blocking=*/true);
-        return t.to(device_, torch::kFloat);
+        return t.to(device_, t.scalar_type() == torch::kByte ? torch::kByte : torch::kFloat);
     }
 
     void seed_epoch(uint64_t seed, int64_t epoch, int rank) override {

@@ -12,6 +12,7 @@
 #include "nn/dense.hpp"
 #include "nn/layers.hpp"
 #include "nn/pool.hpp"
+#include "nn/table.hpp"
 
 namespace imgpipe::nn {
 
@@ -487,7 +488,8 @@ const std::vector<std::pair<std::string, LayerForward>>& forwards() {
         {"RandomTranslation", random_warp_forward},
         {"RandomRotation", random_warp_forward},
         {"RandomZoom", random_warp_forward},
-        {"Lambda", [](const LayerCall& c, const Inputs& in) { return evaluate(c.l.expr, in[0]); }},
+        // elementwise: an expression without x ("2") has x's shape too
+        {"Lambda", [](const LayerCall& c, const Inputs& in) { return evaluate(c.l.expr, in[0]).expand_as(in[0]); }},
         {"Add", merge_forward},
         {"Subtract", merge_forward},
         {"Multiply", merge_forward},
@@ -547,6 +549,12 @@ Network::Network(const Spec& spec, uint64_t seed, torch::Dtype dtype) : spec_(sp
         if (before.activation == Activation::Relu && readers[i] == 1 && before.type != "ReLU")
             relu_deferred_[i] = relu_after_[k] = 1;
     }
+    std::vector<size_t> input_readers;
+    for (size_t k = 0; k < n; ++k)
+        for (int i : spec_.nodes[k].inputs)
+            if (i == kModelInput) input_readers.push_back(k);
+    if (input_readers.size() == 1 && spec_.layers[spec_.nodes[input_readers[0]].layer].type == "Lambda")
+        input_lambda_ = int(input_readers[0]);
 }
 
 Parameter* Network::find(const std::string& name) {
@@ -565,20 +573,29 @@ void Network::to(torch::Device device, torch::Dtype dtype) {
 
 Network::Output Network::forward(const torch::Tensor& input, bool training) {
     Output out;
-    torch::Tensor x = input.dim() == 4 ? input.permute({0, 3, 1, 2}) : input;
+    const bool bytes = input.scalar_type() == torch::kByte;
+    auto nchw = [](const torch::Tensor& t) { return t.dim() == 4 ? t.permute({0, 3, 1, 2}) : t; };
+    // Pixels go to floats, unless the Lambda that alone reads them takes them as they are.
+    auto floats = [&] { return nchw(input.is_floating_point() ? input : input.to(torch::kFloat)); };
+    torch::Tensor x = bytes && input_lambda_ >= 0 ? torch::Tensor() : floats();
     size_t last = spec_.nodes.size() - 1;
     std::vector<torch::Tensor> values(spec_.nodes.size());
     for (size_t k = 0; k < spec_.nodes.size(); ++k) {
         const Node& node = spec_.nodes[k];
+        const LayerSpec& layer = spec_.layers[node.layer];
+        RECORD_USER_SCOPE(layer.name + " (" + layer.type + ")");  // a span in a Profile's trace; free otherwise
+        if (bytes && int(k) == input_lambda_) {
+            // The expression's value for each of the 256 bytes, then a look-up: the same
+            // bytes as converting and evaluating (elementwise), one pass instead of several.
+            torch::Tensor all = torch::arange(256, torch::dtype(torch::kFloat).device(input.device()));
+            values[k] = nchw(look_up_bytes(evaluate(layer.expr, all).expand({256}), input));
+            continue;
+        }
         Inputs in;
         for (int i : node.inputs) in.push_back(i == kModelInput ? x : values[size_t(i)]);
-        const LayerSpec& layer = spec_.layers[node.layer];
         LayerCall call{layer,    node, params_, layer_params_[node.layer], training, k == last ? &out.logits : nullptr,
                        relu_deferred_[k] != 0, relu_after_[k] != 0};
-        {
-            RECORD_USER_SCOPE(layer.name + " (" + layer.type + ")");  // a span in a Profile's trace; free otherwise
-            values[k] = forward_[node.layer](call, in);
-        }
+        values[k] = forward_[node.layer](call, in);
         for (int i : node.inputs)  // a value no later call reads is freed now
             if (i != kModelInput && last_reader_[size_t(i)] == k) values[size_t(i)] = torch::Tensor();
     }

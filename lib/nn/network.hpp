@@ -37,8 +37,9 @@ public:
         torch::Tensor logits;  // the output layer's input to a final sigmoid/softmax, else undefined
         Activation final_activation = Activation::Linear;
     };
-    // x: [n, ...input_shape] channels-last, any floating dtype. Runs the graph's
-    // calls in order; a value is dropped after its last reader.
+    // x: [n, ...input_shape] channels-last, any floating dtype, or U8 pixels
+    // (taken as floats). Runs the graph's calls in order; a value is dropped
+    // after its last reader.
     Output forward(const torch::Tensor& x, bool training);
 
     std::vector<Parameter>& parameters() { return params_; }
@@ -56,6 +57,7 @@ private:
     // Per node: its ReLU activation moved past the max pooling that alone
     // reads it (deferred), and that pooling's node applying it (see forward).
     std::vector<char> relu_deferred_, relu_after_;
+    int input_lambda_ = -1;  // the node of the Lambda that alone reads the input (U8 input: a table)
 };
 
 // Whether the engine runs a layer type (every type the spec reads must be here).

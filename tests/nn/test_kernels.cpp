@@ -2,12 +2,15 @@
 // max_pool2d and relu: outputs and input gradients bitwise, with ties, NaNs
 // and -inf, windows that leave rows and columns uncovered, channel counts off
 // the vector width. Dense on blocks (lib/nn/dense.cpp) against torch::linear,
-// and the same bytes at any thread count.
+// and the same bytes at any thread count. U8 pixels through the first
+// Lambda's table (lib/nn/table.cpp) against converting, then evaluating.
 #include <cstring>
 #include <tuple>
 
 #include "nn/dense.hpp"
+#include "nn/network.hpp"
 #include "nn/pool.hpp"
+#include "nn/table.hpp"
 
 // glog (through libtorch) defines CHECK too; Catch's is the one meant here.
 #undef CHECK
@@ -103,4 +106,30 @@ TEST_CASE("Dense on blocks is torch::linear, the same bytes at any thread count"
         torch::NoGradGuard no_grad;  // inference: the forward alone
         CHECK(same_bytes(dense_blocks(x0, w0, b), runs[0]));
     }
+}
+
+TEST_CASE("U8 pixels through the input Lambda's table are the bytes of converting, then evaluating", "[lambda]") {
+    torch::manual_seed(5);
+    torch::Tensor pixels = torch::randint(0, 256, {2, 5, 7, 3}).to(torch::kByte);
+    pixels.view(-1).index_put_({torch::tensor({0, 1})}, torch::tensor({0, 255}).to(torch::kByte));
+    auto spec_of = [](const std::string& expr, bool conv) {
+        std::string layers = R"({"type": "Lambda", "function": ")" + expr + "\"}";
+        if (conv) layers += R"(, {"type": "Conv2D", "filters": 4, "kernel_size": 3, "activation": "relu"},
+                             {"type": "Flatten"}, {"type": "Dense", "units": 3})";
+        return parse_spec(R"({"input_shape": [5, 7, 3], "layers": [)" + layers + "]}", "test");
+    };
+    for (const char* expr : {"x/255.", "(x/255. - 0.5)*2", "x*2 - 1", "sqrt(x)/16", "-x", "clip(x, 10, 200)/255", "2"})
+        for (bool conv : {false, true}) {
+            INFO(expr << (conv ? ", then a convolution and Dense" : ""));
+            Network net(spec_of(expr, conv), 7);
+            torch::Tensor from_bytes = net.forward(pixels, false).y, from_floats = net.forward(pixels.to(torch::kFloat), false).y;
+            CHECK(same_bytes(from_bytes, from_floats));
+        }
+    // transcendental functions: the table's values come from the vectorized path
+    Network net(spec_of("tanh(x/64) + exp(-x/50)", false), 7);
+    CHECK(torch::allclose(net.forward(pixels, false).y, net.forward(pixels.to(torch::kFloat), false).y, 1e-6, 1e-6));
+    // the look-up itself, any shape, any layout of the bytes
+    torch::Tensor table = torch::arange(256, torch::kFloat).neg();
+    torch::Tensor strided = pixels.permute({0, 3, 1, 2});
+    CHECK(same_bytes(look_up_bytes(table, strided), strided.to(torch::kFloat).neg()));
 }
