@@ -41,6 +41,8 @@ torch_run() {  # torch_run THREADS ARGS...: samples/s of the PyTorch peer
 }
 
 $PY bench/nn_synth.py 1024 128 > "$W/lecture.bs" || fail "nn_synth.py failed"
+# inference on 32 batches of each: enough that nneval's first batch (its warm-up) weighs little
+$PY bench/nn_synth.py 4096 128 > "$W/lecture_eval.bs" || fail "nn_synth.py failed"
 $PY bench/nn_synth.py 4096 128 28x28x1 10 > "$W/fm.bs" || fail "nn_synth.py failed"
 cp bench/nn_lecture.json "$W/lecture.json"
 cp bench/nn_lecture_fm.json "$W/fm.json"
@@ -83,10 +85,11 @@ for name, rates in layers.items():
 PY
     echo
     echo "Batch 128, Adam. nntrain: 3 epochs of a file of random U8 images (the lecture CNN 1,024, Fashion-MNIST 4,096),"
-    echo "the best epoch of 2 and 3; nneval: the whole file, the seconds of its report (after loading the model). PyTorch"
-    echo "(\`bench/nn_torch_step.py\`): the same layers and initializers, U8 NHWC batches permuted and divided by 255 in"
-    echo "the step, 2 warm-up steps then 8 timed (Fashion-MNIST: 32). Each figure is the best of $ROUNDS interleaved rounds. **% peak** ="
-    echo "samples/s x MFLOP a sample / the peak at that thread count."
+    echo "the best epoch of 2 and 3; nneval: a file of 4,096 (32 batches), the seconds of its report (after loading the"
+    echo "model, its first batch included). PyTorch (\`bench/nn_torch_step.py\`): the same layers and initializers, U8 NHWC"
+    echo "batches permuted and divided by 255 in the step, 2 warm-up steps then 8 timed (Fashion-MNIST training and all"
+    echo "inference: 32). Each figure is the best of $ROUNDS interleaved rounds. **% peak** = samples/s x MFLOP a sample / the"
+    echo "peak at that thread count."
     echo
     echo "| model | pass | threads | nntrain samples/s | PyTorch samples/s | nntrain / PyTorch | nntrain % peak | PyTorch % peak |"
     echo "|---|---|---:|---:|---:|---:|---:|---:|"
@@ -99,6 +102,7 @@ for model in lecture fm; do
     sed -i "s/MFLOP_${M}_TRAIN/$mt/; s/MFLOP_${M}_INFER/$mi/" "$W/speed.md"
     samples=$( [ $model = lecture ] && echo 1024 || echo 4096 )
     steps=$( [ $model = lecture ] && echo 8 || echo 32 )  # a Fashion-MNIST step is 10x shorter
+    eval=$( [ $model = lecture ] && echo "$W/lecture_eval.bs" || echo "$W/fm.bs" )
     for j in 1 2; do
         echo "bench/speed.sh: $model, $j thread(s)" >&2
         ot=0 tt=0 oi=0 ti=0
@@ -109,9 +113,9 @@ for model in lecture fm; do
             s=$($PY -c "import json; print(min(json.loads(l)['seconds'] for l in open('$W/h.jsonl').read().split('\n')[1:] if l))")
             ot=$(max "$ot" "$(calc "$samples / $s")")
             tt=$(max "$tt" "$(torch_run "$j" --steps $steps --model $model)")
-            s=$(nneval -q -j "$j" --json -m "$W/$model.model" "$W/$model.bs" | json_get seconds) || fail "nneval failed"
-            oi=$(max "$oi" "$(calc "$samples / $s")")
-            ti=$(max "$ti" "$(torch_run "$j" --steps $steps --model $model --inference)")
+            s=$(nneval -q -j "$j" --json -m "$W/$model.model" "$eval" | json_get seconds) || fail "nneval failed"
+            oi=$(max "$oi" "$(calc "4096 / $s")")
+            ti=$(max "$ti" "$(torch_run "$j" --steps 32 --model $model --inference)")
         done
         eval "peak=\$peak_$j"
         {
@@ -142,11 +146,12 @@ OPENBLAS_NUM_THREADS=1 $PY bench/nn_torch_step.py --threads 1 --warmup 2 --steps
     $PY bench/profile_summary.py "$W/torch.trace" 8 --top 12
     echo
     echo '```sh'
-    echo "$PY bench/nn_synth.py 1024 128 > lecture.bs; $PY bench/nn_synth.py 4096 128 28x28x1 10 > fm.bs"
+    echo "$PY bench/nn_synth.py 1024 128 > lecture.bs; $PY bench/nn_synth.py 4096 128 > lecture_eval.bs"
+    echo "$PY bench/nn_synth.py 4096 128 28x28x1 10 > fm.bs"
     echo "OPENBLAS_NUM_THREADS=J $PY bench/sgemm_peak.py J; OPENBLAS_NUM_THREADS=1 $PY bench/sgemm_peak.py 1 --layers"
     echo "nntrain -q -j J --seed 1 -m bench/nn_lecture.json --epochs 3 --history h.jsonl -o lecture.model lecture.bs"
-    echo "nneval -q -j J --json -m lecture.model lecture.bs"
-    echo "OPENBLAS_NUM_THREADS=J $PY bench/nn_torch_step.py --threads J --warmup 2 --steps 8 --malloc-fix --model lecture|fm [--inference]"
+    echo "nneval -q -j J --json -m lecture.model lecture_eval.bs"
+    echo "OPENBLAS_NUM_THREADS=J $PY bench/nn_torch_step.py --threads J --warmup 2 --steps 8|32 --malloc-fix --model lecture|fm [--inference]"
     echo "nntrain -q -j 1 --seed 1 -m bench/nn_lecture.json --epochs 2 --profile ours.trace -o p.model lecture.bs"
     echo "$PY bench/profile_summary.py ours.trace 8 --after-first 8"
     echo '```'
