@@ -12,14 +12,15 @@
 # PyTorch at its best: OpenBLAS (libopenblas0-pthread, refused without it),
 # glibc's malloc fixed as nntrain fixes it (mallopt via ctypes), its thread count
 # given to torch and to OpenBLAS (OPENBLAS_NUM_THREADS; Debian's torch does not
-# pass it on). Every figure is the best of BENCH_ROUNDS (default 3) interleaved
-# rounds. About 6 minutes on 2 quiet cores.
+# pass it on). Every figure is the best of BENCH_ROUNDS (default 5) interleaved
+# rounds; every ratio the median of the rounds' own ratios (a quiet moment that
+# lifts one engine's best says nothing of the other). About 6 minutes on 2 quiet cores.
 set -u
 cd "$(dirname "$0")/.." || exit 70
 ROOT=$(pwd)
 PY=/usr/bin/python3
 PATH="$ROOT/bin:$PATH"
-ROUNDS=${BENCH_ROUNDS:-3}
+ROUNDS=${BENCH_ROUNDS:-5}
 RESULT=bench/results/speed.md
 fail() { echo "bench/speed.sh: $*" >&2; exit 1; }
 for t in nntrain nneval; do [ -x "bin/$t" ] || fail "bin/$t is missing (make first)"; done
@@ -33,6 +34,8 @@ started=$(date +%s)
 calc() { awk "BEGIN { printf \"%.${2:-1}f\", $1 }"; }
 json_get() { $PY -c "import json,sys; print(json.loads(sys.stdin.read())['$1'])"; }
 max() { calc "($1 > $2) ? $1 : $2"; }
+range() { echo "$@" | tr ' ' '\n' | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.2f-%.2f", lo, hi }'; }
+median() { echo "$@" | tr ' ' '\n' | sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 torch_run() {  # torch_run THREADS ARGS...: samples/s of the PyTorch peer
     j=$1; shift
@@ -88,8 +91,9 @@ PY
     echo "the best epoch of 2 and 3; nneval: a file of 4,096 (32 batches), the seconds of its report (after loading the"
     echo "model, its first batch included). PyTorch (\`bench/nn_torch_step.py\`): the same layers and initializers, U8 NHWC"
     echo "batches permuted and divided by 255 in the step, 2 warm-up steps then 8 timed (Fashion-MNIST training and all"
-    echo "inference: 32). Each figure is the best of $ROUNDS interleaved rounds. **% peak** = samples/s x MFLOP a sample / the"
-    echo "peak at that thread count."
+    echo "inference: 32). Each figure is the best of $ROUNDS interleaved rounds; **nntrain / PyTorch** is the median of the"
+    echo "rounds' own ratios (the machine is shared: a quiet moment lifts one engine's best, not the other's), with their range."
+    echo "**% peak** = samples/s x MFLOP a sample / the peak at that thread count."
     echo
     echo "| model | pass | threads | nntrain samples/s | PyTorch samples/s | nntrain / PyTorch | nntrain % peak | PyTorch % peak |"
     echo "|---|---|---:|---:|---:|---:|---:|---:|"
@@ -105,22 +109,24 @@ for model in lecture fm; do
     eval=$( [ $model = lecture ] && echo "$W/lecture_eval.bs" || echo "$W/fm.bs" )
     for j in 1 2; do
         echo "bench/speed.sh: $model, $j thread(s)" >&2
-        ot=0 tt=0 oi=0 ti=0
+        ot=0 tt=0 oi=0 ti=0 rt="" ri=""
         for r in $(seq "$ROUNDS"); do
             rm -f "$W/h.jsonl"
             nntrain -q -j "$j" --seed 1 -m "$W/$model.json" --epochs 3 --history "$W/h.jsonl" -o "$W/$model.model" "$W/$model.bs" ||
                 fail "nntrain failed"
             s=$($PY -c "import json; print(min(json.loads(l)['seconds'] for l in open('$W/h.jsonl').read().split('\n')[1:] if l))")
-            ot=$(max "$ot" "$(calc "$samples / $s")")
-            tt=$(max "$tt" "$(torch_run "$j" --steps $steps --model $model)")
+            o=$(calc "$samples / $s")
+            t=$(torch_run "$j" --steps $steps --model $model)
+            ot=$(max "$ot" "$o") tt=$(max "$tt" "$t") rt="$rt $(calc "$o / $t" 3)"
             s=$(nneval -q -j "$j" --json -m "$W/$model.model" "$eval" | json_get seconds) || fail "nneval failed"
-            oi=$(max "$oi" "$(calc "4096 / $s")")
-            ti=$(max "$ti" "$(torch_run "$j" --steps 32 --model $model --inference)")
+            o=$(calc "4096 / $s")
+            t=$(torch_run "$j" --steps 32 --model $model --inference)
+            oi=$(max "$oi" "$o") ti=$(max "$ti" "$t") ri="$ri $(calc "$o / $t" 3)" 
         done
         eval "peak=\$peak_$j"
         {
-            echo "| $model | training | $j | **$ot** | $tt | **$(calc "$ot / $tt" 2)x** | $(calc "100 * $ot * $mt / ($peak * 1000)")% | $(calc "100 * $tt * $mt / ($peak * 1000)")% |"
-            echo "| $model | inference | $j | **$oi** | $ti | **$(calc "$oi / $ti" 2)x** | $(calc "100 * $oi * $mi / ($peak * 1000)")% | $(calc "100 * $ti * $mi / ($peak * 1000)")% |"
+            echo "| $model | training | $j | **$ot** | $tt | **$(median $rt)x** ($(range $rt)) | $(calc "100 * $ot * $mt / ($peak * 1000)")% | $(calc "100 * $tt * $mt / ($peak * 1000)")% |"
+            echo "| $model | inference | $j | **$oi** | $ti | **$(median $ri)x** ($(range $ri)) | $(calc "100 * $oi * $mi / ($peak * 1000)")% | $(calc "100 * $ti * $mi / ($peak * 1000)")% |"
         } >> "$W/speed.md"
     done
 done
