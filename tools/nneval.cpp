@@ -40,7 +40,6 @@ void add_up(nn::Collective& world, nn::Evaluation& eval, const std::vector<std::
 }  // namespace
 
 int main(int argc, char** argv) {
-    nn::exec_with_passive_openmp(argv);
     App app("nneval", "Evaluates a trained model on a batch stream: loss, metrics, confusion matrix.");
     app.add_allow_skipped_option();
     app.add_threads_option();

@@ -16,7 +16,6 @@
 using namespace imgpipe;
 
 int main(int argc, char** argv) {
-    nn::exec_with_passive_openmp(argv);
     App app("nnpredict", "Predicts with a trained model: one line per sample, or a batch stream of outputs.");
     app.add_allow_skipped_option();
     app.add_threads_option();

@@ -12,7 +12,6 @@
 using namespace imgpipe;
 
 int main(int argc, char** argv) {
-    nn::exec_with_passive_openmp(argv);
     nn::configure_runtime(0);  // the malloc settings first, before libtorch allocates
     App app("nntrain", "Trains a network described by a model spec on a batch stream.");
     app.add_allow_skipped_option();

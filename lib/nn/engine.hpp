@@ -47,12 +47,8 @@ private:
 // unmapped at every step (7-10x faster training here), and the thread count.
 void configure_runtime(int threads);
 
-// OpenMP threads that spin while they wait collapse when another process wants
-// the core (the other stages of a pipeline, a second job): measured here, the
-// Fashion-MNIST CNN fell from 1,490 to 505 samples/s on 2 busy cores. libgomp
-// reads OMP_WAIT_POLICY only when it loads, so the first thing an nn tool does
-// is to run itself again with OMP_WAIT_POLICY=PASSIVE, unless the user set it.
-void exec_with_passive_openmp(char** argv);
+// An nn tool runs with OMP_WAIT_POLICY=PASSIVE unless the user set it: see
+// lib/nn/launch.cpp, which every nn tool links (find_placement, start_world).
 bool cuda_available();
 
 // Records the engine's work from construction to save(): every libtorch
