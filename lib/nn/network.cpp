@@ -262,6 +262,17 @@ torch::Tensor transpose_forward(const LayerCall& c, const Inputs& in) {
     return c.activated(x);
 }
 
+// Elementwise: an expression without x ("2") has x's shape too. U8 pixels (the
+// model's input, which Network::forward leaves as bytes for a Lambda that alone
+// reads it) are looked up in the expression's values for the 256 bytes: the same
+// values as converting and evaluating, one pass instead of several.
+torch::Tensor lambda_forward(const LayerCall& c, const Inputs& in) {
+    const torch::Tensor& x = in[0];
+    if (x.scalar_type() != torch::kByte) return evaluate(c.l.expr, x).expand_as(x);
+    torch::Tensor bytes = torch::arange(256, torch::dtype(torch::kFloat).device(x.device()));
+    return look_up_bytes(evaluate(c.l.expr, bytes).expand({256}), x);
+}
+
 torch::Tensor dense_forward(const LayerCall& c, const Inputs& in) {
     // Debian's libtorch sends torch::linear to the system BLAS. An optimized
     // one (OpenBLAS) runs the lecture CNN's Dense 5.8x faster than oneDNN's
@@ -488,8 +499,7 @@ const std::vector<std::pair<std::string, LayerForward>>& forwards() {
         {"RandomTranslation", random_warp_forward},
         {"RandomRotation", random_warp_forward},
         {"RandomZoom", random_warp_forward},
-        // elementwise: an expression without x ("2") has x's shape too
-        {"Lambda", [](const LayerCall& c, const Inputs& in) { return evaluate(c.l.expr, in[0]).expand_as(in[0]); }},
+        {"Lambda", lambda_forward},
         {"Add", merge_forward},
         {"Subtract", merge_forward},
         {"Multiply", merge_forward},
@@ -531,9 +541,12 @@ Network::Network(const Spec& spec, uint64_t seed, torch::Dtype dtype) : spec_(sp
     const size_t n = spec_.nodes.size();
     last_reader_.assign(n, 0);
     std::vector<int> readers(n, 0);
+    std::vector<size_t> input_readers;
     for (size_t k = 0; k < n; ++k)
         for (int i : spec_.nodes[k].inputs)
             if (i != kModelInput) last_reader_[size_t(i)] = k, ++readers[size_t(i)];
+            else input_readers.push_back(k);
+    input_lambda_ = input_readers.size() == 1 && spec_.layers[spec_.nodes[input_readers[0]].layer].type == "Lambda";
     // relu then max pooling = max pooling then relu, bitwise, and so are the
     // gradients (max commutes with a monotonic function, and relu's gradient
     // is zero wherever the window's maximum is not positive); after the
@@ -549,12 +562,6 @@ Network::Network(const Spec& spec, uint64_t seed, torch::Dtype dtype) : spec_(sp
         if (before.activation == Activation::Relu && readers[i] == 1 && before.type != "ReLU")
             relu_deferred_[i] = relu_after_[k] = 1;
     }
-    std::vector<size_t> input_readers;
-    for (size_t k = 0; k < n; ++k)
-        for (int i : spec_.nodes[k].inputs)
-            if (i == kModelInput) input_readers.push_back(k);
-    if (input_readers.size() == 1 && spec_.layers[spec_.nodes[input_readers[0]].layer].type == "Lambda")
-        input_lambda_ = int(input_readers[0]);
 }
 
 Parameter* Network::find(const std::string& name) {
@@ -573,29 +580,23 @@ void Network::to(torch::Device device, torch::Dtype dtype) {
 
 Network::Output Network::forward(const torch::Tensor& input, bool training) {
     Output out;
-    const bool bytes = input.scalar_type() == torch::kByte;
-    auto nchw = [](const torch::Tensor& t) { return t.dim() == 4 ? t.permute({0, 3, 1, 2}) : t; };
-    // Pixels go to floats, unless the Lambda that alone reads them takes them as they are.
-    auto floats = [&] { return nchw(input.is_floating_point() ? input : input.to(torch::kFloat)); };
-    torch::Tensor x = bytes && input_lambda_ >= 0 ? torch::Tensor() : floats();
+    // Pixels go to floats, unless a Lambda alone reads them (lambda_forward looks them up).
+    const bool keep_bytes = input.scalar_type() == torch::kByte && input_lambda_;
+    torch::Tensor x = keep_bytes || input.is_floating_point() ? input : input.to(torch::kFloat);
+    if (x.dim() == 4) x = x.permute({0, 3, 1, 2});
     size_t last = spec_.nodes.size() - 1;
     std::vector<torch::Tensor> values(spec_.nodes.size());
     for (size_t k = 0; k < spec_.nodes.size(); ++k) {
         const Node& node = spec_.nodes[k];
-        const LayerSpec& layer = spec_.layers[node.layer];
-        RECORD_USER_SCOPE(layer.name + " (" + layer.type + ")");  // a span in a Profile's trace; free otherwise
-        if (bytes && int(k) == input_lambda_) {
-            // The expression's value for each of the 256 bytes, then a look-up: the same
-            // bytes as converting and evaluating (elementwise), one pass instead of several.
-            torch::Tensor all = torch::arange(256, torch::dtype(torch::kFloat).device(input.device()));
-            values[k] = nchw(look_up_bytes(evaluate(layer.expr, all).expand({256}), input));
-            continue;
-        }
         Inputs in;
         for (int i : node.inputs) in.push_back(i == kModelInput ? x : values[size_t(i)]);
+        const LayerSpec& layer = spec_.layers[node.layer];
         LayerCall call{layer,    node, params_, layer_params_[node.layer], training, k == last ? &out.logits : nullptr,
                        relu_deferred_[k] != 0, relu_after_[k] != 0};
-        values[k] = forward_[node.layer](call, in);
+        {
+            RECORD_USER_SCOPE(layer.name + " (" + layer.type + ")");  // a span in a Profile's trace; free otherwise
+            values[k] = forward_[node.layer](call, in);
+        }
         for (int i : node.inputs)  // a value no later call reads is freed now
             if (i != kModelInput && last_reader_[size_t(i)] == k) values[size_t(i)] = torch::Tensor();
     }

@@ -57,7 +57,7 @@ private:
     // Per node: its ReLU activation moved past the max pooling that alone
     // reads it (deferred), and that pooling's node applying it (see forward).
     std::vector<char> relu_deferred_, relu_after_;
-    int input_lambda_ = -1;  // the node of the Lambda that alone reads the input (U8 input: a table)
+    bool input_lambda_ = false;  // a Lambda alone reads the input: U8 pixels go to it as they are
 };
 
 // Whether the engine runs a layer type (every type the spec reads must be here).

@@ -8,7 +8,7 @@
 namespace imgpipe::nn {
 
 // table [256] of any dtype, bytes U8 of any shape (on the table's device):
-// table[bytes], bytes' shape, contiguous.
+// table[bytes], bytes' shape (on the CPU, and when the bytes are dense, their layout too).
 at::Tensor look_up_bytes(const at::Tensor& table, const at::Tensor& bytes);
 
 }  // namespace imgpipe::nn
