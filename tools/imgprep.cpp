@@ -112,11 +112,8 @@ int main(int argc, char** argv) {
                 if (k) std::memcpy(x.data.data(), pixels.data(), pixels.size());
                 return x;
             }
-            float* f = x.values<float>();
-            for (size_t i = 0; i < pixels.size(); ++i) f[i] = float(pixels[i]) * scale;
-            if (standardization.active())  // Keras' standardize(): after the rescale
-                for (int64_t i = 0; i < k; ++i)
-                    standardization.apply(f + size_t(i) * bytes, size_t(prep.width) * size_t(prep.height), int(c));
+            to_floats(pixels.data(), x.values<float>(), k, size_t(prep.width) * size_t(prep.height), int(c), scale,
+                      standardization);
             return x;
         };
         std::map<std::string, std::string> metadata = {{"format", kStreamFormat},

@@ -224,6 +224,14 @@ ChannelStats ChannelStats::from_json(const std::string& text, const std::string&
     return s;
 }
 
+void to_floats(const uint8_t* in, float* out, int64_t samples, size_t pixels, int channels, float scale,
+               const Standardization& standardization) {
+    const size_t values = pixels * size_t(channels);
+    for (size_t i = 0; i < size_t(samples) * values; ++i) out[i] = float(in[i]) * scale;
+    if (standardization.active())  // Keras' standardize(): after the rescale
+        for (int64_t i = 0; i < samples; ++i) standardization.apply(out + size_t(i) * values, pixels, channels);
+}
+
 void Standardization::apply(float* x, size_t pixels, int channels) const {
     const size_t n = pixels * size_t(channels);
     if (samplewise_center || samplewise_std) {  // over every pixel and channel, as Keras

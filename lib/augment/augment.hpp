@@ -70,6 +70,11 @@ struct Standardization {
     void apply(float* x, size_t pixels, int channels) const;
 };
 
+// `samples` images of `pixels` x `channels` U8 values as floats, as Keras'
+// ImageDataGenerator makes them: times `scale` (rescale), then standardized.
+void to_floats(const uint8_t* in, float* out, int64_t samples, size_t pixels, int channels, float scale,
+               const Standardization& standardization);
+
 // Accumulates per-channel mean and standard deviation over many images
 // (Welford's algorithm in double, so long streams lose no precision).
 class StatsAccumulator {

@@ -164,3 +164,17 @@ TEST_CASE("standardization: samplewise then featurewise, eps 1e-6", "[augment]")
     CHECK(y[0] == Approx(1));
     CHECK(y[1] == Approx(2));
 }
+
+TEST_CASE("U8 samples to floats: rescaled, then standardized sample by sample", "[augment]") {
+    const std::vector<uint8_t> in = {0, 51, 102, 255, 10, 20, 30, 40};  // two samples of 2 pixels x 2 channels
+    std::vector<float> out(in.size());
+    to_floats(in.data(), out.data(), 2, 2, 2, 1.0f / 255, Standardization{});
+    for (size_t i = 0; i < in.size(); ++i) CHECK(out[i] == float(in[i]) * (1.0f / 255));
+    Standardization s;
+    s.samplewise_center = true;
+    to_floats(in.data(), out.data(), 2, 2, 2, 1.0f, s);
+    CHECK(out[0] == Approx(0 - 102));  // the first sample's mean is 102
+    CHECK(out[3] == Approx(255 - 102));
+    CHECK(out[4] == Approx(10 - 25));  // the second's is 25
+    CHECK(out[7] == Approx(40 - 25));
+}
