@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 
 #include "cli/error.hpp"
@@ -179,13 +180,17 @@ struct LayerCall {
     const std::vector<size_t>& mine;
     bool training;
     torch::Tensor* logits;  // set to the input of a final sigmoid/softmax (the model's output layer)
-    bool defer_activation;  // a max pooling after it applies the ReLU (Network::forward)
-    bool relu_after;        // a max pooling that applies the ReLU of the layer before
+    bool defer_activation;     // a max pooling after it applies the ReLU (Network::forward)
+    bool relu_after;           // a max pooling that applies the ReLU of the layer before
+    bool defer_bias_gradient;  // a max pooling after it sums the bias's gradient
+    torch::Tensor bias_before;  // a max pooling's: the bias whose gradient it sums
 
     torch::Tensor w(const char* what) const {
         std::string name = l.name + "." + what;
         for (size_t i : mine)
-            if (params[i].name == name) return params[i].value;
+            if (params[i].name == name)
+                return defer_bias_gradient && std::strcmp(what, "bias") == 0 ? params[i].value.detach()
+                                                                             : params[i].value;
         return {};
     }
     torch::Tensor activated(const torch::Tensor& x) const {
@@ -304,7 +309,11 @@ torch::Tensor pool_forward(const LayerCall& c, const Inputs& in) {
     bool padded = pad[0] || pad[1] || pad[2] || pad[3];
     std::vector<int64_t> k = {l.pool_size[0], l.pool_size[1]}, s = {l.strides[0], l.strides[1]};
     if (l.type == "MaxPooling2D") {
-        if (!padded && k == s && max_pool_relu_runs(x, k[0], k[1])) return max_pool_relu(x, k[0], k[1], c.relu_after);
+        if (!padded && k == s && max_pool_relu_runs(x, k[0], k[1]))
+            return max_pool_relu(x, k[0], k[1], c.relu_after, c.bias_before);
+        // x + (b - b): the same values, and the deferred bias's gradient through autograd
+        const torch::Tensor& b = c.bias_before;
+        if (b.defined() && b.requires_grad() && at::GradMode::is_enabled()) x = x + (b - b.detach()).view({1, -1, 1, 1});
         if (padded) x = torch::constant_pad_nd(x, pad, -std::numeric_limits<double>::infinity());
         x = torch::max_pool2d(x, k, s);
         return c.relu_after ? torch::relu(x) : x;
@@ -551,16 +560,30 @@ Network::Network(const Spec& spec, uint64_t seed, torch::Dtype dtype) : spec_(sp
     // gradients (max commutes with a monotonic function, and relu's gradient
     // is zero wherever the window's maximum is not positive); after the
     // pooling the ReLU touches a quarter of the values, forward and backward.
+    // The pooling's backward also sums the gradient of the bias a convolution
+    // added before it (lib/nn/pool.hpp): libtorch's convolution backward
+    // would make a pass over the whole of the convolution's output for it.
     relu_deferred_.assign(n, 0);
     relu_after_.assign(n, 0);
+    bias_deferred_.assign(n, 0);
+    bias_after_.assign(n, -1);
     for (size_t k = 0; k < n; ++k) {
         const Node& node = spec_.nodes[k];
         if (spec_.layers[node.layer].type != "MaxPooling2D" || node.inputs.size() != 1 || node.inputs[0] == kModelInput)
             continue;
         const size_t i = size_t(node.inputs[0]);
+        if (readers[i] != 1) continue;
         const LayerSpec& before = spec_.layers[spec_.nodes[i].layer];
-        if (before.activation == Activation::Relu && readers[i] == 1 && before.type != "ReLU")
-            relu_deferred_[i] = relu_after_[k] = 1;
+        const bool relu = before.activation == Activation::Relu && before.type != "ReLU";
+        if (relu) relu_deferred_[i] = relu_after_[k] = 1;
+        const bool convolution = before.type == "Conv2D" || before.type == "DepthwiseConv2D" ||
+                                 before.type == "SeparableConv2D" || before.type == "Conv2DTranspose";
+        if (!convolution || !(relu || before.activation == Activation::Linear)) continue;
+        for (size_t p : layer_params_[spec_.nodes[i].layer])
+            if (params_[p].name == before.name + ".bias" && params_[p].trainable) {
+                bias_deferred_[i] = 1;
+                bias_after_[k] = int64_t(p);
+            }
     }
 }
 
@@ -584,6 +607,7 @@ Network::Output Network::forward(const torch::Tensor& input, bool training) {
     const bool keep_bytes = input.scalar_type() == torch::kByte && input_lambda_;
     torch::Tensor x = keep_bytes || input.is_floating_point() ? input : input.to(torch::kFloat);
     if (x.dim() == 4) x = x.permute({0, 3, 1, 2});
+    const bool cpu = x.is_cpu();  // the pooling's kernel that sums a deferred bias gradient is the CPU's
     size_t last = spec_.nodes.size() - 1;
     std::vector<torch::Tensor> values(spec_.nodes.size());
     for (size_t k = 0; k < spec_.nodes.size(); ++k) {
@@ -591,8 +615,16 @@ Network::Output Network::forward(const torch::Tensor& input, bool training) {
         Inputs in;
         for (int i : node.inputs) in.push_back(i == kModelInput ? x : values[size_t(i)]);
         const LayerSpec& layer = spec_.layers[node.layer];
-        LayerCall call{layer,    node, params_, layer_params_[node.layer], training, k == last ? &out.logits : nullptr,
-                       relu_deferred_[k] != 0, relu_after_[k] != 0};
+        LayerCall call{layer,
+                       node,
+                       params_,
+                       layer_params_[node.layer],
+                       training,
+                       k == last ? &out.logits : nullptr,
+                       relu_deferred_[k] != 0,
+                       relu_after_[k] != 0,
+                       cpu && bias_deferred_[k] != 0,
+                       cpu && bias_after_[k] >= 0 ? params_[size_t(bias_after_[k])].value : torch::Tensor()};
         {
             RECORD_USER_SCOPE(layer.name + " (" + layer.type + ")");  // a span in a Profile's trace; free otherwise
             values[k] = forward_[node.layer](call, in);

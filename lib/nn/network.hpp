@@ -57,6 +57,10 @@ private:
     // Per node: its ReLU activation moved past the max pooling that alone
     // reads it (deferred), and that pooling's node applying it (see forward).
     std::vector<char> relu_deferred_, relu_after_;
+    // Per node: a convolution whose bias gradient that pooling sums instead
+    // (deferred), and the pooling's node: index in params_ of that bias, or -1.
+    std::vector<char> bias_deferred_;
+    std::vector<int64_t> bias_after_;
     bool input_lambda_ = false;  // a Lambda alone reads the input: U8 pixels go to it as they are
 };
 

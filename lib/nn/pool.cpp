@@ -99,10 +99,27 @@ void backward_pixel(int64_t c, uint8_t pos, const float* __restrict grad, const 
     }
 }
 
+// Adds the gradient of the windows that passed one (not zeroed by the ReLU).
+void backward_pixel_sum(int64_t c, const float* __restrict grad, const uint8_t* __restrict arg,
+                        float* __restrict sum) {
+    for (int64_t k = 0; k < c; ++k) {  // g or +0 by a bit mask, as backward_pixel
+        uint32_t bits;
+        std::memcpy(&bits, grad + k, sizeof bits);
+        bits &= 0u - uint32_t(arg[k] != kNoGradient);
+        float g;
+        std::memcpy(&g, &bits, sizeof g);
+        sum[k] += g;
+    }
+}
+
 // Every input gradient is written once: the output's gradient where the
 // window's argmax is, zero elsewhere and in the rows and columns no window
 // covers. "0 + g", as libtorch adds into its zero-filled gradient (-0 -> +0).
-at::Tensor pool_backward(const Geometry& g, const at::Tensor& grad, const at::Tensor& arg) {
+// With bias_grad, also the gradient of the bias the layer before added to
+// every pixel: the sum of the input gradient per channel, which is the sum of
+// the output gradient over the windows that passed one. Summed per output row
+// in parallel, then over the rows in their order: the same bytes at any -j.
+at::Tensor pool_backward(const Geometry& g, const at::Tensor& grad, const at::Tensor& arg, at::Tensor* bias_grad) {
     RECORD_FUNCTION("imgpipe::max_pool_backward", std::vector<c10::IValue>());
     at::Tensor go = grad.contiguous(at::MemoryFormat::ChannelsLast);
     at::Tensor gi = at::empty({g.n, g.c, g.h, g.w}, go.options().memory_format(at::MemoryFormat::ChannelsLast));
@@ -110,6 +127,7 @@ at::Tensor pool_backward(const Geometry& g, const at::Tensor& grad, const at::Te
     const uint8_t* ap = arg.data_ptr<uint8_t>();
     float* gip = gi.data_ptr<float>();
     const int64_t c = g.c;
+    std::vector<float> row_sums(bias_grad ? size_t(g.n * g.oh * c) : 0);
     at::parallel_for(0, g.n * g.oh, grain(g), [&](int64_t begin, int64_t end) {
         for (int64_t row = begin; row < end; ++row) {
             const int64_t n = row / g.oh, oh = row % g.oh;
@@ -125,27 +143,44 @@ at::Tensor pool_backward(const Geometry& g, const at::Tensor& grad, const at::Te
             }
             if (oh == g.oh - 1)  // the rows below the last window
                 std::fill(gip + (n * g.h + g.oh * g.kh) * g.w * c, gip + (n + 1) * g.h * g.w * c, 0.0f);
+            if (bias_grad) {
+                float* sum = row_sums.data() + row * c;
+                for (int64_t ow = 0; ow < g.ow; ++ow)
+                    backward_pixel_sum(c, gop + (row * g.ow + ow) * c, ap + (row * g.ow + ow) * c, sum);
+            }
         }
     });
+    if (bias_grad) {
+        std::vector<double> total(size_t(c), 0.0);
+        for (int64_t row = 0; row < g.n * g.oh; ++row)
+            for (int64_t k = 0; k < c; ++k) total[size_t(k)] += row_sums[size_t(row * c + k)];
+        *bias_grad = at::empty({c}, go.options());
+        float* bp = bias_grad->data_ptr<float>();
+        for (int64_t k = 0; k < c; ++k) bp[k] = float(total[size_t(k)]);
+    }
     return gi;
 }
 
 struct MaxPoolRelu : torch::autograd::Function<MaxPoolRelu> {
-    static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, int64_t kh, int64_t kw,
-                              bool relu) {
+    static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& bias,
+                              int64_t kh, int64_t kw, bool relu) {
         at::Tensor arg;
         at::Tensor y = pool_forward(x, kh, kw, relu, &arg);
         ctx->save_for_backward({arg});
         ctx->saved_data["sizes"] = x.sizes().vec();
         ctx->saved_data["kh"] = kh;
         ctx->saved_data["kw"] = kw;
+        ctx->saved_data["bias"] = bias.numel() > 0;  // libtorch 1.13's Function takes no undefined tensor
         return y;
     }
     static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                    torch::autograd::variable_list grads) {
         const std::vector<int64_t> sizes = ctx->saved_data["sizes"].toIntVector();
         const Geometry g = geometry(sizes, ctx->saved_data["kh"].toInt(), ctx->saved_data["kw"].toInt());
-        return {pool_backward(g, grads[0], ctx->get_saved_variables()[0]), at::Tensor(), at::Tensor(), at::Tensor()};
+        at::Tensor bias_grad;
+        at::Tensor gi = pool_backward(g, grads[0], ctx->get_saved_variables()[0],
+                                      ctx->saved_data["bias"].toBool() ? &bias_grad : nullptr);
+        return {gi, bias_grad, at::Tensor(), at::Tensor(), at::Tensor()};
     }
 };
 
@@ -157,8 +192,10 @@ bool max_pool_relu_runs(const at::Tensor& x, int64_t kh, int64_t kw) {
            x.size(2) >= kh && x.size(3) >= kw && x.numel() > 0;
 }
 
-at::Tensor max_pool_relu(const at::Tensor& x, int64_t kh, int64_t kw, bool relu) {
-    if (x.requires_grad() && at::GradMode::is_enabled()) return MaxPoolRelu::apply(x, kh, kw, relu);
+at::Tensor max_pool_relu(const at::Tensor& x, int64_t kh, int64_t kw, bool relu, const at::Tensor& bias) {
+    bool bias_learns = bias.defined() && bias.requires_grad();
+    if ((x.requires_grad() || bias_learns) && at::GradMode::is_enabled())
+        return MaxPoolRelu::apply(x, bias_learns ? bias : at::empty({0}, x.options()), kh, kw, relu);
     return pool_forward(x, kh, kw, relu, nullptr);
 }
 

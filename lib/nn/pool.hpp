@@ -20,7 +20,11 @@ namespace imgpipe::nn {
 bool max_pool_relu_runs(const at::Tensor& x, int64_t kh, int64_t kw);
 
 // y = relu(max_pool2d(x, {kh, kw}, {kh, kw})) when relu, else the pooling
-// alone; records what backward needs when x requires a gradient.
-at::Tensor max_pool_relu(const at::Tensor& x, int64_t kh, int64_t kw, bool relu);
+// alone; records what backward needs when x requires a gradient. bias: the
+// per-channel bias the layer before added to x (its convolution adds it, and
+// leaves its gradient here): the backward sums its gradient from the output's
+// gradient, a quarter of the values, in the pass it makes anyway, instead of
+// a pass of the convolution's over the whole of x's.
+at::Tensor max_pool_relu(const at::Tensor& x, int64_t kh, int64_t kw, bool relu, const at::Tensor& bias = {});
 
 }  // namespace imgpipe::nn

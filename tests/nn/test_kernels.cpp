@@ -1,7 +1,7 @@
 // Our kernels against libtorch. The max pooling (lib/nn/pool.cpp) against
 // max_pool2d and relu: outputs and input gradients bitwise, with ties, NaNs
 // and -inf, windows that leave rows and columns uncovered, channel counts off
-// the vector width. Dense on blocks (lib/nn/dense.cpp) against torch::linear,
+// the vector width; the gradient of a bias before it. Dense on blocks (lib/nn/dense.cpp) against torch::linear,
 // and the same bytes at any thread count. U8 pixels through the first
 // Lambda's table (lib/nn/table.cpp) against converting, then evaluating.
 #include <cstring>
@@ -59,6 +59,40 @@ TEST_CASE("max pooling with its ReLU is libtorch's, values and gradients bitwise
             CHECK(same_bytes(ours_in.grad(), torch_in.grad()));
             torch::NoGradGuard no_grad;  // inference: the same values without the argmax
             CHECK(same_bytes(max_pool_relu(x, kh, kw, relu), expected));
+        }
+    }
+}
+
+// The bias a convolution added before the pooling: its gradient is the sum of
+// the input gradient per channel, summed in an order of its own (close, not
+// bitwise), and the same bytes at any thread count.
+TEST_CASE("max pooling sums the gradient of the bias before it", "[grad]") {
+    const int threads = at::get_num_threads();
+    torch::manual_seed(6);
+    for (auto [n, c, h, w, kh, kw] : {std::tuple{4, 5, 7, 9, 2, 2}, {33, 32, 12, 12, 2, 2}, {3, 17, 9, 10, 3, 2}}) {
+        for (bool relu : {false, true}) {
+            INFO("n " << n << " c " << c << " h " << h << " w " << w << " window " << kh << "x" << kw << " relu " << relu);
+            torch::Tensor b0 = torch::randn({c});  // x0: a convolution's output, the bias added
+            torch::Tensor x0 = tied_input(n, c, h, w).nan_to_num(0, 0, 0) + b0.view({1, -1, 1, 1});
+            torch::Tensor r = torch::randn({n, c, h / kh, w / kw});
+            std::vector<torch::Tensor> runs;  // input gradient, bias gradient at 1 and 2 threads
+            for (int t : {1, 2}) {
+                at::set_num_threads(t);
+                torch::Tensor x = x0.clone(at::MemoryFormat::ChannelsLast).set_requires_grad(true);
+                torch::Tensor b = b0.clone().set_requires_grad(true);
+                (max_pool_relu(x, kh, kw, relu, b) * r).sum().backward();
+                runs.push_back(x.grad());
+                runs.push_back(b.grad());
+            }
+            at::set_num_threads(threads);
+            CHECK(same_bytes(runs[0], runs[2]));
+            CHECK(same_bytes(runs[1], runs[3]));
+            CHECK(torch::allclose(runs[1], runs[0].sum({0, 2, 3}), 1e-5, 1e-5));
+            // libtorch's own route: the bias added (x0 + 0), then pooled
+            torch::Tensor b = b0.clone().set_requires_grad(true);
+            torch::Tensor y = torch::max_pool2d(x0 + (b - b0).view({1, -1, 1, 1}), {kh, kw}, {kh, kw});
+            ((relu ? torch::relu(y) : y) * r).sum().backward();
+            CHECK(torch::allclose(runs[1], b.grad(), 1e-5, 1e-5));
         }
     }
 }

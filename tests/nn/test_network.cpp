@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 
 #include "cli/error.hpp"
 #include "cli/io.hpp"
@@ -327,26 +328,37 @@ TEST_CASE("large batches compute Dense and Conv2DTranspose as small ones do", "[
 }
 
 // Conv2D(relu) -> MaxPooling2D runs as conv, pooling, relu (a quarter of the
-// values); the outputs and gradients must be those of the written order, bitwise.
-TEST_CASE("a ReLU moved past the max pooling changes no value and no gradient", "[grad]") {
-    Spec spec = parse_spec(one_layer("[9, 8, 3]", R"({"type": "Conv2D", "filters": 4, "kernel_size": 3, "activation": "relu"},
-                                                   {"type": "MaxPooling2D", "pool_size": 2})"),
-                           "t");
-    Network net(spec, 3);
-    torch::manual_seed(2);
-    torch::Tensor x = torch::randn({5, 9, 8, 3});
-    torch::Tensor y = net.forward(x, true).y;
-    torch::Tensor r = torch::randn_like(y);
-    (y * r).sum().backward();
-    torch::Tensor w = net.parameters()[0].value.detach().clone().set_requires_grad(true);
-    torch::Tensor b = net.parameters()[1].value.detach().clone().set_requires_grad(true);
-    torch::Tensor conv = torch::conv2d(x.permute({0, 3, 1, 2}), w, b);
-    torch::Tensor expected = torch::max_pool2d(torch::relu(conv), 2, 2).permute({0, 2, 3, 1}).contiguous();
-    (expected * r).sum().backward();
-    CHECK(torch::equal(y, expected));
-    CHECK((conv <= 0).any().item<bool>());  // some windows' maxima are not positive
-    CHECK(torch::equal(net.parameters()[0].value.grad(), w.grad()));
-    CHECK(torch::equal(net.parameters()[1].value.grad(), b.grad()));
+// values), and the pooling's backward sums the convolution's bias gradient:
+// the outputs and the other gradients must be those of the written order,
+// bitwise, and the bias's gradient the same sum in another order. Also with a
+// linear convolution, on a batch for oneDNN, and through a padded pooling that
+// libtorch runs (the bias's gradient through autograd there).
+TEST_CASE("a ReLU and a bias gradient moved past the max pooling change no value and no gradient", "[grad]") {
+    for (auto [activation, pool, batch] :
+         {std::tuple{"relu", R"("pool_size": 2)", 5}, {"linear", R"("pool_size": 2)", 5},
+          {"relu", R"("pool_size": 2)", 17}, {"relu", R"("pool_size": 2, "padding": "same")", 5}}) {
+        INFO(activation << ", " << pool << ", batch " << batch);
+        std::string layers = std::string(R"({"type": "Conv2D", "filters": 4, "kernel_size": 3, "activation": ")") +
+                             activation + R"("}, {"type": "MaxPooling2D", )" + pool + "}";
+        Spec spec = parse_spec(one_layer("[9, 8, 3]", layers), "t");
+        Network net(spec, 3);
+        torch::manual_seed(2);
+        torch::Tensor x = torch::randn({batch, 9, 8, 3});
+        torch::Tensor y = net.forward(x, true).y;
+        torch::Tensor r = torch::randn_like(y);
+        (y * r).sum().backward();
+        torch::Tensor w = net.parameters()[0].value.detach().clone().set_requires_grad(true);
+        torch::Tensor b = net.parameters()[1].value.detach().clone().set_requires_grad(true);
+        torch::Tensor conv = torch::conv2d(x.permute({0, 3, 1, 2}), w, b);
+        if (std::string(activation) == "relu") conv = torch::relu(conv);
+        if (std::string(pool).find("same") != std::string::npos)  // 7x6: one row of -inf below
+            conv = torch::constant_pad_nd(conv, {0, 0, 0, 1}, -std::numeric_limits<double>::infinity());
+        torch::Tensor expected = torch::max_pool2d(conv, 2, 2).permute({0, 2, 3, 1}).contiguous();
+        (expected * r).sum().backward();
+        CHECK(torch::equal(y, expected));
+        CHECK(torch::equal(net.parameters()[0].value.grad(), w.grad()));
+        CHECK(torch::allclose(net.parameters()[1].value.grad(), b.grad(), 1e-5, 1e-5));
+    }
 }
 
 // Two identical ranks, simulated: a part's sum over them is twice it. Records
