@@ -71,8 +71,9 @@ C10D_FLAGS := -DUSE_C10D_GLOO $(if $(and $(TORCH),$(wildcard $(TORCH)/lib/libtor
 $(BUILD)/lib/nn/collective.o: CPPFLAGS += $(C10D_FLAGS)
 # Our kernels split their work over threads with ATen's parallel_for, which is
 # OpenMP in Debian's libtorch and serial in a file compiled without -fopenmp;
-# the pooling's channel loops are written to be vectorized (-O3 does it).
-$(BUILD)/lib/nn/pool.o $(BUILD)/lib/nn/dense.o $(BUILD)/lib/nn/table.o: CXXFLAGS += -O3 -fopenmp
+# the pooling's channel loops are written to be vectorized (-O3 does it), and
+# Adam's loop too (a vector sqrt needs -fno-math-errno).
+$(BUILD)/lib/nn/pool.o $(BUILD)/lib/nn/dense.o $(BUILD)/lib/nn/table.o $(BUILD)/lib/nn/optimizer.o: CXXFLAGS += -O3 -fopenmp -fno-math-errno
 
 $(DATA_LIB): $(call obj,$(DATA_LIB_SRC))
 	@rm -f $@
