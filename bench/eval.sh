@@ -39,7 +39,7 @@ two_ranks() {
     $1 -q -j 1 -m "$W/fm.model" --rank 0 --world-size 2 --master 127.0.0.1:$p "$W/test.bs" > "$W/two.out" || return 1
     wait $pid
 }
-median() { sort -n | awk '{v[NR] = $1} END {printf "%.2f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+. bench/common.sh
 
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 rm -f "$W"/nneval.* "$W"/nnpredict.*

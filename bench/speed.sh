@@ -34,8 +34,7 @@ started=$(date +%s)
 calc() { awk "BEGIN { printf \"%.${2:-1}f\", $1 }"; }
 json_get() { $PY -c "import json,sys; print(json.loads(sys.stdin.read())['$1'])"; }
 max() { calc "($1 > $2) ? $1 : $2"; }
-range() { echo "$@" | tr ' ' '\n' | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.2f-%.2f", lo, hi }'; }
-median() { echo "$@" | tr ' ' '\n' | sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+. bench/common.sh
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 torch_run() {  # torch_run THREADS ARGS...: samples/s of the PyTorch peer
     j=$1; shift
@@ -64,7 +63,7 @@ OPENBLAS_NUM_THREADS=1 $PY bench/sgemm_peak.py 1 --layers > "$W/layers.json" || 
 {
     echo "## Training and inference against PyTorch at its best (bench/speed.sh)"
     echo
-    echo "Run $(date -u '+%Y-%m-%d %H:%M UTC'); load average $(load) at the start; $(nproc) cores;"
+    echo "Run $(date -u '+%Y-%m-%d %H:%M UTC') on $(cpu); load average $(load) at the start;"
     echo "$($PY -c 'import ctypes; c = ctypes.CDLL("libblas.so.3"); c.openblas_get_config.restype = ctypes.c_char_p; print("OpenBLAS", c.openblas_get_config().decode())')."
     echo
     echo "The peak: a large sgemm through that OpenBLAS (\`bench/sgemm_peak.py\`, n = 2048 and 4096, best of $ROUNDS rounds):"
