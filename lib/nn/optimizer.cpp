@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "cli/error.hpp"
+#include "nn/clones.hpp"
 
 namespace imgpipe::nn {
 
@@ -16,8 +17,8 @@ double nadam_u(double beta_1, double t) { return beta_1 * (1.0 - 0.5 * std::pow(
 // libtorch's separate operations (mul_, add_, addcmul_, sqrt, add_, addcdiv_)
 // make about 19 and a temporary; the optimizer is memory-bound (a float read
 // or written per multiply-add or two). Elementwise, so any -j gives the same bytes.
-void adam_range(float* __restrict w, const float* __restrict g, float* __restrict m, float* __restrict v, int64_t n,
-                float beta_1, float beta_2, float alpha, float epsilon) {
+VECTOR_CLONES void adam_range(float* __restrict w, const float* __restrict g, float* __restrict m,
+                              float* __restrict v, int64_t n, float beta_1, float beta_2, float alpha, float epsilon) {
     for (int64_t i = 0; i < n; ++i) {
         float mi = m[i] * beta_1 + g[i] * (1 - beta_1);
         float vi = v[i] * beta_2 + g[i] * g[i] * (1 - beta_2);

@@ -8,24 +8,17 @@
 #include <cstring>
 #include <limits>
 
+#include "nn/clones.hpp"
+
 namespace imgpipe::nn {
 
 namespace {
 
 constexpr uint8_t kNoGradient = 255;  // the ReLU zeroed the window: no input gets a gradient
 
-// A row's kernel compiled twice, for AVX2 and for the baseline x86-64, and the
-// one the processor runs picked when the program loads: with SSE2 alone, the
-// masks, selects and byte packing of the argmax take about twice the
-// instructions and the training forward ran at 60% of the memory's speed.
-// Compares, selects and per-lane sums: the same bytes either way. GCC only:
-// clang 14 clones no template (its builds, make fuzz's, run the baseline).
-#if defined(__GNUC__) && !defined(__clang__)
-#define VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define VECTOR_CLONES
-#endif
-
+// The row kernels are cloned for AVX2 (nn/clones.hpp): with SSE2 alone, the
+// argmax's masks, selects and byte packing took about twice the instructions
+// and held the training forward to 60% of the memory's speed.
 struct Geometry {
     int64_t n, h, w, c, kh, kw, oh, ow;
 };
