@@ -134,7 +134,7 @@ void Optimizer::step() {
     if (o.weight_decay > 0) w.add_(w, -(o.weight_decay * lr));
     if (o.name == "adam" || o.name == "adamw") {
         double alpha = lr * std::sqrt(1 - std::pow(o.beta_2, t)) / (1 - std::pow(o.beta_1, t));
-        if (w.is_cpu() && w.scalar_type() == torch::kFloat) {
+        if (w.is_cpu()) {
             adam_cpu(w, g, m_, v_, float(o.beta_1), float(o.beta_2), float(alpha), float(o.epsilon));
         } else {
             m_.mul_(o.beta_1).add_(g, 1 - o.beta_1);

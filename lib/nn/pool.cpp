@@ -16,9 +16,6 @@ namespace {
 
 constexpr uint8_t kNoGradient = 255;  // the ReLU zeroed the window: no input gets a gradient
 
-// The row kernels are cloned for AVX2 (nn/clones.hpp): with SSE2 alone, the
-// argmax's masks, selects and byte packing took about twice the instructions
-// and held the training forward to 60% of the memory's speed.
 struct Geometry {
     int64_t n, h, w, c, kh, kw, oh, ow;
 };
@@ -40,13 +37,13 @@ void forward_pixel(const Geometry& g, const float* __restrict x, float* __restri
     const int64_t kh = KH ? KH : g.kh, kw = KW ? KW : g.kw, row = g.w * g.c, c = g.c;
     for (int64_t k = 0; k < c; ++k) {
         float m = -std::numeric_limits<float>::infinity();
-        int32_t a = 0;  // as wide as a float: the compiler keeps it in the same vector lanes
+        uint8_t a = 0;
         for (int64_t i = 0; i < kh; ++i)
             for (int64_t j = 0; j < kw; ++j) {
                 float v = x[i * row + j * c + k];
                 bool take = v > m || v != v;
                 m = take ? v : m;
-                a = take ? int32_t(i * kw + j) : a;
+                a = take ? uint8_t(i * kw + j) : a;
             }
         if (kRelu) {  // relu passes a positive value or a NaN, and so does its gradient
             bool pass = m > 0 || m != m;
@@ -54,10 +51,13 @@ void forward_pixel(const Geometry& g, const float* __restrict x, float* __restri
             a = pass ? a : kNoGradient;
         }
         y[k] = m;
-        if (kArg) arg[k] = uint8_t(a);
+        if (kArg) arg[k] = a;
     }
 }
 
+// The row kernels are cloned for AVX2 (nn/clones.hpp): with SSE2 alone, the
+// argmax's masks, selects and byte packing took about twice the instructions
+// and held the training forward to 60% of the memory's speed.
 template <int KH, int KW, bool kArg, bool kRelu>
 VECTOR_CLONES void forward_row(const Geometry& g, const float* x, float* y, uint8_t* arg, int64_t row) {
     const int64_t n = row / g.oh, oh = row % g.oh, c = g.c;
@@ -178,7 +178,6 @@ struct MaxPoolRelu : torch::autograd::Function<MaxPoolRelu> {
         ctx->saved_data["sizes"] = x.sizes().vec();
         ctx->saved_data["kh"] = kh;
         ctx->saved_data["kw"] = kw;
-        ctx->saved_data["bias"] = bias.numel() > 0;  // libtorch 1.13's Function takes no undefined tensor
         return y;
     }
     static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -187,7 +186,7 @@ struct MaxPoolRelu : torch::autograd::Function<MaxPoolRelu> {
         const Geometry g = geometry(sizes, ctx->saved_data["kh"].toInt(), ctx->saved_data["kw"].toInt());
         at::Tensor bias_grad;
         at::Tensor gi = pool_backward(g, grads[0], ctx->get_saved_variables()[0],
-                                      ctx->saved_data["bias"].toBool() ? &bias_grad : nullptr);
+                                      ctx->needs_input_grad(1) ? &bias_grad : nullptr);
         return {gi, bias_grad, at::Tensor(), at::Tensor(), at::Tensor()};
     }
 };
@@ -203,6 +202,7 @@ bool max_pool_relu_runs(const at::Tensor& x, int64_t kh, int64_t kw) {
 at::Tensor max_pool_relu(const at::Tensor& x, int64_t kh, int64_t kw, bool relu, const at::Tensor& bias) {
     bool bias_learns = bias.defined() && bias.requires_grad();
     if ((x.requires_grad() || bias_learns) && at::GradMode::is_enabled())
+        // libtorch 1.13's Function takes no undefined tensor: an empty one stands for no bias
         return MaxPoolRelu::apply(x, bias_learns ? bias : at::empty({0}, x.options()), kh, kw, relu);
     return pool_forward(x, kh, kw, relu, nullptr);
 }
