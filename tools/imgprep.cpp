@@ -119,7 +119,8 @@ int main(int argc, char** argv) {
         std::map<std::string, std::string> metadata = {{"format", kStreamFormat},
                                                        {"class_mode", list.labelled() ? "sparse" : "none"},
                                                        {"classes", json_list(list.classes)},
-                                                       {"epoch_size", std::to_string(n)}};
+                                                       {"epoch_size", std::to_string(n)},
+                                                       {"epochs", std::to_string(epochs)}};
         // Shards' streams joined with cat read as one epoch of the whole list (batchstream(5)).
         if (!shard.empty()) metadata[kShardKey] = std::to_string(the_shard.k) + "/" + std::to_string(the_shard.n);
         EpochWriter writer(out, metadata, batch, list.labelled(), make_x);
