@@ -86,7 +86,11 @@ int main(int argc, char** argv) {
         std::unique_ptr<nn::Collective> world = nn::join_world(placement, together);
         model->join(*world);
         o.seed = world->from_root(app.seed);  // a seed drawn from the clock: rank 0's
-        o.epochs_given = cli.count("--epochs") > 0;
+        o.given.clear();
+        for (const CLI::Option* option : cli.get_options())  // what a resumed run's recorded settings give way to
+            if (option->count())
+                for (const std::string& name : option->get_lnames()) o.given.insert("--" + name);
+        o.resumed_from = resume;
         o.quiet = app.quiet;
         std::unique_ptr<nn::Profile> profiling = world->rank() == 0 ? nn::start_profile(profile) : nullptr;
         const int status = nn::fit(*model, o, app.tool(), world.get());

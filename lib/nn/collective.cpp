@@ -12,7 +12,11 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 
@@ -55,6 +59,14 @@ std::string seconds_text(double s) {
     char text[32];
     std::snprintf(text, sizeof text, "%g s", s);
     return text;
+}
+
+std::string arrived_key(int rank) { return "imgpipe/arrived/" + std::to_string(rank); }
+
+std::string host_and_pid() {
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    return std::string(host) + " " + std::to_string(::getpid());
 }
 
 template <class Group>
@@ -166,7 +178,30 @@ private:
         if (timed_out)
             return "no answer from every rank within " + seconds_text(timeout_) +
                    " (--timeout): a rank hung, was stopped, or waits on its input";
-        return "a rank ended without a word (killed, or out of memory?): " + first_line(what);
+        return gone_rank() + " ended without a word (killed, or out of memory?): " + first_line(what);
+    }
+
+    // Which rank went without a word: of two, the other one; else a rank on
+    // this machine whose process is gone (each left its host and pid when it
+    // arrived); else "a rank".
+    std::string gone_rank() {
+        if (size() == 2) return "rank " + std::to_string(1 - rank());
+        std::string here = host_and_pid().substr(0, host_and_pid().rfind(' '));
+        std::string gone;
+        try {
+            for (int r = 0; r < size(); ++r) {
+                if (r == rank()) continue;
+                std::vector<uint8_t> v = store_->get(arrived_key(r));
+                std::string there(v.begin(), v.end());
+                size_t space = there.rfind(' ');
+                if (space == std::string::npos || there.substr(0, space) != here) continue;
+                long pid = std::atol(there.c_str() + space + 1);
+                if (pid > 0 && ::kill(pid_t(pid), 0) != 0 && errno == ESRCH)
+                    gone += (gone.empty() ? "rank " : ", rank ") + std::to_string(r) + " (pid " + std::to_string(pid) + ")";
+            }
+        } catch (const std::exception&) {
+        }
+        return gone.empty() ? "a rank" : gone;
     }
 
     static std::string first_line(const std::string& text) {
@@ -209,9 +244,10 @@ c10::intrusive_ptr<c10d::Store> rendezvous(const Placement& p, const CollectiveO
     if (!p.store_prefix.empty()) store = c10::make_intrusive<c10d::PrefixStore>(p.store_prefix, store);
     // Every rank says it came, and waits for the others: those missing are named.
     std::vector<std::string> keys;
-    for (int r = 0; r < p.size; ++r) keys.push_back("imgpipe/arrived/" + std::to_string(r));
+    for (int r = 0; r < p.size; ++r) keys.push_back(arrived_key(r));
     try {
-        store->set(keys[size_t(p.rank)], std::vector<uint8_t>{1});
+        std::string me = host_and_pid();  // for naming this rank if it goes without a word
+        store->set(keys[size_t(p.rank)], std::vector<uint8_t>(me.begin(), me.end()));
         store->wait(keys, millis(o.connect_timeout));
     } catch (const std::exception&) {
         std::string missing;

@@ -150,6 +150,7 @@ BatchFeed::BatchFeed(const std::string& path, const FeedOptions& options) : o_(o
                 has_pending_ = true;
                 pending_began_ = began;
                 first_rows_ = pending_.samples();
+                declared_epochs_ = pending_.meta_int("epochs", -1);
             } else {
                 throw DataError(name_, "the " + o_.role + " stream is empty");
             }
@@ -197,6 +198,8 @@ void BatchFeed::index_file() {
         if (data_size > size - offset - 8 - n)
             throw DataError(where, "truncated frame (data: " + std::to_string(size - offset - 8 - n) + " of " +
                                        std::to_string(data_size) + " bytes)");
+        content_.add(header.data(), header.size());
+        if (index_.empty()) declared_epochs_ = frame.meta_int("epochs", -1);
         if (ledger.add(frame, where)) epochs_.push_back(index_.size());
         note_skipped_upstream(ledger.skipped_in_frame());
         index_.push_back({offset, 8 + n + data_size, frame.samples()});
@@ -207,6 +210,13 @@ void BatchFeed::index_file() {
     for (const Entry& e : index_) rows += e.rows;
     if (rows == 0) throw DataError(name_, "the " + o_.role + " stream holds no samples");
     first_rows_ = index_[0].rows;
+    // The first and last frames' data too: frames without paths (a stream written by
+    // a script) can have equal headers and different pixels.
+    for (size_t i : {size_t(0), index_.size() - 1}) {
+        buffer_.resize(index_[i].size);
+        read_exactly(fd_, buffer_.data(), buffer_.size(), index_[i].offset, name_);
+        content_.add(buffer_.data(), buffer_.size());
+    }
 }
 
 void BatchFeed::begin_epoch(int64_t epoch) {
@@ -228,16 +238,7 @@ void BatchFeed::share(int rank, int ranks, bool drop_remainder) {
     drop_remainder_ = drop_remainder;
 }
 
-uint32_t BatchFeed::fingerprint() const {
-    if (!seekable_) return 0;
-    Digest d;
-    for (const Entry& e : index_) {
-        d.add(&e.size, sizeof e.size);
-        d.add(&e.rows, sizeof e.rows);
-    }
-    d.add(epochs_.data(), epochs_.size() * sizeof epochs_[0]);
-    return d.value();
-}
+uint32_t BatchFeed::fingerprint() const { return seekable_ ? content_.value() : 0; }
 
 std::pair<size_t, size_t> BatchFeed::file_epoch() const {
     size_t e = size_t(epoch_ - 1) % epochs_.size();

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cli/io.hpp"
+#include "nn/collective.hpp"
 #include "stream/frame.hpp"
 
 namespace imgpipe::nn {
@@ -38,8 +39,10 @@ public:
     // DistributedSampler interleaves indices; with `drop_remainder` every rank
     // gets the same count (the last pass % ranks frames wait for a later pass).
     void share(int rank, int ranks, bool drop_remainder);
-    // A file's frame layout (sizes and rows of every frame) hashed to 20 bits,
-    // from 1: ranks compare it to see whether they read the same file; 0 for a pipe.
+    // A file's content (every frame's header, which holds its samples' paths, and
+    // the first and last frames' bytes) hashed to 20 bits, from 1: ranks compare it
+    // to see whether they read the same data (one file, or copies of it) or each
+    // its own (shards of equal size differ in their paths); 0 for a pipe.
     uint32_t fingerprint() const;
     // Starts epoch `epoch` (1-based).
     void begin_epoch(int64_t epoch);
@@ -51,6 +54,11 @@ public:
     bool seekable() const { return seekable_; }
     // Epochs in a file (its "epoch" metadata); 0 for a pipe.
     int64_t file_epochs() const { return int64_t(epochs_.size()); }
+    // The epochs its producer writes in all, from the first frame's "epochs"
+    // (imgprep --epochs; 0: no end), or -1 when the stream does not say.
+    int64_t declared_epochs() const { return declared_epochs_; }
+    // True when a pipe holds a frame after the epoch last read (more epochs follow).
+    bool more_after_epoch() const { return !seekable_ && has_pending_; }
     // Batches in this epoch when known (progress bar total), else 0.
     int64_t steps_hint() const;
     int64_t samples_in_first_frame() const { return first_rows_; }
@@ -58,6 +66,7 @@ public:
     bool regrouped() const { return regrouped_; }
     int64_t batch_size() const { return o_.batch_size; }
     std::string name() const { return name_; }
+    const std::string& role() const { return o_.role; }  // "training", "validation"
     std::string where() const;  // "file: frame N"
 
 private:
@@ -73,7 +82,7 @@ private:
     int64_t epoch_ = 0, produced_ = 0, delivered_ = 0;
     int rank_ = 0, ranks_ = 1;
     bool drop_remainder_ = false;
-    int64_t first_rows_ = 0;
+    int64_t first_rows_ = 0, declared_epochs_ = -1;
     // regular files
     int fd_ = -1;
     struct Entry { uint64_t offset, size; int64_t rows; };
@@ -85,6 +94,7 @@ private:
     int64_t pass_ = 0;
     int64_t frame_number_ = 0;
     std::vector<uint8_t> buffer_;
+    Digest content_;
     // streams
     std::unique_ptr<Input> in_;
     std::shared_ptr<struct ReadAhead> ahead_;  // a thread that drains the pipe while we train

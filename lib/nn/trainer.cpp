@@ -13,6 +13,10 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <set>
+#include <sstream>
+#include <type_traits>
+#include <variant>
 
 #include "cli/app.hpp"
 #include "cli/error.hpp"
@@ -65,6 +69,109 @@ CallbackOptions callback_options(const TrainOptions& o) {
     return c;
 }
 
+// The settings of a run, recorded in its model files' state ("run") so that
+// --resume continues that run: the epochs' target, the validation stream, the
+// data order, the outputs and the callbacks, by the options that set them.
+using Setting = std::variant<int64_t*, uint64_t*, double*, bool*, std::string*>;
+std::vector<std::pair<std::string, Setting>> run_settings(TrainOptions& o) {
+    return {{"--epochs", &o.epochs},
+            {"--val", &o.val},
+            {"--steps-per-epoch", &o.steps_per_epoch},
+            {"--validation-steps", &o.validation_steps},
+            {"--batch-size", &o.batch_size},
+            {"--shuffle", &o.shuffle},
+            {"--seed", &o.seed},
+            {"--output", &o.output},
+            {"--checkpoint-dir", &o.checkpoint_dir},
+            {"--keep", &o.keep_checkpoints},
+            {"--history", &o.history},
+            {"--monitor", &o.monitor},
+            {"--early-stopping", &o.early_stopping},
+            {"--min-delta", &o.min_delta},
+            {"--reduce-lr-on-plateau", &o.reduce_lr},
+            {"--lr-factor", &o.lr_factor},
+            {"--lr-patience", &o.lr_patience},
+            {"--min-lr", &o.min_lr}};
+}
+
+ordered record_run(TrainOptions o) {  // a copy: run_settings points into it
+    ordered run = ordered::object();
+    for (auto& [flag, setting] : run_settings(o)) std::visit([&, f = flag](auto* v) { run[f] = *v; }, setting);
+    return run;
+}
+
+// A setting as a command line says it: "--shuffle", "no --val", "--epochs 6".
+template <class T>
+std::string spoken(const std::string& flag, const T& value) {
+    if constexpr (std::is_same_v<T, bool>) return value ? flag : "no " + flag;
+    else if constexpr (std::is_same_v<T, std::string>) return value.empty() ? "no " + flag : flag + " " + value;
+    else {
+        std::ostringstream text;
+        text << flag << " " << value;
+        return text.str();
+    }
+}
+
+// --resume: every setting the command line does not give is the recorded
+// run's (`kept` lists those that differ from the defaults); one it gives that
+// differs from the run's is listed in `changed`.
+void continue_run(TrainOptions& o, const ordered& run, std::vector<std::string>& kept, std::vector<std::string>& changed) {
+    for (auto& [flag, setting] : run_settings(o)) {
+        if (!run.contains(flag)) continue;
+        std::visit(
+            [&, f = flag](auto* v) {
+                using T = std::decay_t<decltype(*v)>;
+                T recorded;
+                try {
+                    recorded = run[f].template get<T>();
+                } catch (const nlohmann::json::exception&) {
+                    return;  // a file written by another version: the command line's
+                }
+                if (recorded == *v) return;
+                if (o.given.count(f)) changed.push_back(spoken(f, *v) + " (the run had " + spoken(f, recorded) + ")");
+                else {
+                    *v = recorded;
+                    kept.push_back(spoken(f, recorded));
+                }
+            },
+            setting);
+    }
+}
+
+std::string joined(const std::vector<std::string>& parts) {
+    std::string text;
+    for (const std::string& p : parts) text += (text.empty() ? "" : ", ") + p;
+    return text;
+}
+
+// Whether an epoch comes sorted by class (imglist lists class by class; only
+// a shuffle mixes them): several classes, each in long runs, so that most
+// steps see one class and the model forgets the others between them.
+struct ClassRuns {
+    int64_t samples = 0, runs = 0, batches = 0;
+    int32_t last = 0;
+    std::set<int32_t> classes;
+
+    void add(const Frame& batch) {
+        const Tensor* y = batch.find("y");
+        if (!y || y->dtype != DType::I32 || y->shape.size() != 1) return;
+        const int32_t* v = y->values<int32_t>();
+        for (int64_t i = 0; i < y->shape[0]; ++i, ++samples) {
+            if (samples == 0 || v[i] != last) ++runs;
+            last = v[i];
+            classes.insert(v[i]);
+        }
+        ++batches;
+    }
+    // Runs at least half a batch long on average (a shuffled epoch's are about
+    // C/(C-1) samples), and at least 4.
+    bool sorted() const {
+        if (classes.size() < 2 || batches < 2 || samples < 32) return false;
+        double run = double(samples) / double(runs), batch = double(samples) / double(batches);
+        return run >= std::max(4.0, batch / 2);
+    }
+};
+
 // The next batch of a feed; false at the end of the epoch, and when a signal
 // has come: the step in progress finished, no other begins. A stream that
 // failed because Ctrl-C also ended its producer is an interruption, not bad data.
@@ -83,6 +190,7 @@ struct EpochResult {
     int64_t steps = 0, samples = 0;
     double seconds = 0;
     Scores scores, val_scores;
+    ClassRuns order;  // the training batches' labels, in order
 };
 
 // Keras' fit loop over one model and its feeds.
@@ -96,12 +204,17 @@ private:
     void warn(const std::string& text) {
         std::cerr << stderr_line_start() + tool_ + ": " + text + "\n" << std::flush;  // clears a bar drawn in place
     }
+    void resume(const ordered& saved);
     void open_feeds();
+    void settle_pipe_epochs();
+    void report_unread(bool stopped_early);
+    void finish_resume();
     void share(BatchFeed& feed, bool drop_remainder);
     bool agree(bool have_batch, int64_t samples, BatchFeed& feed, int64_t epoch);
     std::vector<double> add_up(Scores& scores, std::vector<double> more);
     void check_same_weights(int64_t epoch);
-    void check_same_options();
+    std::vector<std::pair<std::string, double>> settings() const;
+    void check_same_options(const std::vector<std::pair<std::string, double>>& mine);
     int stop_signal() const { return interrupt_signal() ? interrupt_signal() : agreed_signal_; }
     // This rank's signal as two counts (SIGINT, SIGTERM) to add up over the
     // ranks, and back from the sums at v[at], v[at + 1].
@@ -134,6 +247,7 @@ private:
     std::vector<std::string> score_names_;
     Progress progress_;
     int64_t done_ = 0;  // epochs the model had trained when this run began
+    bool complete_ = false;  // a resumed run that had nothing left to do
     ordered history_ = ordered::array();
     Callbacks callbacks_;
     std::unique_ptr<BatchFeed> train_, val_;
@@ -156,11 +270,21 @@ Fit::Fit(Model& model, const TrainOptions& options, const std::string& tool, Col
       callbacks_(callback_options(options)) {
     score_names_ = {"loss"};
     for (const std::string& m : model_.metric_names()) score_names_.push_back(m);
+
+    // Where training resumes from (a fresh model has "{}"), and with which settings.
+    ordered saved = ordered::parse(model_.state_json(), nullptr, false);
+    if (!saved.is_object()) saved = ordered::object();
+    done_ = saved.value("epoch", int64_t(0));
+    if (!o_.resumed_from.empty()) resume(saved);
+    callbacks_ = Callbacks(callback_options(o_));
+    if (saved.contains("history") && saved["history"].is_array()) history_ = saved["history"];
+    if (saved.contains("callbacks")) callbacks_.restore(saved["callbacks"]);
     if (!writer_) {  // every rank decides as rank 0 does (callbacks); only rank 0 writes
         o_.output.clear();
         o_.checkpoint_dir.clear();
         o_.history.clear();
     }
+    if (complete_) return;
     // A scheduled rate cannot be set (Keras refuses it too): say so before training, not when it first would be.
     if (o_.reduce_lr) model_.set_learning_rate(model_.learning_rate());
     if (!o_.output.empty()) check_writable_dir(directory_of(o_.output), o_.output);
@@ -168,13 +292,6 @@ Fit::Fit(Model& model, const TrainOptions& options, const std::string& tool, Col
         make_directories(o_.checkpoint_dir);
         check_writable_dir(o_.checkpoint_dir, o_.checkpoint_dir);
     }
-
-    // Where training resumes from (a fresh model has "{}").
-    ordered saved = ordered::parse(model_.state_json(), nullptr, false);
-    if (!saved.is_object()) saved = ordered::object();
-    done_ = saved.value("epoch", int64_t(0));
-    if (saved.contains("history") && saved["history"].is_array()) history_ = saved["history"];
-    if (saved.contains("callbacks")) callbacks_.restore(saved["callbacks"]);
     {  // a misspelt --monitor fails now, not after the first epoch
         std::vector<std::string> names = {"loss"};
         for (const std::string& m : model_.metric_names()) names.push_back(m);
@@ -184,13 +301,32 @@ Fit::Fit(Model& model, const TrainOptions& options, const std::string& tool, Col
         callbacks_.check_monitor(names);
     }
 
-    check_same_options();
+    check_same_options(settings());  // before the feeds: a validation feed's opening is collective too
     open_feeds();
+    check_same_options({{"the epochs the streams decided", double(o_.epochs)}});
     open_history();
     if (writer_ && o_.output.empty() && o_.checkpoint_dir.empty())
         warn("no -o FILE or --checkpoint-dir: the trained model will not be saved");
     boundary_epoch_ = done_;
     rescue_path_ = !o_.checkpoint_dir.empty() ? o_.checkpoint_dir + "/interrupted.model" : o_.output;
+}
+
+// --resume continues the run the model file records, not a new one: the
+// settings the command line does not give again are that run's, and those it
+// changes are named. A run already complete has nothing to do.
+void Fit::resume(const ordered& saved) {
+    ordered run = saved.contains("run") && saved["run"].is_object() ? saved["run"] : ordered::object();
+    if (!run.contains("--epochs") && saved.contains("epochs")) run["--epochs"] = saved["epochs"];  // files before "run"
+    std::vector<std::string> kept, changed;
+    continue_run(o_, run, kept, changed);
+    std::string name = o_.resumed_from;
+    if (done_ >= o_.epochs) {
+        complete_ = true;
+        return;
+    }
+    note(name + ": resuming at epoch " + std::to_string(done_ + 1) + " of " + std::to_string(o_.epochs) +
+         (kept.empty() ? "" : ", with the run's " + joined(kept)));
+    if (!changed.empty()) note(name + ": changed from the run: " + joined(changed));
 }
 
 void Fit::open_feeds() {
@@ -209,7 +345,7 @@ void Fit::open_feeds() {
     // A file written with imgprep --epochs N holds N epochs: training epoch k
     // reads the file's epoch k, as a pipe would deliver it.
     if (int64_t file_epochs = train.file_epochs(); file_epochs > 1 && o_.steps_per_epoch == 0) {
-        if (!o_.epochs_given) {
+        if (!o_.given.count("--epochs")) {
             o_.epochs = file_epochs;
             note(train.name() + " holds " + std::to_string(file_epochs) + " epochs: training " +
                  std::to_string(file_epochs) + " epochs, one of them each (--epochs)");
@@ -230,17 +366,59 @@ void Fit::open_feeds() {
         val_ = std::make_unique<BatchFeed>(o_.val, vo);
         share(*val_, false);
     }
+    settle_pipe_epochs();
 }
 
-// With more than one rank: a file every rank reads (the same frames, by their
-// fingerprint) is shared, each rank taking its interleaved part; files that
-// differ, and pipes, are each rank's own part already.
+// A pipe is read once: each epoch trained takes one of its epochs, and its
+// first frame says how many it carries ("epochs", imgprep --epochs). So that
+// is the run's length unless --epochs says otherwise, and an --epochs that
+// disagrees is refused before any training: epochs never go unread in silence
+// (nor does a run stop short when the pipe ends). Streams that do not say are
+// checked when the run ends (Fit::run).
+void Fit::settle_pipe_epochs() {
+    if (o_.steps_per_epoch > 0) return;  // epochs are counted in steps, not the stream's
+    const bool chosen = o_.given.count("--epochs") || !o_.resumed_from.empty();
+    auto refuse = [&](const BatchFeed& feed, int64_t carried, const std::string& what) {
+        throw UsageError(feed.name() + " carries " + std::to_string(carried) + " epochs (imgprep --epochs " +
+                         std::to_string(carried) + ") and this run " + what + " " + std::to_string(o_.epochs - done_) +
+                         (done_ > 0 ? " (epochs " + std::to_string(done_ + 1) + " to " + std::to_string(o_.epochs) + ")"
+                                    : " (--epochs " + std::to_string(o_.epochs) + ")") +
+                         ": a pipe is read once, so its epochs must be the run's (leave --epochs out, make the "
+                         "producer write as many, or use a file)");
+    };
+    BatchFeed& train = *train_;
+    if (!train.seekable()) {
+        int64_t carried = train.declared_epochs();
+        if (carried > 0 && !chosen) {
+            o_.epochs = done_ + carried;
+            if (carried > 1)
+                note(train.name() + " carries " + std::to_string(carried) + " epochs: training " +
+                     std::to_string(carried) + " epochs, one of them each (--epochs)");
+        } else if (carried > 0 && carried != o_.epochs - done_) {
+            refuse(train, carried, "trains");
+        } else if (carried == 0 && !chosen) {
+            note(train.name() + " has no end (imgprep --epochs 0): training 1 epoch (--epochs N for more)");
+        }
+    }
+    if (val_ && !val_->seekable() && o_.validation_steps == 0) {
+        int64_t carried = val_->declared_epochs();
+        if (carried > 0 && carried != o_.epochs - done_) refuse(*val_, carried, "validates");
+    }
+}
+
+// With more than one rank: a file every rank reads (the same content, by its
+// fingerprint: one file, or copies of it) is shared, each rank taking its
+// interleaved part; files that differ (shards, even of equal size), and pipes,
+// are each rank's own part already.
 void Fit::share(BatchFeed& feed, bool drop_remainder) {
     if (world_.size() == 1) return;
     if (world_.same_everywhere(feed.fingerprint())) {  // every rank asks: a collective operation
         feed.share(world_.rank(), world_.size(), drop_remainder);
         note(feed.name() + ": shared by " + std::to_string(world_.size()) + " ranks (rank 0 reads its frames 1, " +
              std::to_string(1 + world_.size()) + ", " + std::to_string(1 + 2 * world_.size()) + ", ...)");
+    } else {
+        note(feed.name() + ": each rank reads all of its own " + (feed.seekable() ? "file" : "stream") +
+             " (the ranks' " + feed.role() + " data differ)");
     }
 }
 
@@ -280,17 +458,39 @@ void Fit::check_same_weights(int64_t epoch) {
 
 // Every rank must run the same steps, validations and collective operations
 // in the same order: ranks started with different options (one with --val,
-// another without) would pair unrelated operations. Checked before any.
-void Fit::check_same_options() {
+// another without) would pair unrelated operations. Checked before any; the
+// first setting that differs is named with every rank's value.
+std::vector<std::pair<std::string, double>> Fit::settings() const {
+    return {{"the resumed model's epochs done", double(done_)},
+            {"--epochs", double(o_.epochs)},
+            {"--steps-per-epoch", double(o_.steps_per_epoch)},
+            {"--validation-steps", double(o_.validation_steps)},
+            {"--val", o_.val.empty() ? 0.0 : 1.0},
+            {"--batch-size", double(o_.batch_size)},
+            {"--shuffle", o_.shuffle ? 1.0 : 0.0}};
+}
+
+void Fit::check_same_options(const std::vector<std::pair<std::string, double>>& mine) {
     if (world_.size() == 1) return;
-    std::string what = std::to_string(done_) + " " + std::to_string(o_.epochs) + " " + std::to_string(o_.epochs_given) +
-                       " " + std::to_string(o_.steps_per_epoch) + " " + std::to_string(o_.validation_steps) + " " +
-                       std::to_string(!o_.val.empty()) + " " + std::to_string(o_.batch_size) + " " + std::to_string(o_.shuffle);
-    Digest d;
-    d.add(what.data(), what.size());
-    if (!world_.same_everywhere(d.value()))
-        throw UsageError("the ranks were started with different options or models: --epochs, --steps-per-epoch, "
-                         "--validation-steps, --val, --batch-size, --shuffle and the resumed epoch must be the same on every rank");
+    const size_t k = mine.size(), ranks = size_t(world_.size());
+    std::vector<double> all(k * ranks, 0.0);  // every rank's values, in its own slots
+    for (size_t i = 0; i < k; ++i) all[size_t(world_.rank()) * k + i] = mine[i].second;
+    world_.sum(all);
+    for (size_t i = 0; i < k; ++i) {
+        std::string values;
+        bool differ = false;
+        for (size_t r = 0; r < ranks; ++r) {
+            double v = all[r * k + i];
+            differ = differ || v != all[i];
+            bool flag = mine[i].first == "--val" || mine[i].first == "--shuffle";
+            values += (r ? ", " : "") + (flag ? std::string(v ? "given" : "not given") : std::to_string(int64_t(v))) +
+                      " on rank " + std::to_string(r);
+        }
+        if (differ)
+            throw UsageError("the ranks were started with different settings: " + mine[i].first + " is " + values +
+                             " (every rank must train the same epochs and steps, with the same --val, --batch-size "
+                             "and --shuffle)");
+    }
 }
 
 // Adds up scores, and further counts (`more`, returned summed), over the ranks.
@@ -313,7 +513,7 @@ void Fit::open_history() {
 // The model file's "state": where --resume continues.
 std::string Fit::state(int64_t epochs_done, bool interrupted) const {
     ordered s = {{"epoch", epochs_done}, {"epochs", o_.epochs}, {"interrupted", interrupted},
-                 {"callbacks", callbacks_.state()}, {"history", history_}};
+                 {"callbacks", callbacks_.state()}, {"history", history_}, {"run", record_run(o_)}};
     return s.dump();
 }
 
@@ -356,6 +556,7 @@ bool Fit::train_epoch(int64_t epoch, EpochResult& r) {
         align_classes(batch, model_.classes(), train.where());
         model_.check_batch(batch, train.where(), true);
         model_.train_batch(batch, r.scores);
+        r.order.add(batch);
         r.samples += batch.samples();
         double loss = r.scores.mean("loss");
         if (!std::isfinite(loss))
@@ -450,10 +651,41 @@ void Fit::act(int64_t epoch, const EpochActions& a) {
     if (a.delete_epoch_file) ::unlink((o_.checkpoint_dir + "/" + epoch_file_name(*a.delete_epoch_file)).c_str());
 }
 
+// What a pipe held beyond the epochs trained is said (never dropped in
+// silence): the rest of the run's epochs after an early stop, or epochs that a
+// stream which does not count its epochs carried beyond --epochs.
+void Fit::report_unread(bool stopped_early) {
+    for (BatchFeed* feed : {train_.get(), val_.get()}) {
+        if (!feed || feed->seekable() || !writer_) continue;
+        if (stopped_early && (feed->more_after_epoch() || !feed->ended()))
+            note(feed->name() + ": the rest of the stream is left unread (the run stopped early): its producer ends "
+                                "with SIGPIPE, status 141 in a pipefail pipeline");
+        else if (feed->more_after_epoch() && feed->declared_epochs() < 0)
+            warn(feed->name() + ": the stream carries more than the " + std::to_string(o_.epochs - done_) +
+                 " epochs trained (its frames do not say how many: not imgprep's); the rest is left unread");
+    }
+}
+
+// After a resumed run completed, the checkpoint folder's interrupted.model it
+// came from no longer holds the current model: removed, so that it does not
+// look like one.
+void Fit::finish_resume() {
+    if (!writer_ || o_.resumed_from.empty() || o_.checkpoint_dir.empty()) return;
+    std::string rescue = o_.checkpoint_dir + "/interrupted.model";
+    struct stat a {}, b {};
+    if (::stat(o_.resumed_from.c_str(), &a) != 0 || ::stat(rescue.c_str(), &b) != 0) return;
+    if (a.st_dev != b.st_dev || a.st_ino != b.st_ino) return;
+    if (::unlink(rescue.c_str()) == 0)
+        note("removed " + rescue + ": the run it held is complete" +
+             (o_.output.empty() ? " (the last epoch is in " + o_.checkpoint_dir + ")" : " (in " + o_.output + ")"));
+}
+
 int Fit::run() {
-    if (done_ >= o_.epochs)
-        note("the model has already trained " + std::to_string(done_) + " epochs (--epochs " +
-             std::to_string(o_.epochs) + ")");
+    if (complete_) {
+        note(o_.resumed_from + ": its run is complete (" + std::to_string(done_) + " of " + std::to_string(o_.epochs) +
+             " epochs): nothing to do, nothing written (--epochs N above " + std::to_string(done_) + " trains on)");
+        return kOk;
+    }
     bool stop = false;
     for (int64_t epoch = done_ + 1; epoch <= o_.epochs && !stop; ++epoch) try {
         take_boundary(epoch);
@@ -461,6 +693,13 @@ int Fit::run() {
         EpochResult r;
         if (!train_epoch(epoch, r) || (val_ && !validate(epoch, r))) return interrupted(epoch, r.steps);
         Logs logs = log_epoch(epoch, r);
+        if (epoch == done_ + 1 && writer_ && r.order.sorted())
+            warn(train_->name() + ": epoch " + std::to_string(epoch) + " came sorted by class (" +
+                 std::to_string(r.order.classes.size()) + " classes in runs of " +
+                 std::to_string(r.order.samples / r.order.runs) + " samples on average, batches of " +
+                 std::to_string(r.order.samples / r.order.batches) + "): each step sees one class and the model "
+                 "forgets the others; shuffle the list (imgprep --shuffle; nntrain --shuffle only reorders a "
+                 "file's frames)");
         check_same_weights(epoch);
         EpochActions actions = callbacks_.on_epoch_end(epoch, logs);
         act(epoch, actions);
@@ -473,7 +712,8 @@ int Fit::run() {
         if (writer_ && epoch - 1 > done_) warn(save_boundary());  // the boundary was taken as this epoch began
         throw;
     }
-    if (!o_.output.empty() && done_ >= o_.epochs) model_.save(o_.output, state(done_, false));
+    report_unread(stop);
+    finish_resume();
     if (world_.size() > 1 && steps_ > 0) {
         char text[160];
         std::snprintf(text, sizeof text, "averaging gradients over %d ranks took %.2f ms a step, %.1f%% of the training time",

@@ -4,6 +4,7 @@
 // learning-rate reduction on plateaus).
 #pragma once
 #include <cstdint>
+#include <set>
 #include <string>
 
 #include "nn/collective.hpp"
@@ -15,7 +16,11 @@ struct TrainOptions {
     std::string train = "-";  // file, FIFO or "-"
     std::string val;          // optional
     int64_t epochs = 1;
-    bool epochs_given = true;  // false: a file's own epoch count decides
+    // The options given on the command line, by their long names ("--epochs",
+    // "--val", ...): a resumed run takes its recorded value for each option not
+    // given, and a stream's own epoch count decides when "--epochs" is not given.
+    std::set<std::string> given = {"--epochs"};
+    std::string resumed_from;  // --resume FILE
     int64_t steps_per_epoch = 0, validation_steps = 0;
     int64_t batch_size = 0;   // unbatched streams only (default 32)
     bool shuffle = false;     // frame order of a training file, per pass

@@ -156,7 +156,7 @@ pid1=$!
 run nntrain -m cnn.json long.bs --epochs 100 -j 1 --rank 0 --world-size 2 --master 127.0.0.1:$port --checkpoint-dir ck
 wait $pid1 2>/dev/null
 check_status "a rank killed: the other exits 69" 69
-check_err "a rank killed: said so" "a rank ended without a word (killed, or out of memory?)"
+check_err "a rank killed: named" "rank 1 ended without a word (killed, or out of memory?)"
 check "a rank killed: rank 0 saves the last complete epoch" '[ -e ck/interrupted.model ]'
 check_err "a rank killed: and says where" "saved to ck/interrupted.model; continue with --resume ck/interrupted.model"
 
@@ -211,7 +211,36 @@ run nntrain -m cnn.json t64.bs -j 1 --rank 0 --world-size 2 --master 127.0.0.1:$
 wait $pid1; status1=$?
 check_status "ranks with different options: 64" 64
 check "ranks with different options: rank 1 too" '[ "$status1" -eq 64 ]'
-check_err "ranks with different options: said" "the ranks were started with different options or models"
+check_err "ranks with different options: the one that differs, with each rank's value" "the ranks were started with different settings: --val is not given on rank 0, given on rank 1"
+port=$(free_port)
+nntrain -m cnn.json t64.bs --epochs 3 -j 1 --rank 1 --world-size 2 --master 127.0.0.1:$port 2> "$T/err1" &
+pid1=$!
+run nntrain -m cnn.json t64.bs --epochs 2 -j 1 --rank 0 --world-size 2 --master 127.0.0.1:$port -o differ.model
+wait $pid1; status1=$?
+check_err "ranks with different --epochs: both values" "--epochs is 2 on rank 0, 3 on rank 1"
+check "ranks with different --epochs: rank 1 says it too" 'grep -q -- "--epochs is 2 on rank 0, 3 on rank 1" "$T/err1"'
+
+# Each rank its own shard, files of the same size and frame layout (imgprep
+# --shard K/2, batches of 10): told apart by their content, so every rank reads
+# all of its own (200 samples an epoch), never half of each as if shared.
+$FM --offset 1000 --count 100 --batch 10 > shard1.bs
+$FM --offset 1100 --count 100 --batch 10 > shard2.bs
+check "equal shards: the same size, the same frame sizes" '[ "$(wc -c < shard1.bs)" -eq "$(wc -c < shard2.bs)" ]'
+port=$(free_port)
+nntrain -m cnn.json shard2.bs -j 1 --rank 1 --world-size 2 --master 127.0.0.1:$port 2> "$T/err1" &
+pid1=$!
+run nntrain -m cnn.json shard1.bs -j 1 --rank 0 --world-size 2 --master 127.0.0.1:$port -o shards.model
+wait $pid1; status1=$?
+check "equal shards: both ranks exit 0" '[ "$status" -eq 0 ] && [ "$status1" -eq 0 ]'
+check_err "equal shards: each rank reads all of its own" "shard1.bs: each rank reads all of its own file (the ranks' training data differ)"
+check_err "equal shards: 10 steps an epoch (200 samples), not 5" "Epoch 1/1 - 10 steps"
+check "equal shards: not read as one shared file" '! grep -q "shared by" "$T/err"'
+port=$(free_port)
+nneval -m shards.model shard2.bs -j 1 --rank 1 --world-size 2 --master 127.0.0.1:$port 2> "$T/err1" &
+pid1=$!
+run nneval -m shards.model shard1.bs -j 1 --rank 0 --world-size 2 --master 127.0.0.1:$port
+wait $pid1
+check_err "equal shards, nneval: every sample scored" "200 samples in 20 batches on 2 ranks"
 
 # nneval and nnpredict on N ranks: a shared file's batches interleaved (every
 # sample once), or each rank its own stream; rank 0 writes the whole result.
