@@ -21,15 +21,22 @@ _result() {  # _result pass|fail NAME [DETAIL]
 }
 SUITE=$(basename "$0" .sh)
 
+# run's status also goes to a file, which the next check takes: `producer | run CMD`
+# runs CMD in a subshell, whose variables are lost, and a check must not read the
+# status of the run before.
 run() {
     "$@" > "$T/out" 2> "$T/err"
     status=$?
+    echo "$status" > "$T/status"
 }
+_status() { if [ -s "$T/status" ]; then status=$(cat "$T/status"); rm -f "$T/status"; fi; }
 check() {
+    _status
     name=$1; shift
     if eval "$@"; then _result pass "$name"; else _result fail "$name" "$*"; fi
 }
 check_status() {
+    _status
     if [ "$status" -eq "$2" ]; then _result pass "$1"; else _result fail "$1" "exit $status, expected $2"; fi
 }
 check_err() {

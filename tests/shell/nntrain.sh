@@ -185,6 +185,61 @@ check "from its last whole epoch" 'grep -q "Epoch $target/$target" "$T/err" && !
 # The checkpoint is the last epoch boundary, so the resumed run is the uninterrupted one, bit for bit.
 check "an interrupted and resumed run equals the uninterrupted one" '[ "$(nntrain -q -j1 --seed 1 -m cnn.json --epochs $target -o straight.model train.bs; weight_diff after.model straight.model)" = 0.0 ]'
 
+check "a completed resume removes the interrupted.model it came from" '[ ! -e sk/interrupted.model ] && grep -q "removed sk/interrupted.model: the run it held is complete (in after.model)" "$T/err"'
+
+# --resume continues the recorded run: its target epochs, validation, shuffle,
+# seed and checkpoints, unless the command line changes one (then named).
+nntrain -q -j1 --seed 7 -m cnn.json --epochs 4 --val val.bs --shuffle --checkpoint-dir rk -o full.model train.bs
+run nntrain -j1 --resume rk/epoch-002.model -o res.model train.bs
+check_status "resume with no settings: the recorded run goes on" 0
+check_err "resume: says what it continues" "rk/epoch-002.model: resuming at epoch 3 of 4, with the run's --epochs 4, --val val.bs, --shuffle, --seed 7, --checkpoint-dir rk"
+check_err "resume: names what the command line changes" "rk/epoch-002.model: changed from the run: --output res.model (the run had --output full.model)"
+check_err "resume: validates as the run did" "Epoch 4/4 - 16 steps"
+check_err "resume: the monitored value is still val_loss" "val_loss: "
+check "resume: the same weights as the run that was not stopped" '[ "$(weight_diff res.model full.model)" = 0.0 ]'
+run nntrain -j1 --resume rk/epoch-002.model --epochs 3 -o three.model train.bs
+check_err "resume: a changed target is named" "changed from the run: --epochs 3 (the run had --epochs 4), --output three.model (the run had --output full.model)"
+check_err "resume: and followed" "Epoch 3/3"
+run nntrain -j1 --resume full.model -o again.model train.bs
+check_status "resuming a complete run: 0" 0
+check_err "resuming a complete run: says there is nothing to do" "full.model: its run is complete (4 of 4 epochs): nothing to do, nothing written"
+check "resuming a complete run: writes nothing" '[ ! -e again.model ] && ! grep -q Epoch "$T/err"'
+
+# A pipe's epochs (imgprep --epochs N writes "epochs" in every frame): the run
+# trains them all by default, and an --epochs that disagrees is refused before
+# any training, never read and dropped in silence.
+"$ROOT/examples/fashion-mnist/export" fmpng --limit 200 > /dev/null
+imglist -q fmpng/train > fm.list
+prep() { imgprep -q --size 28x28 --color grayscale "$@" fm.list | batchpack -q -b 32; }
+prep --epochs 3 --shuffle --seed 1 | run nntrain -j1 -m cnn.json -o pipe3.model
+check_status "a pipe of 3 epochs: exits 0" 0
+check_err "a pipe of 3 epochs: trains 3" "stdin carries 3 epochs: training 3 epochs, one of them each (--epochs)"
+check "a pipe of 3 epochs: the model holds 3" '[ "$(meta pipe3.model state | py -c "import json,sys; print(json.load(sys.stdin)[\"epoch\"])")" = 3 ]'
+prep --epochs 3 --shuffle --seed 1 > three.bs
+run nntrain -q -j1 -m cnn.json -o file3.model three.bs
+check "a pipe trains as its file does" '[ "$(weight_diff pipe3.model file3.model)" = 0.0 ]'
+prep --epochs 3 --shuffle | run nntrain -j1 -m cnn.json --epochs 1 -o short.model
+check_status "a pipe of 3 epochs, --epochs 1: refused" 64
+check_err "a pipe of 3 epochs, --epochs 1: says why" "stdin carries 3 epochs (imgprep --epochs 3) and this run trains 1 (--epochs 1): a pipe is read once"
+check "a pipe of 3 epochs, --epochs 1: nothing trained, nothing written" '! grep -q Epoch "$T/err" && [ ! -e short.model ]'
+prep --epochs 2 --shuffle | run nntrain -j1 -m cnn.json --epochs 3
+check_status "a pipe of 2 epochs, --epochs 3: refused before training" 64
+prep --epochs 1 --shuffle > one.bs
+prep --epochs 3 --shuffle | run nntrain -j1 -m cnn.json --val one.bs
+check_status "a validation file with a pipe of 3 epochs" 0
+prep --epochs 0 --shuffle | run nntrain -j1 -m cnn.json
+check_status "an endless pipe: one epoch" 0
+check_err "an endless pipe: says so" "stdin has no end (imgprep --epochs 0): training 1 epoch (--epochs N for more)"
+$FM --count 128 --batch 32 --epochs 2 | run nntrain -j1 -m cnn.json
+check_status "a pipe that does not count its epochs, with more than trained: 0" 0
+check_err "a pipe that does not count its epochs: the rest is said" "stdin: the stream carries more than the 1 epochs trained (its frames do not say how many: not imgprep's); the rest is left unread"
+
+# Data sorted by class (imglist lists class by class): warned, with the remedy.
+prep | run nntrain -j1 -m cnn.json
+check_err "class-sorted epoch: warned" "stdin: epoch 1 came sorted by class (10 classes in runs of 20 samples on average, batches of 28): each step sees one class"
+prep --shuffle | run nntrain -j1 -m cnn.json
+check "a shuffled epoch: no warning" '! grep -q "sorted by class" "$T/err"'
+
 # Bad input: each a clear message and its exit status.
 echo '{"input_shape": [28, 28, 1], "layers": [{"type": "Conv2D", "filter": 8, "kernel_size": 3}]}' > typo.json
 run nntrain -m typo.json train.bs

@@ -91,8 +91,14 @@ run nntrain -j1 --seed 1 -m tiny.json --epochs 2 three.bs
 check_err "a different --epochs is warned about" "three.bs holds 3 epochs (imgprep --epochs 3) and --epochs is 2: only the first 2 are used"
 check_err "and follows the file's epochs" "Epoch 2/2 - 5 steps"
 
-# A pipe that ends before --epochs: the complete epochs are saved, then 65.
+# A pipe that says it carries fewer epochs than --epochs: refused before training.
 run sh -c 'imglist -q two | imgprep -q --size 28x28 --color grayscale --epochs 2 | batchpack -q -b 4 | nntrain -j1 --seed 1 -m tiny.json --epochs 3 -o cut.model'
+check_status "a pipe of fewer epochs than --epochs: refused, 64" 64
+check "before training, nothing written" '! grep -q Epoch "$T/err" && [ ! -e cut.model ]'
+# A pipe that ends before --epochs without having said how many it carries (its
+# "epochs" key renamed, as a stream from an older imgprep or a script): the
+# complete epochs are saved, then 65.
+run sh -c 'imglist -q two | imgprep -q --size 28x28 --color grayscale --epochs 2 | batchpack -q -b 4 | sed "s/\"epochs\":\"2\"/\"epochz\":\"2\"/g" | nntrain -j1 --seed 1 -m tiny.json --epochs 3 -o cut.model'
 check_status "a pipe with fewer epochs than --epochs exits 65" 65
 check_err "saying so" "the training stream ended after 2 of 3 epochs"
 check_err "after saving what it trained" "the model as of the end of epoch 2 saved to cut.model"
@@ -149,7 +155,7 @@ frames=$(py "$S" dump tri.bs | wc -l)
 run nntrain -j1 -m three.json --epochs 2 mixed.bs
 check_status "nntrain on a file holding a model file" 65
 check_err "names the frame" "mixed.bs: frame $((frames + 1)): is a model file, not a batch stream"
-run sh -c 'cat mixed.bs | nntrain -j1 -m three.json --epochs 2 -'
+run sh -c 'cat mixed.bs | nntrain -j1 -m three.json -'
 check_status "the same from a pipe" 65
 check_err "with the same message" "stdin: frame $((frames + 1)): is a model file, not a batch stream"
 run nneval -j1 -m tri.model mixed.bs
@@ -179,6 +185,6 @@ check_out "imgprep --batch-size" "batch size: 5"
 imglist -q two | imgprep -q --size 28x28 --color grayscale | batchpack -q -b 4 > two.bs
 nntrain -q -j1 --seed 1 -m tiny.json --epochs 1 -o once.model two.bs
 run nntrain -j1 --resume once.model --epochs 1 -o again.model two.bs
-check_err "'already trained' is prefixed" "nntrain: the model has already trained 1 epochs"
+check_err "'run is complete' is prefixed" "nntrain: once.model: its run is complete (1 of 1 epochs)"
 run nneval -j1 -m once.model two.bs
 check_err "nneval's summary is prefixed" "nneval: 20 samples in 5 batches"
