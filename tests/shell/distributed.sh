@@ -113,6 +113,27 @@ check "uneven pipes: rank 1 exits 0" '[ "$status1" -eq 0 ]'
 check_err "uneven pipes: 3 steps, as the shorter part" "1 - 3 steps"
 check_err "uneven pipes: the longer part's rest is named" "stdin: epoch 1: 5 batches (320 samples) left unused: another rank's part of the epoch ended first"
 
+# Each rank its own pipe of imgprep --shard K/2 --epochs 2: every rank trains
+# the 2 epochs its pipe carries (no --epochs), and refuses an --epochs of 1.
+"$ROOT/examples/fashion-mnist/export" fmpng --limit 100 > /dev/null
+imglist -q fmpng/train > fm.list
+shard_pipe() { imgprep -q --size 28x28 --color grayscale --shard "$1"/2 --epochs 2 --shuffle fm.list | batchpack -q -b 10; }
+for epochs in "" "--epochs 1"; do
+    port=$(free_port)
+    shard_pipe 2 | nntrain -m cnn.json $epochs -j 1 --rank 1 --world-size 2 --master 127.0.0.1:$port 2> "$T/err1" &
+    pid1=$!
+    shard_pipe 1 | run nntrain -m cnn.json $epochs -j 1 --rank 0 --world-size 2 --master 127.0.0.1:$port -o sharded.model
+    wait $pid1; status1=$?
+    if [ -z "$epochs" ]; then
+        check_status "shard pipes of 2 epochs: rank 0 exits 0" 0
+        check "shard pipes of 2 epochs: rank 1 exits 0" '[ "$status1" -eq 0 ]'
+        check_err "shard pipes of 2 epochs: both epochs trained, 5 steps each" "Epoch 2/2 - 5 steps"
+    else
+        check_status "shard pipes of 2 epochs, --epochs 1: refused on rank 0" 64
+        check "shard pipes of 2 epochs, --epochs 1: refused on rank 1" '[ "$status1" -eq 64 ] && grep -q "stdin carries 2 epochs" "$T/err1"'
+    fi
+done
+
 # A real launcher: Open MPI's mpirun (OMPI_COMM_WORLD_* variables; Gloo underneath).
 if command -v mpirun > /dev/null; then
     run nntrain -m cnn.json t128.bs --epochs 1 --seed 3 -j 1 -q -o one.model
