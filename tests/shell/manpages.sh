@@ -28,7 +28,7 @@ for page in "$ROOT"/man/man5/*.5; do
         check "$name has $section" 'grep -q "^\.SH \"*$section" "$page"'
     done
 done
-see_also() { awk '/^\.SH "?SEE ALSO/ { on = 1; next } /^\.SH/ { on = 0 } on' "$1" | sed -n 's/^\.BR \([a-z0-9-]*\) (\([0-9]\)).*/\1.\2/p'; }
+see_also() { awk '/^\.SH "?SEE ALSO/ { on = 1; next } /^\.SH/ { on = 0 } on' "$1" | sed 's/\\-/-/g' | sed -n 's/^\.BR \([a-z0-9-]*\) (\([0-9]\)).*/\1.\2/p'; }
 for page in nntrain.1 nneval.1 nnpredict.1 batchstream.5; do
     check "$page: SEE ALSO imgpipe-model(5)" 'see_also "$ROOT"/man/man*/$page | grep -qx imgpipe-model.5'
 done
