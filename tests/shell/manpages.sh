@@ -24,7 +24,7 @@ check "the batch stream has its page" '[ -f "$ROOT/man/man5/batchstream.5" ]'
 check "the model file has its page" '[ -f "$ROOT/man/man5/imgpipe-model.5" ]'
 for page in "$ROOT"/man/man5/*.5; do
     name=$(basename "$page")
-    for section in NAME DESCRIPTION ERRORS "SEE ALSO"; do
+    for section in NAME DESCRIPTION ERRORS EXAMPLES "SEE ALSO"; do
         check "$name has $section" 'grep -q "^\.SH \"*$section" "$page"'
     done
 done
