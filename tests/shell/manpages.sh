@@ -1,6 +1,8 @@
 # Every tool has a man page with the sections doc/design.md asks for
 # ("Command-line conventions"); every option
 # its --help lists is documented, and every option the page documents exists.
+# Each format has its man5 page; SEE ALSO names only pages that exist; make
+# install puts man1 and man5 where man finds them.
 . "$ROOT/tests/shell/lib.sh"
 for tool in $(ls "$ROOT/tools" | sed 's/\.cpp$//'); do
     page="$ROOT/man/man1/$tool.1"
