@@ -1,6 +1,6 @@
-// Data-parallel training's one interface to the other processes (DESIGN.md,
-// "The engine"): where this process stands (its rank among `size`) and the few
-// collective operations a training step needs. A world of one does nothing;
+// Data-parallel training's one interface to the other processes (doc/design.md,
+// "Data-parallel training"): where this process stands (its rank among `size`)
+// and the few collective operations a training step needs. A world of one does nothing;
 // a larger one runs on libtorch's c10d (Gloo on CPU, NCCL on CUDA), in
 // collective.cpp, the only file that includes c10d. No torch type crosses
 // this header beyond a declared at::Tensor.

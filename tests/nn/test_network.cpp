@@ -250,7 +250,10 @@ TEST_CASE("bad model files are named errors", "[model][errors]") {
 }
 
 TEST_CASE("the CUDA device is refused clearly when absent", "[model]") {
-    if (cuda_available()) return;
+    if (cuda_available()) {
+        WARN("skipped: CUDA is available here, so its absence cannot be seen");
+        return;
+    }
     Overrides none;
     auto model = Model::create(kSmallCnn, "small.json", none, 5);
     CHECK_THROWS_WITH(model->to_device("cuda"), Catch::Contains("CUDA is not available"));

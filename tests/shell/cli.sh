@@ -54,5 +54,5 @@ for i in range(6): Image.new("RGB", (8, 8), (i * 40, 0, 0)).save("p%d.png" % i)'
     script -qec "imgprep -q -j1 -k --size 8x8 -o c.bs list.txt" /dev/null > tty4.txt 2>&1
     check "so do warnings, even with -q" 'grep -q "$(printf "\r\033\\[K")imgprep: bad.png: " tty4.txt'
 else
-    echo "cli.sh: no script(1) pseudo-terminal here; the terminal checks are skipped"
+    _result fail "script(1) (bsdutils) gives a pseudo-terminal (/dev/ptmx): the terminal checks need one"
 fi

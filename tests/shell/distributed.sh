@@ -319,6 +319,8 @@ if command -v mpirun > /dev/null; then
     run mpirun --allow-run-as-root --oversubscribe -n 3 -x MASTER_ADDR=127.0.0.1 -x MASTER_PORT=$(free_port) \
         nnpredict -m eval.model test5.bs -j 1 -o mpi.tsv
     check "mpirun -n 3 nnpredict: one process's output" 'cmp -s one.tsv mpi.tsv'
+else
+    _result fail "mpirun is installed (make deps: openmpi-bin)"
 fi
 # failures: a rank on bad data is named and no output is left; ranks with other models are refused
 both nnpredict -m eval.model test5.bs --steps 9 -o bad.tsv

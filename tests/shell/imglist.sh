@@ -93,9 +93,8 @@ check_status "a symlink loop is detected and skipped" 0
 check_err "and reported" "symbolic link loop"
 check "the images are still listed" '[ $(wc -l < out) -eq 1 ]'
 
-if [ "$(id -u)" != 0 ]; then
-  mkdir -p locked/c/in && mk locked/c/1.png && chmod 000 locked/c/in
-  run imglist locked
-  check_status "an unreadable folder makes the exit status say so" 66
-  chmod 755 locked/c/in
-fi
+mkdir -p locked/c/in && mk locked/c/1.png && chmod 000 locked/c/in
+run unprivileged imglist locked
+check_status "an unreadable folder makes the exit status say so" 66
+check_err "naming it" "locked/c/in"
+chmod 755 locked/c/in

@@ -167,7 +167,7 @@ ref = np.asarray(Image.open(\"rgb.png\").convert(\"RGB\").resize((50, 37), f))
 assert (xs(\"out\")[0] == ref).all()"'
     done
 else
-    echo "imgprep.sh: python3-pil is not installed: the byte comparisons with Pillow are skipped" >&2
+    _result fail "python3-pil is installed (make deps): the byte comparisons with Pillow need it"
 fi
 run imgprep -q --size 40x40 --fit crop --interpolation nearest rgb.list
 check "--fit crop takes Keras' centre square" 'pyc "
@@ -203,18 +203,12 @@ EOF2
     cat > keras_ref.py <<'EOF2'
 import sys
 import numpy as np
-try:  # Keras' own code (Debian's python3-keras-preprocessing)
-    from keras_preprocessing.image import load_img
-except ImportError:  # what it does, with PIL
-    from PIL import Image
-    def load_img(path, target_size, interpolation):
-        f = dict(nearest=Image.NEAREST, bilinear=Image.BILINEAR, bicubic=Image.BICUBIC, lanczos=Image.LANCZOS, box=Image.BOX)[interpolation]
-        return Image.open(path).convert("RGB").resize(target_size[::-1], f)
+from keras_preprocessing.image import load_img  # Keras' own code (Debian's python3-keras-preprocessing)
 def keras(paths, w, h, interpolation):
     return np.stack([np.asarray(load_img(p, target_size=(h, w), interpolation=interpolation)) for p in paths])
 EOF2
-    py -c "import keras_preprocessing" 2> /dev/null ||
-        echo "imgprep.sh: python3-keras-preprocessing is not installed: PIL stands in for Keras' load_img" >&2
+    # Keras' own code is the reference (make deps installs it): without it, fail, not fall back.
+    check "python3-keras-preprocessing is installed (Keras' load_img is the reference)" 'py -c "import keras_preprocessing"'
     for size in 64x64 150x100; do
         run imgprep -q --size $size --interpolation nearest photos.list
         check "--interpolation nearest on JPEG photos ($size): Keras' bytes" 'pyc "
@@ -239,7 +233,7 @@ assert 0 < d.mean() < 1.5 and d.max() < 32, (d.mean(), d.max())"'
 from keras_ref import keras
 assert (xs(\"$T/out\") == keras(paths(\"$T/out\"), 64, 64, \"bilinear\")).all()"'
 else
-    echo "imgprep.sh: python3-pil or python3-skimage is not installed: the comparisons with Keras' load_img are skipped" >&2
+    _result fail "python3-pil and python3-skimage are installed (make deps): the comparisons with Keras' load_img need them"
 fi
 
 # ---- formats, colour, orientation ----
@@ -427,14 +421,10 @@ run imgprep --size 8x8 b.list
 check_status "a missing file: exit 66" 66
 check_err "named, with the reason" "imgprep: bad/missing.png: cannot open: No such file or directory"
 cp rgb.png bad/locked.png && chmod 000 bad/locked.png
-if [ "$(id -u)" -eq 0 ]; then
-    echo "imgprep.sh: running as root, which reads chmod 000 files: unreadable-file check skipped" >&2
-else
-    printf 'bad/locked.png\n' > b.list
-    run imgprep --size 8x8 b.list
-    check_status "an unreadable file: exit 66" 66
-    check_err "named, with the reason" "imgprep: bad/locked.png: cannot open: Permission denied"
-fi
+printf 'bad/locked.png\n' > b.list
+run unprivileged imgprep --size 8x8 b.list
+check_status "an unreadable file: exit 66" 66
+check_err "named, with the reason" "imgprep: bad/locked.png: cannot open: Permission denied"
 { head -n 16 digits.list; printf 'data/x.png\tseven\tx\n'; } > badline.list
 run imgprep --size 8x8 < badline.list
 check_status "a malformed list line: exit 65" 65
@@ -483,6 +473,8 @@ if command -v imglist > /dev/null && command -v batchpack > /dev/null; then
     check "imglist | imgprep | batchpack runs (the man page's example)" 'pyc "
 f = frames(\"p.bin\"); assert [len(t[\"x\"]) for t, m in f] == [8, 8, 4]
 assert sorted(int(v) for t, m in f for v in t[\"y\"]) == sorted(np.load(\"labels.npy\")[:20].tolist())"'
+else
+    _result fail "imglist and batchpack are on PATH: the man page's pipeline needs them"
 fi
 imgprep --help > help.txt
 awk '/^\.SH OPTIONS/{on=1} /^\.SH EPOCH/{on=0} on && prev ~ /^\.TP/ {print} {prev=$0}' "$ROOT/man/man1/imgprep.1" \

@@ -45,6 +45,16 @@ check_err() {
 check_out() {
     if grep -qF -- "$2" "$T/out"; then _result pass "$1"; else _result fail "$1" "stdout lacks: $2"; fi
 }
+# unprivileged CMD...: runs CMD without root's power to read any file (CAP_DAC_OVERRIDE,
+# CAP_DAC_READ_SEARCH; util-linux's setpriv), so that CI, which runs as root, sees what a
+# user sees of a chmod 000 file.
+unprivileged() {
+    if [ "$(id -u)" -eq 0 ]; then
+        setpriv --inh-caps=-dac_override,-dac_read_search --bounding-set=-dac_override,-dac_read_search "$@"
+    else
+        "$@"
+    fi
+}
 # Reads a batch stream with Python's json + numpy (an independent reader).
 py() { /usr/bin/python3 "$@"; }
 # prints max |a - b| over the weights two model files share (json + numpy)

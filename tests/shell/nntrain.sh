@@ -302,16 +302,21 @@ run nntrain -m cnn.json --epochs 0 train.bs
 check_status "--epochs 0" 64
 run nntrain -m cnn.json --device tpu train.bs
 check_status "an unknown device" 64
-if ! py -c "import torch; exit(torch.cuda.is_available())" 2> /dev/null; then
+# (Python's torch is asked, as Debian's libtorch has no CUDA: exit 0 means CUDA is there.)
+if ! py -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)" 2> /dev/null; then
     run nntrain -m cnn.json --device cuda train.bs
     check_status "--device cuda without CUDA" 64
     check_err "says so" "CUDA is not available"
+else
+    echo "nntrain.sh: skipped: CUDA is available here, so --device cuda without it cannot be seen"
 fi
 
 # On a terminal: Keras' progress bar.
 if command -v script > /dev/null; then
     script -qec "nntrain -j1 -m cnn.json --epochs 1 train.bs" /dev/null > tty.txt 2>&1
     check "a Keras bar on a terminal" 'grep -q "Epoch 1/1" tty.txt && grep -q "16/16 \[==============================\]" tty.txt'
+else
+    _result fail "script(1) is installed (bsdutils): the terminal check needs it"
 fi
 
 # The complete pipeline: class folders of PNG files to a trained model.
@@ -322,6 +327,8 @@ if command -v imglist > /dev/null && command -v imgprep > /dev/null && command -
     check_status "imglist | imgprep | batchpack | nntrain" 0
     check_err "two epochs of 7 batches" "Epoch 2/2 - 7 steps"
     check "classes from the folders" 'meta pipe.model classes | grep -q "9_ankle_boot"'
+else
+    _result fail "imglist, imgprep and batchpack are on PATH: the complete pipeline needs them"
 fi
 
 # OpenMP threads must not spin while the other stages of the pipeline want the cores:
