@@ -108,6 +108,10 @@ int main(int argc, char** argv) {
             add_up(*world, eval, score_names);
             if (eval.batches == 0) throw DataError(in.name(), "no samples to evaluate");
             eval.seconds = progress.elapsed();
+            if (root && eval.classification) {
+                std::string note = eval.confusion.absent_classes_note();
+                if (!note.empty()) app.warn(in.name(), note);
+            }
             progress.line(app.tool() + ": " + std::to_string(eval.samples) + " samples in " + std::to_string(eval.batches) +
                           " batches" + (world->size() > 1 ? " on " + std::to_string(world->size()) + " ranks" : "") + " - " +
                           format_duration(eval.seconds) + eval.scores.keras_text());

@@ -40,6 +40,9 @@ int main(int argc, char** argv) {
     return app.main(argc, argv, [&] {
         nn::PredictFormat format;
         nn::parse_predict_format(format_name, format);
+        const bool top_k_given = cli.count("--top-k") > 0;
+        if (top_k_given && format == nn::PredictFormat::Stream)
+            throw UsageError("--top-k: --format stream writes every output value, not classes; -k is for tsv and json");
         std::unique_ptr<nn::Collective> world = nn::start_world(app, place, together, device);
         const bool root = world->rank() == 0;
         return world->run([&] {
@@ -54,6 +57,10 @@ int main(int argc, char** argv) {
                                  "--top-k must be the same on every rank");
             nn::OutputKind kind = nn::output_kind(model->loss_name(), model->output_shape());
             auto classes = nn::class_names(model->classes(), nn::class_count(kind, model->output_shape()));
+            if (top_k_given && classes.empty())
+                throw UsageError("--top-k: " + model_path + " is not a classifier (its output is " +
+                                 shape_text(model->output_shape()) + " values per sample, not class probabilities); -k "
+                                 "is for classifiers");
             nn::PredictionWriter writer(format, kind, model->output_shape(), classes, top_k);
 
             nn::EvalStream in(input, steps, *world);

@@ -135,6 +135,7 @@ public:
     void finish() const {
         for (auto& [key, value] : j_.items()) {
             if (used_.count(key)) continue;
+            if (value.is_null() && allowed_.count(key)) continue;  // Keras' null: the key's default
             std::vector<std::string> choices(allowed_.begin(), allowed_.end());
             std::string hint = did_you_mean(key, choices);
             fail("unknown key \"" + key + "\"" + (hint.empty() ? "" : "; did you mean \"" + hint + "\"?"));

@@ -190,6 +190,7 @@ void parse_warp(Config& c, LayerSpec& l) {
     l.interpolation = c.choice("interpolation", "bilinear", {"bilinear", "nearest"});
     l.fill_value = c.number("fill_value", 0);
     c.ignore({"seed"});  // draws follow nntrain's --seed
+    c.require_default("bounding_box_format", nullptr, "bounding boxes are not supported");
 }
 
 // A list of numbers, or one number (kept as a list of one).
@@ -590,11 +591,11 @@ std::vector<LayerKind> make_kinds() {
              l.epsilon = c.number("epsilon", 1e-3);
              l.center = c.boolean("center", true);
              l.scale = c.boolean("scale", true);
-             if (c.has("axis")) {
+             if (c.has("axis")) {  // checked against the input's rank in the shape step
                  const json& a = c.raw("axis");
-                 if (!(a == json(-1) || a == json(3) || a == json::array({3}) || a == json::array({-1}) ||
-                       a == json(1) || a == json::array({1})))
-                     c.fail("\"axis\" must be the channel axis (-1), not " + a.dump());
+                 const json& n = a.is_array() && a.size() == 1 ? a[0] : a;
+                 if (!n.is_number_integer()) c.fail("\"axis\" must be the channel axis (-1), not " + a.dump());
+                 l.axis = n.get<int64_t>();
              }
              for (const char* k : {"beta_initializer", "moving_mean_initializer"})
                  if (parse_initializer(c, k, "zeros") != "zeros") c.fail(std::string("\"") + k + "\" must be zeros");
@@ -603,12 +604,19 @@ std::vector<LayerKind> make_kinds() {
              for (const char* k : {"beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint"})
                  c.require_default(k, nullptr, "not implemented");
              c.require_default("renorm", false, "batch renormalization is not implemented");
-             c.require_default("synchronized", false, "one process trains");
+             c.require_default("synchronized", false, "each rank normalizes with its own batch's statistics");
              c.require_default("virtual_batch_size", nullptr, "ghost batch normalization is not implemented");
              c.require_default("adjustment", nullptr, "not implemented");
              c.ignore({"fused", "renorm_clipping", "renorm_momentum"});
          },
-         same_shape, batch_norm_weights,
+         [](const LayerSpec& l, const std::vector<Shape>& in) {
+             // Keras counts the batch: the channels are axis 3 of an image, 1 of a flat input.
+             if (l.axis != -1 && l.axis != int64_t(in[0].size()))
+                 shape_fail("\"axis\": " + std::to_string(l.axis) + " is not the channel axis of " + shape_tuple(in[0]) +
+                            " (-1 or " + std::to_string(in[0].size()) + "); only per-channel normalization is implemented");
+             return in[0];
+         },
+         batch_norm_weights,
          [](const LayerSpec& l, json& j) {
              j["momentum"] = l.momentum;
              j["epsilon"] = l.epsilon;
@@ -717,6 +725,7 @@ std::vector<LayerKind> make_kinds() {
          [](Config& c, LayerSpec& l) {
              l.flip_mode = c.choice("mode", "horizontal_and_vertical", {"horizontal", "vertical", "horizontal_and_vertical"});
              c.ignore({"seed"});
+             c.require_default("bounding_box_format", nullptr, "bounding boxes are not supported");
          },
          image_same_shape, nullptr, [](const LayerSpec& l, json& j) { j["mode"] = l.flip_mode; }});
     add({"RandomTranslation", 1, 1,
@@ -735,6 +744,8 @@ std::vector<LayerKind> make_kinds() {
          [](Config& c, LayerSpec& l) {
              l.rotation = parse_factor(c, "factor", false);
              parse_warp(c, l);
+             // Keras 3.0-3.5 wrote it, and never read it: it changes no rotation (gone since 3.6).
+             c.ignore({"value_range"});
          },
          image_same_shape, nullptr,
          [](const LayerSpec& l, json& j) {
@@ -804,9 +815,9 @@ void parse_common_keys(Config& c, LayerSpec& l) {
     c.ignore({"name", "dtype", "build_config", "registered_name", "module", "autocast", "input_dtype"});
     l.trainable = c.boolean("trainable", true);
     c.require_default("data_format", "channels_last", "batch streams are channels-last");
-    for (const char* k : {"activity_regularizer", "kernel_constraint", "bias_constraint", "lora_rank",
-                          "quantization_config"})
+    for (const char* k : {"activity_regularizer", "kernel_constraint", "bias_constraint", "quantization_config"})
         c.require_default(k, nullptr, "activity regularizers, constraints and quantization are not implemented");
+    for (const char* k : {"lora_rank", "lora_alpha"}) c.require_default(k, nullptr, "LoRA adapters are not implemented");
 }
 
 std::vector<WeightSpec> layer_weights(const LayerSpec& layer) {

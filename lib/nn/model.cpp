@@ -16,11 +16,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <iostream>
 
 #include "cli/app.hpp"
 #include "cli/error.hpp"
+#include "cli/progress.hpp"
 #include "nn/collective.hpp"
 #include "nn/engine.hpp"
 #include "nn/network.hpp"
@@ -214,6 +217,11 @@ public:
         if (has_dtype_ && x->dtype != input_dtype_)
             throw DataError(where, "x is " + std::string(dtype_name(x->dtype)) + " " + shape_text(x->shape) +
                                        " but the model was trained on " + want);
+        where_ = where;
+        if (!scale_checked_) {
+            scale_checked_ = true;
+            warn_scaled_twice(*x, where);
+        }
         if (!need_targets) return;
         const Tensor* y = batch.find("y");
         if (!y) throw DataError(where, "frame has no \"y\" tensor (targets); the loss " + loss + " needs them");
@@ -256,6 +264,10 @@ public:
     // Forward, objective, backward, optimizer step.
     void train_batch(const Frame& batch, Scores& scores) override {
         const Tensor& x = batch.get("x");
+        if (!train_checked_) {
+            train_checked_ = true;
+            check_training(batch);
+        }
         if (!has_dtype_) {
             input_dtype_ = x.dtype;
             has_dtype_ = true;
@@ -418,6 +430,47 @@ public:
     }
 
 private:
+    void warn(const std::string& where, const std::string& text) const {
+        if (world_ && world_->rank() != 0) return;  // one word, from rank 0
+        std::cerr << stderr_line_start() + progress_prefixed(where + ": " + text) + "\n" << std::flush;
+    }
+
+    // A Lambda x/255. (or a Rescaling of 1/255) on floats already within [0, 1]
+    // scales the pixels twice: the model trains slowly, or not at all.
+    void warn_scaled_twice(const Tensor& x, const std::string& where) const {
+        std::array<double, 2> to{};
+        const LayerSpec* l = byte_scaling_layer(spec_, &to);
+        if (!l || x.dtype != DType::F32 || x.elements() == 0) return;
+        const float* v = x.values<float>();
+        auto [lo, hi] = std::minmax_element(v, v + x.elements());
+        if (*lo < 0 || *hi > 1) return;
+        char text[512];
+        std::snprintf(text, sizeof text,
+                      "layer %s (%s%s) maps pixel bytes 0..255 onto [%g, %g], but x is F32 already within [0, 1] "
+                      "(max %g in this batch): the pixels are scaled twice; drop the layer, or give the model bytes "
+                      "(no imgprep --rescale)",
+                      l->name.c_str(), l->type.c_str(), l->type == "Lambda" ? (" \"" + l->expression + "\"").c_str() : "",
+                      to[0], to[1], double(*hi));
+        warn(where, text);
+    }
+
+    // What training refuses or warns of, from its first batch (nneval and
+    // nnpredict run without the augmentation layers, so they do not).
+    void check_training(const Frame& batch) const {
+        const Tensor& x = batch.get("x");
+        const Tensor* y = batch.find("y");
+        auto mode = batch.metadata.find("class_mode");
+        bool image_target = (mode != batch.metadata.end() && mode->second == "input") || (y && y->shape.size() == 4);
+        if (const LayerSpec* a = augmentation_layer(spec_); a && image_target)
+            throw DataError(where_, "layer " + a->name + " (" + a->type + ") transforms x but not the image target y, "
+                                    "so the pairs no longer match; augment upstream, before the pairs are made (imgprep's "
+                                    "--horizontal-flip, --rotation-range, ... before imgmask), or remove the layer");
+        if (const LayerSpec* l = raw_input_layer(spec_); l && x.dtype == DType::U8)
+            warn(where_, "layer " + l->name + " (" + l->type + ") reads raw U8 pixels (0 to 255): no Rescaling, Lambda "
+                         "or Normalization comes before it, and training on unscaled bytes converges slowly if at all; "
+                         "add {\"type\": \"Rescaling\", \"scale\": 0.00392156862745098} (1/255) as the first layer");
+    }
+
     // Rank 0's non-trainable weights (BatchNormalization's running statistics,
     // frozen layers) on every rank, as DDP's broadcast_buffers.
     void broadcast_buffers() {
@@ -455,6 +508,9 @@ private:
     DType input_dtype_ = DType::U8;
     bool has_dtype_ = false;
     std::string state_ = "{}";
+    mutable std::string where_;          // the last batch check_batch saw, for train_batch's messages
+    mutable bool scale_checked_ = false;  // warn_scaled_twice, on the first batch
+    bool train_checked_ = false;          // check_training, on the first training batch
     Collective* world_ = nullptr;  // a world of more than one, else null
     std::unique_ptr<GradientBuckets> buckets_;
 };

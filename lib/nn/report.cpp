@@ -182,6 +182,26 @@ double ConfusionMatrix::class_accuracy(int truth) const {
     return n ? double(count(truth, truth)) / double(n) : kNaN;
 }
 
+std::vector<std::string> ConfusionMatrix::classes_without_samples() const {
+    std::vector<std::string> out;
+    for (size_t t = 0; t < classes_.size(); ++t)
+        if (class_total(int(t)) == 0) out.push_back(classes_[t]);
+    return out;
+}
+
+// Scoring a test set that lacks a class is legitimate (a Keras user's
+// evaluate() does it quietly); said once, since that class's row is empty.
+std::string ConfusionMatrix::absent_classes_note() const {
+    std::vector<std::string> absent = classes_without_samples();
+    if (absent.empty()) return "";
+    std::string names;
+    for (const std::string& c : absent) names += (names.empty() ? "\"" : ", \"") + c + "\"";
+    bool one = absent.size() == 1;
+    return "no sample of " + std::string(one ? "class " : std::to_string(absent.size()) + " classes: ") + names + " (of the model's " +
+           std::to_string(classes_.size()) + "): " + (one ? "its row is" : "their rows are") +
+           " 0/0, per-class accuracy \"-\" (null with --json); the accuracy is over the classes present";
+}
+
 std::string ConfusionMatrix::text() const {
     size_t k = classes_.size();
     size_t name_width = 0, cell = 1;

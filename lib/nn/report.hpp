@@ -59,6 +59,9 @@ public:
     double accuracy() const;                 // NaN if empty
     int64_t class_total(int truth) const;    // samples whose true class is `truth`
     double class_accuracy(int truth) const;  // recall of that class; NaN without samples
+    // The classes with no sample, and the line nneval warns with ("" when every class has one).
+    std::vector<std::string> classes_without_samples() const;
+    std::string absent_classes_note() const;
 
     // The counts, and back: to add them up over the ranks.
     std::vector<double> totals() const { return {counts_.begin(), counts_.end()}; }

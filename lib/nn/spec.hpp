@@ -129,6 +129,16 @@ Spec parse_spec(const std::string& text, const std::string& where);
 void infer_shapes(Spec& spec, const std::string& where);
 // Keras' model.summary() table.
 std::string summary_table(const Spec& spec);
+// What the nn tools warn of or refuse before they train or predict, from the graph alone:
+// the first augmentation layer (RandomFlip, RandomTranslation, RandomRotation, RandomZoom);
+const LayerSpec* augmentation_layer(const Spec& spec);
+// the first layer with weights (Conv2D, Dense, ...) the input reaches with no Rescaling,
+// Lambda, Normalization or BatchNormalization on the way (it sees a U8 stream's raw bytes);
+const LayerSpec* raw_input_layer(const Spec& spec);
+// a Lambda or Rescaling the input reaches with its values unchanged that maps bytes 0..255
+// onto a range 1 or 2 wide (x/255., Rescaling(1/255), (x-127.5)/127.5); `to` gets that range.
+// Each gives nullptr when there is none.
+const LayerSpec* byte_scaling_layer(const Spec& spec, std::array<double, 2>* to = nullptr);
 // The layer types nntrain reads, in a stable order.
 const std::vector<std::string>& layer_types();
 

@@ -110,7 +110,7 @@ TEST_CASE("Keras 3 model.to_json() is accepted, compile_config included", "[spec
 TEST_CASE("mistakes name the layer and the key, with a suggestion", "[spec][errors]") {
     std::string typo = R"({"input_shape": [8, 8, 1], "layers": [{"type": "Conv2D", "filter": 4, "kernel_size": 3}]})";
     CHECK(spec_error(typo, "cnn.json") == "cnn.json: layer 1 (Conv2D): unknown key \"filter\"; did you mean \"filters\"?");
-    std::string layer = R"({"input_shape": [8, 8, 1], "layers": [{"type": "Conv2d"}, {"type": "Conv3D", "filters": 2}]})";
+    std::string layer = R"({"input_shape": [8, 8, 1], "layers": [{"type": "Conv2D"}, {"type": "Conv3D", "filters": 2}]})";
     CHECK_THAT(spec_error(layer, "cnn.json"), Catch::Contains("layer 1 (Conv2D): needs \"filters\""));
     std::string unknown = R"({"input_shape": [8, 8, 1], "layers": [{"type": "Conv3D", "filters": 2}]})";
     CHECK_THAT(spec_error(unknown, "cnn.json"), Catch::Contains("layer 1: unsupported layer \"Conv3D\"; did you mean \"Conv2D\"?"));
@@ -204,4 +204,91 @@ TEST_CASE("Scores are sample-weighted means in insertion order", "[scores]") {
     CHECK(s.keras_text("val_") == " - val_loss: 1.2500 - val_accuracy: 0.6250");
     s.clear();
     CHECK(s.means().empty());
+}
+
+TEST_CASE("layer types are Keras' class names, exactly, with Keras' own aliases", "[spec][errors]") {
+    auto conv = [](const std::string& type) {
+        return one_layer("[8, 8, 1]", R"({"type": ")" + type + R"(", "filters": 2, "kernel_size": 3})");
+    };
+    CHECK(spec_error(conv("Conv2D")).empty());
+    CHECK(spec_error(conv("Convolution2D")).empty());  // keras.layers.Convolution2D is Conv2D
+    CHECK(parse_spec(conv("Convolution2D"), "net.json").layers[0].type == "Conv2D");
+    CHECK(spec_error(one_layer("[8, 8, 1]", R"({"type": "MaxPool2D"})")).empty());
+    CHECK(spec_error(one_layer("[8, 8, 1]", R"({"type": "GlobalAvgPool2D"})")).empty());
+    for (const char* near : {"Conv2d", "conv_2d", "CONV2D"})
+        CHECK_THAT(spec_error(conv(near)), Catch::StartsWith(std::string("net.json: layer 1: unsupported layer \"") + near +
+                                                             "\"; did you mean \"Conv2D\"? (layer types are Keras' class "
+                                                             "names, case-sensitive; supported: InputLayer, Conv2D,"));
+    CHECK_THAT(spec_error(one_layer("[4]", R"({"type": "DENSE", "units": 2})")),
+               Catch::Contains("unsupported layer \"DENSE\"; did you mean \"Dense\"?"));
+    // Not Keras' names: our old loose aliases are gone.
+    CHECK_THAT(spec_error(one_layer("[8, 8, 1]", R"({"type": "maxpool2d"})")),
+               Catch::Contains("unsupported layer \"maxpool2d\"; did you mean \"MaxPool2D\"?"));
+}
+
+namespace {
+// A Keras 3 Sequential of one layer after an 8x8x4 input.
+std::string keras3_layer(const std::string& class_name, const std::string& config) {
+    return R"({"class_name": "Sequential", "config": {"name": "s", "layers": [
+      {"class_name": "InputLayer", "config": {"batch_shape": [null, 8, 8, 4], "name": "in"}},
+      {"class_name": ")" + class_name + R"(", "config": {"name": "l", )" + config + "}}]}}";
+}
+}  // namespace
+
+TEST_CASE("Keras 3 layer arguments are honoured or refused with the reason, never unknown", "[spec][keras3]") {
+    // Keras 3.0-3.5's RandomRotation wrote value_range, which no rotation reads.
+    Spec rot = parse_spec(keras3_layer("RandomRotation", R"("factor": 0.1, "value_range": [0, 255], "fill_mode": "reflect",
+        "fill_value": 0.0, "interpolation": "bilinear", "seed": null, "data_format": "channels_last")"), "m.json");
+    CHECK(rot.layers[0].rotation == std::array<double, 2>{-0.1, 0.1});
+    // null is Keras' "not set": the default, for every key a layer reads.
+    CHECK(spec_error(keras3_layer("PReLU", R"("shared_axes": null)")).empty());
+    CHECK(spec_error(keras3_layer("RandomFlip", R"("mode": "horizontal", "bounding_box_format": null)")).empty());
+    CHECK(spec_error(keras3_layer("RandomFlip", R"("mode": "horizontal", "bounding_box_format": "xyxy")")) ==
+          "net.json: layer 2 (l): \"bounding_box_format\": \"xyxy\" is not supported (bounding boxes are not supported)");
+    CHECK(spec_error(keras3_layer("Conv2D", R"("filters": 2, "kernel_size": 3, "lora_rank": null, "lora_alpha": 8)")) ==
+          "net.json: layer 2 (l): \"lora_alpha\": 8 is not supported (LoRA adapters are not implemented)");
+    // BatchNormalization over a spatial axis is not per-channel: refused, not run per channel.
+    CHECK(spec_error(keras3_layer("BatchNormalization", R"("axis": 3)")).empty());
+    CHECK(spec_error(keras3_layer("BatchNormalization", R"("axis": 1)")) ==
+          "net.json: layer 2 (l, BatchNormalization): \"axis\": 1 is not the channel axis of (None, 8, 8, 4) (-1 or 3); "
+          "only per-channel normalization is implemented");
+    CHECK(spec_error(one_layer("[6]", R"({"type": "BatchNormalization", "axis": 1})")).empty());
+}
+
+TEST_CASE("a TF.js model.json is told apart, with the way to its architecture", "[spec][errors]") {
+    CHECK(spec_error(R"({"format": "layers-model", "generatedBy": "keras v2.11.0", "modelTopology": {"keras_version": "2.11.0",
+        "model_config": {"class_name": "Sequential", "config": {"layers": []}}}, "weightsManifest": []})", "model.json") ==
+          "model.json: a TF.js model.json is not read yet; its architecture alone is Keras JSON, which nntrain reads: jq "
+          ".modelTopology.model_config model.json > spec.json");
+}
+
+TEST_CASE("the graph checks find augmentation, raw-pixel and byte-scaling layers", "[spec][checks]") {
+    Spec lecture = parse_spec(kLecture, "net.json");
+    CHECK(augmentation_layer(lecture) == nullptr);
+    CHECK(raw_input_layer(lecture) == nullptr);  // the Lambda scales first
+    std::array<double, 2> to{};
+    REQUIRE(byte_scaling_layer(lecture, &to) == &lecture.layers[0]);
+    CHECK(to == std::array<double, 2>{0, 1});
+
+    Spec raw = parse_spec(R"({"input_shape": [8, 8, 1], "layers": [{"type": "RandomFlip"}, {"type": "MaxPooling2D"},
+        {"type": "Conv2D", "filters": 2, "kernel_size": 3}, {"type": "Lambda", "function": "x/255."}]})", "net.json");
+    REQUIRE(augmentation_layer(raw) == &raw.layers[0]);
+    REQUIRE(raw_input_layer(raw) == &raw.layers[2]);  // the Lambda comes after it
+    CHECK(byte_scaling_layer(raw) == nullptr);        // the Conv2D changes the values first
+
+    Spec centred = parse_spec(R"({"input_shape": [8, 8, 1], "layers": [{"type": "Dropout", "rate": 0.1},
+        {"type": "Rescaling", "scale": 0.00784313725490196, "offset": -1}, {"type": "Conv2D", "filters": 2, "kernel_size": 3}]})",
+                              "net.json");
+    CHECK(raw_input_layer(centred) == nullptr);
+    REQUIRE(byte_scaling_layer(centred, &to) == &centred.layers[1]);
+    CHECK(to[0] == Approx(-1));
+    CHECK(to[1] == Approx(1));
+    // A Lambda that is not a scaling of bytes (x**2, x*2) is no byte scaling.
+    for (const char* f : {"x**2", "x*2", "log(x+1)"}) {
+        Spec other = parse_spec(one_layer("[4]", std::string(R"({"type": "Lambda", "function": ")") + f + "\"}"), "net.json");
+        CHECK(byte_scaling_layer(other) == nullptr);
+    }
+    Spec normed = parse_spec(R"({"input_shape": [4], "layers": [{"type": "BatchNormalization"}, {"type": "Dense", "units": 2}]})",
+                             "net.json");
+    CHECK(raw_input_layer(normed) == nullptr);
 }

@@ -141,3 +141,18 @@ check_status "bad device" 64
 run nneval -j1 -m cnn.model -o report.txt < test.bs
 check_status "-o and stdin" 0
 check "-o holds the report" "cmp -s report.txt text.txt"
+
+# A test set that lacks one of the model's classes is scored (as Keras' evaluate
+# scores it), its row 0/0, and said once on stderr; the JSON stays valid (null, no NaN).
+mkdir -p part && cp -r fm/test part/ && rm -r part/test/6_shirt
+imglist -q part/test | prep | batchpack -q -b 64 > part.bs
+run nneval -j1 -m cnn.model part.bs
+check_status "a class absent: scored" 0
+check_err "a class absent: named once" 'nneval: part.bs: no sample of class "6_shirt" (of the model'"'"'s 10): its row is 0/0, per-class accuracy "-" (null with --json)'
+check "said once" "[ \$(grep -c 'no sample of' '$T/err') -eq 1 ]"
+check "its row reads 0/0" "grep -Eq '^6 6_shirt +-  \(0/0\)$' '$T/out'"
+run nneval -j1 -m cnn.model --json part.bs
+check "the JSON reads with jq, the absent class null" "[ \"\$(jq -c '[.per_class_accuracy[\"6_shirt\"], (.confusion_matrix[6] | add), .samples]' '$T/out')\" = '[null,0,541]' ]"
+check "no NaN in the JSON" "! grep -qi nan '$T/out'"
+run nneval -j1 -m cnn.model test.bs
+check "every class present: no word" "! grep -q 'no sample of' '$T/err'"

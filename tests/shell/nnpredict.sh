@@ -131,3 +131,16 @@ check "--steps 2: two batches" "[ \$(wc -l < '$T/out') -eq 128 ]"
 sh -c 'nnpredict -m cnn.model --format json -k 10 test.bs 2> pipe.err; echo $? > pipe.status' | head -n 1 > /dev/null
 check "| head: status 141" "[ \"\$(cat pipe.status)\" = 141 ]"
 check "| head: no message" "[ ! -s pipe.err ] || ! grep -q nnpredict: pipe.err"
+
+# -k has a meaning only for a classifier's tsv and json lines: refused elsewhere, not ignored.
+run nnpredict -m cnn.model --format stream -k 2 -o never.bs test.bs
+check_status "-k with --format stream: usage" 64
+check_err "-k with --format stream says why" "nnpredict: --top-k: --format stream writes every output value, not classes; -k is for tsv and json"
+check "-k with --format stream writes nothing" "[ ! -e never.bs ]"
+run nnpredict -m ae.model -k 2 ae.bs
+check_status "-k on an autoencoder: usage" 64
+check_err "-k on an autoencoder says why" "--top-k: ae.model is not a classifier (its output is [28,28,1] values per sample, not class probabilities); -k is for classifiers"
+run nnpredict -m ae.model -k 1 --format json ae.bs
+check_status "-k 1 named on an autoencoder: refused too" 64
+run nnpredict -j1 -m ae.model --format stream -o ae-out.bs ae.bs
+check_status "an autoencoder without -k: predicted" 0

@@ -388,3 +388,56 @@ check_err "and names the path" "nowhere/t.trace: cannot create"
 head -c 20000 train.bs > cut.bs
 run nntrain -q -m cnn.json --profile cut.trace -o cut.model cut.bs
 check "a failed run writes no trace" '[ "$status" = 65 ] && [ ! -e cut.trace ]'
+
+# Issue 23 (model checks). An augmentation layer in a model whose target is an
+# image flips x and not y: refused by name, before any step (nntrain only).
+cat > flip-ae.json <<'JSON'
+{"input_shape": [28, 28, 1], "layers": [
+  {"type": "Rescaling", "scale": 0.00392156862745098},
+  {"type": "RandomFlip", "mode": "horizontal"},
+  {"type": "Conv2D", "filters": 1, "kernel_size": 3, "padding": "same", "activation": "sigmoid"}], "loss": "mse"}
+JSON
+$FM --count 64 --batch 32 --autoencoder > ae.bs
+run nntrain -q -m flip-ae.json -o flip-ae.model ae.bs
+check_status "augmentation with an image target: refused" 65
+check_err "names the layer and why" "nntrain: ae.bs: frame 1: layer random_flip (RandomFlip) transforms x but not the image target y, so the pairs no longer match"
+check "and writes no model" "[ ! -e flip-ae.model ]"
+cat > flip-cnn.json <<'JSON'
+{"input_shape": [28, 28, 1], "layers": [
+  {"type": "Rescaling", "scale": 0.00392156862745098},
+  {"type": "RandomFlip", "mode": "horizontal"},
+  {"type": "Conv2D", "filters": 2, "kernel_size": 3}, {"type": "Flatten"}, {"type": "Dense", "units": 10, "activation": "softmax"}],
+ "loss": "sparse_categorical_crossentropy"}
+JSON
+run nntrain -q -m flip-cnn.json -o flip-cnn.model train.bs
+check_status "augmentation with class labels: trains" 0
+
+# Raw U8 pixels into the first weighted layer: a warning naming it; none with a scaling layer first.
+cat > raw.json <<'JSON'
+{"input_shape": [28, 28, 1], "layers": [
+  {"type": "MaxPooling2D"},
+  {"type": "Conv2D", "filters": 4, "kernel_size": 3, "activation": "relu"},
+  {"type": "Flatten"},
+  {"type": "Dense", "units": 10, "activation": "softmax"}], "loss": "sparse_categorical_crossentropy"}
+JSON
+run nntrain -q -m raw.json -o raw.model train.bs
+check_status "raw bytes: trains" 0
+check_err "raw bytes: warned, naming the layer" "nntrain: train.bs: frame 1: layer conv2d (Conv2D) reads raw U8 pixels (0 to 255): no Rescaling, Lambda or Normalization comes before it"
+check "raw bytes: warned once" "[ \$(grep -c 'raw U8' '$T/err') -eq 1 ]"
+run nntrain -q -m cnn.json -o scaled.model train.bs
+check "a Lambda first: no raw-bytes warning" "[ \$status = 0 ] && ! grep -q 'raw U8' '$T/err'"
+$FM --count 64 --batch 32 --float > float.bs
+run nntrain -q -m raw.json -o raw-float.model float.bs
+check "F32 input: no raw-bytes warning" "[ \$status = 0 ] && ! grep -q 'raw U8' '$T/err'"
+
+# A Lambda x/255. on F32 already within [0, 1] scales twice: warned by nntrain, nneval and nnpredict.
+run nntrain -q -m cnn.json -o twice.model float.bs
+check_status "scaled twice: trains" 0
+check_err "scaled twice: warned" 'nntrain: float.bs: frame 1: layer lambda (Lambda "x/255.") maps pixel bytes 0..255 onto [0, 1], but x is F32 already within [0, 1] (max 1 in this batch): the pixels are scaled twice'
+check "scaled twice: warned once" "[ \$(grep -c 'scaled twice' '$T/err') -eq 1 ]"
+run nneval -q -m twice.model float.bs
+check_err "nneval warns too" "nneval: float.bs: frame 1: layer lambda (Lambda \"x/255.\") maps pixel bytes"
+run nnpredict -q -m twice.model -o twice.tsv float.bs
+check_err "nnpredict warns too" "nnpredict: float.bs: frame 1: layer lambda (Lambda \"x/255.\") maps pixel bytes"
+run nneval -q -m scaled.model train.bs
+check "U8 input: no scaled-twice warning" "[ \$status = 0 ] && ! grep -q 'scaled twice' '$T/err'"
