@@ -151,7 +151,7 @@ BatchFeed::BatchFeed(const std::string& path, const FeedOptions& options) : o_(o
                 pending_began_ = began;
                 first_rows_ = pending_.samples();
             } else {
-                throw DataError(name_, "the " + o_.role + " stream is empty");
+                throw DataError(name_, empty_stream_message());  // the reader throws it first
             }
         }
         if (o_.batch_size > 0 && first_rows_ > 1)
