@@ -207,11 +207,12 @@ try:  # Keras' own code (Debian's python3-keras-preprocessing)
     from keras_preprocessing.image import load_img
 except ImportError:  # what it does, with PIL
     from PIL import Image
-    def load_img(path, target_size, interpolation):
+    def load_img(path, target_size, interpolation, color_mode="rgb"):
         f = dict(nearest=Image.NEAREST, bilinear=Image.BILINEAR, bicubic=Image.BICUBIC, lanczos=Image.LANCZOS, box=Image.BOX)[interpolation]
-        return Image.open(path).convert("RGB").resize(target_size[::-1], f)
-def keras(paths, w, h, interpolation):
-    return np.stack([np.asarray(load_img(p, target_size=(h, w), interpolation=interpolation)) for p in paths])
+        return Image.open(path).convert("L" if color_mode == "grayscale" else "RGB").resize(target_size[::-1], f)
+def keras(paths, w, h, interpolation, color_mode="rgb"):
+    x = np.stack([np.asarray(load_img(p, color_mode=color_mode, target_size=(h, w), interpolation=interpolation)) for p in paths])
+    return x[..., None] if x.ndim == 3 else x
 EOF2
     py -c "import keras_preprocessing" 2> /dev/null ||
         echo "imgprep.sh: python3-keras-preprocessing is not installed: PIL stands in for Keras' load_img" >&2
@@ -228,6 +229,17 @@ from keras_ref import keras
 x = xs(\"$T/out\"); ref = keras(paths(\"$T/out\"), ${size%x*}, ${size#*x}, \"$f\".replace(\"area\", \"box\"))
 assert len(x) == 5 and (x == ref).all(), (np.abs(x.astype(int) - ref).max(), np.abs(x.astype(int) - ref).mean())"'
         done
+    done
+    # Grayscale is PIL's convert("L") of the decoded RGB on JPEG too: a colour
+    # JPEG decoded straight to gray (libjpeg's Y plane) was up to 20 levels off.
+    for c in "512x512 nearest" "64x64 bilinear --no-shrink-on-load" "150x100 lanczos --no-shrink-on-load" \
+             "64x64 bilinear --vips-only --no-shrink-on-load"; do
+        size=${c%% *}; rest=${c#* }; filter=${rest%% *}; more=${rest#"$filter"}
+        run imgprep -q --size $size --color grayscale --interpolation $filter $more photos.list
+        check "--color grayscale $c on JPEG photos: Keras' bytes" 'pyc "
+from keras_ref import keras
+x = xs(\"$T/out\"); ref = keras(paths(\"$T/out\"), ${size%x*}, ${size#*x}, \"$filter\", \"grayscale\")
+assert len(x) == 5 and x.shape[3] == 1 and (x == ref).all(), (np.abs(x.astype(int) - ref).max(), (x != ref).sum())"'
     done
     run imgprep -q --size 64x64 photos.list
     check "without it, bilinear shrinks on load: a few levels from Keras, and faster" 'pyc "
@@ -351,7 +363,13 @@ f = frames(\"joined.bin\")
 assert [t[\"x\"].shape[0] for t, m in f] == [4, 3, 4, 3, 4, 2], [t[\"x\"].shape[0] for t, m in f]
 assert [m[\"shard\"] for t, m in f] == [\"1/3\"] * 2 + [\"2/3\"] * 2 + [\"3/3\"] * 2
 assert [int(m[\"index\"]) for t, m in f] == [0, 4, 7, 11, 14, 18]"'
-head -c $(($(wc -c < shard2.bin) / 7 * 6)) shard2.bin > cut.bin  # 6 of its 7 one-sample frames
+py -c "
+import json, struct
+d = open('shard2.bin', 'rb').read(); o = 0
+for _ in range(6):  # 6 of its 7 one-sample frames (their sizes differ with their paths)
+    n, = struct.unpack('<Q', d[o:o + 8]); h = json.loads(d[o + 8:o + 8 + n]); h.pop('__metadata__')
+    o += 8 + n + max(t['data_offsets'][1] for t in h.values())
+open('cut.bin', 'wb').write(d[:o])"
 run sh -c 'cat shard1.bin cut.bin shard3.bin | batchpack -b 4 > /dev/null'
 check_status "cat of shards, one cut short: bad data, 65" 65
 check_err "naming where the short shard ended" "stdin: frame 14: epoch 1 ended after 13 of 14 samples"
@@ -383,6 +401,15 @@ for f in trunc.jpg:"truncated JPEG file" empty.png:"empty file" text.jpg:"not an
     check_status "$name: exit 65" 65
     check_err "$name: one line naming the file" "imgprep: bad/$name: $msg"
     check "$name: the good file before it is written" 'pyc "assert paths(\"$T/out\") == [\"rgb.png\"]"'
+done
+# The issue's case: the bad file first, so imgprep writes no frame at all. The
+# next stage of the pipe (whose status is the pipe's) fails too, and says why.
+printf 'bad/text.jpg\nrgb.png\n' > first.list
+for next in "batchpack -b 2" "imgmask --random-box 2x2" "imgstats" "imgsheet -o first.png" "imgsave -d first-saved"; do
+    run sh -c "imgprep --size 8x8 first.list | $next"
+    check_status "bad file first: imgprep | ${next%% *} exits 65" 65
+    check_err "imgprep names the file" "imgprep: bad/text.jpg: not an image"
+    check_err "and ${next%% *} says the stream is empty, and why" "${next%% *}: stdin: no frames: the stream is empty (did its producer stop before its first frame? its own message says why)"
 done
 # A damaged colour profile (issue 8): Pillow and libvips refuse it; imgprep
 # refuses it too, or with --skip-damaged-chunks decodes it without the
