@@ -5,6 +5,7 @@
 #include "cli/error.hpp"
 #include "cli/io.hpp"
 #include "stream/batch.hpp"
+#include "stream/summary.hpp"
 
 using namespace imgpipe;
 
@@ -61,7 +62,12 @@ int main(int argc, char** argv) {
                 }
                 if (!got) break;
                 if (info) {
-                    summary.add(frame);
+                    try {
+                        summary.add(frame, reader.where());
+                    } catch (const DataError&) {
+                        print_info();
+                        throw;
+                    }
                     continue;
                 }
                 try {

@@ -1,5 +1,7 @@
 // imglist: list the images of a folder, with labels from its class folders.
 #include <cctype>
+#include <cstdlib>
+#include <sstream>
 
 #include "cli/app.hpp"
 #include "cli/error.hpp"
@@ -30,7 +32,16 @@ int main(int argc, char** argv) {
     cli.add_flag("--follow-links", o.follow_links, "Descend into symbolic links to folders (loops are detected)");
     cli.add_flag("--hidden", o.hidden, "Keep files and folders whose names start with '.'");
     cli.add_flag("--shuffle", o.shuffle, "Shuffle the list (seeded by --seed)");
-    cli.add_option("--validation-split", o.validation_split, "Fraction held out for validation")->check(CLI::Range(0.0, 1.0));
+    // 0 < F < 1, as Keras: 1 would hold out every image and leave no training set.
+    auto fraction = CLI::Validator(
+        [](std::string& in) {
+            char* end = nullptr;
+            double f = std::strtod(in.c_str(), &end);
+            bool ok = !in.empty() && *end == '\0' && f > 0 && f < 1;
+            return ok ? std::string() : in + " is not a fraction between 0 and 1 (both excluded)";
+        },
+        "F");
+    cli.add_option("--validation-split", o.validation_split, "Fraction held out for validation (0 < F < 1)")->check(fraction);
     cli.add_option("--subset", o.subset, "Which part of the split to list")->check(CLI::IsMember({"training", "validation"}));
     cli.add_option("--split", o.split, "keras: first fraction of each class; hash: seeded hash of the path")
         ->check(CLI::IsMember({"keras", "hash"}));
@@ -104,6 +115,17 @@ int main(int argc, char** argv) {
         }
         app.note("imglist: Found " + std::to_string(keep.size()) + " images belonging to " + std::to_string(listing.classes.size()) +
                  " classes.");
+        // Images were found, but the split or the shard asked for took none of them.
+        if (keep.empty() && !listing.entries.empty()) {
+            std::ostringstream part;
+            if (!o.subset.empty()) {
+                part << "the " << o.subset << " subset of --validation-split " << o.validation_split;
+                if (o.split == "keras") part << " (int(F x N) of each class's N images, as Keras)";
+            }
+            if (!o.shard.empty()) part << (o.subset.empty() ? "" : " and ") << "shard " << o.shard;
+            throw DataError(o.root, "no images in " + part.str() + ": the folder holds " +
+                                        std::to_string(listing.entries.size()));
+        }
         if (keep.empty()) {
             std::string looked;
             for (size_t i = 0; i < walk.extensions.size(); ++i)

@@ -9,6 +9,7 @@
 #include "cli/io.hpp"
 #include "list/list.hpp"
 #include "stream/batch.hpp"
+#include "stream/drain.hpp"
 #include "view/picture.hpp"
 
 using namespace imgpipe;
@@ -69,6 +70,7 @@ int main(int argc, char** argv) {
                 if (!listed[c]) list.write(format_list_line({"", int32_t(c), classes[c]}, false));
         list.commit();
         app.note("imgsave: wrote " + std::to_string(saved) + " images to " + dir);
+        drain_rest(in, cursor.frame());  // --max: the producer ends normally
         return 0;
     });
 }

@@ -7,6 +7,7 @@
 #include "cli/io.hpp"
 #include "list/list.hpp"
 #include "stream/batch.hpp"
+#include "stream/drain.hpp"
 #include "view/picture.hpp"
 
 using namespace imgpipe;
@@ -110,6 +111,7 @@ int main(int argc, char** argv) {
         }
         save_picture(sheet.render(), output, "png");
         app.note("imgsheet: drew " + std::to_string(sheet.size()) + " samples");
+        for (Source& s : sources) drain_rest(*s.input, s.cursor->frame());  // --max: the producers end normally
         return 0;
     });
 }

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
+#include <cstdlib>
 #include <csignal>
 #include <iostream>
 #include <new>
@@ -63,6 +65,53 @@ std::string unknown_option(const std::vector<std::string>& extras) {
         if (a.size() > 1 && a[0] == '-' && !std::isdigit(static_cast<unsigned char>(a[1])) && a[1] != '.' && a != "--") return a;
     return "";
 }
+
+// CLI11's number checks print their bounds with std::to_string(double): "Value 0
+// not in range 0.000000 to 1797693...", three hundred digits for the largest
+// double. The checks are kept and only their words replaced, here where every
+// tool's options are parsed, so each says "--batch-size: 0 is not a positive number".
+bool parse_number(const std::string& text, double& value) {
+    char* end = nullptr;
+    value = std::strtod(text.c_str(), &end);
+    return !text.empty() && end == text.c_str() + text.size() && std::isfinite(value);
+}
+
+void reword_number_checks(CLI::App& cli) {
+    for (CLI::Option* o : cli.get_options({})) {
+        for (int i = 0;; ++i) {
+            CLI::Validator* v = nullptr;
+            try {
+                v = o->get_validator(i);
+            } catch (const CLI::OptionNotFound&) {
+                break;
+            }
+            // CLI11 2.1 gives its PositiveNumber and NonNegativeNumber these
+            // descriptions (not names); CLI::Range(a, b) "FLOAT in [a - b]".
+            if (!v->get_name().empty()) continue;
+            const std::string d = v->get_description();
+            if (d == "POSITIVE") {
+                v->operation([](std::string& in) {
+                    double x;
+                    return parse_number(in, x) && x > 0 ? std::string() : in + " is not a positive number";
+                });
+            } else if (d == "NONNEGATIVE") {
+                v->operation([](std::string& in) {
+                    double x;
+                    return parse_number(in, x) && x >= 0 ? std::string() : in + " is not a number of 0 or more";
+                });
+            } else {
+                // A range: its own check still decides, only the words change.
+                size_t open = d.find(" in ["), dash = d.rfind(" - ");
+                if (open == std::string::npos || dash == std::string::npos || dash < open || d.back() != ']') continue;
+                std::string bounds = d.substr(open + 5, dash - open - 5) + " to " + d.substr(dash + 3, d.size() - dash - 4);
+                CLI::Validator check = *v;
+                v->operation([check, bounds](std::string& in) {
+                    return check(in).empty() ? std::string() : in + " is not in the range " + bounds;
+                });
+            }
+        }
+    }
+}
 }  // namespace
 
 std::string App::closest_option(const std::string& typed) const {
@@ -90,6 +139,7 @@ std::string App::closest_option(const std::string& typed) const {
 }
 
 bool App::parse(int argc, char** argv) {
+    reword_number_checks(cli_);
     try {
         cli_.parse(argc, argv);
     } catch (const CLI::CallForHelp&) {

@@ -34,7 +34,6 @@ struct Request {
     void warn(const std::string& where, const std::string& message) const {
         if (options && options->warn) options->warn(where, message);
     }
-    bool want_gray() const { return options && options->color == ColorMode::Grayscale; }
     // Whether the decoder may shrink while loading (see PrepOptions::shrink_on_load).
     bool may_shrink() const {
         return !full_size && options && options->shrink_on_load && options->interpolation != Interpolation::Nearest;

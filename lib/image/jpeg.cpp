@@ -51,7 +51,11 @@ bool JpegDecoder::decode(const uint8_t* data, size_t size, const std::string& wh
     }
     tjscalingfactor sf{num, denom};
     const int sw = TJSCALED(w, sf), sh = TJSCALED(h, sf);
-    const bool gray = colorspace == TJCS_GRAY || req.want_gray();
+    // A colour JPEG is decoded to RGB even for gray output, and made gray by
+    // to_gray() as PIL's convert("L") does: libjpeg's own gray output is the Y
+    // plane, which differs from the luma of the upsampled, rounded RGB by up to
+    // 20 levels on photos (issue 23).
+    const bool gray = colorspace == TJCS_GRAY;
     Pixels& px = *out.pixels;
     px.reset(sw, sh, gray ? 1 : 3);
     if (tjDecompress2(handle_, data, (unsigned long)size, px.data.data(), sw, 0, sh, gray ? TJPF_GRAY : TJPF_RGB, 0) != 0) {

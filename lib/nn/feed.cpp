@@ -152,7 +152,7 @@ BatchFeed::BatchFeed(const std::string& path, const FeedOptions& options) : o_(o
                 first_rows_ = pending_.samples();
                 declared_epochs_ = pending_.meta_int("epochs", -1);
             } else {
-                throw DataError(name_, "the " + o_.role + " stream is empty");
+                throw DataError(name_, empty_stream_message());  // the reader throws it first
             }
         }
         if (o_.batch_size > 0 && first_rows_ > 1)

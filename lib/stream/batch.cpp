@@ -1,7 +1,6 @@
 #include "stream/batch.hpp"
 
 #include <cstring>
-#include <sstream>
 
 #include "cli/error.hpp"
 
@@ -182,63 +181,5 @@ bool SampleCursor::next() {
 }
 
 std::string SampleCursor::path() const { return size_t(row_) < paths_.size() ? paths_[size_t(row_)] : std::string(); }
-
-void StreamSummary::add(const Frame& frame) {
-    int64_t n = frame.samples();
-    if (frames_ == 0) {
-        std::ostringstream t;
-        for (const Tensor& tensor : frame.tensors) {
-            std::vector<int64_t> shape = tensor.shape;
-            t << (t.tellp() > 0 ? "; " : "") << tensor.name << " " << dtype_name(tensor.dtype) << " [*";
-            for (size_t i = 1; i < shape.size(); ++i) t << "," << shape[i];
-            t << "]";
-        }
-        tensors_ = t.str();
-        classes_ = frame.classes();
-        class_counts_.assign(classes_.size(), 0);
-        auto get = [&](const char* k) { auto it = frame.metadata.find(k); return it == frame.metadata.end() ? std::string() : it->second; };
-        class_mode_ = get("class_mode");
-        format_ = get("format");
-        epoch_size_ = frame.meta_int("epoch_size", -1);
-        first_epoch_ = frame.meta_int("epoch", -1);
-    }
-    last_epoch_ = frame.meta_int("epoch", -1);
-    ++frames_;
-    samples_ += n;
-    skipped_ += int64_t(skipped_paths(frame).size());
-    dropped_ += frame.meta_int(kDroppedKey, 0);
-    if (n == 0) return;  // a frame of records only
-    min_batch_ = std::min(min_batch_, n);
-    max_batch_ = std::max(max_batch_, n);
-    const Tensor* y = frame.find("y");
-    if (y && y->dtype == DType::I32 && y->shape.size() == 1) {
-        for (int64_t i = 0; i < y->rows(); ++i) {
-            int32_t c = y->values<int32_t>()[i];
-            if (c < 0) continue;
-            if (size_t(c) >= class_counts_.size()) class_counts_.resize(size_t(c) + 1, 0);
-            ++class_counts_[size_t(c)];
-        }
-    }
-}
-
-std::string StreamSummary::text() const {
-    std::ostringstream o;
-    o << "format:     " << (format_.empty() ? "?" : format_) << "\n";
-    o << "frames:     " << frames_ << "\n";
-    o << "samples:    " << samples_ << "\n";
-    if (skipped_) o << "skipped:    " << skipped_ << " (recorded upstream: bad files)\n";
-    if (dropped_) o << "dropped:    " << dropped_ << " (batchpack --drop-last)\n";
-    if (max_batch_) o << "batch size: " << (min_batch_ == max_batch_ ? std::to_string(max_batch_) : std::to_string(min_batch_) + " to " + std::to_string(max_batch_)) << "\n";
-    o << "tensors:    " << tensors_ << "\n";
-    if (!class_mode_.empty()) o << "class mode: " << class_mode_ << "\n";
-    if (epoch_size_ >= 0) o << "epoch size: " << epoch_size_ << "\n";
-    if (first_epoch_ >= 0) o << "epochs:     " << first_epoch_ << " to " << last_epoch_ << "\n";
-    if (!class_counts_.empty()) {
-        o << "classes:    " << class_counts_.size() << "\n";
-        for (size_t i = 0; i < class_counts_.size(); ++i)
-            o << "  " << i << "\t" << (i < classes_.size() ? classes_[i] : "?") << "\t" << class_counts_[i] << "\n";
-    }
-    return o.str();
-}
 
 }  // namespace imgpipe

@@ -77,19 +77,4 @@ private:
     std::vector<std::string> paths_;
 };
 
-// A human summary of a stream (batchpack --info).
-class StreamSummary {
-public:
-    void add(const Frame& frame);
-    std::string text() const;
-
-private:
-    int64_t frames_ = 0, samples_ = 0, min_batch_ = INT64_MAX, max_batch_ = 0, skipped_ = 0, dropped_ = 0;
-    std::vector<std::string> classes_;
-    std::vector<int64_t> class_counts_;
-    std::string tensors_;  // "x U8 [*,64,64,3]; y I32 [*]" of the first frame
-    std::string class_mode_, format_;
-    int64_t epoch_size_ = -1, first_epoch_ = -1, last_epoch_ = -1;
-};
-
 }  // namespace imgpipe

@@ -80,6 +80,13 @@ bool EpochLedger::add(const Frame& frame, const std::string& where) {
     return begins;
 }
 
-void EpochLedger::finish(const std::string& stream) const { check_whole(stream); }
+std::string empty_stream_message() {
+    return "no frames: the stream is empty (did its producer stop before its first frame? its own message says why)";
+}
+
+void EpochLedger::finish(const std::string& stream) const {
+    if (epochs_ == 0) throw DataError(stream, empty_stream_message());
+    check_whole(stream);
+}
 
 }  // namespace imgpipe

@@ -28,7 +28,8 @@ public:
     // Throws DataError naming `where` if the epoch before it ended short, or
     // if the frame overfills its epoch.
     bool add(const Frame& frame, const std::string& where);
-    // The end of the stream: DataError naming `stream` if the last epoch is short.
+    // The end of the stream: DataError naming `stream` if the last epoch is
+    // short, or if no frame came at all (empty_stream_message()).
     void finish(const std::string& stream) const;
 
     bool began_part() const { return began_part_; }  // the last frame began another shard of the epoch
@@ -48,6 +49,11 @@ private:
     bool began_part_ = false;
     std::vector<std::string> frame_skipped_;
 };
+
+// The words every reader refuses a stream of no frames with: nothing was
+// written, so no epoch can be whole, and the likely cause is a producer that
+// failed on its first sample (its own message, above this one, says why).
+std::string empty_stream_message();
 
 // The skipped paths recorded in a frame (empty if none).
 std::vector<std::string> skipped_paths(const Frame& frame);

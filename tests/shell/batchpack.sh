@@ -38,6 +38,45 @@ check_out "frame count" "frames:     20"
 check_out "shapes and dtypes" "x U8 [*,2,2,3]; y I32 [*]"
 check_out "class counts with names" "1	b	10"
 
+# --info counts epochs as every reader does (batchstream(5), Epochs), and says
+# how the producer made the stream (the "epochs" metadata) and whether this is it.
+py -c 'from PIL import Image
+for i in range(6): Image.new("RGB", (3, 3), (40 * i, 0, 0)).save("p%d.png" % i)'
+printf 'p%d.png\n' 0 1 2 3 4 5 > p.list
+imgprep -q --size 2x2 --shard 1/2 p.list > shard-1.bs
+imgprep -q --size 2x2 --shard 2/2 p.list > shard-2.bs
+run sh -c 'cat shard-1.bs shard-2.bs | batchpack --info'
+check_status "--info on joined shards" 0
+check_out "joined shards are one epoch of their summed size" "epoch size: 6 (shards 1/2, 2/2 joined)"
+check_out "counted once" "epochs:     1 (numbered 0)"
+check_out "as the producers wrote them" "producer:   wrote 1 epoch (imgprep --epochs 1), as read here"
+run sh -c 'cat shard-1.bs shard-1.bs | batchpack --info'
+check_out "the same shard twice is two epochs by the rule" "epochs:     2 (numbered 0, 0)"
+check_out "each of the shard's size" "epoch size: 3 (shard 1/2)"
+check_out "and not how it was made" "producer:   wrote 1 epoch (imgprep --epochs 1), but the stream holds 2: streams joined end to end (cat), each read as epochs of their own"
+check "nor called imgprep --epochs 2" '! grep -q "epochs 2" "$T/out"'
+imgprep -q --size 2x2 --epochs 3 p.list > three.bs
+run batchpack --info three.bs
+check_out "imgprep --epochs 3: three epochs" "epochs:     3 (numbered 0 to 2)"
+check_out "as written" "producer:   wrote 3 epochs (imgprep --epochs 3), as read here"
+# The first N frames of a stream (a frame-aligned cut, as a killed producer leaves).
+first_frames() { py -c "
+import struct, sys, json
+d = open(sys.argv[2], 'rb').read(); o = 0
+for _ in range(int(sys.argv[1])):
+    n, = struct.unpack('<Q', d[o:o + 8]); h = json.loads(d[o + 8:o + 8 + n]); h.pop('__metadata__')
+    o += 8 + n + max([t['data_offsets'][1] for t in h.values()] + [0])
+sys.stdout.buffer.write(d[:o])" "$@"; }
+first_frames 12 three.bs > cut.bs
+run batchpack --info cut.bs
+check_out "a stream cut after an epoch's end says so" "producer:   wrote 3 epochs (imgprep --epochs 3), but the stream holds 2: it was cut after an epoch's end"
+imgprep -q --size 2x2 --epochs 0 p.list 2> /dev/null | head -c 20000 > endless-head.bs
+first_frames 12 endless-head.bs > endless.bs
+run batchpack --info endless.bs
+check_out "an endless stream's epochs" "producer:   a stream without end (imgprep --epochs 0); these are 2 epochs of it"
+run batchpack -q -b 4 three.bs
+check "batchpack keeps the producer's record" '[ $(py "$S" dump "$T/out" | grep -c "\"epochs\": \"3\"") -eq 6 ]'
+
 head -c $(( $(wc -c < s.bin) - 5 )) s.bin > trunc.bin
 run batchpack trunc.bin
 check_status "a truncated stream is bad data" 65
@@ -54,6 +93,23 @@ check_status "a shape change mid-stream is bad data" 65
 check_err "with both shapes" "x U8 [*,2,2,3] then x U8 [*,3,3,3]"
 run batchpack -b 0 s.bin
 check_status "a zero batch size is a usage error" 64
+
+# A stream with no frames is refused (65) by every reader: its producer stopped
+# before its first frame (batchstream(5), Completeness).
+EMPTY="no frames: the stream is empty (did its producer stop before its first frame? its own message says why)"
+run sh -c ': | batchpack -b 4'
+check_status ": | batchpack is bad data, not 0 samples in 0 batches" 65
+check_err "and says why, naming stdin" "batchpack: stdin: $EMPTY"
+check "and writes no frame" '[ ! -s out ]'
+: > none.bin
+run batchpack -b 4 -o none-out.bin s.bin none.bin
+check_status "an empty file among the inputs" 65
+check_err "is named" "batchpack: none.bin: $EMPTY"
+check "and leaves no output" '[ ! -e none-out.bin ]'
+run batchpack --info none.bin
+check_status "--info on an empty stream: bad data too" 65
+check_out "after the summary of what it read" "frames:     0"
+check_err "with the same words" "batchpack: none.bin: $EMPTY"
 
 py "$S" make 3000 16 16 3 > big.bin
 batchpack -b 1 big.bin 2> err.txt | head -c 1000 > /dev/null

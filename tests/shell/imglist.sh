@@ -49,6 +49,17 @@ imglist -q --validation-split 0.5 --subset training d > train.txt
 check "training and validation partition the list" '[ "$(cat out train.txt | sort | uniq | wc -l)" -eq 11 ]'
 run imglist --validation-split 0.5 d
 check_status "a split without --subset is a usage error" 64
+for f in 1 0 1.5 -0.2 half; do
+    run imglist --validation-split $f --subset training d
+    check_status "--validation-split $f is a usage error (0 < F < 1)" 64
+    check_err "--validation-split $f: says what it wants" "imglist: --validation-split: $f is not a fraction between 0 and 1 (both excluded)"
+done
+run imglist --validation-split 0.0001 --subset validation d
+check_status "a split that takes no image is bad data, not 'no images found'" 65
+check_err "and says why" "imglist: d: no images in the validation subset of --validation-split 0.0001 (int(F x N) of each class's N images, as Keras): the folder holds 11"
+run imglist --shard 12/12 d
+check_status "a shard with no image" 65
+check_err "is named as such" "imglist: d: no images in shard 12/12: the folder holds 11"
 
 for i in $(seq 1 40); do mk "h/c/$i.png"; done
 imglist -q --split hash --seed 3 --validation-split 0.3 --subset validation h > v1.txt

@@ -22,6 +22,11 @@ for t, m in frames:
 " m.bin'
 check_err "a mask of another size is resized, and says so" "100x100 mask resized (nearest) to the images' 8x8"
 
+run sh -c ': | imgmask --mask mask.png'
+check_status "an empty stream is bad data, not masked 0 images" 65
+check_err "and says why" "imgmask: stdin: no frames: the stream is empty (did its producer stop before its first frame? its own message says why)"
+check "and writes no frame" '[ ! -s out ]'
+
 imgmask -q --mask mask.png --invert --fill 7 in.bin > inv.bin
 check "--invert masks the bright part, --fill sets the value" 'py -c "$load
 t, m = frames[1]

@@ -204,8 +204,9 @@ EOF2
 import sys
 import numpy as np
 from keras_preprocessing.image import load_img  # Keras' own code (Debian's python3-keras-preprocessing)
-def keras(paths, w, h, interpolation):
-    return np.stack([np.asarray(load_img(p, target_size=(h, w), interpolation=interpolation)) for p in paths])
+def keras(paths, w, h, interpolation, color_mode="rgb"):
+    x = np.stack([np.asarray(load_img(p, color_mode=color_mode, target_size=(h, w), interpolation=interpolation)) for p in paths])
+    return x[..., None] if x.ndim == 3 else x
 EOF2
     # Keras' own code is the reference (make deps installs it): without it, fail, not fall back.
     check "python3-keras-preprocessing is installed (Keras' load_img is the reference)" 'py -c "import keras_preprocessing"'
@@ -222,6 +223,17 @@ from keras_ref import keras
 x = xs(\"$T/out\"); ref = keras(paths(\"$T/out\"), ${size%x*}, ${size#*x}, \"$f\".replace(\"area\", \"box\"))
 assert len(x) == 5 and (x == ref).all(), (np.abs(x.astype(int) - ref).max(), np.abs(x.astype(int) - ref).mean())"'
         done
+    done
+    # Grayscale is PIL's convert("L") of the decoded RGB on JPEG too: a colour
+    # JPEG decoded straight to gray (libjpeg's Y plane) was up to 20 levels off.
+    for c in "512x512 nearest" "64x64 bilinear --no-shrink-on-load" "150x100 lanczos --no-shrink-on-load" \
+             "64x64 bilinear --vips-only --no-shrink-on-load"; do
+        size=${c%% *}; rest=${c#* }; filter=${rest%% *}; more=${rest#"$filter"}
+        run imgprep -q --size $size --color grayscale --interpolation $filter $more photos.list
+        check "--color grayscale $c on JPEG photos: Keras' bytes" 'pyc "
+from keras_ref import keras
+x = xs(\"$T/out\"); ref = keras(paths(\"$T/out\"), ${size%x*}, ${size#*x}, \"$filter\", \"grayscale\")
+assert len(x) == 5 and x.shape[3] == 1 and (x == ref).all(), (np.abs(x.astype(int) - ref).max(), (x != ref).sum())"'
     done
     run imgprep -q --size 64x64 photos.list
     check "without it, bilinear shrinks on load: a few levels from Keras, and faster" 'pyc "
@@ -383,6 +395,15 @@ for f in trunc.jpg:"truncated JPEG file" empty.png:"empty file" text.jpg:"not an
     check_status "$name: exit 65" 65
     check_err "$name: one line naming the file" "imgprep: bad/$name: $msg"
     check "$name: the good file before it is written" 'pyc "assert paths(\"$T/out\") == [\"rgb.png\"]"'
+done
+# The issue's case: the bad file first, so imgprep writes no frame at all. The
+# next stage of the pipe (whose status is the pipe's) fails too, and says why.
+printf 'bad/text.jpg\nrgb.png\n' > first.list
+for next in "batchpack -b 2" "imgmask --random-box 2x2" "imgstats" "imgsheet -o first.png" "imgsave -d first-saved"; do
+    run sh -c "imgprep --size 8x8 first.list | $next"
+    check_status "bad file first: imgprep | ${next%% *} exits 65" 65
+    check_err "imgprep names the file" "imgprep: bad/text.jpg: not an image"
+    check_err "and ${next%% *} says the stream is empty, and why" "${next%% *}: stdin: no frames: the stream is empty (did its producer stop before its first frame? its own message says why)"
 done
 # A damaged colour profile (issue 8): Pillow and libvips refuse it; imgprep
 # refuses it too, or with --skip-damaged-chunks decodes it without the

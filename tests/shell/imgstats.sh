@@ -24,7 +24,10 @@ check_err "and says how many images" "15 images, 3 channels"
 py "$S" make 0 2 2 1 > empty.bin
 run imgstats empty.bin
 check_status "an empty stream is bad data" 65
-check_err "and says so" "empty stream"
+check_err "and says so, in every reader's words" "imgstats: empty.bin: no frames: the stream is empty (did its producer stop before its first frame? its own message says why)"
+run sh -c ': | imgstats'
+check_status ": | imgstats" 65
+check_err "names stdin" "imgstats: stdin: no frames: the stream is empty"
 head -c 100 s.bin > t.bin
 run imgstats t.bin
 check_status "a truncated stream" 65

@@ -108,7 +108,11 @@ check_err "truncated names the frame" "cut.bs: frame 3: truncated"
 check "truncated: no report file" "[ ! -e report.txt ] && [ -z \"\$(ls | grep report.txt)\" ]"
 run nneval -m cnn.model < /dev/null
 check_status "empty stream" 65
-check_err "empty stream says so" "no samples"
+check_err "empty stream says why" "nneval: stdin: no frames: the stream is empty (did its producer stop before its first frame? its own message says why)"
+: > none.bs
+run nneval -m cnn.model none.bs
+check_status "an empty stream file" 65
+check_err "says why, naming it" "nneval: none.bs: no frames: the stream is empty"
 
 # Bad model files.
 run nneval -m cnn.json test.bs

@@ -115,6 +115,11 @@ check_err "truncated stream names the frame" "cut.bs: frame 5: truncated"
 check "truncated: no output file" "[ -z \"\$(ls | grep '^cut.tsv')\" ]"
 run nnpredict -m cnn.model < /dev/null
 check_status "empty stream" 65
+check_err "empty stream says why" "nnpredict: stdin: no frames: the stream is empty (did its producer stop before its first frame? its own message says why)"
+: > none.bs
+run nnpredict -m cnn.model none.bs
+check_status "an empty stream file" 65
+check_err "says why, naming it" "nnpredict: none.bs: no frames: the stream is empty"
 printf 'not a stream at all' > junk.bs
 run nnpredict -m cnn.model junk.bs
 check_status "not a stream" 65

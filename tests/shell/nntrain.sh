@@ -274,6 +274,20 @@ check_err "a stream given as a model" "train.bs: is a batch stream, not a model 
 run nntrain -m cnn.json m.model
 check_status "a model given as a stream" 65
 check_err "says which is which" "m.model: frame 1: is a model file, not a batch stream"
+# A stream with no frames, in a pipe or a file, training or validation: the
+# same words as every reader (batchstream(5), Completeness).
+EMPTY="no frames: the stream is empty (did its producer stop before its first frame? its own message says why)"
+run sh -c ": | nntrain -j1 -m cnn.json"
+check_status "an empty training pipe" 65
+check_err "says why" "nntrain: stdin: $EMPTY"
+: > none.bs
+run nntrain -j1 -m cnn.json none.bs
+check_status "an empty training file" 65
+check_err "says why" "nntrain: none.bs: $EMPTY"
+run nntrain -j1 -m cnn.json --val none.bs -o none.model train.bs
+check_status "an empty validation file" 65
+check_err "says why" "nntrain: none.bs: $EMPTY"
+check "and writes no model" '[ ! -e none.model ]'
 $FM --count 64 --batch 32 > a.bs
 py -c "
 import sys; sys.path.insert(0, '$ROOT/tests/nn'); import numpy as np, json; from fmnist_stream import frame

@@ -44,6 +44,31 @@ head -c 400 s.bin > t.bin
 run imgsheet -o t.png t.bin
 check_status "a truncated stream" 65
 check "leaves no picture behind" '[ ! -e t.png ]'
+# --max stops reading early on purpose: the rest of the pipe is read, so the
+# producer is not killed by SIGPIPE and a pipefail pipeline succeeds (issue 23).
+py "$S" make 3000 16 16 3 > big.bin
+run bash -c 'set -o pipefail; batchpack -q -b 1 big.bin | imgsheet -o big.png'
+check_status "imgsheet --max 64 under pipefail: the producer ends normally" 0
+check "and the sheet holds 64 samples" '[ "$(size big.png)" = "$((4 + 8 * 20))x$((4 + 8 * 20)) RGB" ]'
+run bash -c 'set -o pipefail; batchpack -q -b 7 big.bin | imgsave --max 3 -d big-saved'
+check_status "imgsave --max under pipefail" 0
+check "saved 3" '[ $(ls big-saved | wc -l) -eq 3 ]'
+# An endless stream (imgprep --epochs 0 says so in every frame) is not drained: the producer is stopped.
+py -c 'from PIL import Image
+for i in range(3): Image.new("RGB", (5, 5), (i, 0, 0)).save("e%d.png" % i)'
+printf 'e0.png\ne1.png\ne2.png\n' > e.list
+run timeout 60 sh -c 'imgprep -q --size 4x4 --epochs 0 e.list | imgsheet --max 5 -o endless.png'
+check_status "an endless stream: imgsheet --max ends the pipe" 0
+check "with its sheet" '[ -s endless.png ]'
+: > none.bin
+run imgsheet -o none.png none.bin
+check_status "imgsheet: an empty stream is bad data" 65
+check_err "and says why" "imgsheet: none.bin: no frames: the stream is empty (did its producer stop before its first frame? its own message says why)"
+check "and leaves no picture" '[ ! -e none.png ]'
+run sh -c ': | imgsave -d none-saved'
+check_status "imgsave: an empty stream is bad data" 65
+check_err "and says why" "imgsave: stdin: no frames: the stream is empty"
+check "and saves nothing" '[ -z "$(ls none-saved 2>/dev/null)" ] && [ ! -s out ]'
 
 cat > h.jsonl <<'H'
 {"epoch": 1, "loss": 0.9, "accuracy": 0.6, "val_loss": 0.8, "val_accuracy": 0.65, "lr": 0.001, "seconds": 3.1}

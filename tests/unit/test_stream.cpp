@@ -134,6 +134,25 @@ TEST_CASE("the reader reads frames back and stops cleanly at the end", "[stream]
     unlink(path.c_str());
 }
 
+TEST_CASE("a stream with no frames is refused, naming the likely cause", "[stream][epoch]") {
+    EpochLedger none;
+    CHECK_THROWS_WITH(none.finish("s"), "no frames: the stream is empty (did its producer stop before its first frame? "
+                                        "its own message says why)");
+    std::string path = temp_path();  // an empty file
+    Input in(path);
+    FrameReader reader(in);
+    Frame f;
+    try {
+        reader.read(f);
+        FAIL("an empty stream was read as a clean end");
+    } catch (const DataError& e) {
+        CHECK(e.where() == path);
+        CHECK(e.status() == kDataErr);
+        CHECK(std::string(e.what()) == empty_stream_message());
+    }
+    unlink(path.c_str());
+}
+
 TEST_CASE("a truncated frame is an error naming its frame number", "[stream]") {
     std::vector<uint8_t> a = encode_frame(sample_frame(2, 0)), b = encode_frame(sample_frame(2, 2));
     std::vector<uint8_t> bytes = a;
