@@ -24,6 +24,7 @@
 #include "cli/app.hpp"
 #include "cli/error.hpp"
 #include "cli/progress.hpp"
+#include "nn/batch_check.hpp"
 #include "nn/collective.hpp"
 #include "nn/engine.hpp"
 #include "nn/network.hpp"
@@ -65,16 +66,6 @@ Tensor from_torch(const std::string& name, const torch::Tensor& value) {
     Tensor t(name, DType::F32, c.sizes().vec());
     if (c.numel()) std::memcpy(t.data.data(), c.data_ptr<float>(), t.data.size());
     return t;
-}
-
-std::string shape_star(const std::vector<int64_t>& per_sample) {
-    std::string s = "[*";
-    for (int64_t d : per_sample) s += "," + std::to_string(d);
-    return s + "]";
-}
-
-std::vector<int64_t> per_sample(const std::vector<int64_t>& shape) {
-    return shape.empty() ? shape : std::vector<int64_t>(shape.begin() + 1, shape.end());
 }
 
 // DDP's reducer, in small. The flat gradient buffer is cut into buckets of
@@ -205,59 +196,11 @@ public:
     }
 
     void check_batch(const Frame& batch, const std::string& where, bool need_targets) const override {
-        const std::string& loss = spec_.loss.name;
-        const Tensor* x = batch.find("x");
-        if (!x) throw DataError(where, "frame has no \"x\" tensor");
-        if (x->dtype == DType::I32) throw DataError(where, "x is I32; the model takes U8 or F32 images");
-        std::string want = std::string(has_dtype_ ? dtype_name(input_dtype_) : "U8 or F32") + " " +
-                           shape_star(spec_.input_shape);
-        if (per_sample(x->shape) != spec_.input_shape || x->shape.empty())
-            throw DataError(where, "x is " + std::string(dtype_name(x->dtype)) + " " + shape_text(x->shape) +
-                                       " but the model takes " + want);
-        if (has_dtype_ && x->dtype != input_dtype_)
-            throw DataError(where, "x is " + std::string(dtype_name(x->dtype)) + " " + shape_text(x->shape) +
-                                       " but the model was trained on " + want);
+        nn::check_batch({spec_, has_dtype_ ? &input_dtype_ : nullptr, classes_}, batch, where, need_targets);
         where_ = where;
         if (!scale_checked_) {
             scale_checked_ = true;
-            warn_scaled_twice(*x, where);
-        }
-        if (!need_targets) return;
-        const Tensor* y = batch.find("y");
-        if (!y) throw DataError(where, "frame has no \"y\" tensor (targets); the loss " + loss + " needs them");
-        if (y->rows() != x->rows())
-            throw DataError(where, "y has " + std::to_string(y->rows()) + " rows but x has " + std::to_string(x->rows()));
-        std::vector<int64_t> out = spec_.output_shape();
-        if (is_labels(*y)) {
-            if (out.size() != 1)
-                throw DataError(where, "y holds class indices but the model outputs " + shape_star(out) +
-                                           " (a loss on labels needs a flat output)");
-            int64_t k = out[0] == 1 ? 2 : out[0];
-            // The class names first, so the message does not depend on which labels a frame holds.
-            std::vector<std::string> names = batch.classes();
-            if (loss == "binary_crossentropy" && names.size() > 2)
-                throw DataError(where, "the stream has " + std::to_string(names.size()) + " classes but the loss is "
-                                       "binary_crossentropy, which is for two (use a softmax output of " +
-                                       std::to_string(names.size()) + " units with categorical_crossentropy)");
-            if (classes_.empty() && !names.empty() && int64_t(names.size()) != k && !(out[0] == 1 && names.size() <= 2))
-                throw DataError(where, "the stream has " + std::to_string(names.size()) + " classes but the model outputs " +
-                                           std::to_string(out[0]) + " (set the last Dense layer's units to " +
-                                           std::to_string(names.size()) + ")");
-            const int32_t* v = y->values<int32_t>();
-            for (int64_t i = 0; i < y->elements(); ++i)
-                if (v[i] < 0 || v[i] >= k)
-                    throw DataError(where, "label " + std::to_string(v[i]) + " is out of range for a model with " +
-                                               std::to_string(out[0]) + " output" + (out[0] > 1 ? "s" : "") +
-                                               (out[0] == 1 ? " (binary: labels 0 and 1)" : ""));
-        } else if (per_sample(y->shape) != out && !(y->shape.size() == 1 && out == std::vector<int64_t>{1})) {
-            throw DataError(where, "y is " + std::string(dtype_name(y->dtype)) + " " + shape_text(y->shape) +
-                                       " but the model outputs " + shape_star(out));
-        }
-        if (!classes_.empty()) {
-            std::vector<std::string> names = batch.classes();
-            if (!names.empty() && names != classes_)
-                throw DataError(where, "the stream's classes " + json_list(names) + " differ from the model's " +
-                                           json_list(classes_));
+            warn_scaled_twice(batch.get("x"), where);
         }
     }
 

@@ -14,10 +14,6 @@ torch::Tensor dense_target(const torch::Tensor& target, const torch::Tensor& p) 
 
 }  // namespace
 
-bool is_labels(const Tensor& y) {
-    return y.dtype == DType::I32 && (y.shape.size() == 1 || (y.shape.size() == 2 && y.shape[1] == 1));
-}
-
 Objective::Objective(LossSpec loss, std::vector<std::string> metrics, std::vector<int64_t> output)
     : loss_(std::move(loss)), metrics_(std::move(metrics)), output_(std::move(output)) {}
 

@@ -10,14 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "nn/batch_check.hpp"
 #include "nn/compile.hpp"
 #include "nn/engine.hpp"
 #include "nn/network.hpp"
 
 namespace imgpipe::nn {
-
-// y holds class indices: I32 [n] or [n, 1].
-bool is_labels(const Tensor& y);
 
 class Objective {
 public:
