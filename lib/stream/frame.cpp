@@ -387,14 +387,15 @@ bool read_frame(FrameSource& src, Frame& frame, std::vector<uint8_t>& header, co
     size_t got = src.read(prefix, 8);
     if (got == 0) return false;
     if (got < 8) throw DataError(where, "truncated frame (" + std::to_string(got) + " of 8 length bytes)");
-    const std::string foreign = "not safetensors (starts with '" + printable_start(prefix, 8) + "')";
+    // Built only on failure: every frame of a stream passes here.
+    auto foreign = [&] { return DataError(where, "not safetensors (starts with '" + printable_start(prefix, 8) + "')"); };
     uint64_t n = read_le64(prefix);
-    if (n < 2 || n > kMaxHeader) throw DataError(where, foreign);
+    if (n < 2 || n > kMaxHeader) throw foreign();
     size_t have = read_growing(src, header, size_t(n), size_t(64) << 10);
     if (have < n) {
         // Bytes that cannot begin a JSON header: a foreign file whose first 8
         // bytes happen to read as a small length, not a cut frame.
-        if (have > 0 && header[0] != '{') throw DataError(where, foreign);
+        if (have > 0 && header[0] != '{') throw foreign();
         throw DataError(where, "truncated frame (header: " + of(have, n) + ")");
     }
     uint64_t data_size = parse_frame_header(reinterpret_cast<const char*>(header.data()), n, frame, where, check_format);
