@@ -180,30 +180,19 @@ std::string BatchFeed::where() const {
 void BatchFeed::index_file() {
     struct stat st {};
     ::fstat(fd_, &st);
-    uint64_t size = uint64_t(st.st_size), offset = 0;
-    std::string header;
+    FileSource src(fd_, 0, uint64_t(st.st_size), name_);
+    std::vector<uint8_t> header;
     EpochLedger ledger;
     Frame frame;
-    while (offset < size) {
+    for (;;) {
+        uint64_t offset = src.offset();
         std::string where = name_ + ": frame " + std::to_string(index_.size() + 1);
-        if (size - offset < 8) throw DataError(where, "truncated frame (" + std::to_string(size - offset) + " of 8 length bytes)");
-        uint8_t prefix[8];
-        read_exactly(fd_, prefix, 8, offset, where);
-        uint64_t n = frame_header_length(prefix, where);
-        if (n > size - offset - 8)
-            throw DataError(where, "truncated frame (header: " + std::to_string(size - offset - 8) + " of " + std::to_string(n) + " bytes)");
-        header.resize(n);
-        read_exactly(fd_, header.data(), n, offset + 8, where);
-        uint64_t data_size = parse_frame_header(header.data(), n, frame, where, true);
-        if (data_size > size - offset - 8 - n)
-            throw DataError(where, "truncated frame (data: " + std::to_string(size - offset - 8 - n) + " of " +
-                                       std::to_string(data_size) + " bytes)");
+        if (!read_frame(src, frame, header, where, true, false)) break;  // headers only: the data is read per batch
         content_.add(header.data(), header.size());
         if (index_.empty()) declared_epochs_ = frame.meta_int("epochs", -1);
         if (ledger.add(frame, where)) epochs_.push_back(index_.size());
         note_skipped_upstream(ledger.skipped_in_frame());
-        index_.push_back({offset, 8 + n + data_size, frame.samples()});
-        offset += 8 + n + data_size;
+        index_.push_back({offset, src.offset() - offset, frame.samples()});
     }
     ledger.finish(name_);
     int64_t rows = 0;

@@ -475,24 +475,19 @@ void Model::save(const std::string& path, const std::string& state_json) const {
 
 std::unique_ptr<Model> Model::load(const std::string& path, const Overrides& overrides) {
     std::vector<uint8_t> bytes = read_file(path);
-    if (bytes.size() > 8 && bytes[8] == '{') {  // a safetensors start: say "truncated", not "foreign"
-        uint64_t n = 0;
-        for (int i = 7; i >= 0; --i) n = (n << 8) | bytes[size_t(i)];
-        if (n > bytes.size() - 8 && n < (256u << 20))
-            throw DataError(path, "truncated: the header alone is " + std::to_string(n) + " bytes, the file " +
-                                      std::to_string(bytes.size()));
-        // n is untrusted: a length past 2^63 once went negative here (exit 70).
-        std::string header(bytes.begin() + 8, bytes.begin() + 8 + ptrdiff_t(std::min<uint64_t>(n, bytes.size() - 8)));
-        if (header.find("\"batchstream/") != std::string::npos)
+    // The framing (and its words) is the stream's: read_frame, by decode_frame.
+    // A stream file holds more than one frame: say what it is before its
+    // second frame is refused as trailing bytes.
+    Frame f = decode_frame(bytes.data(), bytes.size(), path, [&](const Frame& first) {
+        auto it = first.metadata.find("format");
+        if (it != first.metadata.end() && it->second.rfind("batchstream/", 0) == 0)
             throw DataError(path, "is a batch stream, not a model file");
-    }
-    Frame f = decode_frame(bytes.data(), bytes.size(), path);
+    });
     auto it = f.metadata.find("format");
     if (it == f.metadata.end())
         throw DataError(path, "not an imgpipe model file (a safetensors file without \"format\": \"" +
                                   std::string(kModelFormat) + "\" in its metadata)");
     const std::string& format = it->second;
-    if (format.rfind("batchstream/", 0) == 0) throw DataError(path, "is a batch stream, not a model file");
     if (format.rfind("imgpipe-model/", 0) != 0)
         throw DataError(path, "not an imgpipe model file (format \"" + format + "\")");
     if (format != kModelFormat)

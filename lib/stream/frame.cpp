@@ -2,7 +2,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 
@@ -25,13 +28,6 @@ uint64_t read_le64(const uint8_t* p) {
     return v;
 }
 }  // namespace
-
-uint64_t frame_header_length(const uint8_t* prefix, const std::string& where) {
-    uint64_t n = read_le64(prefix);
-    if (n < 2 || n > kMaxHeader)
-        throw DataError(where, "not a batch stream (starts with '" + printable_start(prefix, 8) + "')");
-    return n;
-}
 
 uint64_t parse_frame_header(const char* text, size_t size, Frame& frame, const std::string& where, bool check_format) {
     if (size == 0 || text[0] != '{') throw DataError(where, "not a batch stream (header is not JSON)");
@@ -332,68 +328,116 @@ void write_frame(Output& out, const Frame& frame) {
         if (!t.data.empty()) out.write(t.data.data(), t.data.size());
 }
 
-Frame decode_frame(const uint8_t* data, size_t size, const std::string& where) {
-    if (size < 8) throw DataError(where, "truncated: " + std::to_string(size) + " bytes, not a safetensors file");
-    uint64_t n = read_le64(data);
-    // data[8] exists only when size > 8: an 8-byte file is a header length alone.
-    if (n > size - 8 && n <= kMaxHeader && (size == 8 || data[8] == '{'))
-        throw DataError(where, "truncated: the header alone needs " + std::to_string(n + 8) + " bytes, the file has " +
-                                   std::to_string(size));
-    if (n > size - 8 || n > kMaxHeader)
-        throw DataError(where, "not a safetensors file (starts with '" + printable_start(data, size) + "')");
-    Frame frame;
-    uint64_t data_size = parse_frame_header(reinterpret_cast<const char*>(data + 8), n, frame, where, false);
-    if (data_size != size - 8 - n)
-        throw DataError(where, "truncated or padded: header promises " + std::to_string(data_size) + " data bytes, file has " +
-                                   std::to_string(size - 8 - n));
-    const uint8_t* p = data + 8 + n;
-    for (Tensor& t : frame.tensors) {
-        t.data.assign(p, p + size_t(t.elements()) * dtype_size(t.dtype));
-        p += t.data.size();
+void FrameSource::skip(uint64_t n) {
+    throw Error(kSoftware, "", "skip on a source of unknown size (" + std::to_string(n) + " bytes)");
+}
+
+size_t MemorySource::read(void* dst, size_t n) {
+    n = std::min(n, left_);
+    if (n) std::memcpy(dst, p_, n);
+    p_ += n;
+    left_ -= n;
+    return n;
+}
+
+void MemorySource::skip(uint64_t n) {
+    n = std::min<uint64_t>(n, left_);
+    p_ += n;
+    left_ -= size_t(n);
+}
+
+size_t FileSource::read(void* dst, size_t n) {
+    n = size_t(std::min<uint64_t>(n, remaining()));
+    char* p = static_cast<char*>(dst);
+    size_t done = 0;
+    while (done < n) {
+        ssize_t got = ::pread(fd_, p + done, n - done, off_t(offset_));
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) throw IoError(name_, std::string("read failed: ") + std::strerror(errno));
+        if (got == 0) break;  // the file shrank under us: the caller says truncated
+        done += size_t(got);
+        offset_ += uint64_t(got);
     }
+    return done;
+}
+
+namespace {
+// Reads `want` bytes into buf from its size `have` on, growing the buffer as
+// the bytes arrive (doubling from `first`), so that a length promising
+// gigabytes ends as a truncated frame, not an allocation. Returns the bytes read.
+size_t read_growing(FrameSource& src, std::vector<uint8_t>& buf, size_t want, size_t first) {
+    size_t have = 0;
+    while (have < want) {
+        size_t step = std::min(want - have, std::max(have, first));
+        buf.resize(have + step);
+        size_t got = src.read(buf.data() + have, step);
+        have += got;
+        if (got < step) break;
+    }
+    buf.resize(have);
+    return have;
+}
+
+std::string of(uint64_t have, uint64_t want) { return std::to_string(have) + " of " + std::to_string(want) + " bytes"; }
+}  // namespace
+
+bool read_frame(FrameSource& src, Frame& frame, std::vector<uint8_t>& header, const std::string& where,
+                bool check_format, bool read_data) {
+    uint8_t prefix[8];
+    size_t got = src.read(prefix, 8);
+    if (got == 0) return false;
+    if (got < 8) throw DataError(where, "truncated frame (" + std::to_string(got) + " of 8 length bytes)");
+    // Built only on failure: every frame of a stream passes here.
+    auto foreign = [&] { return DataError(where, "not safetensors (starts with '" + printable_start(prefix, 8) + "')"); };
+    uint64_t n = read_le64(prefix);
+    if (n < 2 || n > kMaxHeader) throw foreign();
+    size_t have = read_growing(src, header, size_t(n), size_t(64) << 10);
+    if (have < n) {
+        // Bytes that cannot begin a JSON header: a foreign file whose first 8
+        // bytes happen to read as a small length, not a cut frame.
+        if (have > 0 && header[0] != '{') throw foreign();
+        throw DataError(where, "truncated frame (header: " + of(have, n) + ")");
+    }
+    uint64_t data_size = parse_frame_header(reinterpret_cast<const char*>(header.data()), n, frame, where, check_format);
+    // A source that knows its size says so before reading anything.
+    uint64_t left = src.remaining();
+    if (left != FrameSource::kUnknown && data_size > left)
+        throw DataError(where, "truncated frame (data: " + of(left, data_size) + ")");
+    if (!read_data) {
+        src.skip(data_size);
+        return true;
+    }
+    uint64_t total = 0;
+    for (Tensor& t : frame.tensors) {
+        size_t want = size_t(t.elements()) * dtype_size(t.dtype);
+        size_t got_here = read_growing(src, t.data, want, size_t(64) << 20);
+        total += got_here;
+        if (got_here < want) throw DataError(where, "truncated frame (data: " + of(total, data_size) + ")");
+    }
+    return true;
+}
+
+Frame decode_frame(const uint8_t* data, size_t size, const std::string& where,
+                   const std::function<void(const Frame&)>& check) {
+    MemorySource src(data, size);
+    Frame frame;
+    std::vector<uint8_t> header;
+    if (!read_frame(src, frame, header, where, false))
+        throw DataError(where, "truncated frame (0 of 8 length bytes)");
+    if (check) check(frame);
+    if (src.remaining() > 0) throw DataError(where, std::to_string(src.remaining()) + " trailing bytes after the frame");
     return frame;
 }
 
 std::string FrameReader::where() const { return in_.name() + ": frame " + std::to_string(frames_); }
 
 bool FrameReader::read(Frame& frame) {
-    uint8_t prefix[8];
-    size_t got = in_.read(prefix, 8);
-    if (got == 0) {
+    InputSource src(in_);
+    ++frames_;  // where() names the frame being read
+    if (!read_frame(src, frame, header_, where(), check_format_)) {
+        --frames_;
         ledger_.finish(in_.name());
         return false;
-    }
-    ++frames_;
-    if (got < 8) throw DataError(where(), "truncated frame (" + std::to_string(got) + " of 8 length bytes)");
-    uint64_t n = frame_header_length(prefix, where());
-    // Like the data below, the header buffer grows as its bytes arrive: nine
-    // bytes promising a 256 MB header cost a read, not 256 MB of zeroed memory.
-    size_t have = 0;
-    while (have < n) {
-        size_t step = std::min(size_t(n) - have, std::max(have, size_t(64) << 10));
-        header_.resize(have + step);
-        got = in_.read(header_.data() + have, step);
-        have += got;
-        if (got < step)
-            throw DataError(where(), "truncated frame (header: " + std::to_string(have) + " of " + std::to_string(n) + " bytes)");
-    }
-    uint64_t data_size = parse_frame_header(reinterpret_cast<const char*>(header_.data()), n, frame, where(), check_format_);
-    // The buffers grow as the bytes arrive (doubling from 64 MiB), so that a
-    // header promising terabytes ends as a truncated frame, not an allocation.
-    constexpr size_t kFirstChunk = size_t(64) << 20;
-    uint64_t total = 0;
-    for (Tensor& t : frame.tensors) {
-        size_t want = size_t(t.elements()) * dtype_size(t.dtype), have = 0;
-        while (have < want) {
-            size_t step = std::min(want - have, std::max(have, kFirstChunk));
-            t.data.resize(have + step);
-            got = in_.read(t.data.data() + have, step);
-            have += got;
-            total += got;
-            if (got < step)
-                throw DataError(where(), "truncated frame (data: " + std::to_string(total) + " of " +
-                                             std::to_string(data_size) + " bytes)");
-        }
     }
     began_epoch_ = ledger_.add(frame, where());
     note_skipped_upstream(ledger_.skipped_in_frame());

@@ -5,12 +5,14 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <limits>
 
 #include "cli/error.hpp"
 #include "cli/io.hpp"
 #include "nn/collective.hpp"
 #include "nn/engine.hpp"
+#include "nn/feed.hpp"
 #include "nn/network.hpp"
 #include "nn/spec.hpp"
 #include "spec_text.hpp"
@@ -215,6 +217,61 @@ TEST_CASE("a model trains, saves atomically and loads back identical", "[model]"
     std::remove(path.c_str());
 }
 
+TEST_CASE("a model file, a stream file and a pipe refuse the same damage in the same words", "[model][errors][feed]") {
+    // One framing step (read_frame) under Model::load, BatchFeed's index and FrameReader.
+    Overrides none;
+    auto model = Model::create(kSmallCnn, "small.json", none, 5);
+    std::string path = temp_path("framing.model");
+    model->save(path, "{}");
+    const std::vector<uint8_t> model_bytes = read_file(path);
+    const std::vector<uint8_t> stream_bytes = encode_frame(batch_of(2, {8, 8, 3}, DType::U8, 3));
+    auto error_of = [](const std::function<void()>& f) -> std::string {
+        try {
+            f();
+        } catch (const DataError& e) {
+            return e.what();
+        }
+        return "accepted";
+    };
+    auto pipe_words = [&](const std::vector<uint8_t>& bytes) {
+        write_file_atomic(path, bytes.data(), bytes.size());
+        return error_of([&] {
+            Input in(path);
+            FrameReader reader(in, false);
+            Frame f;
+            while (reader.read(f)) {
+            }
+        });
+    };
+    auto damaged = [](const std::vector<uint8_t>& good) {
+        std::vector<std::vector<uint8_t>> out = {
+            {good.begin(), good.begin() + 5},                // cut in the length prefix
+            {'G', 'I', 'F', '8', '9', 'a', 0, 0, 0, 0},      // a foreign start
+            {good.begin(), good.begin() + 8 + 40},           // cut in the header
+            {good.begin(), good.end() - 7}};                 // cut in the data
+        return out;
+    };
+    for (const std::vector<uint8_t>& bytes : damaged(model_bytes)) {
+        std::string words = pipe_words(bytes);
+        CHECK(words != "accepted");
+        CHECK(error_of([&] { Model::load(path); }) == words);
+    }
+    for (const std::vector<uint8_t>& bytes : damaged(stream_bytes)) {
+        std::string words = pipe_words(bytes);
+        CHECK(error_of([&] { nn::BatchFeed(path, nn::FeedOptions{}); }) == words);
+    }
+    // After a whole frame, the same 3 bytes: a stream's second frame is cut, a model file padded.
+    std::vector<uint8_t> padded = model_bytes;
+    padded.insert(padded.end(), 3, 0);
+    CHECK(pipe_words(padded) == "truncated frame (3 of 8 length bytes)");
+    CHECK(error_of([&] { Model::load(path); }) == "3 trailing bytes after the frame");
+    padded = stream_bytes;
+    padded.insert(padded.end(), 3, 0);
+    write_file_atomic(path, padded.data(), padded.size());
+    CHECK(error_of([&] { nn::BatchFeed(path, nn::FeedOptions{}); }) == "truncated frame (3 of 8 length bytes)");
+    std::remove(path.c_str());
+}
+
 TEST_CASE("bad model files are named errors", "[model][errors]") {
     Overrides none;
     auto model = Model::create(kSmallCnn, "small.json", none, 5);
@@ -232,8 +289,8 @@ TEST_CASE("bad model files are named errors", "[model][errors]") {
         }
         std::remove(p.c_str());
     };
-    expect(std::vector<uint8_t>(bytes.begin(), bytes.begin() + bytes.size() / 2), "truncated");
-    expect(std::vector<uint8_t>{'G', 'I', 'F', '8', '9', 'a', 0, 0, 0, 0}, "not a safetensors file");
+    expect(std::vector<uint8_t>(bytes.begin(), bytes.begin() + bytes.size() / 2), "truncated frame (");
+    expect(std::vector<uint8_t>{'G', 'I', 'F', '8', '9', 'a', 0, 0, 0, 0}, "not safetensors (starts with 'GIF89a\\x00\\x00')");
     std::string text(bytes.begin(), bytes.end());
     size_t at = text.find("imgpipe-model/1");
     REQUIRE(at != std::string::npos);

@@ -84,7 +84,7 @@ check_err "named with its frame number" "trunc.bin: frame 20: truncated frame (d
 printf 'GIF89a\001\000\000\000\000\000' > gif.bin
 run batchpack gif.bin
 check_status "a foreign file is refused" 65
-check_err "saying what it starts with" "not a batch stream (starts with 'GIF89a"
+check_err "saying what it starts with" "not safetensors (starts with 'GIF89a"
 run batchpack nope.bin
 check_status "a missing input" 66
 py "$S" make 2 2 2 3 > a2.bin; py "$S" make 2 3 3 3 > a3.bin

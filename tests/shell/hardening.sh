@@ -130,7 +130,7 @@ check "imgmask random boxes depend on the seed and sample, not on batching" 'cmp
 F="$ROOT/tests/fuzz/corpus"
 run nneval -q -m "$F/model_file/regress-huge-header-length" g.bs
 check_status "a model file whose header length is past 2^63: exit 65, not 70" 65
-check_err "named as not a safetensors file" "regress-huge-header-length: not a safetensors file (starts with '\\x00\\x00"
+check_err "named as not safetensors, in a stream's words" "regress-huge-header-length: not safetensors (starts with '\\x00\\x00"
 run batchpack -q -b 2 "$F/frame_reader/regress-huge-tensor"
 check_status "a frame header promising 1 TiB: exit 65, not an allocation failure" 65
 check_err "named as a truncated frame" "regress-huge-tensor: frame 1: truncated frame (data: 10 of 1099511627776 bytes)"

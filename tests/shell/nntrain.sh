@@ -260,11 +260,11 @@ check_err "shows the text form" '"function": "x/255."'
 head -c 3000 m.model > trunc.model
 run nntrain --resume trunc.model train.bs
 check_status "a truncated model file" 65
-check_err "says truncated" "trunc.model: truncated"
+check_err "says truncated, in a stream's words" "trunc.model: truncated frame ("
 printf 'GIF89a\001\000\000\000\000\000' > gif.model
 run nntrain --resume gif.model train.bs
 check_status "a foreign model file" 65
-check_err "says so" "gif.model: not a safetensors file"
+check_err "says so, naming its first bytes" "gif.model: not safetensors (starts with 'GIF89a\\x01\\x00')"
 py -c "d = open('m.model', 'rb').read(); open('new.model', 'wb').write(d.replace(b'imgpipe-model/1', b'imgpipe-model/2'))"
 run nntrain --resume new.model train.bs
 check_status "a model from a newer format" 65

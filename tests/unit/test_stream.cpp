@@ -1,11 +1,13 @@
 // The batch stream: frames round-trip, and bad input is named by frame number.
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 
 #include <nlohmann/json.hpp>
 
@@ -234,7 +236,7 @@ TEST_CASE("foreign input and future versions are refused", "[stream]") {
         Input in(path);
         FrameReader reader(in);
         Frame f;
-        CHECK_THROWS_WITH(reader.read(f), Catch::Contains("not a batch stream (starts with 'GIF89a"));
+        CHECK_THROWS_WITH(reader.read(f), Catch::Contains("not safetensors (starts with 'GIF89a"));
     }
     Frame future = sample_frame(1, 0);
     future.metadata["format"] = "batchstream/2";
@@ -433,7 +435,130 @@ TEST_CASE("decode_frame reads no byte past an 8-byte file (fuzz finding)", "[str
     const uint8_t eight[8] = {0x18, 0x01, 0, 0, 0, 0, 0, 0};
     std::vector<uint8_t> exact(eight, eight + 8);  // its own allocation, so ASan sees any overread
     CHECK_THROWS_WITH(decode_frame(exact.data(), exact.size(), "m.model"),
-                      Catch::Contains("truncated: the header alone needs 288 bytes, the file has 8"));
+                      "truncated frame (header: 0 of 280 bytes)");
+}
+
+namespace {
+// The words each reader says of bytes: a pipe (FrameReader over an Input), a
+// file's index (read_frame over pread, headers only, as BatchFeed::index_file),
+// and a document in memory (decode_frame, as Model::load). "" when accepted.
+struct Words {
+    std::string pipe, index, document;
+};
+
+std::string message_of(const std::function<void()>& f, const std::string& where) {
+    try {
+        f();
+    } catch (const DataError& e) {
+        CHECK(e.status() == kDataErr);
+        CHECK(e.where() == where);
+        return e.what();
+    }
+    return "";
+}
+
+Words words_of(const std::vector<uint8_t>& bytes, const std::string& stream_where) {
+    std::string path = temp_path();
+    write_bytes(path, bytes);
+    Words w;
+    std::string frame_where = path + ": frame " + stream_where;
+    w.pipe = message_of([&] {
+        Input in(path);
+        FrameReader reader(in, false);
+        Frame f;
+        while (reader.read(f)) {
+        }
+    }, frame_where);
+    w.index = message_of([&] {
+        int fd = open(path.c_str(), O_RDONLY);
+        FileSource src(fd, 0, bytes.size(), path);
+        Frame f;
+        std::vector<uint8_t> header;
+        int n = 0;
+        try {
+            while (read_frame(src, f, header, path + ": frame " + std::to_string(++n), false, false)) {
+            }
+        } catch (...) {
+            close(fd);
+            throw;
+        }
+        close(fd);
+    }, frame_where);
+    w.document = message_of([&] { decode_frame(bytes.data(), bytes.size(), path); }, path);
+    unlink(path.c_str());
+    return w;
+}
+}  // namespace
+
+TEST_CASE("one framing step: a pipe, a file's index and a document refuse damage in the same words", "[stream]") {
+    const std::vector<uint8_t> good = encode_frame(sample_frame(2, 0));
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; --i) n = (n << 8) | good[size_t(i)];
+    const uint64_t data = good.size() - 8 - n;
+    auto cut = [&](size_t size) { return std::vector<uint8_t>(good.begin(), good.begin() + long(size)); };
+    auto same = [](const Words& w, const std::string& words) {
+        CHECK(w.pipe == words);
+        CHECK(w.index == words);
+        CHECK(w.document == words);
+    };
+    SECTION("a good frame") { same(words_of(good, "1"), ""); }
+    SECTION("cut in the length prefix") { same(words_of(cut(5), "1"), "truncated frame (5 of 8 length bytes)"); }
+    SECTION("a foreign start") {
+        same(words_of({'G', 'I', 'F', '8', '9', 'a', 1, 0, 0, 0, 0, 0}, "1"),
+             "not safetensors (starts with 'GIF89a\\x01\\x00')");
+    }
+    SECTION("a length past the header limit") {
+        std::vector<uint8_t> huge = good;
+        huge[4] = 0x10;  // 64 GiB of header
+        same(words_of(huge, "1"), "not safetensors (starts with '" + printable_start(huge.data(), 8) + "')");
+    }
+    SECTION("a small length before bytes that are not JSON") {
+        std::vector<uint8_t> text = {16, 0, 0, 0, 0, 0, 0, 0, 'h', 'i'};
+        same(words_of(text, "1"), "not safetensors (starts with '\\x10\\x00\\x00\\x00\\x00\\x00\\x00\\x00')");
+    }
+    SECTION("cut in the header") {
+        same(words_of(cut(8 + 10), "1"), "truncated frame (header: 10 of " + std::to_string(n) + " bytes)");
+    }
+    SECTION("cut in the data") {
+        same(words_of(cut(good.size() - 5), "1"),
+             "truncated frame (data: " + std::to_string(data - 5) + " of " + std::to_string(data) + " bytes)");
+    }
+    SECTION("trailing bytes: a stream's next frame is cut, a document is padded") {
+        std::vector<uint8_t> padded = good;
+        padded.insert(padded.end(), 3, 0);
+        Words w = words_of(padded, "2");
+        CHECK(w.pipe == "truncated frame (3 of 8 length bytes)");
+        CHECK(w.index == w.pipe);
+        CHECK(w.document == "3 trailing bytes after the frame");
+    }
+}
+
+TEST_CASE("a document of no bytes is a cut length prefix", "[stream]") {
+    std::vector<uint8_t> none;
+    CHECK_THROWS_WITH(decode_frame(none.data(), 0, "m.model"), "truncated frame (0 of 8 length bytes)");
+}
+
+TEST_CASE("read_frame over a file leaves it at the next frame, skipping the data", "[stream]") {
+    std::vector<uint8_t> a = encode_frame(sample_frame(2, 0)), b = encode_frame(sample_frame(1, 2));
+    std::vector<uint8_t> bytes = a;
+    bytes.insert(bytes.end(), b.begin(), b.end());
+    std::string path = temp_path();
+    write_bytes(path, bytes);
+    int fd = open(path.c_str(), O_RDONLY);
+    FileSource src(fd, 0, bytes.size(), path);
+    Frame f;
+    std::vector<uint8_t> header;
+    REQUIRE(read_frame(src, f, header, "f", true, false));
+    CHECK(src.offset() == a.size());
+    CHECK(f.samples() == 2);
+    CHECK(f.get("x").data.empty());
+    CHECK(std::string(header.begin(), header.end()).find("\"batchstream/1\"") != std::string::npos);
+    REQUIRE(read_frame(src, f, header, "f", true, true));
+    CHECK(src.offset() == bytes.size());
+    CHECK(f.get("y").values<int32_t>()[0] == 2);
+    CHECK_FALSE(read_frame(src, f, header, "f", true));
+    close(fd);
+    unlink(path.c_str());
 }
 
 TEST_CASE("the epoch writer batches, never spans epochs, and records skips", "[stream][epoch]") {
