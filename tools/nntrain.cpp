@@ -86,7 +86,6 @@ int main(int argc, char** argv) {
         std::unique_ptr<nn::Collective> world = nn::join_world(placement, together);
         model->join(*world);
         o.seed = world->from_root(app.seed);  // a seed drawn from the clock: rank 0's
-        o.given.clear();
         for (const CLI::Option* option : cli.get_options())  // what a resumed run's recorded settings give way to
             if (option->count())
                 for (const std::string& name : option->get_lnames()) o.given.insert("--" + name);

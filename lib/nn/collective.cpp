@@ -186,7 +186,7 @@ private:
     // arrived); else "a rank".
     std::string gone_rank() {
         if (size() == 2) return "rank " + std::to_string(1 - rank());
-        std::string here = host_and_pid().substr(0, host_and_pid().rfind(' '));
+        std::string me = host_and_pid(), here = me.substr(0, me.rfind(' '));
         std::string gone;
         try {
             for (int r = 0; r < size(); ++r) {

@@ -188,7 +188,7 @@ void BatchFeed::index_file() {
         uint64_t offset = src.offset();
         std::string where = name_ + ": frame " + std::to_string(index_.size() + 1);
         if (!read_frame(src, frame, header, where, true, false)) break;  // headers only: the data is read per batch
-        content_.add(header.data(), header.size());
+        headers_.add(header.data(), header.size());
         if (index_.empty()) declared_epochs_ = frame.meta_int("epochs", -1);
         if (ledger.add(frame, where)) epochs_.push_back(index_.size());
         note_skipped_upstream(ledger.skipped_in_frame());
@@ -199,13 +199,6 @@ void BatchFeed::index_file() {
     for (const Entry& e : index_) rows += e.rows;
     if (rows == 0) throw DataError(name_, "the " + o_.role + " stream holds no samples");
     first_rows_ = index_[0].rows;
-    // The first and last frames' data too: frames without paths (a stream written by
-    // a script) can have equal headers and different pixels.
-    for (size_t i : {size_t(0), index_.size() - 1}) {
-        buffer_.resize(index_[i].size);
-        read_exactly(fd_, buffer_.data(), buffer_.size(), index_[i].offset, name_);
-        content_.add(buffer_.data(), buffer_.size());
-    }
 }
 
 void BatchFeed::begin_epoch(int64_t epoch) {
@@ -227,7 +220,20 @@ void BatchFeed::share(int rank, int ranks, bool drop_remainder) {
     drop_remainder_ = drop_remainder;
 }
 
-uint32_t BatchFeed::fingerprint() const { return seekable_ ? content_.value() : 0; }
+uint32_t BatchFeed::fingerprint() const {
+    if (!seekable_) return 0;
+    // The headers (hashed while indexing), then the first and last frames' data,
+    // read only here (a run of one process never asks): frames without paths (a
+    // stream written by a script) can have equal headers and different pixels.
+    Digest d = headers_;
+    std::vector<uint8_t> bytes;
+    for (size_t i : {size_t(0), index_.size() - 1}) {
+        bytes.resize(index_[i].size);
+        read_exactly(fd_, bytes.data(), bytes.size(), index_[i].offset, name_);
+        d.add(bytes.data(), bytes.size());
+    }
+    return d.value();
+}
 
 std::pair<size_t, size_t> BatchFeed::file_epoch() const {
     size_t e = size_t(epoch_ - 1) % epochs_.size();

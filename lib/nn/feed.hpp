@@ -94,7 +94,7 @@ private:
     int64_t pass_ = 0;
     int64_t frame_number_ = 0;
     std::vector<uint8_t> buffer_;
-    Digest content_;
+    Digest headers_;  // every frame's header, for fingerprint()
     // streams
     std::unique_ptr<Input> in_;
     std::shared_ptr<struct ReadAhead> ahead_;  // a thread that drains the pipe while we train

@@ -19,7 +19,7 @@ struct TrainOptions {
     // The options given on the command line, by their long names ("--epochs",
     // "--val", ...): a resumed run takes its recorded value for each option not
     // given, and a stream's own epoch count decides when "--epochs" is not given.
-    std::set<std::string> given = {"--epochs"};
+    std::set<std::string> given;
     std::string resumed_from;  // --resume FILE
     int64_t steps_per_epoch = 0, validation_steps = 0;
     int64_t batch_size = 0;   // unbatched streams only (default 32)
