@@ -98,11 +98,11 @@ int main(int argc, char** argv) {
         if (!o.no_labels)
             for (size_t c = 0; c < listing.classes.size(); ++c) {
                 if (listed[c]) continue;
-                out.write(format_list_line({"", int32_t(c), listing.classes[c]}, o.nul));
+                out.write(format_list_line(ListEntry::of_class("", int32_t(c), listing.classes[c]), o.nul));
             }
         for (size_t i : keep) {
             ListEntry e = listing.entries[i];
-            if (o.no_labels) e.label = -1;
+            if (o.no_labels) e = ListEntry::unlabelled(e.path);
             if (!o.nul && e.path.find_first_of("\t\n") != std::string::npos)
                 throw DataError(e.path, "path holds a tab or newline; use -0");
             out.write(format_list_line(e, o.nul));

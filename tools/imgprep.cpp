@@ -83,6 +83,9 @@ int main(int argc, char** argv) {
 
         Input in(list_path);
         ImageList list = read_list(in, nul);
+        if (list.kind == TargetKind::classes || list.kind == TargetKind::numbers || list.weighted)
+            throw DataError(in.name(), std::string("this imgprep does not yet write ") +
+                                           (list.weighted ? "weights (w=)" : target_kind_name(list.kind)));
         const size_t listed = list.entries.size();
         keep_shard(list, the_shard);
         if (list.entries.empty())

@@ -50,13 +50,14 @@ int main(int argc, char** argv) {
             } catch (const DataError& e) {
                 throw DataError(cursor.where(), e.what());
             }
-            ListEntry entry{path, -1, ""};
+            ListEntry entry = ListEntry::unlabelled(path);
             const Tensor* y = f.find("y");
             if (cursor.row() == 0) {
                 classes = f.classes();
                 listed.resize(std::max(listed.size(), classes.size()), false);
             }
             if (y && y->dtype == DType::I32 && y->shape.size() == 1) {
+                entry.kind = TargetKind::one_class;
                 entry.label = y->values<int32_t>()[cursor.row()];
                 entry.label_name = size_t(entry.label) < classes.size() ? classes[size_t(entry.label)] : std::to_string(entry.label);
                 if (size_t(entry.label) < listed.size()) listed[size_t(entry.label)] = true;
@@ -67,7 +68,7 @@ int main(int argc, char** argv) {
         // A class with no image saved keeps its name and index in the list (imglist's declaration).
         if (saved > 0 && std::find(listed.begin(), listed.end(), true) != listed.end())
             for (size_t c = 0; c < classes.size(); ++c)
-                if (!listed[c]) list.write(format_list_line({"", int32_t(c), classes[c]}, false));
+                if (!listed[c]) list.write(format_list_line(ListEntry::of_class("", int32_t(c), classes[c]), false));
         list.commit();
         app.note("imgsave: wrote " + std::to_string(saved) + " images to " + dir);
         drain_rest(in, cursor.frame());  // --max: the producer ends normally

@@ -1,41 +1,82 @@
-// List lines (doc/design.md, "List lines"): PATH<TAB>LABEL_INDEX<TAB>LABEL_NAME, or
-// PATH alone, one per line ('\n'), or NUL-terminated records with -0.
+// List lines (doc/design.md, "List lines"): one image per line ('\n'), or per
+// NUL-terminated record with -0, tab-separated:
+//   PATH                                 no target
+//   PATH<TAB>INDEX<TAB>NAME              one class
+//   PATH<TAB>classes=I:NAME|I:NAME...    several classes (multi-label; may be empty)
+//   PATH<TAB>y=V[,V...]                  numbers (regression)
+// each optionally followed by <TAB>w=W, the sample's weight. A line with no
+// path declares: "<TAB>INDEX<TAB>NAME" a class no image has, "<TAB>targets=A|B"
+// the names of the numbers.
 #pragma once
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cli/io.hpp"
 
 namespace imgpipe {
 
+enum class TargetKind { none, one_class, classes, numbers };
+const char* target_kind_name(TargetKind kind);  // "none", "one class", "several classes", "numbers"
+
 struct ListEntry {
     std::string path;
-    int32_t label = -1;      // -1: no label
+    TargetKind kind = TargetKind::none;
+    int32_t label = -1;      // one_class: the index (-1: no label)
     std::string label_name;  // may be empty when the line gave only an index
+    std::vector<std::pair<int32_t, std::string>> classes;  // several classes: (index, name), by index
+    std::vector<double> numbers;                           // numbers: the targets
+    bool weighted = false;
+    double weight = 1;                      // w=: finite, >= 0
+    std::vector<std::string> target_names;  // a "targets=" declaration
     // A line with no path, "<TAB>INDEX<TAB>NAME", declares a class that has no
     // image in the list (an empty class folder), so its name and index survive.
     bool declares_class() const { return path.empty() && label >= 0 && !label_name.empty(); }
+    bool declares_targets() const { return path.empty() && !target_names.empty(); }
+    bool declares() const { return declares_class() || declares_targets(); }
+
+    static ListEntry unlabelled(std::string path) {
+        ListEntry e;
+        e.path = std::move(path);
+        return e;
+    }
+    static ListEntry of_class(std::string path, int32_t label, std::string name) {
+        ListEntry e = unlabelled(std::move(path));
+        e.kind = TargetKind::one_class, e.label = label, e.label_name = std::move(name);
+        return e;
+    }
 };
 
 // Label indices are below this (ImageNet-21k has 21,841 classes).
 constexpr int32_t kMaxClasses = 100000;
+// Numbers a line may carry (y=): regression targets, not images.
+constexpr size_t kMaxTargets = 4096;
 
-// One record with its terminator ('\n', or '\0' when nul).
+// One record with its terminator ('\n', or '\0' when nul). Numbers are written
+// in their shortest form that reads back to the same double.
 std::string format_list_line(const ListEntry& entry, bool nul);
 // Parses one record (without terminator); `where` is "list:17" for errors.
-// With nul, the path may hold tabs: the label fields are taken from the end.
+// With nul, the path may hold tabs: the other fields are taken from the end.
 ListEntry parse_list_line(const std::string& record, const std::string& where, bool nul = false);
+// A list line's number ("y=", "w="): a decimal the C locale reads, finite.
+// False (and `value` untouched) otherwise.
+bool parse_number(const std::string& text, double& value);
+std::string format_number(double value);  // shortest round-trip form
 
 struct ImageList {
     std::vector<ListEntry> entries;
-    std::vector<std::string> classes;  // index -> name; empty when unlabelled
-    bool labelled() const { return !classes.empty(); }
+    TargetKind kind = TargetKind::none;     // every entry's
+    std::vector<std::string> classes;       // index -> name (one or several classes)
+    std::vector<std::string> target_names;  // numbers: a name per column ("y0", "y1"... unless declared)
+    size_t targets = 0;                     // numbers: columns per line
+    bool weighted = false;                  // every entry has w=
+    bool labelled() const { return kind == TargetKind::one_class || kind == TargetKind::classes; }
 };
 
-// Reads a whole list. A list is labelled if any line is; then every line must be,
-// and one index must always carry the same name. Blank lines are skipped;
-// class declarations name classes but add no entry.
+// Reads a whole list. Every line has the same kind of target (and as many
+// numbers), and a weight on every line or none; one index always carries the
+// same name. Blank lines are skipped; declarations add no entry.
 ImageList read_list(Input& in, bool nul);
 
 // --shard K/N (imglist, imgprep): the K-th of N round-robin shards, K from 1,

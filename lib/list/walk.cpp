@@ -128,7 +128,7 @@ Listing walk_directory(const std::string& root, const WalkOptions& options, cons
     if (classes.empty()) {  // flat folder: its own images, unlabelled
         for (const std::string& f : top.files)
             if (has_extension(f, options.extensions)) {
-                listing.entries.push_back({join(root, f), -1, ""});
+                listing.entries.push_back(ListEntry::unlabelled(join(root, f)));
                 listing.class_of.push_back(0);
             }
         return listing;
@@ -143,7 +143,7 @@ Listing walk_directory(const std::string& root, const WalkOptions& options, cons
         size_t before = listing.entries.size();
         for (const auto& [folder, images] : walker.folders)
             for (const std::string& f : images) {
-                listing.entries.push_back({join(folder, f), int32_t(c), classes[c]});
+                listing.entries.push_back(ListEntry::of_class(join(folder, f), int32_t(c), classes[c]));
                 listing.class_of.push_back(c);
             }
         if (listing.entries.size() == before)

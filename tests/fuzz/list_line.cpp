@@ -19,9 +19,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             std::string line = format_list_line(e, nul);
             line.pop_back();
             ListEntry back = parse_list_line(line, "round trip", nul);
-            if (back.path != e.path || back.label != e.label || back.label_name != e.label_name)
+            if (back.path != e.path || back.kind != e.kind || back.label != e.label || back.label_name != e.label_name ||
+                back.classes != e.classes || back.numbers != e.numbers || back.weighted != e.weighted ||
+                back.weight != e.weight)
                 fuzz::finding("round trip", line);
+            if (e.kind != list.kind || e.weighted != list.weighted || e.numbers.size() != list.targets)
+                fuzz::finding("list", "an entry unlike its list");
         }
+        if (list.kind == TargetKind::numbers && list.target_names.size() != list.targets)
+            fuzz::finding("targets", "a name for every number");
         for (const std::string& name : list.classes)
             if (name.empty()) fuzz::finding("classes", "an empty class name");
     });

@@ -586,7 +586,7 @@ TEST_CASE("SampleSource: same bytes for any thread count, a permutation per epoc
         std::string path = std::string(dir) + "/" + std::to_string(i) + (i == 4 ? ".jpg" : ".png");
         Bytes b = i == 4 ? Bytes{'n', 'o', 'p', 'e'} : encode(picture(20 + i, 20), ".png");
         std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(b.data()), std::streamsize(b.size()));
-        list.entries.push_back({path, -1, ""});
+        list.entries.push_back(ListEntry::unlabelled(path));
     }
     PrepOptions prep;
     prep.width = prep.height = 8;

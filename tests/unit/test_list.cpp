@@ -8,7 +8,7 @@
 using namespace imgpipe;
 
 TEST_CASE("list lines round-trip with and without labels", "[list]") {
-    ListEntry e{"data/cats/001.jpg", 0, "cats"};
+    ListEntry e = ListEntry::of_class("data/cats/001.jpg", 0, "cats");
     CHECK(format_list_line(e, false) == "data/cats/001.jpg\t0\tcats\n");
     ListEntry p = parse_list_line("data/cats/001.jpg\t0\tcats", "list:1");
     CHECK(p.path == e.path);
@@ -40,7 +40,7 @@ TEST_CASE("a huge label index is refused, not allocated (fuzz finding)", "[list]
 
 TEST_CASE("with -0 a path may hold tabs and newlines; the label is read from the end (corpus finding)", "[list]") {
     // imglist -0 wrote "cls/with<TAB>tab.png<TAB>0<TAB>cls", which imgprep -0 read as label index "tab.png".
-    ListEntry e{"cls/with\ttab\nand newline.png", 3, "cls"};
+    ListEntry e = ListEntry::of_class("cls/with\ttab\nand newline.png", 3, "cls");
     std::string record = format_list_line(e, true);
     record.pop_back();
     ListEntry back = parse_list_line(record, "list:1", true);
@@ -83,7 +83,7 @@ TEST_CASE("--shard K/N: K from 1, round robin; anything else is a usage error", 
         }
     }
     ImageList list;
-    for (const char* p : {"a", "b", "c", "d", "e"}) list.entries.push_back({p, -1, ""});
+    for (const char* p : {"a", "b", "c", "d", "e"}) list.entries.push_back(ListEntry::unlabelled(p));
     keep_shard(list, parse_shard("2/2"));
     REQUIRE(list.entries.size() == 2);
     CHECK(list.entries[0].path == "b");
@@ -109,4 +109,108 @@ TEST_CASE("permutations are permutations and change with the epoch", "[random]")
     for (uint64_t i = 0; i < 1000; ++i) REQUIRE(sorted[i] == i);
     CHECK(p0 != p1);
     CHECK(p0 == permutation(1000, 5, 0));
+}
+
+TEST_CASE("list lines carry several classes, numbers and a weight, and read back exactly", "[list]") {
+    ListEntry multi = parse_list_line("a.png\tclasses=3:dog|0:cat\tw=0.5", "list:1");
+    CHECK(multi.kind == TargetKind::classes);
+    REQUIRE(multi.classes.size() == 2);
+    CHECK(multi.classes[0] == std::make_pair(0, std::string("cat")));  // sorted by index
+    CHECK(multi.classes[1] == std::make_pair(3, std::string("dog")));
+    CHECK(multi.weighted);
+    CHECK(multi.weight == 0.5);
+    CHECK(format_list_line(multi, false) == "a.png\tclasses=0:cat|3:dog\tw=0.5\n");
+
+    ListEntry none = parse_list_line("b.png\tclasses=", "list:2");
+    CHECK(none.kind == TargetKind::classes);
+    CHECK(none.classes.empty());
+
+    ListEntry numbers = parse_list_line("c.png\ty=0.1,-2.5e-07,3", "list:3");
+    CHECK(numbers.kind == TargetKind::numbers);
+    CHECK(numbers.numbers == std::vector<double>{0.1, -2.5e-07, 3});
+    CHECK(format_list_line(numbers, false) == "c.png\ty=0.1,-2.5e-07,3\n");
+    const std::string text = format_list_line(numbers, false);
+    CHECK(parse_list_line(text.substr(0, text.size() - 1), "x").numbers == numbers.numbers);
+
+    // The third field of INDEX<TAB>NAME is always the name, so any name reads back.
+    ListEntry named = parse_list_line("d.png\t2\tw=1\tw=2", "list:4");
+    CHECK(named.label_name == "w=1");
+    CHECK(named.weight == 2);
+    ListEntry weighted_class = ListEntry::of_class("e.png", 1, "w=3");
+    weighted_class.weighted = true, weighted_class.weight = 1e-300;
+    std::string line = format_list_line(weighted_class, false);
+    line.pop_back();
+    ListEntry back = parse_list_line(line, "x");
+    CHECK(back.label_name == "w=3");
+    CHECK(back.weight == 1e-300);
+
+    // With -0 the fields come from the end.
+    ListEntry tabbed = parse_list_line("dir\twith tab.png\ty=1.5\tw=2", "list:5", true);
+    CHECK(tabbed.path == "dir\twith tab.png");
+    CHECK(tabbed.numbers == std::vector<double>{1.5});
+    CHECK(tabbed.weight == 2);
+}
+
+TEST_CASE("bad grown list lines are named", "[list]") {
+    auto refused = [](const std::string& line, const std::string& words) {
+        try {
+            parse_list_line(line, "list:9");
+        } catch (const DataError& e) {
+            CHECK(std::string(e.what()).find(words) != std::string::npos);
+            CHECK(e.where() == "list:9");
+            return;
+        }
+        FAIL("accepted: " << line);
+    };
+    refused("a.png\ty=1,nan", "y=: \"nan\" is not a finite number");
+    refused("a.png\ty=inf", "\"inf\" is not a finite number");
+    refused("a.png\ty=", "\"\" is not a finite number");
+    refused("a.png\ty=1\tw=-1", "w=: \"-1\" is not a finite number >= 0");
+    refused("a.png\ty=1\tw=x", "is not a finite number >= 0");
+    refused("a.png\ty=1\tz=2", "\"z=2\" is not a weight");
+    refused("a.png\ty=1\tw=1\tw=2", "too many tab-separated fields");
+    refused("a.png\tclasses=cat", "\"cat\" is not INDEX:NAME");
+    refused("a.png\tclasses=1:a|1:b", "class 1 is listed twice");
+    refused("a.png\tclasses=0:", "\"0:\" is not INDEX:NAME");
+    refused("a.png\ttargets=a|b", "it goes alone on a line with no path");
+    refused("\ty=1", "empty path");
+}
+
+TEST_CASE("a list holds one kind of target, the same count of numbers, and weights on every line or none", "[list]") {
+    auto read = [](const std::string& text) {
+        std::string path = "/tmp/imgpipe_test_list.txt";
+        FILE* f = fopen(path.c_str(), "w");
+        fputs(text.c_str(), f);
+        fclose(f);
+        Input in(path);
+        return read_list(in, false);
+    };
+    ImageList numbers = read("\ttargets=angle|scale\na.png\ty=1,2\tw=1\nb.png\ty=3,4\tw=0\n");
+    CHECK(numbers.kind == TargetKind::numbers);
+    CHECK(numbers.targets == 2);
+    CHECK(numbers.weighted);
+    CHECK(numbers.target_names == std::vector<std::string>{"angle", "scale"});
+    CHECK(read("a.png\ty=1\n").target_names == std::vector<std::string>{"y0"});
+
+    ImageList multi = read("\t2\trocket\na.png\tclasses=0:cat|1:dog\nb.png\tclasses=\n");
+    CHECK(multi.kind == TargetKind::classes);
+    CHECK(multi.classes == std::vector<std::string>{"cat", "dog", "rocket"});
+    CHECK(multi.entries.size() == 2);
+
+    auto refused = [&](const std::string& text, const std::string& words) {
+        try {
+            read(text);
+        } catch (const DataError& e) {
+            CHECK(std::string(e.what()).find(words) != std::string::npos);
+            return;
+        }
+        FAIL("accepted: " << text);
+    };
+    refused("a.png\ty=1\nb.png\ty=1,2\n", "y= holds 2 numbers, line 1 holds 1");
+    refused("a.png\ty=1\nb.png\t0\tcat\n", "this line has one class, line 1 has numbers (y=)");
+    refused("a.png\t0\tcat\nb.png\n", "mixes labelled and unlabelled lines");
+    refused("a.png\ty=1\tw=1\nb.png\ty=2\n", "this line has no weight (w=), line 1 has one");
+    refused("a.png\tclasses=0:a\nb.png\tclasses=0:b\n", "label 0 is \"b\" here but \"a\" earlier");
+    refused("\ttargets=a|b\na.png\ty=1\n", "targets= names 2 numbers, but its lines hold 1");
+    refused("\t0\tcat\na.png\ty=1\n", "declares classes, but its lines have numbers");
 }
