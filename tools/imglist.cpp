@@ -25,55 +25,34 @@ struct Options {
     bool keep_going = false, allow_skipped = false, allow_duplicates = false;
 };
 
-// The rows of `table` that a list keeps: the subset of --validation-split
-// (hash by default; keras: the first rows, as flow_from_dataframe), shuffled,
-// then sharded, as a folder's images are.
-std::vector<size_t> table_rows(const Table& table, const Options& o, const App& app) {
-    std::vector<size_t> keep;
-    if (o.validation_split > 0) {
-        const bool validation = o.subset == "validation";
-        std::vector<bool> in_validation(table.rows());
+// Which rows of a table the subset of --validation-split takes, row by row in
+// table order: hash (a table's default) or keras (the first rows, as
+// flow_from_dataframe, counted among the rows whose files are there).
+struct TableSplit {
+    const Options& o;
+    const App& app;
+    size_t cut = 0, present_seen = 0;
+    TableSplit(const Options& options, const App& a, const Table& table) : o(options), app(a) {
+        cut = size_t(o.validation_split * double(table.rows() - table.missing()));
+    }
+    bool keeps(const std::string& path, bool missing) {
+        if (o.validation_split <= 0) return true;
+        bool validation;
         if (o.split == "keras") {
-            // Keras drops missing files, then takes rows [0, int(F * n)): the rows
-            // before the first training row are validation (a missing one too).
-            size_t present = table.rows() - table.missing(), cut = size_t(o.validation_split * double(present)), seen = 0;
-            for (size_t i = 0; i < table.rows(); ++i) {
-                in_validation[i] = seen < cut;
-                seen += !table.is_missing(i);
-            }
+            validation = present_seen < cut;  // a missing row before the first training row is validation
+            present_seen += !missing;
         } else {
             // A seeded hash of the file name as the table writes it (relative to
             // FOLDER): membership stays put when the table grows or is reordered.
             const std::string prefix = o.root.empty() || o.root.back() == '/' ? o.root : o.root + "/";
-            for (size_t i = 0; i < table.rows(); ++i) {
-                std::string rel = table.path(i);
-                if (!prefix.empty() && rel.rfind(prefix, 0) == 0) rel.erase(0, prefix.size());
-                uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a, then mixed with the seed (as --split hash for folders)
-                for (unsigned char ch : rel) h = (h ^ ch) * 0x100000001b3ull;
-                in_validation[i] = double(mix64(h ^ mix64(app.seed)) >> 11) * 0x1.0p-53 < o.validation_split;
-            }
+            const size_t skip = !prefix.empty() && path.rfind(prefix, 0) == 0 ? prefix.size() : 0;
+            uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a, then mixed with the seed (as --split hash for folders)
+            for (size_t i = skip; i < path.size(); ++i) h = (h ^ static_cast<unsigned char>(path[i])) * 0x100000001b3ull;
+            validation = double(mix64(h ^ mix64(app.seed)) >> 11) * 0x1.0p-53 < o.validation_split;
         }
-        for (size_t i = 0; i < table.rows(); ++i)
-            if (in_validation[i] == validation) keep.push_back(i);
-    } else {
-        keep.resize(table.rows());
-        for (size_t i = 0; i < keep.size(); ++i) keep[i] = i;
+        return validation == (o.subset == "validation");
     }
-    if (o.shuffle) {
-        std::vector<uint64_t> order = permutation(keep.size(), app.seed_given ? app.seed : fresh_seed(), 0);
-        std::vector<size_t> shuffled(keep.size());
-        for (size_t i = 0; i < keep.size(); ++i) shuffled[i] = keep[order[i]];
-        keep.swap(shuffled);
-    }
-    if (!o.shard.empty()) {
-        const Shard shard = parse_shard(o.shard);
-        std::vector<size_t> mine;
-        for (size_t i = 0; i < keep.size(); ++i)
-            if (shard.holds(i)) mine.push_back(keep[i]);
-        keep.swap(mine);
-    }
-    return keep;
-}
+};
 
 int list_table(const Options& o, const App& app) {
     TableOptions t;
@@ -108,41 +87,60 @@ int list_table(const Options& o, const App& app) {
         for (size_t j = 0; j < i; ++j)
             if (o.classes[i] == o.classes[j]) throw UsageError("--classes names \"" + o.classes[i] + "\" twice");
 
+    // A file is read twice (checked, then listed) so that memory stays flat;
+    // a pipe, or a list to shuffle, is kept whole.
     Input in(o.table);
+    t.keep_rows = o.shuffle || !in.seekable();
     const Table table = read_table(in, t);
     if (table.rows() == 0) throw DataError(table.name, "no rows under the header");
-    const std::vector<size_t> keep = table_rows(table, o, app);
 
-    // Files not there: each named by its row; refused unless --keep-going,
-    // which lists them as "PATH<TAB>missing" for imgprep to record as skipped.
-    size_t missing = 0;
-    for (size_t i : keep)
-        if (table.is_missing(i)) {
-            ++missing;
-            app.warn(table.name + ":" + std::to_string(table.line(i)), "file not found: " + table.path(i));
-        }
+    // Files not there: each named by its row (in any subset: the table names
+    // them), refused unless --keep-going, which lists them as
+    // "PATH<TAB>missing" for imgprep to record as skipped.
+    for (const Table::MissingRow& m : table.missing_rows)
+        app.warn(table.name + ":" + std::to_string(m.line), "file not found: " + m.path);
+    const size_t missing = table.missing();
     const std::string missing_text = std::to_string(missing) + (missing == 1 ? " row names a file" : " rows name files") +
                                      " not found";
     if (missing && !o.keep_going) throw DataError(table.name, missing_text + " (--keep-going lists the others)");
 
-    const bool labelled = !o.no_labels && (table.kind == TargetKind::one_class || table.kind == TargetKind::classes);
-    std::vector<bool> used(table.classes.size(), false);
-    for (size_t i : keep)
-        if (!table.is_missing(i))
-            for (int32_t c : table.labels(i)) used[size_t(c)] = true;
+    // Every class is declared first, so that any part of the list (a subset,
+    // a shard, its head) still numbers and names them all.
     Output out(o.output, false);
-    if (labelled)  // a class no row of this list has (a --classes name, a split) is declared first
+    if (!o.no_labels && (table.kind == TargetKind::one_class || table.kind == TargetKind::classes))
         for (size_t c = 0; c < table.classes.size(); ++c)
-            if (!used[c]) out.write(format_list_line(ListEntry::of_class("", int32_t(c), table.classes[c]), o.nul));
+            out.write(format_list_line(ListEntry::of_class("", int32_t(c), table.classes[c]), o.nul));
     if (!o.no_labels && table.kind == TargetKind::numbers) {
         ListEntry names;
         names.target_names = table.target_names;
         out.write(format_list_line(names, o.nul));
     }
-    for (size_t i : keep) {
-        ListEntry e = table.entry(i);
+    const Shard shard = o.shard.empty() ? Shard() : parse_shard(o.shard);
+    size_t kept = 0, kept_missing = 0;
+    auto write = [&](ListEntry e) {
+        kept_missing += e.missing;
+        ++kept;
         if (o.no_labels && !e.missing) e = ListEntry::unlabelled(e.path);
         out.write(format_list_line(e, o.nul));
+    };
+    TableSplit split(o, app, table);
+    if (table.kept()) {  // split, shuffle, then shard, as a folder's images
+        std::vector<size_t> keep;
+        for (size_t i = 0; i < table.rows(); ++i)
+            if (split.keeps(table.path(i), table.is_missing(i))) keep.push_back(i);
+        if (o.shuffle) {
+            std::vector<uint64_t> order = permutation(keep.size(), app.seed_given ? app.seed : fresh_seed(), 0);
+            std::vector<size_t> shuffled(keep.size());
+            for (size_t i = 0; i < keep.size(); ++i) shuffled[i] = keep[order[i]];
+            keep.swap(shuffled);
+        }
+        for (size_t i = 0; i < keep.size(); ++i)
+            if (shard.holds(i)) write(table.entry(keep[i]));
+    } else {
+        size_t position = 0;
+        reread_table(in, t, table, [&](size_t, int64_t, const ListEntry& e) {
+            if (split.keeps(e.path, e.missing) && shard.holds(position++)) write(e);
+        });
     }
     out.commit();
     if (!o.classes_out.empty()) {
@@ -151,16 +149,17 @@ int list_table(const Options& o, const App& app) {
         write_file_atomic(o.classes_out, text.data(), text.size());
     }
     // Keras' words (flow_from_dataframe).
-    const std::string found = "imglist: Found " + std::to_string(keep.size() - missing) + " validated image filenames";
+    const std::string found = "imglist: Found " + std::to_string(kept - kept_missing) + " validated image filenames";
     app.note(found + (table.classes.empty() ? "." : " belonging to " + std::to_string(table.classes.size()) + " classes."));
-    if (keep.empty()) {
+    if (kept == 0) {
         std::ostringstream part;
         if (!o.subset.empty()) part << "the " << o.subset << " subset of --validation-split " << o.validation_split << " (--split " << o.split << ")";
         if (!o.shard.empty()) part << (o.subset.empty() ? "" : " and ") << "shard " << o.shard;
         throw DataError(table.name, "no rows in " + part.str() + ": the table holds " + std::to_string(table.rows()));
     }
     if (missing) {
-        app.warn(table.name, missing_text + ", listed as missing" + (o.allow_skipped ? "" : "; --allow-skipped accepts them"));
+        app.warn(table.name, missing_text + (kept_missing == missing ? "" : " (" + std::to_string(kept_missing) + " in this list)") +
+                                 ", listed as missing" + (o.allow_skipped ? "" : "; --allow-skipped accepts them"));
         return o.allow_skipped ? int(kOk) : int(kDataErr);
     }
     return int(kOk);

@@ -25,6 +25,11 @@ bool parse_table_mode(const std::string& word, TableMode& mode) {
 
 namespace {
 std::string quoted(const std::string& s) { return "\"" + s + "\""; }
+uint64_t path_hash(const std::string& path) {  // FNV-1a
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (unsigned char ch : path) h = (h ^ ch) * 0x100000001b3ull;
+    return h;
+}
 // What a list line's name cannot hold: its separators, and NUL (-0's).
 const std::string kBreaks("\t\n\r\0", 4);
 
@@ -158,7 +163,10 @@ std::vector<int32_t> Table::labels(size_t i) const {
 // The reader behind read_table: libcsv calls field() and row_end() as it goes.
 class TableReader {
 public:
-    TableReader(Input& in, const TableOptions& o) : in_(in), o_(o) { table_.name = in.name(); }
+    TableReader(Input& in, const TableOptions& o, const Table* first = nullptr, const RowFunction* each = nullptr)
+        : in_(in), o_(o), first_(first), each_(each) {
+        table_.name = in.name();
+    }
 
     Table read() {
         csv_parser parser;
@@ -183,7 +191,7 @@ public:
         if (csv_fini(&parser, on_field, on_row, this) != 0 && !error_) bad_quotes(parser);
         if (error_) std::rethrow_exception(error_);
         if (header_.empty()) throw DataError(table_.name, "no header row (the first row names the columns)");
-        finish();
+        if (!each_) finish();
         return std::move(table_);
     }
 
@@ -281,8 +289,7 @@ private:
         if (cells_.size() != header_.size())
             throw DataError(where(row_line_), std::to_string(cells_.size()) + " field" + (cells_.size() == 1 ? "" : "s") +
                                                   ", but the header names " + std::to_string(header_.size()) + " columns");
-        Table::Row r;
-        r.line = row_line_;
+        const size_t index = table_.count_++;
         const std::string& name = cells_[x_];
         if (name.empty()) bad_cell(x_, "an empty file name");
         if (!o_.allow_tabs && name.find_first_of("\t\n\r") != std::string::npos)
@@ -294,45 +301,75 @@ private:
         if (!o_.directory.empty() && name[0] != '/')  // os.path.join: an absolute name stands alone
             path = (o_.directory.back() == '/' ? o_.directory : o_.directory + "/") + name;
         if (path.size() > UINT32_MAX) bad_cell(x_, "file name too long");
-        r.path_at = table_.paths_.size(), r.path_len = uint32_t(path.size());
-        table_.paths_ += path;
+        double weight = 1;
         std::string why;
         if (weight_ != std::string::npos) {
-            if (!read_number(cells_[weight_], r.weight, why)) bad_cell(weight_, why);
-            if (r.weight < 0) bad_cell(weight_, "weight " + quoted(cells_[weight_]) + " is negative");
+            if (!read_number(cells_[weight_], weight, why)) bad_cell(weight_, why);
+            if (weight < 0) bad_cell(weight_, "weight " + quoted(cells_[weight_]) + " is negative");
         }
+        numbers_.clear(), ids_here_.clear();
         if (table_.kind == TargetKind::numbers) {
-            r.target_at = uint32_t(table_.numbers_.size()), r.target_count = uint32_t(y_.size());
             for (size_t c : y_) {
                 double v;
                 if (!read_number(cells_[c], v, why)) bad_cell(c, why);
-                table_.numbers_.push_back(v);
+                numbers_.push_back(v);
             }
-        } else if (table_.kind == TargetKind::one_class) {
-            labels(r);
+        } else if (table_.kind == TargetKind::one_class || table_.kind == TargetKind::classes) {
+            labels();
         }
+        bool missing = false;
         if (o_.check_files) {
             struct stat st;
-            r.missing = stat(path.c_str(), &st) != 0 || S_ISDIR(st.st_mode);
-            table_.missing_ += r.missing;
+            missing = stat(path.c_str(), &st) != 0 || S_ISDIR(st.st_mode);
+            if (missing) table_.missing_rows.push_back({index, row_line_, path});
+        } else if (first_) {  // the second reading: the first one stat()ed
+            while (next_missing_ < first_->missing_rows.size() && first_->missing_rows[next_missing_].index < index)
+                ++next_missing_;
+            missing = next_missing_ < first_->missing_rows.size() && first_->missing_rows[next_missing_].index == index;
+        }
+        if (each_) return hand_on(index, path, weight, missing);
+        if (!o_.keep_rows) return table_.hashes_.push_back(path_hash(path));
+        Table::Row r;
+        r.line = row_line_, r.weight = weight, r.missing = missing;
+        r.path_at = table_.paths_.size(), r.path_len = uint32_t(path.size());
+        table_.paths_ += path;
+        if (table_.kind == TargetKind::numbers) {
+            r.target_at = uint32_t(table_.numbers_.size()), r.target_count = uint32_t(numbers_.size());
+            table_.numbers_.insert(table_.numbers_.end(), numbers_.begin(), numbers_.end());
+        } else {
+            r.target_at = uint32_t(table_.label_ids_.size()), r.target_count = uint32_t(ids_here_.size());
+            table_.label_ids_.insert(table_.label_ids_.end(), ids_here_.begin(), ids_here_.end());
         }
         table_.rows_.push_back(r);
     }
 
-    void labels(Table::Row& r) {
+    // The second reading: the row as a list entry, classes numbered as the first reading found them.
+    void hand_on(size_t index, std::string& path, double weight, bool missing) {
+        ListEntry e = missing ? ListEntry::missing_file(std::move(path)) : ListEntry::unlabelled(std::move(path));
+        if (!missing) {
+            e.kind = first_->kind;
+            if (e.kind == TargetKind::numbers) e.numbers = numbers_;
+            std::sort(ids_here_.begin(), ids_here_.end());
+            if (e.kind == TargetKind::one_class)
+                e.label = int32_t(ids_here_.at(0)), e.label_name = first_->classes[ids_here_[0]];
+            else if (e.kind == TargetKind::classes)
+                for (uint32_t c : ids_here_) e.classes.emplace_back(int32_t(c), first_->classes[c]);
+            e.weighted = first_->weighted, e.weight = weight;
+        }
+        (*each_)(index, row_line_, e);
+    }
+
+    void labels() {
         const size_t c = y_[0];
-        std::vector<std::string> names;
         bool listed;
         std::string why;
-        if (!parse_label_cell(cells_[c], o_.label_separator, names, listed, why)) bad_cell(c, why);
+        if (!parse_label_cell(cells_[c], o_.label_separator, names_here_, listed, why)) bad_cell(c, why);
         if (listed && o_.mode != TableMode::categorical)
             bad_cell(c, quoted(cells_[c]) + " is a list of classes: --class-mode " +
                             (o_.mode == TableMode::binary ? "binary" : "sparse") +
                             " takes one class per row (categorical takes several)");
         if (listed && !multi_line_) multi_line_ = row_line_;
-        r.target_at = uint32_t(table_.label_ids_.size());
-        std::vector<uint32_t> ids;
-        for (const std::string& n : names) {
+        for (const std::string& n : names_here_) {
             if (n.empty()) bad_cell(c, "an empty class name in " + quoted(cells_[c]));
             if (n.find_first_of(kBreaks) != std::string::npos) bad_cell(c, "class " + quoted(n) + " holds a tab, a line break or a NUL");
             if (listed && n.find('|') != std::string::npos)
@@ -343,14 +380,13 @@ private:
                 bad_cell(c, "class " + quoted(n) + " is not in --classes (" + listed_classes + ")");
             }
             uint32_t id = intern(n);
-            if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);  // ['a', 'a'] is a
+            if (std::find(ids_here_.begin(), ids_here_.end(), id) == ids_here_.end()) ids_here_.push_back(id);  // ['a', 'a'] is a
         }
-        table_.label_ids_.insert(table_.label_ids_.end(), ids.begin(), ids.end());
-        r.target_count = uint32_t(ids.size());
     }
 
     void finish() {
         Table& t = table_;
+        t.kept_ = o_.keep_rows;
         if (t.kind == TargetKind::one_class) {
             // Class indices: --classes' order, or the byte order of the names (Keras' sorted()).
             std::vector<uint32_t> order(names_.size());
@@ -382,7 +418,7 @@ private:
                                             std::to_string(t.classes.size()) + (names.empty() ? "" : ": " + names));
             }
         }
-        if (!o_.allow_duplicates) duplicates();
+        if (!o_.allow_duplicates && o_.keep_rows) duplicates();
     }
 
     // A file named twice: the pair whose second row comes first, by both lines.
@@ -405,7 +441,13 @@ private:
 
     Input& in_;
     const TableOptions& o_;
+    const Table* first_ = nullptr;  // the second reading: what the first one found
+    const RowFunction* each_ = nullptr;
+    size_t next_missing_ = 0;
     Table table_;
+    std::vector<double> numbers_;
+    std::vector<uint32_t> ids_here_;
+    std::vector<std::string> names_here_;
     std::exception_ptr error_;
     int64_t line_ = 0, row_line_ = 1, multi_line_ = 0;
     bool in_row_ = false;
@@ -417,6 +459,48 @@ private:
     std::vector<int64_t> first_line_;  // the line each name was first seen on
 };
 
-Table read_table(Input& in, const TableOptions& options) { return TableReader(in, options).read(); }
+// Duplicates, when rows were not kept: equal hashes of paths, then the rows
+// of the first few pairs read again to name them (and to rule out a collision).
+void refuse_duplicates(Input& in, const TableOptions& o, Table& t) {
+    std::vector<uint32_t> order(t.hashes_.size());
+    for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return t.hashes_[a] < t.hashes_[b]; });
+    std::vector<std::pair<uint32_t, uint32_t>> pairs;  // (second, first)
+    for (size_t i = 1; i < order.size(); ++i)
+        if (t.hashes_[order[i]] == t.hashes_[order[i - 1]]) pairs.emplace_back(order[i], order[i - 1]);
+    std::vector<uint64_t>().swap(t.hashes_);
+    if (pairs.empty()) return;
+    std::sort(pairs.begin(), pairs.end());
+    if (pairs.size() > 1000) pairs.resize(1000);
+    std::unordered_map<size_t, std::pair<int64_t, std::string>> rows;
+    for (const auto& [a, b] : pairs) rows[a], rows[b];
+    reread_table(in, o, t, [&](size_t index, int64_t line, const ListEntry& e) {
+        auto it = rows.find(index);
+        if (it != rows.end()) it->second = {line, e.path};
+    });
+    for (const auto& [second, first] : pairs)
+        if (rows[second].second == rows[first].second)
+            throw DataError(t.name + ":" + std::to_string(rows[second].first),
+                            "column " + quoted(o.x_col) + ": file " + quoted(rows[second].second) + " is also on line " +
+                                std::to_string(rows[first].first) + " (Keras keeps both rows; --allow-duplicates does too)");
+}
+
+Table read_table(Input& in, const TableOptions& options) {
+    TableOptions o = options;
+    o.keep_rows = options.keep_rows || !in.seekable();  // a pipe is read once
+    Table t = TableReader(in, o).read();
+    if (!t.kept() && !o.allow_duplicates) refuse_duplicates(in, o, t);
+    return t;
+}
+
+void reread_table(Input& in, const TableOptions& options, const Table& first, const RowFunction& each) {
+    TableOptions o = options;
+    o.classes = first.classes, o.check_files = false, o.allow_duplicates = true, o.keep_rows = false;
+    in.rewind();
+    Table again = TableReader(in, o, &first, &each).read();
+    if (again.rows() != first.rows())
+        throw DataError(first.name, "changed while it was read (" + std::to_string(first.rows()) + " rows, then " +
+                                        std::to_string(again.rows()) + ")");
+}
 
 }  // namespace imgpipe

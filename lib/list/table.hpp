@@ -6,6 +6,7 @@
 // is kept as a path and its targets, not as its cells.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -31,7 +32,16 @@ struct TableOptions {
     bool allow_tabs = false;            // -0: a file name may hold tabs and newlines
     bool allow_duplicates = false;      // Keras keeps every row; we refuse a file named twice unless asked
     bool check_files = true;            // stat each file once; a row whose file is not there is `missing`
+    // Keep every row (its path and targets) in the Table. Without it (a file,
+    // not a pipe), the Table holds what the rows add up to (classes, the
+    // missing rows, 8 bytes a row to find duplicates, freed after), and
+    // reread_table hands the rows on one by one: memory stays flat.
+    bool keep_rows = true;
 };
+
+class Table;
+using RowFunction = std::function<void(size_t index, int64_t line, const ListEntry& entry)>;
+void reread_table(Input& in, const TableOptions& options, const Table& first, const RowFunction& each);
 
 class Table {
 public:
@@ -41,8 +51,16 @@ public:
     std::vector<std::string> target_names;  // numbers: the y columns
     bool weighted = false;
 
-    size_t rows() const { return rows_.size(); }
-    size_t missing() const { return missing_; }
+    struct MissingRow {
+        size_t index;
+        int64_t line;
+        std::string path;
+    };
+    std::vector<MissingRow> missing_rows;  // every row whose file is not there, in order
+
+    size_t rows() const { return count_; }
+    size_t missing() const { return missing_rows.size(); }
+    bool kept() const { return kept_; }  // the rows are here (path, line, entry, labels work)
     bool is_missing(size_t i) const { return rows_[i].missing; }
     int64_t line(size_t i) const { return rows_[i].line; }
     std::string path(size_t i) const { return paths_.substr(rows_[i].path_at, rows_[i].path_len); }
@@ -53,6 +71,7 @@ public:
 
 private:
     friend class TableReader;
+    friend void refuse_duplicates(Input&, const TableOptions&, Table&);
     struct Row {
         int64_t line = 0;
         uint64_t path_at = 0;
@@ -64,7 +83,9 @@ private:
     std::string paths_;                // every path, end to end
     std::vector<double> numbers_;      // numbers: target_count per row
     std::vector<uint32_t> label_ids_;  // classes: indices into classes, target_count per row
-    size_t missing_ = 0;
+    size_t count_ = 0;
+    bool kept_ = true;
+    std::vector<uint64_t> hashes_;  // not kept: each row's path hashed, to find duplicates
 };
 
 // Reads the whole table. A bad table (quoting, a missing column, a cell that
@@ -73,6 +94,10 @@ private:
 // columns there are. Missing files are not errors here: they are rows marked
 // missing, for the caller to refuse or keep.
 Table read_table(Input& in, const TableOptions& options);
+// Reads `in` again from the start (a file, read by read_table without
+// keep_rows) and hands each row to `each` as a list entry, numbered as
+// `first` found them, missing files as missing (no second stat).
+// (Declared above, with RowFunction.)
 
 // A cell's classes: a Python/JSON list literal ("['a', 'b']", '["a"]', "[]"),
 // or names joined by `separator`, or one name. False (and why) for a

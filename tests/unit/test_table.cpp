@@ -1,5 +1,6 @@
 // The table reader (lib/list/table): CSV/TSV rows into list entries, as Keras'
 // flow_from_dataframe reads them, and every bad table named by line and column.
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -170,4 +171,49 @@ TEST_CASE("duplicates when asked, and missing files marked", "[table]") {
     o.directory.clear();
     Table here = table_of(std::string("filename,class\n") + self + ",x\n", o);
     CHECK(!here.is_missing(0));
+}
+
+TEST_CASE("without keep_rows: the sums of the rows, then the rows again, one by one", "[table]") {
+    char path[] = "/tmp/imgpipe-table-XXXXXX";
+    int fd = mkstemp(path);
+    REQUIRE(fd >= 0);
+    const std::string text = "filename,class,w\na.png,\"['cat', 'dog']\",2\n/proc/self/exe,bird,1\nb.png,[],0.5\n";
+    REQUIRE(write(fd, text.data(), text.size()) == ssize_t(text.size()));
+    close(fd);
+    TableOptions o;
+    o.keep_rows = false;
+    o.weight_col = "w";
+    Input in(path);
+    Table t = read_table(in, o);
+    CHECK(!t.kept());
+    CHECK(t.rows() == 3);
+    CHECK(t.kind == TargetKind::classes);
+    CHECK(t.classes == std::vector<std::string>{"bird", "cat", "dog"});
+    REQUIRE(t.missing() == 2);  // a.png and b.png are not here; each stat'ed once, now
+    CHECK((t.missing_rows[1].index == 2 && t.missing_rows[1].line == 4 && t.missing_rows[1].path == "b.png"));
+    std::string lines;
+    std::vector<int64_t> at;
+    reread_table(in, o, t, [&](size_t index, int64_t line, const ListEntry& e) {
+        lines += std::to_string(index) + " " + format_list_line(e, false);
+        at.push_back(line);
+    });
+    CHECK(lines == "0 a.png\tmissing\n1 /proc/self/exe\tclasses=0:bird\tw=1\n2 b.png\tmissing\n");
+    CHECK(at == std::vector<int64_t>{2, 3, 4});
+
+    // A duplicate found by its hash is named by both lines, read again.
+    const std::string dup = "filename,class\nx.png,a\n\ny.png,b\n\"x.png\",c\n";
+    fd = open(path, O_WRONLY | O_TRUNC);
+    REQUIRE(write(fd, dup.data(), dup.size()) == ssize_t(dup.size()));
+    close(fd);
+    o.weight_col.clear();
+    o.check_files = false;
+    Input again(path);
+    try {
+        read_table(again, o);
+        FAIL("no error");
+    } catch (const DataError& e) {
+        CHECK(std::string(e.what()) == "column \"filename\": file \"x.png\" is also on line 2 (Keras keeps both rows; --allow-duplicates does too)");
+        CHECK(e.where().substr(e.where().size() - 2) == ":5");
+    }
+    unlink(path);
 }
