@@ -161,7 +161,8 @@ std::vector<int32_t> Table::labels(size_t i) const {
     return out;
 }
 
-// The reader behind read_table: libcsv calls field() and row_end() as it goes.
+// The reader behind read_table and reread_table: libcsv calls on_field() and
+// on_row() as it parses each line it is fed.
 class TableReader {
 public:
     TableReader(Input& in, const TableOptions& o, const Table* first = nullptr, const RowFunction* each = nullptr)
