@@ -25,7 +25,19 @@ bool parse_table_mode(const std::string& word, TableMode& mode) {
 }
 
 namespace {
-std::string quoted(const std::string& s) { return "\"" + s + "\""; }
+// A cell in a message: quoted, its tabs, line breaks and NULs written as \t,
+// \n, \r and \0, so that a diagnostic stays one line and whole.
+std::string quoted(const std::string& s) {
+    std::string out = "\"";
+    for (char c : s) {
+        if (c == '\t') out += "\\t";
+        else if (c == '\n') out += "\\n";
+        else if (c == '\r') out += "\\r";
+        else if (c == '\0') out += "\\0";
+        else out += c;
+    }
+    return out + "\"";
+}
 uint64_t path_hash(const std::string& path) {  // FNV-1a
     uint64_t h = 0xcbf29ce484222325ull;
     for (unsigned char ch : path) h = (h ^ ch) * 0x100000001b3ull;

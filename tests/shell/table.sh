@@ -214,7 +214,7 @@ odd/say \"hi\".png	1	y" ]'
 printf 'filename\tclass\n"tab\tname.png"\tz\na,b.png\tx\n' > odd.tsv
 run imglist --table odd.tsv odd
 check_status "a file name with a tab, without -0" 65
-check_err "is named by line and column" "imglist: odd.tsv:2: column \"filename\": file name \"tab	name.png\" holds a tab or a line break (use -0)"
+check_err "is named by line and column (the tab written \\t: one line)" "imglist: odd.tsv:2: column \"filename\": file name \"tab\\tname.png\" holds a tab or a line break (use -0)"
 run imglist -0 --table odd.tsv odd
 check "with -0 (and tab-separated, for .tsv)" '[ "$(tr "\0" "\n" < out | grep -v "^	")" = "odd/tab	name.png	1	z
 odd/a,b.png	0	x" ]'

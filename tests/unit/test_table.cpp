@@ -143,7 +143,7 @@ TEST_CASE("bad tables are named by line and column", "[table]") {
           ":1: no column \"class\" (--y-col; did you mean \"klass\"?): the columns are \"filename\", \"klass\"");
     CHECK(refusal("name,label\na.png,cat\n") == ":1: no column \"class\" (--y-col): the columns are \"name\", \"label\"");
     CHECK(refusal("filename,class\n\"a\tb.png\",cat\n") ==
-          ":2: column \"filename\": file name \"a\tb.png\" holds a tab or a line break (use -0)");
+          ":2: column \"filename\": file name \"a\\tb.png\" holds a tab or a line break (use -0)");
     CHECK(refusal("filename,class\n,cat\n") == ":2: column \"filename\": an empty file name");
     CHECK(refusal("") == ": no header row (the first row names the columns)");
     CHECK(refusal("filename,class\na.png,cat\nb.png,dog\na.png,dog\n") ==
@@ -216,4 +216,17 @@ TEST_CASE("without keep_rows: the sums of the rows, then the rows again, one by 
         CHECK(e.where().substr(e.where().size() - 2) == ":5");
     }
     unlink(path);
+}
+
+TEST_CASE("fuzz findings: a NUL in a class name, a -0 file name that ends like a target", "[table]") {
+    TableOptions nul = unchecked();
+    nul.allow_tabs = true;
+    nul.delimiter = '\t';
+    const char text[] = "filename\tclass\n\"c\nd.png\"\ty\0\0\n";
+    CHECK(refusal(std::string(text, sizeof text - 1), nul) ==
+          ":2: column \"class\": class \"y\\0\\0\" holds a tab, a line break or a NUL");
+    CHECK(refusal("filename\tclass\n\"a\tw=1\"\tx\n", nul) ==
+          ":2: column \"filename\": file name \"a\\tw=1\" ends in a tab and a field that a -0 list line would read as a target");
+    CHECK(refusal("filename\tclass\n\"a\tmissing\"\tx\n", nul).find("would read as a target") != std::string::npos);
+    CHECK(table_of("filename\tclass\n\"a\tb.png\"\tx\n", nul).path(0) == "a\tb.png");
 }
