@@ -102,14 +102,14 @@ $(BUILD)/nn_tests: $(call obj,$(NN_TEST_SRC)) $(NN_LIB) $(DATA_LIB)
 
 # The Debian packages the project needs; installs only what is missing. The Python
 # ones are the tests' independent references (numpy readers, Pillow, scipy, PyTorch
-# parity) and the sources of real test images (scikit-image's photos and faces).
+# parity, pandas for Keras' flow_from_dataframe) and the sources of real test images (scikit-image's photos and faces).
 # Every other command the tests run is in a minimal Debian 12 (debootstrap --variant=minbase:
 # coreutils, mawk, diffutils' cmp, util-linux's setpriv and flock, bsdutils' script) or comes
 # with these (cc with g++, python3 with its modules), but jq: nneval(1)'s example reads its JSON with it,
 # and nneval.sh checks that it does. A missing one fails the tests that need it, never skips them.
 DEB_PACKAGES := g++ make pkg-config ccache libvips-dev libvips-tools libcli11-dev nlohmann-json3-dev catch2 libtorch-dev \
   libturbojpeg0-dev libspng-dev dataset-fashion-mnist python3-numpy python3-pil python3-scipy python3-torch python3-skimage \
-  python3-keras-preprocessing libgloo-dev openmpi-bin libopenblas0-pthread jq
+  python3-keras-preprocessing python3-pandas libgloo-dev openmpi-bin libopenblas0-pthread jq
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BENCH_PACKAGES := python3-torch python3-torchvision python3-pil python3-skimage hyperfine time bc
 deps:
