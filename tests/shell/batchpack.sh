@@ -155,7 +155,10 @@ EOF2
 run batchpack -q -b 4 --shuffle-buffer 5 --seed 1 --drop-last ml.bs
 check_status "batchpack regroups a weighted multi-label stream" 0
 check "shuffled, regrouped, last batches dropped: each sample keeps its y row and its w" '[ "$(py same.py out)" = 16 ]'
-check "and it was shuffled" '[ "$(py "$S" dump out | head -n 1 | grep -o "t[0-9]*.png" | tr -d "\n")" != "t0.pngt1.pngt2.pngt3.png" ]'
+cp out mldrop.bs
+run batchpack --info mldrop.bs
+check "the dropped samples are recorded: every reader finds both epochs whole" '[ $status -eq 0 ] && grep -q "dropped:    4 (batchpack --drop-last)" "$T/out"'
+check "and it was shuffled" '[ "$(py "$S" dump mldrop.bs | head -n 1 | grep -o "t[0-9]*.png" | tr -d "\n")" != "t0.pngt1.pngt2.pngt3.png" ]'
 run batchpack -q -b 4 raw.bs
 check "a raw stream: y F32 [n,2] and w regrouped with their samples, targets kept" '[ "$(py same.py out)" = 10 ] && py "$S" dump out | head -n 1 | grep -q "\"targets\": \"\[\\\\\"half\\\\\",\\\\\"minus\\\\\"\]\""'
 

@@ -133,4 +133,4 @@ keras_same "raw with weight_col: the weights as Keras' third array" raw2 -w "cla
 keras_same "multi-label with weight_col" tags -w "class_mode='categorical', y_col='tags', weight_col='weight'"
 keras_same "binary with weight_col" kind -w "class_mode='binary', y_col='kind', weight_col='weight'"
 keras_same "input: y is the image, as Keras' class_mode='input'" input "class_mode='input'"
-check "the comparison can fail: a stream of another order is not Keras'" '! py keras_df.py raw2.bs "class_mode=\"raw\", y_col=[\"scale\", \"angle\"]" > /dev/null 2>&1'
+check "the comparison can fail: the stream's two columns are not Keras' y_col in the other order" '! py keras_df.py raw2.bs "class_mode=\"raw\", y_col=[\"scale\", \"angle\"]" > /dev/null 2>&1'
