@@ -31,6 +31,8 @@ IMAGE_PKGS   := vips-cpp libturbojpeg spng
 # (The compiler's own directories are left out: -isystem would reorder them and break #include_next.)
 IMAGE_CFLAGS := $(patsubst -I%,-isystem %,$(filter-out -I/usr/include -I/usr/include/%-linux-gnu,$(shell pkg-config --cflags $(IMAGE_PKGS) 2>/dev/null)))
 IMAGE_LIBS   := $(shell pkg-config --libs $(IMAGE_PKGS) 2>/dev/null)
+# libcsv (RFC 4180, streaming) reads imglist's tables (lib/list/table.cpp).
+CSV_LIBS     := -lcsv
 
 # libtorch for the nn tools: Debian's libtorch-dev by default, or any libtorch
 # tree (a CUDA build, say) with `make TORCH=/path/to/libtorch`.
@@ -87,18 +89,18 @@ $(NN_LIB): $(call obj,$(NN_LIB_SRC))
 $(addprefix $(BIN)/,$(DATA_TOOLS)): $(BIN)/%: $(BUILD)/tools/%.o $(DATA_LIB)
 	@mkdir -p $(BIN)
 	$(call say,LD,$@)
-	$(Q)$(CXX) $(LDFLAGS) $^ -o $@ $(IMAGE_LIBS)
+	$(Q)$(CXX) $(LDFLAGS) $^ -o $@ $(IMAGE_LIBS) $(CSV_LIBS)
 $(addprefix $(BIN)/,$(NN_TOOLS)): $(BIN)/%: $(BUILD)/tools/%.o $(NN_LIB) $(DATA_LIB)
 	@mkdir -p $(BIN)
 	$(call say,LD,$@)
-	$(Q)$(CXX) $(LDFLAGS) -fopenmp $^ -o $@ $(TORCH_LIBS) $(IMAGE_LIBS)
+	$(Q)$(CXX) $(LDFLAGS) -fopenmp $^ -o $@ $(TORCH_LIBS) $(IMAGE_LIBS) $(CSV_LIBS)
 
 $(BUILD)/unit_tests: $(call obj,$(UNIT_SRC)) $(DATA_LIB)
 	$(call say,LD,$@)
-	$(Q)$(CXX) $(LDFLAGS) $^ -o $@ $(IMAGE_LIBS)
+	$(Q)$(CXX) $(LDFLAGS) $^ -o $@ $(IMAGE_LIBS) $(CSV_LIBS)
 $(BUILD)/nn_tests: $(call obj,$(NN_TEST_SRC)) $(NN_LIB) $(DATA_LIB)
 	$(call say,LD,$@)
-	$(Q)$(CXX) $(LDFLAGS) -fopenmp $^ -o $@ $(TORCH_LIBS) $(IMAGE_LIBS)
+	$(Q)$(CXX) $(LDFLAGS) -fopenmp $^ -o $@ $(TORCH_LIBS) $(IMAGE_LIBS) $(CSV_LIBS)
 
 # The Debian packages the project needs; installs only what is missing. The Python
 # ones are the tests' independent references (numpy readers, Pillow, scipy, PyTorch
@@ -108,7 +110,7 @@ $(BUILD)/nn_tests: $(call obj,$(NN_TEST_SRC)) $(NN_LIB) $(DATA_LIB)
 # with these (cc with g++, python3 with its modules), but jq: nneval(1)'s example reads its JSON with it,
 # and nneval.sh checks that it does. A missing one fails the tests that need it, never skips them.
 DEB_PACKAGES := g++ make pkg-config ccache libvips-dev libvips-tools libcli11-dev nlohmann-json3-dev catch2 libtorch-dev \
-  libturbojpeg0-dev libspng-dev dataset-fashion-mnist python3-numpy python3-pil python3-scipy python3-torch python3-skimage \
+  libcsv-dev libturbojpeg0-dev libspng-dev dataset-fashion-mnist python3-numpy python3-pil python3-scipy python3-torch python3-skimage \
   python3-keras-preprocessing python3-pandas libgloo-dev openmpi-bin libopenblas0-pthread jq
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BENCH_PACKAGES := python3-torch python3-torchvision python3-pil python3-skimage hyperfine time bc
@@ -178,12 +180,14 @@ FUZZ_BUILD    := $(BUILD)/fuzz
 FUZZ_SECONDS  ?= 60
 FUZZ_TIMEOUT  ?= 30
 FUZZ_CXXFLAGS := -std=c++17 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -Ilib -MMD -MP
-FUZZ_TARGETS  := frame_reader batch_feed list_line spec expr model_file placement
+FUZZ_TARGETS  := frame_reader batch_feed list_line table spec expr model_file placement
 FUZZ_IO_SRC           := lib/cli/io.cpp $(wildcard lib/cli/error.cpp)
 FUZZ_FRAME_SRC        := lib/stream/frame.cpp $(wildcard lib/stream/epoch.cpp)
 FUZZ_SRC_frame_reader := $(FUZZ_FRAME_SRC) $(FUZZ_IO_SRC)
 FUZZ_SRC_batch_feed   := lib/nn/feed.cpp lib/stream/batch.cpp $(FUZZ_FRAME_SRC) lib/cli/random.cpp $(FUZZ_IO_SRC)
 FUZZ_SRC_list_line    := lib/list/list.cpp $(FUZZ_IO_SRC)
+FUZZ_SRC_table        := lib/list/table.cpp lib/list/list.cpp $(FUZZ_IO_SRC)
+FUZZ_LIBS_table       := $(CSV_LIBS)
 FUZZ_SRC_spec         := lib/nn/spec.cpp lib/nn/layers.cpp lib/nn/compile.cpp lib/nn/config.cpp lib/nn/expr.cpp lib/cli/progress.cpp
 FUZZ_SRC_expr         := lib/nn/expr.cpp
 FUZZ_SRC_placement    := lib/nn/placement.cpp $(FUZZ_IO_SRC)
@@ -212,7 +216,7 @@ fuzz:
 	@mkdir -p tests/fuzz/crashes; status=0; \
 	for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
-	  dict=$$(case $$t in expr) echo -dict=tests/fuzz/expr.dict;; list_line|placement) ;; *) echo -dict=tests/fuzz/json.dict;; esac); \
+	  dict=$$(case $$t in expr) echo -dict=tests/fuzz/expr.dict;; list_line|table|placement) ;; *) echo -dict=tests/fuzz/json.dict;; esac); \
 	  if ASAN_OPTIONS=detect_leaks=0 $(FUZZ_BUILD)/$$t $$dict -max_total_time=$(FUZZ_SECONDS) -timeout=$(FUZZ_TIMEOUT) -rss_limit_mb=4096 \
 	       -artifact_prefix=tests/fuzz/crashes/$$t- -print_final_stats=1 \
 	       $(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t >$(FUZZ_BUILD)/$$t.log 2>&1; \

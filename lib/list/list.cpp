@@ -49,7 +49,9 @@ std::string joined(const Items& items, char sep, Each each) {
 
 std::string format_list_line(const ListEntry& e, bool nul) {
     std::string line = e.path;
-    if (e.declares_targets())
+    if (e.missing)
+        line += "\tmissing";
+    else if (e.declares_targets())
         line += "\ttargets=" + joined(e.target_names, '|', [](const std::string& s) { return s; });
     else if (e.kind == TargetKind::one_class && e.label >= 0)
         line += "\t" + std::to_string(e.label) + "\t" + e.label_name;
@@ -57,7 +59,7 @@ std::string format_list_line(const ListEntry& e, bool nul) {
         line += "\tclasses=" + joined(e.classes, '|', [](const auto& c) { return std::to_string(c.first) + ":" + c.second; });
     else if (e.kind == TargetKind::numbers)
         line += "\ty=" + joined(e.numbers, ',', [](double v) { return format_number(v); });
-    if (e.weighted) line += "\tw=" + format_number(e.weight);
+    if (e.weighted && !e.missing) line += "\tw=" + format_number(e.weight);
     line += nul ? '\0' : '\n';
     return line;
 }
@@ -65,7 +67,9 @@ std::string format_list_line(const ListEntry& e, bool nul) {
 namespace {
 bool all_digits(const std::string& s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos; }
 bool starts(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
-bool tagged(const std::string& s) { return starts(s, "classes=") || starts(s, "y=") || starts(s, "targets="); }
+bool tagged(const std::string& s) {
+    return starts(s, "classes=") || starts(s, "y=") || starts(s, "targets=") || s == "missing";
+}
 
 std::vector<std::string> split(const std::string& s, char sep) {
     std::vector<std::string> out;
@@ -90,7 +94,9 @@ int32_t label_index(const std::string& index, const std::string& where) {
 
 // "classes=", "y=" or "targets=": the field's value into e.
 void read_tagged(const std::string& field, ListEntry& e, const std::string& where) {
-    if (starts(field, "classes=")) {
+    if (field == "missing") {
+        e.missing = true;
+    } else if (starts(field, "classes=")) {
         e.kind = TargetKind::classes;
         const std::string value = field.substr(8);
         if (value.empty()) return;  // an image of none of the classes
@@ -162,10 +168,12 @@ ListEntry parse_list_line(const std::string& record, const std::string& where, b
         std::string last = last_field();
         size_t tab = rest.rfind('\t');
         size_t prev = tab == std::string::npos || tab == 0 ? std::string::npos : rest.rfind('\t', tab - 1);
-        if (tab != std::string::npos && tagged(last)) {
+        const bool index_name = prev != std::string::npos && all_digits(rest.substr(prev + 1, tab - prev - 1));
+        // "3<TAB>missing" is class 3 named "missing", not a missing file.
+        if (tab != std::string::npos && tagged(last) && !(last == "missing" && index_name)) {
             fields = {last};
             drop_last();
-        } else if (prev != std::string::npos && all_digits(rest.substr(prev + 1, tab - prev - 1))) {
+        } else if (index_name) {
             fields = {rest.substr(prev + 1, tab - prev - 1), last};
             rest.erase(prev);
         } else if (tab != std::string::npos && all_digits(last)) {
@@ -183,6 +191,7 @@ ListEntry parse_list_line(const std::string& record, const std::string& where, b
     if (!e.target_names.empty() && (!e.path.empty() || e.weighted))
         throw DataError(where, "targets= declares the numbers' names: it goes alone on a line with no path");
     if (e.path.empty() && !e.declares()) throw DataError(where, "empty path");
+    if (e.missing && e.weighted) throw DataError(where, "a missing file's line holds nothing after \"missing\"");
     return e;
 }
 
@@ -216,6 +225,10 @@ ImageList read_list(Input& in, bool nul) {
         for (const auto& [index, name] : e.classes) name_class(index, name);
         if (e.declares_class()) {
             declared_classes = true;
+            continue;
+        }
+        if (e.missing) {  // no target to check against the others
+            list.missing.push_back(std::move(e));
             continue;
         }
         const std::string previous = "line " + std::to_string(kind_line);
@@ -266,9 +279,11 @@ Shard parse_shard(const std::string& text) {
 
 void keep_shard(ImageList& list, const Shard& shard) {
     if (shard.n <= 1) return;  // the whole list: nothing to copy
-    std::vector<ListEntry> mine;
-    for (size_t i = shard.k - 1; i < list.entries.size(); i += shard.n) mine.push_back(std::move(list.entries[i]));
-    list.entries.swap(mine);
+    for (std::vector<ListEntry>* entries : {&list.entries, &list.missing}) {
+        std::vector<ListEntry> mine;
+        for (size_t i = shard.k - 1; i < entries->size(); i += shard.n) mine.push_back(std::move((*entries)[i]));
+        entries->swap(mine);
+    }
 }
 
 }  // namespace imgpipe

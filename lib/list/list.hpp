@@ -4,7 +4,9 @@
 //   PATH<TAB>INDEX<TAB>NAME              one class
 //   PATH<TAB>classes=I:NAME|I:NAME...    several classes (multi-label; may be empty)
 //   PATH<TAB>y=V[,V...]                  numbers (regression)
-// each optionally followed by <TAB>w=W, the sample's weight. A line with no
+// each optionally followed by <TAB>w=W, the sample's weight, or
+//   PATH<TAB>missing                     a table's row whose file is not there
+// (imglist --table --keep-going), for imgprep to record as skipped. A line with no
 // path declares: "<TAB>INDEX<TAB>NAME" a class no image has, "<TAB>targets=A|B"
 // the names of the numbers.
 #pragma once
@@ -30,6 +32,7 @@ struct ListEntry {
     bool weighted = false;
     double weight = 1;                      // w=: finite, >= 0
     std::vector<std::string> target_names;  // a "targets=" declaration
+    bool missing = false;                   // "PATH<TAB>missing": no file, no target
     // A line with no path, "<TAB>INDEX<TAB>NAME", declares a class that has no
     // image in the list (an empty class folder), so its name and index survive.
     bool declares_class() const { return path.empty() && label >= 0 && !label_name.empty(); }
@@ -39,6 +42,11 @@ struct ListEntry {
     static ListEntry unlabelled(std::string path) {
         ListEntry e;
         e.path = std::move(path);
+        return e;
+    }
+    static ListEntry missing_file(std::string path) {
+        ListEntry e = unlabelled(std::move(path));
+        e.missing = true;
         return e;
     }
     static ListEntry of_class(std::string path, int32_t label, std::string name) {
@@ -71,12 +79,16 @@ struct ImageList {
     std::vector<std::string> target_names;  // numbers: a name per column ("y0", "y1"... unless declared)
     size_t targets = 0;                     // numbers: columns per line
     bool weighted = false;                  // every entry has w=
+    // "PATH<TAB>missing" lines, in order: files a table named that were not
+    // there. Not in entries (they have no target), but to be recorded as skipped.
+    std::vector<ListEntry> missing;
     bool labelled() const { return kind == TargetKind::one_class || kind == TargetKind::classes; }
 };
 
 // Reads a whole list. Every line has the same kind of target (and as many
 // numbers), and a weight on every line or none; one index always carries the
-// same name. Blank lines are skipped; declarations add no entry.
+// same name. Blank lines are skipped; declarations add no entry; missing
+// files go to `missing`, whatever the list's kind.
 ImageList read_list(Input& in, bool nul);
 
 // --shard K/N (imglist, imgprep): the K-th of N round-robin shards, K from 1,
@@ -89,7 +101,8 @@ struct Shard {
 // "K/N", decimal digits only, 1 <= K <= N; anything else is a UsageError.
 Shard parse_shard(const std::string& text);
 // Keeps only the entries of `shard`, in order (classes are kept whole, so
-// every shard's stream names the same classes).
+// every shard's stream names the same classes); missing files are sharded
+// among themselves the same way, so that each is recorded once.
 void keep_shard(ImageList& list, const Shard& shard);
 
 }  // namespace imgpipe

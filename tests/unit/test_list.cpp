@@ -1,5 +1,9 @@
 // List lines and the counter-based random generator.
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+
+#include <cstdlib>
 
 #include "cli/error.hpp"
 #include "cli/random.hpp"
@@ -213,4 +217,43 @@ TEST_CASE("a list holds one kind of target, the same count of numbers, and weigh
     refused("a.png\tclasses=0:a\nb.png\tclasses=0:b\n", "label 0 is \"b\" here but \"a\" earlier");
     refused("\ttargets=a|b\na.png\ty=1\n", "targets= names 2 numbers, but its lines hold 1");
     refused("\t0\tcat\na.png\ty=1\n", "declares classes, but its lines have numbers");
+}
+
+TEST_CASE("a missing file's line: PATH<TAB>missing, kept apart from the entries", "[list]") {
+    ListEntry m = ListEntry::missing_file("img/gone.png");
+    CHECK(format_list_line(m, false) == "img/gone.png\tmissing\n");
+    CHECK(format_list_line(m, true) == std::string("img/gone.png\tmissing\0", 21));
+    ListEntry back = parse_list_line("img/gone.png\tmissing", "list:3");
+    CHECK(back.missing);
+    CHECK(back.path == "img/gone.png");
+    CHECK(back.kind == TargetKind::none);
+    CHECK(parse_list_line("a\tb.png\tmissing", "list:3", true).path == "a\tb.png");
+    CHECK(parse_list_line("a\tb.png\tmissing", "list:3", true).missing);
+    // Class 3 named "missing" stays a class, with and without -0.
+    CHECK(!parse_list_line("x.png\t3\tmissing", "list:3").missing);
+    ListEntry named = parse_list_line("x.png\t3\tmissing", "list:3", true);
+    CHECK((!named.missing && named.label == 3 && named.label_name == "missing" && named.path == "x.png"));
+    CHECK_THROWS_WITH(parse_list_line("x.png\tmissing\tw=1", "list:4"), Catch::Contains("nothing after \"missing\""));
+    CHECK_THROWS_WITH(parse_list_line("\tmissing", "list:5"), Catch::Contains("empty path"));
+
+    // In a labelled, weighted list a missing line breaks no rule: it is set apart.
+    char path[] = "/tmp/imgpipe-list-XXXXXX";
+    int fd = mkstemp(path);
+    REQUIRE(fd >= 0);
+    const std::string text = "a.png\t0\tcat\tw=2\nb.png\tmissing\nc.png\t1\tdog\tw=1\nd.png\tmissing\n";
+    REQUIRE(write(fd, text.data(), text.size()) == ssize_t(text.size()));
+    close(fd);
+    Input in(path);
+    ImageList list = read_list(in, false);
+    unlink(path);
+    REQUIRE(list.entries.size() == 2);
+    CHECK(list.kind == TargetKind::one_class);
+    CHECK(list.weighted);
+    REQUIRE(list.missing.size() == 2);
+    CHECK(list.missing[0].path == "b.png");
+    CHECK(list.missing[1].path == "d.png");
+    keep_shard(list, Shard{2, 2});  // each shard records its own share of them
+    REQUIRE(list.missing.size() == 1);
+    CHECK(list.missing[0].path == "d.png");
+    CHECK(list.entries[0].path == "c.png");
 }

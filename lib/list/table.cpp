@@ -1,0 +1,391 @@
+#include "list/table.hpp"
+
+#include <csv.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <exception>
+#include <string_view>
+#include <unordered_map>
+
+#include "cli/error.hpp"
+
+namespace imgpipe {
+
+bool parse_table_mode(const std::string& word, TableMode& mode) {
+    static const std::pair<const char*, TableMode> modes[] = {
+        {"categorical", TableMode::categorical}, {"binary", TableMode::binary}, {"sparse", TableMode::sparse},
+        {"raw", TableMode::raw},                 {"input", TableMode::input},   {"none", TableMode::none}};
+    for (const auto& [name, m] : modes)
+        if (word == name) return mode = m, true;
+    return false;
+}
+
+namespace {
+std::string quoted(const std::string& s) { return "\"" + s + "\""; }
+
+// Levenshtein distance: for "did you mean" on a mistyped column name.
+size_t distance(const std::string& a, const std::string& b) {
+    std::vector<size_t> row(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+        size_t diagonal = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= b.size(); ++j) {
+            size_t up = row[j];
+            bool same = std::tolower(static_cast<unsigned char>(a[i - 1])) == std::tolower(static_cast<unsigned char>(b[j - 1]));
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (same ? 0 : 1)});
+            diagonal = up;
+        }
+    }
+    return row[b.size()];
+}
+
+std::string trimmed(const std::string& s) {
+    size_t begin = s.find_first_not_of(" \t"), end = s.find_last_not_of(" \t");
+    return begin == std::string::npos ? std::string() : s.substr(begin, end - begin + 1);
+}
+
+// pandas reads " 1.5" and "+2" as numbers: so do we. NaN and inf are refused
+// (Keras would train on them, and one NaN poisons every weight).
+bool read_number(const std::string& cell, double& value, std::string& why) {
+    std::string text = trimmed(cell);
+    if (!text.empty() && text[0] == '+') text.erase(0, 1);
+    double v = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) {
+        if (ec == std::errc::result_out_of_range) return why = quoted(cell) + " is out of range", false;
+        return why = quoted(cell) + " is not a number", false;
+    }
+    if (!std::isfinite(v)) return why = quoted(cell) + " is not a finite number", false;
+    value = v;
+    return true;
+}
+
+// One element of a list literal: 'a', "a" (with backslash escapes), or a bare
+// word (a number: [1, 2]). `at` is past it and its trailing spaces afterwards.
+bool list_item(const std::string& s, size_t& at, std::string& item, std::string& why) {
+    item.clear();
+    if (s[at] == '\'' || s[at] == '"') {
+        const char quote = s[at++];
+        for (;;) {
+            if (at >= s.size()) return why = "a quote is not closed", false;
+            char c = s[at++];
+            if (c == quote) break;
+            if (c == '\\') {
+                if (at >= s.size()) return why = "a quote is not closed", false;
+                c = s[at++];
+                if (c == 'n') c = '\n';
+                else if (c == 't') c = '\t';
+            }
+            item += c;
+        }
+    } else {
+        while (at < s.size() && s[at] != ',' && s[at] != ']') item += s[at++];
+        item = trimmed(item);
+        if (item.empty()) return why = "an empty element", false;
+    }
+    while (at < s.size() && s[at] == ' ') ++at;
+    return true;
+}
+}  // namespace
+
+bool parse_label_cell(const std::string& cell, const std::string& separator, std::vector<std::string>& names,
+                      bool& listed, std::string& why) {
+    names.clear();
+    listed = false;
+    const std::string text = trimmed(cell);
+    if (!text.empty() && text.front() == '[') {  // a list, or a mistake: never a class named "[..."
+        if (text.size() < 2 || text.back() != ']') return why = "list " + quoted(cell) + " does not end with ']'", false;
+        listed = true;
+        size_t at = 1;
+        while (at < text.size() && text[at] == ' ') ++at;
+        if (text[at] == ']' && at + 1 == text.size()) return true;  // [] : none of the classes
+        for (;;) {
+            std::string item;
+            if (!list_item(text, at, item, why)) return why = "list " + quoted(cell) + ": " + why, false;
+            names.push_back(item);
+            if (at + 1 == text.size() && text[at] == ']') return true;
+            if (at >= text.size() || text[at] != ',')
+                return why = "list " + quoted(cell) + " is not ['a', 'b', ...]", false;
+            ++at;
+            while (at < text.size() && text[at] == ' ') ++at;
+        }
+    }
+    if (cell.empty()) return why = "an empty label (write [] for an image of none of the classes)", false;
+    if (!separator.empty() && cell.find(separator) != std::string::npos) {
+        listed = true;
+        size_t begin = 0;
+        for (;;) {
+            size_t end = cell.find(separator, begin);
+            names.push_back(cell.substr(begin, end == std::string::npos ? std::string::npos : end - begin));
+            if (names.back().empty()) return why = quoted(cell) + " has an empty name between separators", false;
+            if (end == std::string::npos) return true;
+            begin = end + separator.size();
+        }
+    }
+    names.push_back(cell);
+    return true;
+}
+
+ListEntry Table::entry(size_t i) const {
+    const Row& r = rows_[i];
+    if (r.missing) return ListEntry::missing_file(path(i));
+    ListEntry e = ListEntry::unlabelled(path(i));
+    e.kind = kind;
+    if (kind == TargetKind::numbers)
+        e.numbers.assign(numbers_.begin() + r.target_at, numbers_.begin() + r.target_at + r.target_count);
+    else if (kind == TargetKind::one_class)
+        e.label = int32_t(label_ids_[r.target_at]), e.label_name = classes[size_t(e.label)];
+    else if (kind == TargetKind::classes)
+        for (int32_t c : labels(i)) e.classes.emplace_back(c, classes[size_t(c)]);
+    e.weighted = weighted, e.weight = r.weight;
+    return e;
+}
+
+std::vector<int32_t> Table::labels(size_t i) const {
+    const Row& r = rows_[i];
+    std::vector<int32_t> out;
+    if (kind != TargetKind::one_class && kind != TargetKind::classes) return out;
+    for (uint32_t k = 0; k < r.target_count; ++k) out.push_back(int32_t(label_ids_[r.target_at + k]));
+    return out;
+}
+
+// The reader behind read_table: libcsv calls field() and row_end() as it goes.
+class TableReader {
+public:
+    TableReader(Input& in, const TableOptions& o) : in_(in), o_(o) { table_.name = in.name(); }
+
+    Table read() {
+        csv_parser parser;
+        if (csv_init(&parser, CSV_STRICT | CSV_STRICT_FINI) != 0) throw std::bad_alloc();
+        csv_set_delim(&parser, static_cast<unsigned char>(o_.delimiter));
+        csv_set_space_func(&parser, [](unsigned char) { return 0; });  // fields as written (RFC 4180)
+        struct Free {
+            csv_parser* p;
+            ~Free() { csv_free(p); }
+        } free_parser{&parser};
+        std::string text;
+        while (in_.read_record(text, '\n')) {
+            ++line_;
+            if (line_ == 1 && text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);  // Excel's byte-order mark
+            // A row starts on the first line that is not blank after the last row's end.
+            if (!in_row_ && text.find_first_not_of('\r') != std::string::npos) row_line_ = line_, in_row_ = true;
+            text += '\n';
+            if (csv_parse(&parser, text.data(), text.size(), on_field, on_row, this) != text.size() && !error_)
+                bad_quotes(parser);
+            if (error_) std::rethrow_exception(error_);
+        }
+        if (csv_fini(&parser, on_field, on_row, this) != 0 && !error_) bad_quotes(parser);
+        if (error_) std::rethrow_exception(error_);
+        if (header_.empty()) throw DataError(table_.name, "no header row (the first row names the columns)");
+        finish();
+        return std::move(table_);
+    }
+
+private:
+    static void on_field(void* s, size_t n, void* self) {
+        auto* r = static_cast<TableReader*>(self);
+        if (!r->error_) try {
+                r->cells_.emplace_back(static_cast<const char*>(s), n);
+            } catch (...) {
+                r->error_ = std::current_exception();
+            }
+    }
+    // Exceptions do not cross libcsv's C frames: they are kept and rethrown.
+    static void on_row(int, void* self) {
+        auto* r = static_cast<TableReader*>(self);
+        if (!r->error_) try {
+                r->row();
+            } catch (...) {
+                r->error_ = std::current_exception();
+            }
+        r->cells_.clear();
+        r->in_row_ = false;
+    }
+
+    std::string where(int64_t line) const { return table_.name + ":" + std::to_string(line); }
+    [[noreturn]] void bad_quotes(csv_parser& parser) {
+        throw DataError(where(row_line_), std::string(csv_error(&parser) == CSV_EPARSE
+                                                          ? "unbalanced quotes (a quoted field must end with a quote "
+                                                            "followed by the separator or the line's end)"
+                                                          : csv_strerror(csv_error(&parser))));
+    }
+    [[noreturn]] void bad_cell(size_t column, const std::string& why) const {
+        throw DataError(where(row_line_), "column " + quoted(header_[column]) + ": " + why);
+    }
+
+    size_t column(const std::string& name, const char* option) const {
+        for (size_t i = 0; i < header_.size(); ++i)
+            if (header_[i] == name) return i;
+        std::string there, hint;
+        size_t best = std::string::npos;
+        for (const std::string& h : header_) {
+            there += (there.empty() ? "" : ", ") + quoted(h);
+            size_t d = distance(h, name);
+            if (d < best && d <= std::max<size_t>(1, name.size() / 3)) best = d, hint = h;
+        }
+        throw DataError(where(1), "no column " + quoted(name) + " (" + option +
+                                      (hint.empty() ? "" : "; did you mean " + quoted(hint) + "?") +
+                                      "): the columns are " + there);
+    }
+
+    void header() {
+        header_ = cells_;
+        if (o_.mode != TableMode::input && o_.mode != TableMode::none)
+            for (const std::string& y : o_.y_cols) y_.push_back(column(y, "--y-col"));
+        x_ = column(o_.x_col, "--x-col");
+        if (!o_.weight_col.empty()) weight_ = column(o_.weight_col, "--weight-col");
+        table_.weighted = !o_.weight_col.empty();
+        if (o_.mode == TableMode::raw) {
+            table_.kind = TargetKind::numbers;
+            for (const std::string& y : o_.y_cols) {
+                if (y.empty() || y.find_first_of("|\t\n") != std::string::npos)
+                    throw DataError(where(1), "column " + quoted(y) + ": a target's name holds a '|', tab or newline, "
+                                              "or is empty (list lines cannot carry it)");
+                table_.target_names.push_back(y);
+            }
+        } else if (o_.mode != TableMode::input && o_.mode != TableMode::none) {
+            table_.kind = TargetKind::one_class;
+            for (const std::string& c : o_.classes) intern(c);
+        }
+    }
+
+    uint32_t intern(const std::string& name) {
+        auto [it, added] = ids_.emplace(name, uint32_t(names_.size()));
+        if (added) names_.push_back(name);
+        return it->second;
+    }
+
+    void row() {
+        if (header_.empty()) return header();
+        if (cells_.size() != header_.size())
+            throw DataError(where(row_line_), std::to_string(cells_.size()) + " field" + (cells_.size() == 1 ? "" : "s") +
+                                                  ", but the header names " + std::to_string(header_.size()) + " columns");
+        Table::Row r;
+        r.line = row_line_;
+        const std::string& name = cells_[x_];
+        if (name.empty()) bad_cell(x_, "an empty file name");
+        if (!o_.allow_tabs && name.find_first_of("\t\n\r") != std::string::npos)
+            bad_cell(x_, "file name " + quoted(name) + " holds a tab or a line break (use -0)");
+        if (name.find('\0') != std::string::npos) bad_cell(x_, "file name holds a NUL byte");
+        std::string path = name;
+        if (!o_.directory.empty() && name[0] != '/')  // os.path.join: an absolute name stands alone
+            path = (o_.directory.back() == '/' ? o_.directory : o_.directory + "/") + name;
+        if (path.size() > UINT32_MAX) bad_cell(x_, "file name too long");
+        r.path_at = table_.paths_.size(), r.path_len = uint32_t(path.size());
+        table_.paths_ += path;
+        std::string why;
+        if (weight_ != std::string::npos) {
+            if (!read_number(cells_[weight_], r.weight, why)) bad_cell(weight_, why);
+            if (r.weight < 0) bad_cell(weight_, "weight " + quoted(cells_[weight_]) + " is negative");
+        }
+        if (table_.kind == TargetKind::numbers) {
+            r.target_at = uint32_t(table_.numbers_.size()), r.target_count = uint32_t(y_.size());
+            for (size_t c : y_) {
+                double v;
+                if (!read_number(cells_[c], v, why)) bad_cell(c, why);
+                table_.numbers_.push_back(v);
+            }
+        } else if (table_.kind == TargetKind::one_class) {
+            labels(r);
+        }
+        if (o_.check_files) {
+            struct stat st;
+            r.missing = stat(path.c_str(), &st) != 0 || S_ISDIR(st.st_mode);
+            table_.missing_ += r.missing;
+        }
+        table_.rows_.push_back(r);
+    }
+
+    void labels(Table::Row& r) {
+        const size_t c = y_[0];
+        std::vector<std::string> names;
+        bool listed;
+        std::string why;
+        if (!parse_label_cell(cells_[c], o_.label_separator, names, listed, why)) bad_cell(c, why);
+        if (listed && o_.mode != TableMode::categorical)
+            bad_cell(c, quoted(cells_[c]) + " is a list of classes: --class-mode " +
+                            (o_.mode == TableMode::binary ? "binary" : "sparse") +
+                            " takes one class per row (categorical takes several)");
+        if (listed && !multi_line_) multi_line_ = row_line_;
+        r.target_at = uint32_t(table_.label_ids_.size());
+        std::vector<uint32_t> ids;
+        for (const std::string& n : names) {
+            if (n.find_first_of("\t\n\r") != std::string::npos) bad_cell(c, "class " + quoted(n) + " holds a tab or a line break");
+            if (listed && n.find('|') != std::string::npos)
+                bad_cell(c, "class " + quoted(n) + " holds a '|', which a list line of several classes cannot carry");
+            if (!o_.classes.empty() && !ids_.count(n)) {
+                std::string listed_classes;
+                for (const std::string& k : o_.classes) listed_classes += (listed_classes.empty() ? "" : ", ") + k;
+                bad_cell(c, "class " + quoted(n) + " is not in --classes (" + listed_classes + ")");
+            }
+            uint32_t id = intern(n);
+            if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);  // ['a', 'a'] is a
+        }
+        table_.label_ids_.insert(table_.label_ids_.end(), ids.begin(), ids.end());
+        r.target_count = uint32_t(ids.size());
+    }
+
+    void finish() {
+        Table& t = table_;
+        if (t.kind == TargetKind::one_class) {
+            // Class indices: --classes' order, or the byte order of the names (Keras' sorted()).
+            std::vector<uint32_t> order(names_.size());
+            for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+            if (o_.classes.empty())
+                std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return names_[a] < names_[b]; });
+            std::vector<uint32_t> index(names_.size());
+            for (uint32_t i = 0; i < order.size(); ++i) index[order[i]] = i, t.classes.push_back(names_[order[i]]);
+            for (uint32_t& id : t.label_ids_) id = index[id];
+            if (t.classes.size() > size_t(kMaxClasses))
+                throw DataError(t.name, std::to_string(t.classes.size()) + " classes; a list holds at most " +
+                                            std::to_string(kMaxClasses));
+            if (multi_line_) t.kind = TargetKind::classes;
+            for (Table::Row& r : t.rows_) std::sort(t.label_ids_.begin() + r.target_at, t.label_ids_.begin() + r.target_at + r.target_count);
+            if (o_.mode == TableMode::binary && t.classes.size() != 2) {
+                std::string names;
+                for (const std::string& c : t.classes) names += (names.empty() ? "" : ", ") + quoted(c);
+                throw DataError(t.name, "--class-mode binary needs exactly 2 classes, the table has " +
+                                            std::to_string(t.classes.size()) + (names.empty() ? "" : ": " + names));
+            }
+        }
+        if (!o_.allow_duplicates) duplicates();
+    }
+
+    // A file named twice: the pair whose second row comes first, by both lines.
+    void duplicates() const {
+        const Table& t = table_;
+        std::vector<uint32_t> order(t.rows_.size());
+        for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+        auto view = [&](uint32_t i) { return std::string_view(t.paths_).substr(t.rows_[i].path_at, t.rows_[i].path_len); };
+        std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return view(a) < view(b); });
+        size_t first = 0, second = 0;
+        for (size_t i = 1; i < order.size(); ++i)
+            if (view(order[i]) == view(order[i - 1]) && (!second || order[i] < second))
+                first = order[i - 1], second = order[i];
+        if (second)
+            throw DataError(where(t.rows_[second].line),
+                            "column " + quoted(header_[x_]) + ": file " + quoted(std::string(view(uint32_t(second)))) +
+                                " is also on line " + std::to_string(t.rows_[first].line) +
+                                " (Keras keeps both rows; --allow-duplicates does too)");
+    }
+
+    Input& in_;
+    const TableOptions& o_;
+    Table table_;
+    std::exception_ptr error_;
+    int64_t line_ = 0, row_line_ = 1, multi_line_ = 0;
+    bool in_row_ = false;
+    std::vector<std::string> header_, cells_;
+    size_t x_ = 0, weight_ = std::string::npos;
+    std::vector<size_t> y_;
+    std::unordered_map<std::string, uint32_t> ids_;  // class name -> order of first sight
+    std::vector<std::string> names_;
+};
+
+Table read_table(Input& in, const TableOptions& options) { return TableReader(in, options).read(); }
+
+}  // namespace imgpipe
