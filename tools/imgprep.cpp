@@ -112,7 +112,10 @@ int main(int argc, char** argv) {
             };
         SampleSource source(list, prep, so, [&](const Error& e) { app.warn(e.where(), e.what()); });
 
-        const int64_t n = int64_t(list.entries.size()), c = prep.channels();
+        // A table's rows whose file is missing ("PATH<TAB>missing", imglist --table --keep-going)
+        // belong to every epoch, recorded as skipped, so that every reader counts them.
+        const int64_t n = int64_t(list.entries.size()), missing = int64_t(list.missing.size()), c = prep.channels();
+        for (const ListEntry& m : list.missing) app.warn(m.path, "missing (a table's row with no file): recorded as skipped");
         const size_t bytes = prep.sample_bytes();
         auto make_x = [&](const std::vector<uint8_t>& pixels, int64_t k) {
             Tensor x("x", floats ? DType::F32 : DType::U8, {k, prep.height, prep.width, c});
@@ -138,7 +141,7 @@ int main(int argc, char** argv) {
         std::map<std::string, std::string> metadata = {{"format", kStreamFormat},
                                                        {"class_mode", mode},
                                                        {"classes", json_list(list.classes)},
-                                                       {"epoch_size", std::to_string(n)},
+                                                       {"epoch_size", std::to_string(n + missing)},
                                                        {"epochs", std::to_string(epochs)}};
         if (mode == "raw") metadata["targets"] = json_list(list.target_names);
         // Shards' streams joined with cat read as one epoch of the whole list (batchstream(5)).
@@ -156,6 +159,8 @@ int main(int argc, char** argv) {
                 progress.restart_clock();
             }
             writer.begin_epoch(e);
+            if (e >= 0)
+                for (const ListEntry& m : list.missing) writer.skip(m.path);  // they ride on the epoch's first frame
         };
         auto record_skips = [&]() {
             for (const Sample& bad : source.take_skipped()) {
@@ -187,9 +192,13 @@ int main(int argc, char** argv) {
         begin_epoch(-1);  // ends the last epoch
         const int64_t emitted = writer.written();
         out.commit();
-        if (source.skipped() > 0) {
-            app.warn("", std::to_string(source.skipped()) + " bad file" + (source.skipped() > 1 ? "s" : "") +
-                             " skipped, " + std::to_string(emitted) + " images written" +
+        if (source.skipped() > 0 || missing > 0) {
+            std::string what;
+            if (source.skipped() > 0) what = std::to_string(source.skipped()) + " bad file" + (source.skipped() > 1 ? "s" : "");
+            if (missing > 0)
+                what += (what.empty() ? "" : " and ") + std::to_string(missing) + " missing file" + (missing > 1 ? "s" : "") +
+                        " (of the table)";
+            app.warn("", what + " skipped, " + std::to_string(emitted) + " images written" +
                              (app.allow_skipped ? "" : "; --allow-skipped accepts them"));
             return app.allow_skipped ? int(kOk) : int(kDataErr);
         }

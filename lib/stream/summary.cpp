@@ -101,7 +101,7 @@ std::string StreamSummary::text() const {
     o << "format:     " << (format_.empty() ? "?" : format_) << "\n";
     o << "frames:     " << frames_ << "\n";
     o << "samples:    " << samples_ << "\n";
-    if (skipped_) o << "skipped:    " << skipped_ << " (recorded upstream: bad files)\n";
+    if (skipped_) o << "skipped:    " << skipped_ << " (recorded upstream: bad or missing files)\n";
     if (dropped_) o << "dropped:    " << dropped_ << " (batchpack --drop-last)\n";
     if (max_batch_) o << "batch size: " << (min_batch_ == max_batch_ ? std::to_string(max_batch_) : std::to_string(min_batch_) + " to " + std::to_string(max_batch_)) << "\n";
     o << "tensors:    " << tensors_ << "\n";

@@ -20,7 +20,9 @@ with gzip.open(sys.argv[1] + "/t10k-images-idx3-ubyte.gz") as f:
     f.read(16); images = np.frombuffer(f.read(28 * 28 * 12), np.uint8).reshape(12, 28, 28)
 os.makedirs("img/sub", exist_ok=True)
 rng = np.random.default_rng(7)
-tags = ["coat|bag", "", "bag", "shirt|coat|bag", "shirt", "coat", "bag|shirt", "", "coat|shirt", "bag", "shirt", "coat|bag"]
+# Several classes a cell: joined with | (imglist's --label-separator), or a Python list
+# literal as pandas' to_csv writes a column of lists; [] for an image of none of them.
+tags = ["coat|bag", "[]", "bag", "['shirt', 'coat', 'bag']", "shirt", "coat", "bag|shirt", "[]", "coat|shirt", "['bag']", "shirt", "coat|bag"]
 with open("table.csv", "w", newline="") as f:
     w = csv.writer(f)
     w.writerow(["filename", "angle", "scale", "tags", "kind", "weight"])
@@ -31,45 +33,11 @@ with open("table.csv", "w", newline="") as f:
                     "cat" if i % 4 < 2 else "dog", repr(float(rng.choice([0.25, 1, 1.5, 3.125])))])
 EOF
 
-# The list lines of the table, as imglist --table writes them (doc/design.md,
-# "List lines"), until imglist reads tables: MODE is raw, raw2, tags, kind or input;
-# -w adds the weight column.
-table_list() {
-    py - "$@" <<'EOF'
-import csv, sys
-mode, weighted = sys.argv[1], "-w" in sys.argv[2:]
-rows = list(csv.DictReader(open("table.csv", newline="")))
-out = []
-if mode == "tags":
-    names = sorted({t for r in rows for t in r["tags"].split("|") if t})
-if mode == "kind":
-    names = sorted({r["kind"] for r in rows})
-if mode == "raw":
-    out.append("\ttargets=angle")
-if mode == "raw2":
-    out.append("\ttargets=angle|scale")
-for r in rows:
-    line = "img/" + r["filename"]
-    if mode == "raw":
-        line += "\ty=" + r["angle"]
-    elif mode == "raw2":
-        line += "\ty=%s,%s" % (r["angle"], r["scale"])
-    elif mode == "tags":
-        line += "\tclasses=" + "|".join("%d:%s" % (names.index(t), t) for t in sorted(r["tags"].split("|")) if t)
-    elif mode == "kind":
-        line += "\t%d\t%s" % (names.index(r["kind"]), r["kind"])
-    if weighted:
-        line += "\tw=" + r["weight"]
-    out.append(line)
-print("\n".join(out))
-EOF
-}
-
 # Keras' side: one batch of the whole table, shuffle off, nearest (Keras' default),
 # compared with the stream's x, y, w and paths. ARGS: the stream, then Python
 # keyword arguments of flow_from_dataframe.
 cat > keras_df.py <<'EOF'
-import json, os, sys
+import ast, json, os, sys
 import numpy as np, pandas as pd
 sys.path.insert(0, os.environ["ROOT"] + "/tests/shell")
 import stream
@@ -78,7 +46,7 @@ frames = list(stream.read_frames(open(sys.argv[1], "rb")))
 kw = eval("dict(" + sys.argv[2] + ")")
 df = pd.read_csv("table.csv", keep_default_na=False)
 # Multi-label: Keras wants a Python list per cell (a string "a|b" would be one class).
-df["tags"] = df["tags"].apply(lambda s: [t for t in s.split("|") if t])
+df["tags"] = df["tags"].apply(lambda s: ast.literal_eval(s) if s.startswith("[") else s.split("|"))
 it = ImageDataGenerator().flow_from_dataframe(df, directory="img", x_col="filename", target_size=(24, 20),
                                               batch_size=len(df), shuffle=False, **kw)
 batch = it[0]
@@ -115,22 +83,50 @@ else:
 EOF
 export ROOT
 
-keras_same() {  # keras_same NAME MODE [-w] KERAS-ARGS: list -> imgprep -> the same batch as Keras
-    name=$1 mode=$2; shift 2
-    w=; [ "$1" = -w ] && { w=-w; shift; }
-    kargs=$1
-    table_list "$mode" $w > "$mode$w.list"
-    run imgprep -q --size 20x24 --interpolation nearest -b 5 $([ "$mode" = input ] && echo --class-mode input) "$mode$w.list"
-    cp "$T/out" "$mode$w.bs"
-    check "$name" '[ $status -eq 0 ] && py keras_df.py "$mode$w.bs" "$kargs" > keras.out 2> keras.err || { tail -n 3 keras.err >&2; false; }'
+# keras_same NAME IMGLIST-ARGS KERAS-ARGS: imglist --table | imgprep gives the batch
+# Keras' flow_from_dataframe gives on the same table.
+keras_same() {
+    name=$1 table_args=$2 kargs=$3 n=$((n + 1))
+    imglist -q --table table.csv img $table_args > "$n.list"
+    run imgprep -q --size 20x24 --interpolation nearest -b 5 $(case "$table_args" in *input*) echo --class-mode input;; esac) "$n.list"
+    cp "$T/out" "$n.bs"
+    check "$name" '[ $status -eq 0 ] && py keras_df.py "$n.bs" "$kargs" > keras.out 2> keras.err || { tail -n 3 keras.err >&2; false; }'
 }
-keras_same "raw, one column: order, pixels and y as Keras' flow_from_dataframe" raw "class_mode='raw', y_col='angle'"
-keras_same "raw, two columns: y [n, 2] as Keras' y_col=[...]" raw2 "class_mode='raw', y_col=['angle', 'scale']"
-keras_same "multi-label categorical (a list of classes per cell): the multi-hot y as Keras'" tags "class_mode='categorical', y_col='tags'"
-keras_same "binary: the class indices as Keras' 0/1" kind "class_mode='binary', y_col='kind'"
-keras_same "sparse: the same indices" kind "class_mode='sparse', y_col='kind'"
-keras_same "raw with weight_col: the weights as Keras' third array" raw2 -w "class_mode='raw', y_col=['angle', 'scale'], weight_col='weight'"
-keras_same "multi-label with weight_col" tags -w "class_mode='categorical', y_col='tags', weight_col='weight'"
-keras_same "binary with weight_col" kind -w "class_mode='binary', y_col='kind', weight_col='weight'"
-keras_same "input: y is the image, as Keras' class_mode='input'" input "class_mode='input'"
-check "the comparison can fail: the stream's two columns are not Keras' y_col in the other order" '! py keras_df.py raw2.bs "class_mode=\"raw\", y_col=[\"scale\", \"angle\"]" > /dev/null 2>&1'
+n=0
+keras_same "raw, one column: order, pixels and y as Keras' flow_from_dataframe" \
+    "--class-mode raw --y-col angle" "class_mode='raw', y_col='angle'"
+keras_same "raw, two columns: y [n, 2] as Keras' y_col=[...]" \
+    "--class-mode raw --y-col angle,scale" "class_mode='raw', y_col=['angle', 'scale']"
+keras_same "multi-label categorical (a list of classes per cell): the multi-hot y as Keras'" \
+    "--y-col tags" "class_mode='categorical', y_col='tags'"
+keras_same "binary: the class indices as Keras' 0/1" "--class-mode binary --y-col kind" "class_mode='binary', y_col='kind'"
+keras_same "sparse: the same indices" "--class-mode sparse --y-col kind" "class_mode='sparse', y_col='kind'"
+keras_same "raw with weight_col: the weights as Keras' third array" \
+    "--class-mode raw --y-col angle,scale --weight-col weight" "class_mode='raw', y_col=['angle', 'scale'], weight_col='weight'"
+keras_same "multi-label with weight_col" "--y-col tags --weight-col weight" "class_mode='categorical', y_col='tags', weight_col='weight'"
+keras_same "binary with weight_col" "--class-mode binary --y-col kind --weight-col weight" \
+    "class_mode='binary', y_col='kind', weight_col='weight'"
+keras_same "input: y is the image, as Keras' class_mode='input'" "--class-mode input" "class_mode='input'"
+check "the comparison can fail: the stream's two columns are not Keras' y_col in the other order" \
+    '! py keras_df.py 2.bs "class_mode=\"raw\", y_col=[\"scale\", \"angle\"]" > /dev/null 2>&1'
+
+# A row whose file is missing: Keras drops it with one warning that names none;
+# imglist --keep-going lists it as missing, and imgprep records it as skipped, so
+# the stream holds Keras' rows and says which one is not there.
+rm "img/02.png"
+imglist -q --table table.csv img --class-mode raw --y-col angle --weight-col weight --keep-going --allow-skipped > gone.list 2> gone.err
+run imgprep --size 20x24 --interpolation nearest -b 5 gone.list
+check_status "a missing file is recorded as skipped: 65 unless --allow-skipped" 65
+check_err "named" "imgprep: img/02.png: missing (a table's row with no file): recorded as skipped"
+check_err "and counted" "imgprep: 1 missing file (of the table) skipped, 11 images written; --allow-skipped accepts them"
+cp "$T/out" gone.bs
+check "the stream holds Keras' rows, in Keras' order, with their targets and weights" \
+    'py keras_df.py gone.bs "class_mode=\"raw\", y_col=\"angle\", weight_col=\"weight\"" > keras.out 2> keras.err || { tail -n 3 keras.err >&2; false; }'
+check "and the epoch is whole: 11 rows and the missing one recorded" 'py -c "
+import json, sys; sys.path.insert(0, \"$ROOT/tests/shell\"); import stream
+f = list(stream.read_frames(open(\"gone.bs\", \"rb\")))
+assert json.loads(f[0][1][\"skipped\"]) == [\"img/02.png\"] and f[0][1][\"epoch_size\"] == \"12\"
+assert sum(len(t[\"x\"]) for t, m in f) == 11"'
+run batchpack -b 4 gone.bs
+check_status "a reader downstream names it and exits 65" 65
+check_err "as skipped upstream" "1 sample was skipped upstream (img/02.png)"

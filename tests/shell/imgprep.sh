@@ -577,3 +577,22 @@ check "--class-mode input on an unlabelled list: U8 y equal to x" 'pyc "
 x, y = xs(\"out\"), ys(\"out\"); assert y.dtype == np.uint8 and (x == y).all()"'
 run imgprep --class-mode categorical plain.list
 check_status "--class-mode takes list or input only" 64
+
+# "PATH<TAB>missing" (imglist --table --keep-going: a row whose file is not there)
+# is recorded as skipped in every epoch, whatever the list's targets.
+printf 'rgb.png\tclasses=0:a\tw=1\ngone.png\tmissing\nphoto.jpg\tclasses=1:b\tw=3\nalso-gone.png\tmissing\n' > miss.list
+run imgprep --size 8x8 -b 4 --epochs 2 miss.list
+check_status "missing files: the stream is written, and the exit is 65 (--allow-skipped accepts them)" 65
+check_err "each is named once" "imgprep: gone.png: missing (a table's row with no file): recorded as skipped"
+check_err "and counted at the end" "imgprep: 2 missing files (of the table) skipped, 4 images written; --allow-skipped accepts them"
+check "every epoch records them as skipped and counts them in its size" 'pyc "
+f = frames(\"out\"); assert len(f) == 2
+for t, m in f:
+    assert json.loads(m[\"skipped\"]) == [\"gone.png\", \"also-gone.png\"] and m[\"epoch_size\"] == \"4\"
+    assert json.loads(m[\"paths\"]) == [\"rgb.png\", \"photo.jpg\"] and t[\"y\"].tolist() == [[1, 0], [0, 1]] and t[\"w\"].tolist() == [1, 3]"'
+cp "$T/out" miss.bs
+run batchpack -b 2 miss.bs
+check "a reader finds each epoch whole, and names the skipped files (65)" '[ $status -eq 65 ] && grep -q "2 samples were skipped upstream (gone.png, also-gone.png)" "$T/err"'
+run imgprep -q --size 8x8 --allow-skipped --shard 2/2 miss.list
+check "--allow-skipped: exit 0; --shard 2/2 records only its own missing file" '[ $status -eq 0 ] && pyc "
+t, m = frames(\"out\")[0]; assert json.loads(m[\"skipped\"]) == [\"also-gone.png\"] and m[\"epoch_size\"] == \"2\""'
