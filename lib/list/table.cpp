@@ -25,6 +25,8 @@ bool parse_table_mode(const std::string& word, TableMode& mode) {
 
 namespace {
 std::string quoted(const std::string& s) { return "\"" + s + "\""; }
+// What a list line's name cannot hold: its separators, and NUL (-0's).
+const std::string kBreaks("\t\n\r\0", 4);
 
 // Levenshtein distance: for "did you mean" on a mistyped column name.
 size_t distance(const std::string& a, const std::string& b) {
@@ -242,21 +244,36 @@ private:
         if (o_.mode == TableMode::raw) {
             table_.kind = TargetKind::numbers;
             for (const std::string& y : o_.y_cols) {
-                if (y.empty() || y.find_first_of("|\t\n") != std::string::npos)
+                if (y.empty() || y.find('|') != std::string::npos || y.find_first_of(kBreaks) != std::string::npos)
                     throw DataError(where(1), "column " + quoted(y) + ": a target's name holds a '|', tab or newline, "
                                               "or is empty (list lines cannot carry it)");
                 table_.target_names.push_back(y);
             }
         } else if (o_.mode != TableMode::input && o_.mode != TableMode::none) {
             table_.kind = TargetKind::one_class;
-            for (const std::string& c : o_.classes) intern(c);
+            for (const std::string& c : o_.classes) {
+                if (c.empty() || c.find_first_of(kBreaks) != std::string::npos)
+                    throw UsageError("--classes: \"" + c + "\" is empty or holds a tab or a line break");
+                intern(c);
+            }
         }
     }
 
     uint32_t intern(const std::string& name) {
         auto [it, added] = ids_.emplace(name, uint32_t(names_.size()));
-        if (added) names_.push_back(name);
+        if (added) names_.push_back(name), first_line_.push_back(row_line_);
         return it->second;
+    }
+
+    // -0 list lines take their fields from the end: a path whose tail looks like
+    // one ("a<TAB>y=1", "a<TAB>3<TAB>b") would not read back as itself.
+    static bool reads_back(const std::string& path) {
+        try {
+            ListEntry e = parse_list_line(path, "", true);
+            return e.path == path && e.kind == TargetKind::none && !e.weighted && !e.missing;
+        } catch (const Error&) {
+            return false;
+        }
     }
 
     void row() {
@@ -271,6 +288,8 @@ private:
         if (!o_.allow_tabs && name.find_first_of("\t\n\r") != std::string::npos)
             bad_cell(x_, "file name " + quoted(name) + " holds a tab or a line break (use -0)");
         if (name.find('\0') != std::string::npos) bad_cell(x_, "file name holds a NUL byte");
+        if (o_.allow_tabs && name.find('\t') != std::string::npos && !reads_back(name))
+            bad_cell(x_, "file name " + quoted(name) + " ends in a tab and a field that a -0 list line would read as a target");
         std::string path = name;
         if (!o_.directory.empty() && name[0] != '/')  // os.path.join: an absolute name stands alone
             path = (o_.directory.back() == '/' ? o_.directory : o_.directory + "/") + name;
@@ -314,7 +333,8 @@ private:
         r.target_at = uint32_t(table_.label_ids_.size());
         std::vector<uint32_t> ids;
         for (const std::string& n : names) {
-            if (n.find_first_of("\t\n\r") != std::string::npos) bad_cell(c, "class " + quoted(n) + " holds a tab or a line break");
+            if (n.empty()) bad_cell(c, "an empty class name in " + quoted(cells_[c]));
+            if (n.find_first_of(kBreaks) != std::string::npos) bad_cell(c, "class " + quoted(n) + " holds a tab, a line break or a NUL");
             if (listed && n.find('|') != std::string::npos)
                 bad_cell(c, "class " + quoted(n) + " holds a '|', which a list line of several classes cannot carry");
             if (!o_.classes.empty() && !ids_.count(n)) {
@@ -343,7 +363,17 @@ private:
             if (t.classes.size() > size_t(kMaxClasses))
                 throw DataError(t.name, std::to_string(t.classes.size()) + " classes; a list holds at most " +
                                             std::to_string(kMaxClasses));
-            if (multi_line_) t.kind = TargetKind::classes;
+            if (multi_line_) {
+                t.kind = TargetKind::classes;
+                // A name read alone (--label-separator other than '|') may hold a '|'.
+                for (size_t i = 0; i < names_.size(); ++i)
+                    if (names_[i].find('|') != std::string::npos)
+                        throw DataError(where(first_line_[i]), "column " + quoted(header_[y_[0]]) + ": class " +
+                                                                   quoted(names_[i]) +
+                                                                   " holds a '|', which a list line of several classes "
+                                                                   "cannot carry (line " +
+                                                                   std::to_string(multi_line_) + " makes the table multi-label)");
+            }
             for (Table::Row& r : t.rows_) std::sort(t.label_ids_.begin() + r.target_at, t.label_ids_.begin() + r.target_at + r.target_count);
             if (o_.mode == TableMode::binary && t.classes.size() != 2) {
                 std::string names;
@@ -384,6 +414,7 @@ private:
     std::vector<size_t> y_;
     std::unordered_map<std::string, uint32_t> ids_;  // class name -> order of first sight
     std::vector<std::string> names_;
+    std::vector<int64_t> first_line_;  // the line each name was first seen on
 };
 
 Table read_table(Input& in, const TableOptions& options) { return TableReader(in, options).read(); }
