@@ -7,6 +7,10 @@
 
 namespace imgpipe {
 
+namespace {
+constexpr int64_t kMaxColumns = int64_t(1) << 20;  // more classes or numbers than any list holds
+}  // namespace
+
 void StreamSummary::add(const Frame& frame, const std::string& where) {
     int64_t n = frame.samples();
     if (frames_ == 0) {
@@ -31,6 +35,8 @@ void StreamSummary::add(const Frame& frame, const std::string& where) {
             target_ = class_mode_ == "multi_label" ? Target::multi_hot : Target::numbers;
         else target_ = Target::other;
         if (y && y->shape.size() == 2) columns_ = y->shape[1];
+        // A first frame of no rows may declare any width: no counters of absurd size.
+        if (columns_ > kMaxColumns && (target_ == Target::multi_hot || target_ == Target::numbers)) target_ = Target::other;
         if (target_ == Target::multi_hot) class_counts_.assign(size_t(columns_), 0);
         if (target_ == Target::numbers) {
             if (frame.metadata.count("targets")) target_names_ = parse_json_list(get("targets"), "metadata \"targets\"");
@@ -106,8 +112,10 @@ std::string StreamSummary::text() const {
     if (max_batch_) o << "batch size: " << (min_batch_ == max_batch_ ? std::to_string(max_batch_) : std::to_string(min_batch_) + " to " + std::to_string(max_batch_)) << "\n";
     o << "tensors:    " << tensors_ << "\n";
     if (!class_mode_.empty()) o << "class mode: " << class_mode_ << "\n";
-    if (frames_) switch (target_) {
-    case Target::none: o << "targets:    none (no y)\n"; break;
+    switch (frames_ ? target_ : Target::none) {
+    case Target::none:
+        if (frames_) o << "targets:    none (no y)\n";
+        break;
     case Target::classes: o << "targets:    a class index per image (y I32)\n"; break;
     case Target::image: o << "targets:    the image (y has x's shape)\n"; break;
     case Target::other: o << "targets:    y of no form batchstream(5) names\n"; break;

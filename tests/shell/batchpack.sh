@@ -172,3 +172,9 @@ check_out "with each column's mean and range" "minus	mean -4.5, -9 to 0"
 run batchpack --info s.bin
 check_out "--info on class indices" "targets:    a class index per image (y I32)"
 check "an unweighted stream says nothing of weights" '! grep -q "weights:" "$T/out"'
+py -c '
+import sys; sys.path.insert(0, "'"$ROOT"'/tests/shell"); import stream, numpy as np
+stream.write_frame(sys.stdout.buffer, {"x": np.zeros((0, 2, 2, 3), np.uint8), "y": np.zeros((0, 1 << 30), np.float32)},
+                   {"format": "batchstream/1", "class_mode": "multi_label"})' > wide.bs
+run batchpack --info wide.bs
+check "--info on a frame of no rows declaring 2^30 classes: described, no counters allocated" '[ $status -eq 0 ] && grep -q "targets:    y of no form batchstream(5) names" "$T/out"'
