@@ -78,6 +78,7 @@ int main(int argc, char** argv) {
                 if (Tensor* y = frame.find("y")) *y = std::move(original);
                 else frame.tensors.push_back(std::move(original));
                 frame.metadata["class_mode"] = "input";
+                frame.metadata.erase("targets");  // the numbers' names went with them; w stays with its samples
             }
             if (emit_mask) frame.tensors.push_back(std::move(mask_tensor));
             write_frame(out, frame);

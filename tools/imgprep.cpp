@@ -32,12 +32,12 @@ int main(int argc, char** argv) {
     app.add_seed_option();
     app.add_threads_option();
     std::string list_path = "-", output = "-", size = "256x256", fit = "stretch", interpolation = "bilinear",
-                color = "rgb", background = "black", dtype = "u8", rescale, shard;
+                color = "rgb", background = "black", dtype = "u8", rescale, shard, class_mode = "list";
     bool nul = false, shuffle = false, keep_going = false, vips_only = false;
     int64_t epochs = 1, batch = 1;
     PrepOptions prep;
     auto& cli = app.cli();
-    cli.add_option("list", list_path, "List lines (PATH[<TAB>INDEX<TAB>NAME]); - or none: stdin");
+    cli.add_option("list", list_path, "List lines (PATH[<TAB>target][<TAB>w=W]); - or none: stdin");
     cli.add_flag("-0,--null", nul, "List records end with NUL, not newline");
     cli.add_option("--shard", shard, "Take only shard K of N of the list (images K, K+N, K+2N...; K from 1), as imglist --shard");
     cli.add_option("-s,--size", size, "Output WIDTHxHEIGHT (default 256x256, as Keras' target_size)");
@@ -58,6 +58,9 @@ int main(int argc, char** argv) {
                  "Decode PNGs whose ancillary chunks (colour profile, text...) are damaged, without them, with a warning (default: refuse them, as Pillow does)");
     cli.add_flag("--no-shrink-on-load", no_shrink_on_load,
                  "Decode every image at full size before resizing (no JPEG DCT scaling, no box pre-shrink): the bytes of Keras' load_img, slower");
+    cli.add_option("--class-mode", class_mode,
+                   "list (default: y as the list lines say) | input (y = the image itself, as Keras' class_mode='input'; the list's targets are ignored)")
+        ->check(CLI::IsMember({"list", "input"}));
     cli.add_option("-o,--output", output, "Write the stream to FILE (atomically) instead of stdout");
     AugmentOptions augment_options;
     augment_options.add_to(cli);
@@ -83,9 +86,11 @@ int main(int argc, char** argv) {
 
         Input in(list_path);
         ImageList list = read_list(in, nul);
-        if (list.kind == TargetKind::classes || list.kind == TargetKind::numbers || list.weighted)
-            throw DataError(in.name(), std::string("this imgprep does not yet write ") +
-                                           (list.weighted ? "weights (w=)" : target_kind_name(list.kind)));
+        // A number no F32 holds is refused before anything is written, not at its frame.
+        for (const ListEntry& e : list.entries) {
+            for (double v : e.numbers) to_f32(v, in.name() + ": " + e.path);
+            to_f32(e.weight, in.name() + ": " + e.path);
+        }
         const size_t listed = list.entries.size();
         keep_shard(list, the_shard);
         if (list.entries.empty())
@@ -107,7 +112,10 @@ int main(int argc, char** argv) {
             };
         SampleSource source(list, prep, so, [&](const Error& e) { app.warn(e.where(), e.what()); });
 
-        const int64_t n = int64_t(list.entries.size()), c = prep.channels();
+        // A table's rows whose file is missing ("PATH<TAB>missing", imglist --table --keep-going)
+        // belong to every epoch, recorded as skipped, so that every reader counts them.
+        const int64_t n = int64_t(list.entries.size()), missing = int64_t(list.missing.size()), c = prep.channels();
+        for (const ListEntry& m : list.missing) app.warn(m.path, "missing (a table's row with no file): recorded as skipped");
         const size_t bytes = prep.sample_bytes();
         auto make_x = [&](const std::vector<uint8_t>& pixels, int64_t k) {
             Tensor x("x", floats ? DType::F32 : DType::U8, {k, prep.height, prep.width, c});
@@ -119,14 +127,26 @@ int main(int argc, char** argv) {
                       standardization);
             return x;
         };
+        // y as the list lines say (doc/design.md, "List lines"), or the image (input);
+        // w from w= whatever y is, as Keras' weight_col goes with every class_mode.
+        TargetLayout layout;
+        layout.weighted = list.weighted;
+        std::string mode = "none";
+        if (class_mode == "input") layout.y = TargetLayout::Y::image, mode = "input";
+        else if (list.kind == TargetKind::one_class) layout.y = TargetLayout::Y::classes, mode = "sparse";
+        else if (list.kind == TargetKind::classes)
+            layout.y = TargetLayout::Y::multi_hot, layout.columns = int64_t(list.classes.size()), mode = "multi_label";
+        else if (list.kind == TargetKind::numbers)
+            layout.y = TargetLayout::Y::numbers, layout.columns = int64_t(list.targets), mode = "raw";
         std::map<std::string, std::string> metadata = {{"format", kStreamFormat},
-                                                       {"class_mode", list.labelled() ? "sparse" : "none"},
+                                                       {"class_mode", mode},
                                                        {"classes", json_list(list.classes)},
-                                                       {"epoch_size", std::to_string(n)},
+                                                       {"epoch_size", std::to_string(n + missing)},
                                                        {"epochs", std::to_string(epochs)}};
+        if (mode == "raw") metadata["targets"] = json_list(list.target_names);
         // Shards' streams joined with cat read as one epoch of the whole list (batchstream(5)).
         if (!shard.empty()) metadata[kShardKey] = std::to_string(the_shard.k) + "/" + std::to_string(the_shard.n);
-        EpochWriter writer(out, metadata, batch, list.labelled(), make_x);
+        EpochWriter writer(out, metadata, batch, layout, make_x);
         Progress progress(app.quiet);
 
         auto begin_epoch = [&](int64_t e) {
@@ -139,6 +159,8 @@ int main(int argc, char** argv) {
                 progress.restart_clock();
             }
             writer.begin_epoch(e);
+            if (e >= 0)
+                for (const ListEntry& m : list.missing) writer.skip(m.path);  // they ride on the epoch's first frame
         };
         auto record_skips = [&]() {
             for (const Sample& bad : source.take_skipped()) {
@@ -158,16 +180,25 @@ int main(int argc, char** argv) {
             record_skips();
             begin_epoch(s.epoch);
             const ListEntry& e = list.entries[s.entry];
-            writer.add(e.path, e.label, s.pixels, bytes);
+            SampleTarget target;
+            target.label = e.label;
+            for (const auto& c : e.classes) target.classes.push_back(c.first);
+            target.numbers = e.numbers;
+            target.weight = e.weight;
+            writer.add(e.path, target, s.pixels, bytes);
             progress.bar(s.position + 1, n);
         }
         record_skips();
         begin_epoch(-1);  // ends the last epoch
         const int64_t emitted = writer.written();
         out.commit();
-        if (source.skipped() > 0) {
-            app.warn("", std::to_string(source.skipped()) + " bad file" + (source.skipped() > 1 ? "s" : "") +
-                             " skipped, " + std::to_string(emitted) + " images written" +
+        if (source.skipped() > 0 || missing > 0) {
+            std::string what;
+            if (source.skipped() > 0) what = std::to_string(source.skipped()) + " bad file" + (source.skipped() > 1 ? "s" : "");
+            if (missing > 0)
+                what += (what.empty() ? "" : " and ") + std::to_string(missing) + " missing file" + (missing > 1 ? "s" : "") +
+                        " (of the table)";
+            app.warn("", what + " skipped, " + std::to_string(emitted) + " images written" +
                              (app.allow_skipped ? "" : "; --allow-skipped accepts them"));
             return app.allow_skipped ? int(kOk) : int(kDataErr);
         }

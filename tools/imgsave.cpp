@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 
 #include "cli/app.hpp"
@@ -13,6 +14,18 @@
 #include "view/picture.hpp"
 
 using namespace imgpipe;
+
+namespace {
+// The double whose shortest decimal imgprep reads back (double, then float) to
+// exactly `v`: 0.1f is written "0.1", not 0.10000000149011612.
+double list_number(float v) {
+    char text[32];
+    auto [end, ec] = std::to_chars(text, text + sizeof text, v);  // the shortest decimal strtof reads back to v
+    double d = 0;
+    if (ec == std::errc() && parse_number(std::string(text, end), d) && float(d) == v) return d;
+    return double(v);  // exact: it casts back to v
+}
+}  // namespace
 
 int main(int argc, char** argv) {
     App app("imgsave", "Write the images of a batch stream to files and their list lines to stdout (Keras' save_to_dir)");
@@ -37,6 +50,7 @@ int main(int argc, char** argv) {
         int64_t saved = 0;
         std::vector<std::string> classes;
         std::vector<bool> listed;  // classes with a line; the others are declared at the end
+        TargetKind kind = TargetKind::none;
         while ((max_samples == 0 || saved < max_samples) && cursor.next()) {
             const Frame& f = cursor.frame();
             const Tensor* t = f.find(tensor);
@@ -52,21 +66,48 @@ int main(int argc, char** argv) {
             }
             ListEntry entry = ListEntry::unlabelled(path);
             const Tensor* y = f.find("y");
-            if (cursor.row() == 0) {
+            const Tensor* w = f.find("w");
+            const int64_t row = cursor.row();
+            auto mode = f.metadata.find("class_mode");
+            const std::string class_mode = mode == f.metadata.end() ? "" : mode->second;
+            const bool columns = y && y->dtype == DType::F32 && y->shape.size() == 2;
+            if (row == 0) {
                 classes = f.classes();
                 listed.resize(std::max(listed.size(), classes.size()), false);
             }
+            auto name_of = [&](int32_t c) {
+                if (size_t(c) < listed.size()) listed[size_t(c)] = true;
+                return size_t(c) < classes.size() ? classes[size_t(c)] : std::to_string(c);
+            };
             if (y && y->dtype == DType::I32 && y->shape.size() == 1) {
                 entry.kind = TargetKind::one_class;
-                entry.label = y->values<int32_t>()[cursor.row()];
-                entry.label_name = size_t(entry.label) < classes.size() ? classes[size_t(entry.label)] : std::to_string(entry.label);
-                if (size_t(entry.label) < listed.size()) listed[size_t(entry.label)] = true;
+                entry.label = y->values<int32_t>()[row];
+                entry.label_name = name_of(entry.label);
+            } else if (columns && class_mode == "multi_label") {
+                entry.kind = TargetKind::classes;  // the classes shown: columns of the multi-hot row above 0.5
+                const float* v = y->values<float>() + row * y->shape[1];
+                for (int32_t c = 0; c < int32_t(y->shape[1]); ++c)
+                    if (v[c] > 0.5f) entry.classes.emplace_back(c, name_of(c));
+            } else if (columns && class_mode == "raw") {
+                entry.kind = TargetKind::numbers;
+                const float* v = y->values<float>() + row * y->shape[1];
+                for (int64_t c = 0; c < y->shape[1]; ++c) entry.numbers.push_back(list_number(v[c]));
+                if (saved == 0 && f.metadata.count("targets")) {  // the columns' names, first
+                    ListEntry names;
+                    names.target_names = parse_json_list(f.metadata.at("targets"), "metadata \"targets\"");
+                    list.write(format_list_line(names, false));
+                }
             }
+            if (w && w->dtype == DType::F32 && w->shape.size() == 1) {
+                entry.weighted = true;
+                entry.weight = list_number(w->values<float>()[row]);
+            }
+            if (kind == TargetKind::none) kind = entry.kind;
             list.write(format_list_line(entry, false));
             ++saved;
         }
         // A class with no image saved keeps its name and index in the list (imglist's declaration).
-        if (saved > 0 && std::find(listed.begin(), listed.end(), true) != listed.end())
+        if (saved > 0 && (kind == TargetKind::one_class || kind == TargetKind::classes))
             for (size_t c = 0; c < classes.size(); ++c)
                 if (!listed[c]) list.write(format_list_line(ListEntry::of_class("", int32_t(c), classes[c]), false));
         list.commit();

@@ -38,6 +38,28 @@ Source open_source(const std::string& spec) {
 }
 
 std::string basename_of(const std::string& path) { return path.substr(path.rfind('/') + 1); }
+
+// What y says of sample `row`: its class; the classes a multi-hot row shows,
+// joined with "+"; or its numbers (raw), joined with ",". Empty otherwise.
+std::string target_caption(const Frame& f, int64_t row) {
+    const Tensor* y = f.find("y");
+    if (!y) return "";
+    std::vector<std::string> classes = f.classes();
+    auto name = [&](int64_t c) { return c >= 0 && size_t(c) < classes.size() ? classes[size_t(c)] : std::to_string(c); };
+    if (y->dtype == DType::I32 && y->shape.size() == 1) return name(y->values<int32_t>()[row]);
+    if (y->dtype != DType::F32 || y->shape.size() != 2) return "";
+    auto mode = f.metadata.find("class_mode");
+    const bool multi = mode != f.metadata.end() && mode->second == "multi_label";
+    const float* v = y->values<float>() + row * y->shape[1];
+    std::string caption;
+    for (int64_t c = 0; c < y->shape[1]; ++c) {
+        if (multi && v[c] <= 0.5f) continue;
+        char number[32];
+        std::snprintf(number, sizeof number, "%.4g", double(v[c]));
+        caption += (caption.empty() ? "" : multi ? "+" : ",") + (multi ? name(c) : std::string(number));
+    }
+    return caption;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -53,7 +75,7 @@ int main(int argc, char** argv) {
     cli.add_option("--columns", columns, "Cells per row (default 8)")->check(CLI::PositiveNumber);
     cli.add_option("--scale", scale, "Enlarge tiles K times, nearest neighbour (default 1)")->check(CLI::Range(1, 16));
     cli.add_option("--max", max_samples, "Draw at most N samples (default 64; 0: all)")->check(CLI::NonNegativeNumber);
-    cli.add_option("--label", label, "Caption under each cell: none, path (file name) or class")
+    cli.add_option("--label", label, "Caption under each cell: none, path (file name) or class (the class, the classes shown, or the numbers of y)")
         ->check(CLI::IsMember({"none", "path", "class"}));
     cli.add_option("--captions", captions_file, "TSV of PATH<TAB>CAPTION: the caption of each sample by source path");
 
@@ -99,14 +121,7 @@ int main(int argc, char** argv) {
             std::string caption;
             if (!captions.empty()) caption = captions.count(first.path()) ? captions[first.path()] : "";
             else if (label == "path") caption = basename_of(first.path());
-            else if (label == "class") {
-                const Tensor* y = first.frame().find("y");
-                std::vector<std::string> classes = first.frame().classes();
-                if (y && y->dtype == DType::I32) {
-                    int32_t c = y->values<int32_t>()[first.row()];
-                    caption = c >= 0 && size_t(c) < classes.size() ? classes[size_t(c)] : std::to_string(c);
-                }
-            }
+            else if (label == "class") caption = target_caption(first.frame(), first.row());
             sheet.add(tiles, caption);
         }
         save_picture(sheet.render(), output, "png");

@@ -1,9 +1,15 @@
 #include "stream/summary.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <sstream>
 
 namespace imgpipe {
+
+namespace {
+constexpr int64_t kMaxColumns = int64_t(1) << 20;  // more classes or numbers than any list holds
+}  // namespace
 
 void StreamSummary::add(const Frame& frame, const std::string& where) {
     int64_t n = frame.samples();
@@ -20,6 +26,27 @@ void StreamSummary::add(const Frame& frame, const std::string& where) {
         auto get = [&](const char* k) { auto it = frame.metadata.find(k); return it == frame.metadata.end() ? std::string() : it->second; };
         class_mode_ = get("class_mode");
         format_ = get("format");
+        const Tensor* y = frame.find("y");
+        const Tensor* x = frame.find("x");
+        if (!y) target_ = Target::none;
+        else if (y->dtype == DType::I32 && y->shape.size() == 1) target_ = Target::classes;
+        else if (x && y->shape.size() == x->shape.size() && y->shape.size() == 4) target_ = Target::image;
+        else if (y->dtype == DType::F32 && y->shape.size() == 2)
+            target_ = class_mode_ == "multi_label" ? Target::multi_hot : Target::numbers;
+        else target_ = Target::other;
+        if (y && y->shape.size() == 2) columns_ = y->shape[1];
+        // A first frame of no rows may declare any width: no counters of absurd size.
+        if (columns_ > kMaxColumns && (target_ == Target::multi_hot || target_ == Target::numbers)) target_ = Target::other;
+        if (target_ == Target::multi_hot) class_counts_.assign(size_t(columns_), 0);
+        if (target_ == Target::numbers) {
+            if (frame.metadata.count("targets")) target_names_ = parse_json_list(get("targets"), "metadata \"targets\"");
+            sums_.assign(size_t(columns_), 0.0);
+            mins_.assign(size_t(columns_), INFINITY);
+            maxes_.assign(size_t(columns_), -INFINITY);
+        }
+        const Tensor* w = frame.find("w");
+        weighted_ = w && w->dtype == DType::F32 && w->shape.size() == 1;
+        weight_min_ = INFINITY, weight_max_ = -INFINITY;
     }
     // The epochs as every reader finds them (joined shards, cat a a), not as numbered.
     bool begins = ledger_.add(frame, where);
@@ -36,6 +63,26 @@ void StreamSummary::add(const Frame& frame, const std::string& where) {
     min_batch_ = std::min(min_batch_, n);
     max_batch_ = std::max(max_batch_, n);
     const Tensor* y = frame.find("y");
+    const bool columns = y && y->dtype == DType::F32 && y->shape.size() == 2 && y->shape[1] == columns_;
+    if (target_ == Target::multi_hot && columns) {
+        const float* v = y->values<float>();
+        for (int64_t i = 0; i < y->elements(); ++i)
+            if (v[i] > 0.5f) ++class_counts_[size_t(i % columns_)], ++shown_;
+    }
+    if (target_ == Target::numbers && columns) {
+        const float* v = y->values<float>();
+        for (int64_t i = 0; i < y->elements(); ++i) {
+            size_t c = size_t(i % columns_);
+            sums_[c] += double(v[i]), mins_[c] = std::min(mins_[c], double(v[i])), maxes_[c] = std::max(maxes_[c], double(v[i]));
+        }
+    }
+    const Tensor* w = frame.find("w");
+    if (weighted_ && w && w->dtype == DType::F32) {
+        for (int64_t i = 0; i < w->elements(); ++i) {
+            double v = w->values<float>()[i];
+            weight_sum_ += v, weight_min_ = std::min(weight_min_, v), weight_max_ = std::max(weight_max_, v), ++weights_;
+        }
+    }
     if (y && y->dtype == DType::I32 && y->shape.size() == 1) {
         for (int64_t i = 0; i < y->rows(); ++i) {
             int32_t c = y->values<int32_t>()[i];
@@ -47,6 +94,11 @@ void StreamSummary::add(const Frame& frame, const std::string& where) {
 }
 
 namespace {
+std::string number(double v) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.6g", v);
+    return text;
+}
 std::string epochs_word(int64_t n) { return std::to_string(n) + (n == 1 ? " epoch" : " epochs"); }
 }  // namespace
 
@@ -55,11 +107,35 @@ std::string StreamSummary::text() const {
     o << "format:     " << (format_.empty() ? "?" : format_) << "\n";
     o << "frames:     " << frames_ << "\n";
     o << "samples:    " << samples_ << "\n";
-    if (skipped_) o << "skipped:    " << skipped_ << " (recorded upstream: bad files)\n";
+    if (skipped_) o << "skipped:    " << skipped_ << " (recorded upstream: bad or missing files)\n";
     if (dropped_) o << "dropped:    " << dropped_ << " (batchpack --drop-last)\n";
     if (max_batch_) o << "batch size: " << (min_batch_ == max_batch_ ? std::to_string(max_batch_) : std::to_string(min_batch_) + " to " + std::to_string(max_batch_)) << "\n";
     o << "tensors:    " << tensors_ << "\n";
     if (!class_mode_.empty()) o << "class mode: " << class_mode_ << "\n";
+    switch (frames_ ? target_ : Target::none) {
+    case Target::none:
+        if (frames_) o << "targets:    none (no y)\n";
+        break;
+    case Target::classes: o << "targets:    a class index per image (y I32)\n"; break;
+    case Target::image: o << "targets:    the image (y has x's shape)\n"; break;
+    case Target::other: o << "targets:    y of no form batchstream(5) names\n"; break;
+    case Target::multi_hot:
+        o << "targets:    multi-label, " << columns_ << " classes (y F32 multi-hot)";
+        if (samples_) o << ", " << number(double(shown_) / double(samples_)) << " shown per image on average";
+        o << "\n";
+        break;
+    case Target::numbers:
+        o << "targets:    numbers, " << columns_ << (columns_ == 1 ? " column" : " columns") << " (y F32)\n";
+        for (size_t c = 0; c < size_t(columns_) && samples_; ++c)
+            o << "  " << (c < target_names_.size() ? target_names_[c] : "y" + std::to_string(c)) << "\tmean "
+              << number(sums_[c] / double(samples_)) << ", " << number(mins_[c]) << " to " << number(maxes_[c]) << "\n";
+        break;
+    }
+    if (weighted_) {
+        o << "weights:    weighted (w F32)";
+        if (weights_) o << ", " << number(weight_min_) << " to " << number(weight_max_) << ", mean " << number(weight_sum_ / double(weights_));
+        o << "\n";
+    }
     if (!epochs_.empty()) {
         const Epoch& first = epochs_.front();
         int64_t least = first.size, most = first.size;
@@ -101,7 +177,7 @@ std::string StreamSummary::text() const {
         }
     }
     if (!class_counts_.empty()) {
-        o << "classes:    " << class_counts_.size() << "\n";
+        o << "classes:    " << class_counts_.size() << (target_ == Target::multi_hot ? " (images showing each)" : "") << "\n";
         for (size_t i = 0; i < class_counts_.size(); ++i)
             o << "  " << i << "\t" << (i < classes_.size() ? classes_[i] : "?") << "\t" << class_counts_[i] << "\n";
     }

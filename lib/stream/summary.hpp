@@ -27,7 +27,15 @@ private:
     };
     int64_t frames_ = 0, samples_ = 0, min_batch_ = INT64_MAX, max_batch_ = 0, skipped_ = 0, dropped_ = 0;
     std::vector<std::string> classes_;
-    std::vector<int64_t> class_counts_;
+    std::vector<int64_t> class_counts_;  // sparse: images of each class; multi_label: images showing it
+    // What y is (batchstream(5), the y forms), from class_mode and y's dtype and shape.
+    enum class Target { none, classes, multi_hot, numbers, image, other } target_ = Target::none;
+    int64_t columns_ = 0, shown_ = 0;  // y's columns; multi_label: classes shown in all
+    std::vector<std::string> target_names_;  // raw: the "targets" metadata
+    std::vector<double> sums_, mins_, maxes_;  // raw: per column
+    bool weighted_ = false;
+    double weight_sum_ = 0, weight_min_ = 0, weight_max_ = 0;
+    int64_t weights_ = 0;
     std::string tensors_;  // "x U8 [*,64,64,3]; y I32 [*]" of the first frame
     std::string class_mode_, format_;
     EpochLedger ledger_;

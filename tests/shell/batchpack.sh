@@ -122,3 +122,59 @@ sed -n '/^Reading a stream in Python/,/^\.EE/p' "$ROOT/man/man5/batchstream.5" |
 batchpack -q -b 4 s.bin > r.bin
 run py reader.py r.bin
 check "batchstream(5)'s Python reader reads our frames" '[ "$(head -n 1 out | tr -d "\047")" = "0 (4, 2, 2, 3) [img0.png]" ] && [ $(wc -l < out) -eq 6 ]'
+
+# ---- targets and weights travel with their samples (batchstream(5), the y forms, w) ----
+# Ten 2x2 images, image i all of value 10*i; multi-label and raw lists with weights i/4.
+py -c 'from PIL import Image
+for i in range(10): Image.new("RGB", (2, 2), (10 * i,) * 3).save("t%d.png" % i)
+names = "abc"
+with open("ml.list", "w") as f:
+    for i in range(10):
+        shown = [c for c in range(3) if i >> c & 1]
+        f.write("t%d.png\tclasses=%s\tw=%s\n" % (i, "|".join("%d:%s" % (c, names[c]) for c in shown), i / 4))
+    f.write("\t0\ta\n\t1\tb\n\t2\tc\n")
+with open("raw.list", "w") as f:
+    f.write("\ttargets=half|minus\n")
+    for i in range(10): f.write("t%d.png\ty=%s,%s\tw=%s\n" % (i, i / 2, -i, i / 4))'
+imgprep -q --size 2x2 -b 3 --epochs 2 ml.list > ml.bs
+imgprep -q --size 2x2 -b 3 raw.list > raw.bs
+# Every sample's y and w are those of its image (x = 10*i, path t<i>.png).
+cat > same.py <<EOF2
+import json, sys
+sys.path.insert(0, "$ROOT/tests/shell"); import stream
+rows = 0
+for t, m in stream.read_frames(open(sys.argv[1], "rb")):
+    for k, p in enumerate(json.loads(m["paths"])):
+        i = int(p[1:-4]); rows += 1
+        assert t["x"][k].max() == t["x"][k].min() == 10 * i, (p, t["x"][k])
+        y = t["y"][k].tolist()
+        assert y == ([float(i >> c & 1) for c in range(3)] if m["class_mode"] == "multi_label" else [i / 2, -i]), (p, y)
+        assert t["w"][k] == i / 4 and t["w"].shape == (len(t["x"]),), (p, t["w"])
+print(rows)
+EOF2
+run batchpack -q -b 4 --shuffle-buffer 5 --seed 1 --drop-last ml.bs
+check_status "batchpack regroups a weighted multi-label stream" 0
+check "shuffled, regrouped, last batches dropped: each sample keeps its y row and its w" '[ "$(py same.py out)" = 16 ]'
+cp out mldrop.bs
+run batchpack --info mldrop.bs
+check "the dropped samples are recorded: every reader finds both epochs whole" '[ $status -eq 0 ] && grep -q "dropped:    4 (batchpack --drop-last)" "$T/out"'
+check "and it was shuffled" '[ "$(py "$S" dump mldrop.bs | head -n 1 | grep -o "t[0-9]*.png" | tr -d "\n")" != "t0.pngt1.pngt2.pngt3.png" ]'
+run batchpack -q -b 4 raw.bs
+check "a raw stream: y F32 [n,2] and w regrouped with their samples, targets kept" '[ "$(py same.py out)" = 10 ] && py "$S" dump out | head -n 1 | grep -q "\"targets\": \"\[\\\\\"half\\\\\",\\\\\"minus\\\\\"\]\""'
+
+run batchpack --info ml.bs
+check_out "--info names a multi-label target" "targets:    multi-label, 3 classes (y F32 multi-hot), 1.3 shown per image on average"
+check_out "--info counts the images showing each class" "2	c	8"
+check_out "--info says the stream is weighted" "weights:    weighted (w F32), 0 to 2.25, mean 1.125"
+run batchpack --info raw.bs
+check_out "--info names numbers and their columns" "targets:    numbers, 2 columns (y F32)"
+check_out "with each column's mean and range" "minus	mean -4.5, -9 to 0"
+run batchpack --info s.bin
+check_out "--info on class indices" "targets:    a class index per image (y I32)"
+check "an unweighted stream says nothing of weights" '! grep -q "weights:" "$T/out"'
+py -c '
+import sys; sys.path.insert(0, "'"$ROOT"'/tests/shell"); import stream, numpy as np
+stream.write_frame(sys.stdout.buffer, {"x": np.zeros((0, 2, 2, 3), np.uint8), "y": np.zeros((0, 1 << 30), np.float32)},
+                   {"format": "batchstream/1", "class_mode": "multi_label"})' > wide.bs
+run batchpack --info wide.bs
+check "--info on a frame of no rows declaring 2^30 classes: described, no counters allocated" '[ $status -eq 0 ] && grep -q "targets:    y of no form batchstream(5) names" "$T/out"'

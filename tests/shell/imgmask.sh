@@ -1,7 +1,7 @@
 # imgmask: the lecture's masked-face pairs, generated boxes, bad masks.
 . "$ROOT/tests/shell/lib.sh"
 S="$ROOT/tests/shell/stream.py"
-load='import sys; sys.path.insert(0, "'"$ROOT"'/tests/shell"); import stream, numpy as np
+load='import sys; sys.path.insert(0, "'"$ROOT"'/tests/shell"); import stream, numpy as np, json
 frames = list(stream.read_frames(open(sys.argv[1], "rb")))'
 
 # A 100x100 mask, black (0) over rows 40-79 and columns 30-69: the "nose".
@@ -85,3 +85,36 @@ head -c 500 in.bin > t.bin
 run imgmask --mask mask.png t.bin
 check_status "a truncated stream is bad data" 65
 check_err "named by frame" "t.bin: frame 1: truncated"
+
+# ---- weights and the new targets (batchstream(5): w, the y forms) ----
+py -c 'from PIL import Image
+for i in range(4): Image.new("RGB", (8, 8), (10 + 10 * i,) * 3).save("t%d.png" % i)
+with open("raw.list", "w") as f:
+    f.write("\ttargets=angle\n")
+    for i in range(4): f.write("t%d.png\ty=%s\tw=%s\n" % (i, i / 2, i + 0.5))
+with open("ml.list", "w") as f:
+    for i in range(4): f.write("t%d.png\tclasses=%s\tw=%s\n" % (i, "0:a" if i % 2 else "1:b", i + 0.5))'
+imgprep -q --size 8x8 -b 3 raw.list > raw.bs
+imgprep -q --size 8x8 -b 3 ml.list > ml.bs
+run imgmask --random-box 2x2 --seed 1 raw.bs
+check_status "masks a weighted regression stream" 0
+check "y becomes the original image, class_mode input, targets gone; w stays with its samples" 'py -c "$load
+w = []
+for t, m in frames:
+    assert m[\"class_mode\"] == \"input\" and \"targets\" not in m, m
+    assert t[\"y\"].shape == t[\"x\"].shape and (t[\"x\"] == 0).sum() == 12 * len(t[\"x\"])
+    assert [int(v) for v in t[\"y\"][:, 0, 0, 0]] == [10 + 10 * int(p[1]) for p in json.loads(m[\"paths\"])]
+    w += t[\"w\"].tolist()
+assert w == [0.5, 1.5, 2.5, 3.5], w
+" out'
+run imgmask --random-box 2x2 --keep-labels ml.bs
+check "--keep-labels keeps a multi-hot y, its class_mode, and w" 'py -c "$load
+assert [m[\"class_mode\"] for t, m in frames] == [\"multi_label\"] * 2
+assert np.concatenate([t[\"y\"] for t, m in frames]).tolist() == [[0, 1], [1, 0], [0, 1], [1, 0]]
+assert np.concatenate([t[\"w\"] for t, m in frames]).tolist() == [0.5, 1.5, 2.5, 3.5]
+" out'
+run imgmask --random-box 2x2 --keep-labels raw.bs
+check "--keep-labels keeps numbers and their names" 'py -c "$load
+assert all(m[\"class_mode\"] == \"raw\" and json.loads(m[\"targets\"]) == [\"angle\"] for t, m in frames)
+assert np.concatenate([t[\"y\"] for t, m in frames]).tolist() == [[0], [0.5], [1], [1.5]]
+" out'

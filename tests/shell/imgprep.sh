@@ -510,3 +510,89 @@ check "the man page lists the options" '[ $(wc -l < man-options.txt) -ge 18 ]'
 for opt in $(cat man-options.txt); do
     check "man page option $opt is in --help" 'grep -q -- "$opt" help.txt'
 done
+
+# ---- the targets of list lines (doc/design.md, "List lines"; batchstream(5)) ----
+# Every frame's y and w, joined over the stream, as numpy arrays.
+cat >> rd.py <<'EOF2'
+def ys(path, name="y"):
+    return np.concatenate([t[name] for t, m in frames(path)])
+def meta(path):
+    return frames(path)[0][1]
+EOF2
+d=data/0_tshirt
+f1=$(ls $d | head -1); f2=$(ls data/1_trouser | head -1)
+printf '%s\tclasses=0:a|2:c\tw=0.5\n%s\tclasses=\tw=0\n%s\tclasses=1:b\tw=2.25\n\t3\td\n' \
+    "$d/$f1" "data/1_trouser/$f2" "$d/$f1" > ml.list
+run imgprep -q --size 28x28 -b 2 ml.list
+check_status "a multi-label weighted list is prepared" 0
+check "multi-label: y F32 [n,C] multi-hot over the list's classes, class_mode multi_label" 'pyc "
+y = ys(\"out\"); assert y.dtype == np.float32 and y.shape == (3, 4), y.shape
+assert y.tolist() == [[1, 0, 1, 0], [0, 0, 0, 0], [0, 1, 0, 0]], y.tolist()
+m = meta(\"out\"); assert m[\"class_mode\"] == \"multi_label\" and json.loads(m[\"classes\"]) == [\"a\", \"b\", \"c\", \"d\"]
+assert \"targets\" not in m"'
+check "weights: w F32 [n] in every frame, with its samples" 'pyc "
+f = frames(\"out\"); assert all(t[\"w\"].dtype == np.float32 and t[\"w\"].shape == (len(t[\"x\"]),) for t, m in f)
+assert ys(\"out\", \"w\").tolist() == [0.5, 0.0, 2.25]"'
+
+printf '\ttargets=angle|scale\n%s\ty=0.1,-3\n%s\ty=1e-7,12345.678\n' "$d/$f1" "data/1_trouser/$f2" > raw.list
+run imgprep -q --size 28x28 -b 4 raw.list
+check "numbers: y F32 [n,k], the list's doubles cast as numpy casts them, class_mode raw, targets named" 'pyc "
+y = ys(\"out\"); assert y.dtype == np.float32 and y.shape == (2, 2)
+assert (y == np.array([[0.1, -3], [1e-7, 12345.678]], np.float64).astype(np.float32)).all(), y
+m = meta(\"out\"); assert m[\"class_mode\"] == \"raw\" and json.loads(m[\"targets\"]) == [\"angle\", \"scale\"]
+assert \"w\" not in frames(\"out\")[0][0]"'
+printf '%s\ty=4\n' "$d/$f1" > raw1.list
+run imgprep -q --size 28x28 raw1.list
+check "one number: y F32 [n,1]; undeclared columns are named y0..." 'pyc "
+assert ys(\"out\").tolist() == [[4.0]] and json.loads(meta(\"out\")[\"targets\"]) == [\"y0\"]"'
+printf '%s\ty=1e39\n' "$d/$f1" > huge.list
+run imgprep -q --size 28x28 -o huge.bin huge.list
+check_status "a number beyond F32 is bad data" 65
+check_err "named with its file, before anything is written" "imgprep: huge.list: $d/$f1: 1e+39 is beyond the range of F32"
+check "no output" '[ ! -e huge.bin ]'
+
+awk -F'\t' '{print $0 "\tw=" NR / 4}' digits.list > wdigits.list
+run imgprep -q --size 28x28 -b 8 wdigits.list
+check "one class and weights: y I32 [n] as before, w beside it" 'pyc "
+assert ys(\"out\").dtype == np.int32 and ys(\"out\").tolist() == np.load(\"labels.npy\")[:20].tolist()
+assert ys(\"out\", \"w\").tolist() == [i / 4 for i in range(1, 21)]"'
+
+# --keep-going: a bad file's row is in no frame; the others keep their targets and weights.
+printf 'rgb.png\tclasses=0:a\tw=1\nbad/text.jpg\tclasses=1:b\tw=2\nphoto.jpg\tclasses=0:a|1:b\tw=3\n' > mlkg.list
+mkdir -p bad; echo "not an image" > bad/text.jpg
+run imgprep -q --size 8x8 --keep-going --allow-skipped -b 4 mlkg.list
+check "--keep-going: the skipped row leaves no y or w, and is recorded" 'pyc "
+assert paths(\"out\") == [\"rgb.png\", \"photo.jpg\"]
+assert ys(\"out\").tolist() == [[1, 0], [1, 1]] and ys(\"out\", \"w\").tolist() == [1, 3]
+assert json.loads(frames(\"out\")[0][1][\"skipped\"]) == [\"bad/text.jpg\"]"'
+
+# --class-mode input: y is the image, as Keras' class_mode='input'.
+run imgprep -q --size 28x28 -b 8 --class-mode input --rescale 1/255 --horizontal-flip --rotation-range 30 --seed 3 wdigits.list
+check_status "--class-mode input on a labelled, weighted list (its labels are ignored, as Keras does)" 0
+check "--class-mode input: y is x after every transform, same dtype; w stays; class_mode input" 'pyc "
+x, y = xs(\"out\"), ys(\"out\"); assert y.dtype == np.float32 and (x == y).all() and x.std() > 0
+assert ys(\"out\", \"w\").tolist() == [i / 4 for i in range(1, 21)] and meta(\"out\")[\"class_mode\"] == \"input\""'
+run imgprep -q --size 28x28 --class-mode input plain.list
+check "--class-mode input on an unlabelled list: U8 y equal to x" 'pyc "
+x, y = xs(\"out\"), ys(\"out\"); assert y.dtype == np.uint8 and (x == y).all()"'
+run imgprep --class-mode categorical plain.list
+check_status "--class-mode takes list or input only" 64
+
+# "PATH<TAB>missing" (imglist --table --keep-going: a row whose file is not there)
+# is recorded as skipped in every epoch, whatever the list's targets.
+printf 'rgb.png\tclasses=0:a\tw=1\ngone.png\tmissing\nphoto.jpg\tclasses=1:b\tw=3\nalso-gone.png\tmissing\n' > miss.list
+run imgprep --size 8x8 -b 4 --epochs 2 miss.list
+check_status "missing files: the stream is written, and the exit is 65 (--allow-skipped accepts them)" 65
+check_err "each is named once" "imgprep: gone.png: missing (a table's row with no file): recorded as skipped"
+check_err "and counted at the end" "imgprep: 2 missing files (of the table) skipped, 4 images written; --allow-skipped accepts them"
+check "every epoch records them as skipped and counts them in its size" 'pyc "
+f = frames(\"out\"); assert len(f) == 2
+for t, m in f:
+    assert json.loads(m[\"skipped\"]) == [\"gone.png\", \"also-gone.png\"] and m[\"epoch_size\"] == \"4\"
+    assert json.loads(m[\"paths\"]) == [\"rgb.png\", \"photo.jpg\"] and t[\"y\"].tolist() == [[1, 0], [0, 1]] and t[\"w\"].tolist() == [1, 3]"'
+cp "$T/out" miss.bs
+run batchpack -b 2 miss.bs
+check "a reader finds each epoch whole, and names the skipped files (65)" '[ $status -eq 65 ] && grep -q "2 samples were skipped upstream (gone.png, also-gone.png)" "$T/err"'
+run imgprep -q --size 8x8 --allow-skipped --shard 2/2 miss.list
+check "--allow-skipped: exit 0; --shard 2/2 records only its own missing file" '[ $status -eq 0 ] && pyc "
+t, m = frames(\"out\")[0]; assert json.loads(m[\"skipped\"]) == [\"also-gone.png\"] and m[\"epoch_size\"] == \"2\""'

@@ -171,3 +171,50 @@ check_status "a malformed --size is a usage error" 64
 check_err "naming the option" "--size"
 run nnplot --help
 check_out "--help shows WxH" "WxH"
+
+# ---- the new targets and weights, seen (batchstream(5): the y forms, w) ----
+py -c 'from PIL import Image
+for i in range(4): Image.new("RGB", (4, 4), (20 * i,) * 3).save("t%d.png" % i)'
+printf 't0.png\tclasses=0:a|2:c\tw=0.5\nt1.png\tclasses=\tw=0\nt2.png\tclasses=1:b\tw=0.1\n\t0\ta\n\t1\tb\n\t2\tc\n\t3\td\n' > ml.list
+printf '\ttargets=angle|scale\nt0.png\ty=0.1,-3\tw=1\nt1.png\ty=1e-07,12345.678\tw=2\n' > raw.list
+imgprep -q --size 4x4 -b 2 ml.list > ml.bs
+imgprep -q --size 4x4 raw.list > raw.bs
+run imgsave -d mlsaved ml.bs
+check_status "imgsave writes a weighted multi-label stream" 0
+check "its list lines carry classes= and w=, and declare the classes no image shows" '[ "$(cat out)" = "$(printf "mlsaved/img_000_000000.png\tclasses=0:a|2:c\tw=0.5\nmlsaved/img_000_000001.png\tclasses=\tw=0\nmlsaved/img_000_000002.png\tclasses=1:b\tw=0.1\n\t3\td")" ]'
+cp out mlsaved.list
+imgprep -q --size 4x4 -b 2 mlsaved.list > ml2.bs
+check "imgprep reads them back to the same y, w and classes" 'py -c "
+import sys, json; sys.path.insert(0, \"$ROOT/tests/shell\"); import stream, numpy as np
+a, b = (list(stream.read_frames(open(p, \"rb\"))) for p in (\"ml.bs\", \"ml2.bs\"))
+assert len(a) == len(b)
+for (ta, ma), (tb, mb) in zip(a, b):
+    assert (ta[\"x\"] == tb[\"x\"]).all() and (ta[\"y\"] == tb[\"y\"]).all() and (ta[\"w\"] == tb[\"w\"]).all()
+    assert ma[\"classes\"] == mb[\"classes\"] and mb[\"class_mode\"] == \"multi_label\""'
+run imgsave -d rawsaved raw.bs
+check "numbers: a targets= line, then y= in the shortest decimal of each F32, and w=" '[ "$(cat out)" = "$(printf "\ttargets=angle|scale\nrawsaved/img_000_000000.png\ty=0.1,-3\tw=1\nrawsaved/img_000_000001.png\ty=1e-07,12345.678\tw=2")" ]'
+cp out rawsaved.list
+imgprep -q --size 4x4 rawsaved.list > raw2.bs
+check "read back: the same F32 numbers, names and weights" 'py -c "
+import sys, json; sys.path.insert(0, \"$ROOT/tests/shell\"); import stream, numpy as np
+a, b = (list(stream.read_frames(open(p, \"rb\"))) for p in (\"raw.bs\", \"raw2.bs\"))
+for (ta, ma), (tb, mb) in zip(a, b):
+    assert (ta[\"y\"] == tb[\"y\"]).all() and (ta[\"w\"] == tb[\"w\"]).all() and ma[\"targets\"] == mb[\"targets\"]"'
+
+# imgsheet --label class: a sheet captioned from y is the sheet of the same captions given by hand.
+run imgsheet --label class -o mlcap.png ml.bs
+printf 't0.png\ta+c\nt1.png\t\nt2.png\tb\n' > ml.tsv
+imgsheet -q --captions ml.tsv -o mltsv.png ml.bs
+check "multi-label captions: the classes shown, joined with +" '[ $status -eq 0 ] && cmp -s mlcap.png mltsv.png'
+printf 't0.png\tc\nt1.png\t\nt2.png\tb\n' > wrong.tsv
+imgsheet -q --captions wrong.tsv -o wrong.png ml.bs
+check "(and other captions give another sheet)" '! cmp -s mlcap.png wrong.png'
+run imgsheet --label class -o rawcap.png raw.bs
+printf 't0.png\t0.1,-3\nt1.png\t1e-07,1.235e+04\n' > raw.tsv
+imgsheet -q --captions raw.tsv -o rawtsv.png raw.bs
+check "raw captions: the numbers in 4 digits, joined with ," '[ $status -eq 0 ] && cmp -s rawcap.png rawtsv.png'
+
+# imgstats measures x whatever y and w are.
+run imgstats raw.bs
+check "imgstats on a weighted regression stream measures the images" '[ $status -eq 0 ] && py -c "
+import json; s = json.load(open(\"out\")); assert s[\"mean\"] == [10, 10, 10], s"'

@@ -573,16 +573,23 @@ TEST_CASE("the epoch writer batches, never spans epochs, and records skips", "[s
             if (k) std::memcpy(x.data.data(), pixels.data(), pixels.size());
             return x;
         };
-        EpochWriter w(out, {{"format", kStreamFormat}, {"epoch_size", "3"}}, 2, true, make_x);
+        TargetLayout layout;
+        layout.y = TargetLayout::Y::classes;
+        EpochWriter w(out, {{"format", kStreamFormat}, {"epoch_size", "3"}}, 2, layout, make_x);
         const uint8_t px[4] = {7, 8, 9, 10};
+        auto label = [](int32_t c) {
+            SampleTarget t;
+            t.label = c;
+            return t;
+        };
         w.begin_epoch(0);
-        w.add("a", 0, px, 1);
-        w.add("b", 1, px + 1, 1);  // a full frame
-        w.skip("bad");             // the epoch's last file: recorded in a frame of no samples
+        w.add("a", label(0), px, 1);
+        w.add("b", label(1), px + 1, 1);  // a full frame
+        w.skip("bad");                    // the epoch's last file: recorded in a frame of no samples
         w.begin_epoch(1);
         w.skip("bad");  // rides on the epoch's next frame
-        w.add("c", 0, px + 2, 1);
-        w.add("d", 1, px + 3, 1);
+        w.add("c", label(0), px + 2, 1);
+        w.add("d", label(1), px + 3, 1);
         w.begin_epoch(-1);
         CHECK(w.written() == 4);
         out.commit();
@@ -603,4 +610,88 @@ TEST_CASE("the epoch writer batches, never spans epochs, and records skips", "[s
     CHECK(frames[2].meta_int("epoch", -1) == 1);
     CHECK(frames[2].meta_int("index", -1) == 0);
     CHECK(skipped_paths(frames[2]) == std::vector<std::string>{"bad"});
+}
+
+namespace {
+// Writes `targets` (one sample each, U8 pixel = its position) with `layout`,
+// `batch` a frame, skipping "bad" after the second; returns the frames read back.
+std::vector<Frame> write_targets(const TargetLayout& layout, const std::vector<SampleTarget>& targets, int64_t batch) {
+    std::string path = temp_path();
+    {
+        Output out(path, false);
+        auto make_x = [](const std::vector<uint8_t>& pixels, int64_t k) {
+            Tensor x("x", DType::F32, {k, 1, 1, 1});
+            for (int64_t i = 0; i < k; ++i) x.values<float>()[i] = pixels[size_t(i)] / 2.0f;
+            return x;
+        };
+        EpochWriter w(out, {{"format", kStreamFormat}, {"epoch_size", std::to_string(targets.size() + 1)}}, batch, layout, make_x);
+        w.begin_epoch(0);
+        for (size_t i = 0; i < targets.size(); ++i) {
+            uint8_t px = uint8_t(i + 1);
+            w.add("s" + std::to_string(i), targets[i], &px, 1);
+            if (i == 1) w.skip("bad");
+        }
+        w.begin_epoch(-1);
+        out.commit();
+    }
+    Input in(path);
+    FrameReader reader(in);
+    std::vector<Frame> frames;
+    Frame f;
+    while (reader.read(f)) frames.push_back(f);
+    reader.ledger().finish(path);  // whole: the skipped row is recorded, in no frame
+    ::unlink(path.c_str());
+    return frames;
+}
+SampleTarget target(std::vector<int32_t> classes, std::vector<double> numbers, double weight) {
+    SampleTarget t;
+    t.classes = std::move(classes), t.numbers = std::move(numbers), t.weight = weight;
+    return t;
+}
+std::vector<float> floats(const Tensor& t) { return std::vector<float>(t.values<float>(), t.values<float>() + t.elements()); }
+}  // namespace
+
+TEST_CASE("the epoch writer writes a multi-hot y and the weights", "[stream][epoch]") {
+    TargetLayout layout;
+    layout.y = TargetLayout::Y::multi_hot, layout.columns = 3, layout.weighted = true;
+    auto frames = write_targets(layout, {target({0, 2}, {}, 0.5), target({}, {}, 0), target({1}, {}, 2.25)}, 2);
+    REQUIRE(frames.size() == 2);
+    const Tensor& y = frames[0].get("y");
+    CHECK(y.dtype == DType::F32);
+    CHECK(y.shape == std::vector<int64_t>{2, 3});
+    CHECK(floats(y) == std::vector<float>{1, 0, 1, 0, 0, 0});
+    CHECK(floats(frames[0].get("w")) == std::vector<float>{0.5f, 0});
+    CHECK(skipped_paths(frames[1]) == std::vector<std::string>{"bad"});
+    CHECK(frames[1].get("y").shape == std::vector<int64_t>{1, 3});
+    CHECK(floats(frames[1].get("y")) == std::vector<float>{0, 1, 0});
+    CHECK(floats(frames[1].get("w")) == std::vector<float>{2.25f});
+    CHECK(frames[1].paths() == std::vector<std::string>{"s2"});
+}
+
+TEST_CASE("the epoch writer writes numbers as F32 [n, k], cast from the list's doubles", "[stream][epoch]") {
+    TargetLayout layout;
+    layout.y = TargetLayout::Y::numbers, layout.columns = 2;
+    auto frames = write_targets(layout, {target({}, {0.1, -3}, 1), target({}, {3.4e38, 2.5}, 1)}, 4);
+    REQUIRE(frames.size() == 1);
+    const Tensor& y = frames[0].get("y");
+    CHECK(y.shape == std::vector<int64_t>{2, 2});
+    CHECK(floats(y) == std::vector<float>{0.1f, -3.0f, 3.4e38f, 2.5f});
+    CHECK(frames[0].find("w") == nullptr);  // unweighted: no w
+    CHECK(skipped_paths(frames[0]) == std::vector<std::string>{"bad"});
+    // A double no F32 holds would become inf (numpy's astype): refused, naming the sample.
+    CHECK_THROWS_WITH(write_targets(layout, {target({}, {1, 1e39}, 1)}, 1),
+                      "1e+39 is beyond the range of F32 (3.40282e+38)");
+}
+
+TEST_CASE("the epoch writer's input mode writes y as x, dtype and values", "[stream][epoch]") {
+    TargetLayout layout;
+    layout.y = TargetLayout::Y::image;
+    auto frames = write_targets(layout, {target({}, {}, 1), target({}, {}, 1), target({}, {}, 1)}, 3);
+    REQUIRE(frames.size() == 1);
+    const Tensor& x = frames[0].get("x");
+    const Tensor& y = frames[0].get("y");
+    CHECK(y.dtype == DType::F32);
+    CHECK(y.shape == x.shape);
+    CHECK(y.data == x.data);
+    CHECK(floats(y) == std::vector<float>{0.5f, 1.0f, 1.5f});
 }
