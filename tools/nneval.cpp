@@ -120,6 +120,7 @@ int main(int argc, char** argv) {
             const std::string model_kind = nn::describe(kind, model->loss_name(), model->output_shape());
             if (threshold_option->count() && kind != nn::OutputKind::MultiLabel)
                 throw UsageError("--threshold is for a multi-label model; " + model_path + " is " + model_kind);
+            if (plot_path == "-") throw UsageError("--plot needs a file: standard output holds the report");
             if (!plot_path.empty() && kind != nn::OutputKind::MultiLabel && kind != nn::OutputKind::Regression)
                 throw UsageError("--plot draws regression and multi-label reports; " + model_path + " is " + model_kind);
             nn::Evaluation eval;
