@@ -154,8 +154,8 @@ int main(int argc, char** argv) {
             add_up(*world, eval, score_names);
             if (eval.batches == 0) throw DataError(in.name(), "no samples to evaluate");
             eval.seconds = progress.elapsed();
-            if (root && eval.classification) {
-                std::string note = eval.confusion.absent_classes_note();
+            if (root && (eval.classification || eval.multi_label)) {
+                std::string note = eval.classification ? eval.confusion.absent_classes_note() : eval.labels.absent_classes_note();
                 if (!note.empty()) app.warn(in.name(), note);
             }
             progress.line(app.tool() + ": " + std::to_string(eval.samples) + " samples in " + std::to_string(eval.batches) +

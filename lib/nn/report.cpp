@@ -528,6 +528,18 @@ MultiLabelReport::Stats MultiLabelReport::macro() const {
     return s;
 }
 
+// As the confusion matrix's note: a test set may lack a class, said once.
+std::string MultiLabelReport::absent_classes_note() const {
+    std::string names;
+    int64_t absent = 0;
+    for (int64_t c = 0; c < rows_.width; ++c)
+        if (per_class(c).support == 0) names += (absent++ ? ", \"" : "\"") + classes_[size_t(c)] + "\"";
+    if (!absent) return "";
+    return "no image shows " + std::string(absent == 1 ? "class " : std::to_string(absent) + " classes: ") + names +
+           " (of the model's " + std::to_string(classes_.size()) + "): " + (absent == 1 ? "its" : "their") +
+           " recall and AUC are \"-\" (null with --json), 0 in the macro average";
+}
+
 std::string MultiLabelReport::text() const {
     size_t name_width = std::string("macro average").size(), index_width = std::to_string(classes_.size()).size();
     for (const std::string& c : classes_) name_width = std::max(name_width, index_width + 1 + c.size());

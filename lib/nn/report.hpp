@@ -170,6 +170,8 @@ public:
     Stats micro() const;
     Stats macro() const;
     bool weighted() const { return weighted_; }
+    // The line nneval warns with when no image shows some class ("" when every class is shown).
+    std::string absent_classes_note() const;
     std::string state() const { return rows_.bytes() + (weighted_ ? "w" : "-"); }
     void merge(const std::string& state);
     std::string text() const;

@@ -279,6 +279,8 @@ TEST_CASE("multi-label statistics: per class, micro and macro, at the threshold"
     CHECK(std::isnan(c.recall));
     CHECK(std::isnan(c.f1) == false);  // 2*0 / (0 + 1 + 0) = 0
     CHECK(std::isnan(c.auc));
+    CHECK(r.absent_classes_note() == "no image shows class \"c\" (of the model's 3): its recall and AUC are \"-\" "
+                                     "(null with --json), 0 in the macro average");
     auto micro = r.micro();  // tp 1+1+0, fp 1+0+1, fn 1+1+0
     CHECK(micro.precision == Approx(0.5));
     CHECK(micro.recall == Approx(0.5));
@@ -386,6 +388,7 @@ TEST_CASE("an evaluation reports its kind's statistics, in text and JSON", "[rep
     CHECK(j["multi_label"]["per_class"]["b"]["f1"].get<double>() == 1.0);
     CHECK(j["multi_label"]["macro"]["auc"].get<double>() == 1.0);
     CHECK(j["multi_label"]["weighted"] == false);
+    CHECK(e.labels.absent_classes_note().empty());
     Evaluation r;
     r.start(OutputKind::Regression, {}, 0.5);
     r.add(target_frame("raw", {2, 1}, {1, 3}), outputs({2, 1}, {2, 3}), 7, "s");

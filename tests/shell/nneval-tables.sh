@@ -50,6 +50,8 @@ else:
         y, classes = y[:, ::-1], classes[::-1]
     if kind == "half":  # 0.5 where a 1 should be
         y[3, 1] = 0.5
+    if kind == "nofootwear":  # a test set where no image shows one class
+        y[:, 1] = 0
     meta.update(class_mode="multi_label", classes=json.dumps(classes))
 w = (1 + np.arange(count) % 3).astype(np.float32) / 2
 with open(out, "wb") as f:
@@ -67,6 +69,7 @@ py tables.py sparse test 300 sparse_test.bs
 py tables.py sparse train 600 sparse_train.bs
 py tables.py reordered test 300 reordered_test.bs
 py tables.py half test 300 half_test.bs
+py tables.py nofootwear test 300 nofootwear_test.bs
 cat > raw.json <<'JSON'
 {"input_shape": [28, 28, 1], "layers": [
   {"type": "Lambda", "function": "x/255."}, {"type": "Flatten"}, {"type": "Dense", "units": 2}],
@@ -217,6 +220,7 @@ check_out "multi-label: the header" "multi-label, a class predicted above 0.5:"
 check "multi-label: a line per class, by index and name" "grep -Eq '^1 footwear +[0-9]\.[0-9]{4} +[0-9]\.[0-9]{4} +[0-9]\.[0-9]{4} +[0-9]+ +[0-9]\.[0-9]{4}$' '$T/out'"
 check "multi-label: micro and macro averages" "grep -q '^micro average ' '$T/out' && grep -q '^macro average ' '$T/out'"
 check "multi-label: no confusion matrix" "! grep -q 'confusion matrix' '$T/out'"
+check "every class shown: no word" "! grep -q 'no image shows' '$T/err'"
 cp "$T/out" multi.txt
 run nneval -j1 -q -m multi.model --json multi_test.bs
 check "multi-label --json = NumPy at 1e-6 (precision, recall, F1, support, AUC; micro, macro)" "ref multi multi_test.bs multi.model"
@@ -234,6 +238,10 @@ check "weighted multi-label: says so" "pyjson 'assert j[\"multi_label\"][\"weigh
 run nneval -j1 -q -m multi.model --json reordered_test.bs
 check_status "classes in another order: exits 0" 0
 check "classes in another order: the same statistics" "pyjson 'a = json.load(open(\"multi.json\")); del a[\"seconds\"], j[\"seconds\"]; assert a == j'"
+run nneval -j1 -m multi.model nofootwear_test.bs
+check_status "a class no image shows: scored" 0
+check_err "a class no image shows: said once" 'nneval: nofootwear_test.bs: no image shows class "footwear" (of the model'"'"'s 3): its recall and AUC are "-" (null with --json), 0 in the macro average'
+check "a class no image shows: its line has no recall and no AUC" "grep -Eq '^1 footwear +0\.0000 +- +0\.0000 +0 +-\$' '$T/out'"
 run nneval -q -m multi.model half_test.bs
 check_status "y neither 0 nor 1: 65" 65
 check_err "y neither 0 nor 1: names the sample" "half_test.bs: frame 1: sample 3: y[1] is 0.5, not 0 or 1 (a multi-hot row)"
