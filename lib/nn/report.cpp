@@ -40,6 +40,13 @@ std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_hand
 
 int64_t row_width(const Tensor& t) { return t.rows() ? t.elements() / t.rows() : 0; }
 
+// The rest of a state after its rows: what a report adds to SampleRows::bytes().
+std::string after_rows(const std::string& state) {
+    int64_t header[2];
+    std::memcpy(header, state.data(), sizeof header);
+    return state.substr(sizeof header + size_t(2 * header[0] * header[1] + header[1]) * sizeof(float));
+}
+
 }  // namespace
 
 OutputKind output_kind(const std::string& loss, const std::vector<int64_t>& output_shape) {
@@ -328,13 +335,6 @@ void SampleRows::append_bytes(const std::string& bytes) {
     weight.insert(weight.end(), f + 2 * values, f + 2 * values + n);
 }
 
-// The rest of a state after its rows: what a report adds to SampleRows::bytes().
-static std::string after_rows(const std::string& state) {
-    int64_t header[2];
-    std::memcpy(header, state.data(), sizeof header);
-    return state.substr(sizeof header + size_t(2 * header[0] * header[1] + header[1]) * sizeof(float));
-}
-
 void RegressionReport::add_batch(const Frame& batch, const Tensor& outputs, int64_t position, const std::string& where) {
     const Tensor& y = batch.get("y");
     int64_t n = outputs.rows(), k = row_width(outputs);
@@ -369,9 +369,9 @@ void RegressionReport::add_batch(const Frame& batch, const Tensor& outputs, int6
 }
 
 void RegressionReport::keep(Residual r) {
-    if (worst_.size() == keep_worst_ && std::fabs(r.size()) <= std::fabs(worst_.back().size())) return;
+    if (worst_.size() == keep_worst_ && std::fabs(r.residual()) <= std::fabs(worst_.back().residual())) return;
     auto at = std::upper_bound(worst_.begin(), worst_.end(), r,
-                               [](const Residual& a, const Residual& b) { return std::fabs(a.size()) > std::fabs(b.size()); });
+                               [](const Residual& a, const Residual& b) { return std::fabs(a.residual()) > std::fabs(b.residual()); });
     worst_.insert(at, std::move(r));
     if (worst_.size() > keep_worst_) worst_.pop_back();
 }
@@ -438,7 +438,7 @@ std::string RegressionReport::text() const {
     out += "\nworst residuals (predicted - true):\n";
     out += pad_left("residual", 12) + pad_left("true", 12) + pad_left("predicted", 12) + "  " + pad_right("target", name_width) + "  path\n";
     for (const Residual& r : worst_)
-        out += pad_left(float_text(r.size()), 12) + pad_left(float_text(r.truth), 12) + pad_left(float_text(r.predicted), 12) +
+        out += pad_left(float_text(r.residual()), 12) + pad_left(float_text(r.truth), 12) + pad_left(float_text(r.predicted), 12) +
                "  " + pad_right(targets_[size_t(r.target)], name_width) + "  " + tsv_field(r.path) + "\n";
     return out;
 }
@@ -635,7 +635,7 @@ std::string Evaluation::json() const {
         for (size_t c = 0; c < numbers.targets().size(); ++c) per_target[numbers.targets()[c]] = stats(numbers.column(int64_t(c)));
         for (const Residual& r : numbers.worst())
             worst.push_back({{"path", r.path}, {"target", numbers.targets()[size_t(r.target)]}, {"true", r.truth},
-                             {"predicted", r.predicted}, {"residual", r.size()}});
+                             {"predicted", r.predicted}, {"residual", r.residual()}});
         j["regression"] = {{"targets", numbers.targets()}, {"weighted", numbers.weighted()}, {"per_target", per_target},
                            {"overall", stats(numbers.overall())}, {"worst", worst}};
     }

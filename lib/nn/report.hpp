@@ -115,7 +115,7 @@ struct Residual {
     std::string path;
     int64_t target = 0;
     double truth = 0, predicted = 0;
-    double size() const { return predicted - truth; }
+    double residual() const { return predicted - truth; }
 };
 
 // Regression statistics, per target column and over all of them; each sample

@@ -29,7 +29,8 @@ struct Scatter {
     std::vector<double> truth, predicted;
 };
 // Panels of width x height pixels each, side by side, on square axes (the
-// same range across and up, so y = x is the diagonal).
+// same range across and up, so y = x is the diagonal). At most 20,000 points
+// a panel: of more samples, every k-th.
 std::string scatter_svg(const std::vector<Scatter>& panels, int width, int height);
 
 // Grouped bars in [0, 1]: for each category (a class) one bar per series

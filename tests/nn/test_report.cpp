@@ -319,7 +319,7 @@ TEST_CASE("regression statistics are weighted by w; the worst residuals keep the
     CHECK(all.rmse == Approx(std::sqrt((small.rmse * small.rmse + big.rmse * big.rmse) / 2)));
     REQUIRE(r.worst().size() == 2);
     CHECK(r.worst()[0].path == "p2");
-    CHECK(r.worst()[0].size() == Approx(3));
+    CHECK(r.worst()[0].residual() == Approx(3));
     CHECK(r.worst()[1].path == "p1");
     CHECK(r.worst()[1].target == 1);
     INFO(r.text());
