@@ -47,6 +47,8 @@ int main(int argc, char** argv) {
         const bool top_k_given = cli.count("--top-k") > 0;
         if (top_k_given && format == nn::PredictFormat::Stream)
             throw UsageError("--top-k: --format stream writes every output value, not classes; -k is for tsv and json");
+        if (threshold_option->count() && format == nn::PredictFormat::Stream)
+            throw UsageError("--threshold: --format stream writes every probability, not classes; --threshold is for tsv and json");
         std::unique_ptr<nn::Collective> world = nn::start_world(app, place, together, device);
         const bool root = world->rank() == 0;
         return world->run([&] {

@@ -352,3 +352,13 @@ check_status "nnpredict -k for a multi-label model: 64" 64
 check_err "nnpredict -k for a multi-label model: says why" "its lines hold the classes above --threshold and every class's probability"
 run nnpredict -q -m raw.model --threshold 0.3 raw_test.bs
 check_status "nnpredict --threshold for a regression model: 64" 64
+run nnpredict -q -m multi.model --threshold 0.3 -f stream -o probs.bs multi_test.bs
+check_status "nnpredict --threshold with -f stream: 64" 64
+check_err "nnpredict --threshold with -f stream: says why" "--threshold: --format stream writes every probability, not classes"
+check "nnpredict --threshold with -f stream: no file" "[ ! -e probs.bs ]"
+run nnpredict -q -m multi.model -f stream -o probs.bs multi_test.bs
+check "nnpredict -f stream: every probability, the classes carried" "py -c '
+import json, struct
+d = open(\"probs.bs\", \"rb\").read(); n, = struct.unpack(\"<Q\", d[:8]); h = json.loads(d[8:8 + n])
+assert h[\"x\"][\"dtype\"] == \"F32\" and h[\"x\"][\"shape\"] == [50, 3] and \"y\" not in h, h
+assert json.loads(h[\"__metadata__\"][\"classes\"]) == [\"bright\", \"footwear\", \"upper_body\"]'"
