@@ -5,6 +5,7 @@
 // whole. See man/man1/nneval.1.
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 
 #include "cli/app.hpp"
@@ -53,9 +54,9 @@ void plot(const nn::Evaluation& eval, const std::string& path) {
         for (int64_t c = 0; c < rows.width; ++c) {
             Scatter s;
             auto stats = eval.numbers.column(c);
-            char title[160];
+            char title[160];  // R2 of a constant column is undefined: "-", as in the report
             std::snprintf(title, sizeof title, "%s: MAE %.4g, R2 %.4f", eval.numbers.targets()[size_t(c)].c_str(), stats.mae, stats.r2);
-            s.title = title;
+            s.title = std::isnan(stats.r2) ? std::string(title, std::strstr(title, ", R2") - title) + ", R2 -" : title;
             for (int64_t i = 0; i < rows.rows(); ++i) {
                 s.truth.push_back(rows.truth[size_t(i * rows.width + c)]);
                 s.predicted.push_back(rows.predicted[size_t(i * rows.width + c)]);

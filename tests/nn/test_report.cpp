@@ -397,6 +397,16 @@ TEST_CASE("an evaluation reports its kind's statistics, in text and JSON", "[rep
     CHECK(j["regression"]["per_target"]["0"]["mae"].get<double>() == 0.5);
     CHECK(j["regression"]["worst"][0]["path"] == "7");  // no paths: the stream position
     CHECK(j["regression"]["overall"]["r2"].get<double>() == Approx(0.5));  // 1 - 1 / 2
+    // A column whose true values are all equal has no R2, and then neither has the whole.
+    Evaluation flat;
+    flat.start(OutputKind::Regression, {}, 0.5);
+    flat.add(target_frame("raw", {2, 2}, {1, 5, 3, 5}), outputs({2, 2}, {2, 4, 3, 6}), 0, "s");
+    j = nlohmann::json::parse(flat.json());
+    CHECK(j["regression"]["per_target"]["0"]["r2"].get<double>() == Approx(0.5));
+    CHECK(j["regression"]["per_target"]["1"]["r2"].is_null());
+    CHECK(j["regression"]["overall"]["r2"].is_null());
+    INFO(flat.text());
+    CHECK(flat.text().find("\n1          1.0000    1.0000         -\n") != std::string::npos);
     // Class labels under a regression loss: the loss alone, as before.
     Evaluation labels_only;
     labels_only.start(OutputKind::Regression, {}, 0.5);
