@@ -45,16 +45,7 @@ int main(int argc, char** argv) {
         History history = read_history(in);
         std::string svg = history_svg(history, width, height);
         if (!svg_output.empty()) write_file_atomic(svg_output, svg.data(), svg.size());
-        VipsBlob* blob = vips_blob_copy(svg.data(), svg.size());
-        vips::VImage chart;
-        try {
-            chart = vips::VImage::svgload_buffer(blob);
-        } catch (const vips::VError& e) {
-            vips_area_unref(VIPS_AREA(blob));
-            throw Error(kSoftware, "", std::string("cannot render the chart: ") + e.what());
-        }
-        vips_area_unref(VIPS_AREA(blob));
-        save_picture(chart.flatten(vips::VImage::option()->set("background", std::vector<double>{255})), output, "png");
+        save_chart_png(svg, output);
         app.note("nnplot: " + std::to_string(history.epochs.size()) + " epochs, " + std::to_string(history.names.size()) + " curves");
         return 0;
     });

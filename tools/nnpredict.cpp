@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
     std::string model_path, input = "-", output = "-", device = "cpu", format_name = "tsv", profile;
     int top_k = 1;
     int64_t steps = 0;
+    double threshold = 0.5;
     auto& cli = app.cli();
     cli.add_option("-m,--model", model_path, "Model file written by nntrain")->required();
     cli.add_option("stream", input, "Batch stream (default: stdin); labels, if any, are ignored");
@@ -29,6 +30,9 @@ int main(int argc, char** argv) {
     cli.add_option("-f,--format", format_name, "tsv, json (one object per line) or stream (outputs as a batch stream)")
         ->check(CLI::IsMember({"tsv", "json", "stream"}));
     cli.add_option("-k,--top-k", top_k, "Print the K most probable classes (classifiers)")->check(CLI::PositiveNumber);
+    auto* threshold_option =
+        cli.add_option("--threshold", threshold, "Multi-label: print the classes whose probability is above X (default 0.5)")
+            ->check(CLI::Range(0.0, 1.0));
     cli.add_option("--steps", steps, "Predict the first N batches (default: one epoch, or the whole stream)")
         ->check(CLI::PositiveNumber);
     cli.add_option("--device", device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
@@ -43,6 +47,8 @@ int main(int argc, char** argv) {
         const bool top_k_given = cli.count("--top-k") > 0;
         if (top_k_given && format == nn::PredictFormat::Stream)
             throw UsageError("--top-k: --format stream writes every output value, not classes; -k is for tsv and json");
+        if (threshold_option->count() && format == nn::PredictFormat::Stream)
+            throw UsageError("--threshold: --format stream writes every probability, not classes; --threshold is for tsv and json");
         std::unique_ptr<nn::Collective> world = nn::start_world(app, place, together, device);
         const bool root = world->rank() == 0;
         return world->run([&] {
@@ -50,18 +56,24 @@ int main(int argc, char** argv) {
             model->to_device(device, world->local_rank());
             nn::Digest same;  // what every rank writes must read as one output
             std::string what = std::to_string(model->fingerprint()) + " " + std::to_string(steps) + " " + format_name + " " +
-                               std::to_string(top_k);
+                               std::to_string(top_k) + " " + std::to_string(threshold);
             same.add(what.data(), what.size());
             if (!world->same_everywhere(same.value()))
-                throw UsageError("the ranks were started with different models or options: --model, --steps, --format and "
-                                 "--top-k must be the same on every rank");
+                throw UsageError("the ranks were started with different models or options: --model, --steps, --format, "
+                                 "--top-k and --threshold must be the same on every rank");
             nn::OutputKind kind = nn::output_kind(model->loss_name(), model->output_shape());
             auto classes = nn::class_names(model->classes(), nn::class_count(kind, model->output_shape()));
+            const std::string model_kind = nn::describe(kind, model->loss_name(), model->output_shape());
+            if (threshold_option->count() && kind != nn::OutputKind::MultiLabel)
+                throw UsageError("--threshold is for a multi-label model; " + model_path + " is " + model_kind);
+            if (top_k_given && kind == nn::OutputKind::MultiLabel)
+                throw UsageError("--top-k: " + model_path + " is " + model_kind + "; its lines hold the classes above "
+                                 "--threshold and every class's probability");
             if (top_k_given && classes.empty())
                 throw UsageError("--top-k: " + model_path + " is not a classifier (its output is " +
                                  shape_text(model->output_shape()) + " values per sample, not class probabilities); -k "
                                  "is for classifiers");
-            nn::PredictionWriter writer(format, kind, model->output_shape(), classes, top_k);
+            nn::PredictionWriter writer(format, kind, model->output_shape(), classes, top_k, threshold);
 
             nn::EvalStream in(input, steps, *world);
             std::unique_ptr<Output> out;

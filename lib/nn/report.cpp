@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <numeric>
 
@@ -39,23 +40,58 @@ std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_hand
 
 int64_t row_width(const Tensor& t) { return t.rows() ? t.elements() / t.rows() : 0; }
 
+// The rest of a state after its rows: what a report adds to SampleRows::bytes().
+std::string after_rows(const std::string& state) {
+    int64_t header[2];
+    std::memcpy(header, state.data(), sizeof header);
+    return state.substr(sizeof header + size_t(2 * header[0] * header[1] + header[1]) * sizeof(float));
+}
+
 }  // namespace
 
 OutputKind output_kind(const std::string& loss, const std::vector<int64_t>& output_shape) {
     if (output_shape.size() != 1) return OutputKind::Values;
-    if (loss == "binary_crossentropy" && output_shape[0] == 1) return OutputKind::Binary;
+    if (loss == "binary_crossentropy") return output_shape[0] == 1 ? OutputKind::Binary : OutputKind::MultiLabel;
     if ((loss == "categorical_crossentropy" || loss == "sparse_categorical_crossentropy") && output_shape[0] >= 2)
         return OutputKind::Categorical;
-    return OutputKind::Values;
+    return OutputKind::Regression;
 }
 
 int64_t class_count(OutputKind kind, const std::vector<int64_t>& output_shape) {
     switch (kind) {
         case OutputKind::Binary: return 2;
-        case OutputKind::Categorical: return output_shape.at(0);
+        case OutputKind::Categorical:
+        case OutputKind::MultiLabel: return output_shape.at(0);
+        case OutputKind::Regression:
         case OutputKind::Values: return 0;
     }
     return 0;
+}
+
+std::string describe(OutputKind kind, const std::string& loss, const std::vector<int64_t>& output_shape) {
+    std::string units = output_shape.size() == 1 ? std::to_string(output_shape[0]) : shape_text(output_shape);
+    switch (kind) {
+        case OutputKind::Binary: return "a binary classifier (one sigmoid unit, " + loss + ")";
+        case OutputKind::Categorical: return "a classifier of one class per image (" + units + " units, " + loss + ")";
+        case OutputKind::MultiLabel: return "a multi-label classifier (" + units + " sigmoid units, " + loss + ")";
+        case OutputKind::Regression: return "a regression model (" + units + " numbers, loss " + loss + ")";
+        case OutputKind::Values: return "a model of image outputs (" + units + ", loss " + loss + ")";
+    }
+    return "";
+}
+
+void check_target_kind(OutputKind kind, const std::string& loss, const std::vector<int64_t>& output_shape,
+                       const Frame& batch, const std::string& where) {
+    auto it = batch.metadata.find("class_mode");
+    if (it == batch.metadata.end()) return;
+    const std::string& mode = it->second;
+    std::string what;
+    if (mode == "raw" && kind != OutputKind::Regression) what = "numbers (class_mode raw, regression)";
+    else if (mode == "multi_label" && kind != OutputKind::MultiLabel) what = "several classes per image (class_mode multi_label)";
+    else if (mode == "sparse" && kind == OutputKind::MultiLabel) what = "one class per image (class_mode sparse)";
+    if (what.empty()) return;
+    throw DataError(where, "the stream's targets are " + what + " but the model is " + describe(kind, loss, output_shape) +
+                               ": evaluate it on targets of the kind it was trained on");
 }
 
 std::vector<std::string> class_names(const std::vector<std::string>& known, int64_t count) {
@@ -77,7 +113,21 @@ void align_classes(Frame& batch, const std::vector<std::string>& model_classes, 
                                        json_list(model_classes));
         to_model[i] = int32_t(it - model_classes.begin());
     }
-    if (Tensor* y = batch.find("y"); y && y->dtype == DType::I32 && y->shape.size() == 1) {
+    Tensor* y = batch.find("y");
+    auto mode = batch.metadata.find("class_mode");
+    if (y && mode != batch.metadata.end() && mode->second == "multi_label") {
+        // Several classes per image: the columns move to the model's places, its other classes 0.
+        if (y->dtype != DType::F32 || y->shape.size() != 2 || y->shape[1] != int64_t(names.size()))
+            throw DataError(where, "y is " + std::string(dtype_name(y->dtype)) + " " + shape_text(y->shape) + ", not F32 [n," +
+                                       std::to_string(names.size()) + "] multi-hot rows for the stream's " +
+                                       std::to_string(names.size()) + " classes");
+        int64_t n = y->shape[0], from = y->shape[1], to = int64_t(model_classes.size());
+        Tensor moved("y", DType::F32, {n, to});
+        std::fill(moved.values<float>(), moved.values<float>() + n * to, 0.0f);
+        for (int64_t i = 0; i < n; ++i)
+            for (int64_t c = 0; c < from; ++c) moved.values<float>()[i * to + to_model[size_t(c)]] = y->values<float>()[i * from + c];
+        *y = std::move(moved);
+    } else if (y && y->dtype == DType::I32 && y->shape.size() == 1) {
         int32_t* v = y->values<int32_t>();
         for (int64_t i = 0; i < y->elements(); ++i) {
             if (v[i] < 0 || size_t(v[i]) >= names.size())
@@ -231,6 +281,317 @@ std::string ConfusionMatrix::text() const {
     return out;
 }
 
+std::vector<float> sample_weights(const Frame& batch, const std::string& where) {
+    int64_t n = batch.samples();
+    const Tensor* w = batch.find("w");
+    if (!w) return std::vector<float>(size_t(n), 1.0f);
+    if (w->dtype != DType::F32 || w->shape != std::vector<int64_t>{n})
+        throw DataError(where, "w is " + std::string(dtype_name(w->dtype)) + " " + shape_text(w->shape) +
+                                   ", not the samples' weights F32 [" + std::to_string(n) + "]");
+    std::vector<float> out(w->values<float>(), w->values<float>() + n);
+    for (int64_t i = 0; i < n; ++i)
+        if (!std::isfinite(out[size_t(i)]) || out[size_t(i)] < 0)
+            throw DataError(where, "sample " + std::to_string(i) + ": weight " + float_text(out[size_t(i)]) +
+                                       " is not a finite number >= 0");
+    return out;
+}
+
+double roc_auc(const std::vector<float>& scores, const std::vector<uint8_t>& truth, const std::vector<float>& weights) {
+    std::vector<size_t> order(scores.size());
+    std::iota(order.begin(), order.end(), size_t(0));
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores[a] > scores[b]; });
+    double tp = 0, fp = 0, area = 0;
+    for (size_t i = 0; i < order.size();) {
+        double tp0 = tp, fp0 = fp;
+        size_t j = i;
+        for (; j < order.size() && scores[order[j]] == scores[order[i]]; ++j)  // one point per distinct score
+            (truth[order[j]] ? tp : fp) += weights[order[j]];
+        area += (fp - fp0) * (tp + tp0) / 2;
+        i = j;
+    }
+    return tp > 0 && fp > 0 ? area / (tp * fp) : kNaN;
+}
+
+std::string SampleRows::bytes() const {
+    int64_t header[2] = {width, rows()};
+    std::string out(reinterpret_cast<const char*>(header), sizeof header);
+    for (const std::vector<float>* v : {&truth, &predicted, &weight})
+        out.append(reinterpret_cast<const char*>(v->data()), v->size() * sizeof(float));
+    return out;
+}
+
+void SampleRows::append_bytes(const std::string& bytes) {
+    int64_t header[2];
+    if (bytes.size() < sizeof header) throw Error(kSoftware, "", "evaluation rows: short state");
+    std::memcpy(header, bytes.data(), sizeof header);
+    size_t values = size_t(header[0] * header[1]), n = size_t(header[1]);
+    if (n == 0) return;  // a rank that read no batch
+    if (bytes.size() < sizeof header + (2 * values + n) * sizeof(float) || (rows() && header[0] != width))
+        throw Error(kSoftware, "", "evaluation rows: the ranks' states differ");
+    width = header[0];
+    const float* f = reinterpret_cast<const float*>(bytes.data() + sizeof header);
+    truth.insert(truth.end(), f, f + values);
+    predicted.insert(predicted.end(), f + values, f + 2 * values);
+    weight.insert(weight.end(), f + 2 * values, f + 2 * values + n);
+}
+
+void RegressionReport::add_batch(const Frame& batch, const Tensor& outputs, int64_t position, const std::string& where) {
+    const Tensor& y = batch.get("y");
+    int64_t n = outputs.rows(), k = row_width(outputs);
+    if (y.dtype != DType::F32 || y.elements() != n * k)
+        throw DataError(where, "y is " + std::string(dtype_name(y.dtype)) + " " + shape_text(y.shape) + ", not F32 [" +
+                                   std::to_string(n) + "," + std::to_string(k) + "]: the model's " + std::to_string(k) +
+                                   " numbers per sample");
+    if (targets_.empty()) {
+        auto it = batch.metadata.find("targets");
+        if (it != batch.metadata.end()) targets_ = parse_json_list(it->second, "metadata \"targets\"");
+        if (int64_t(targets_.size()) != k) targets_ = class_names({}, k);
+        rows_.width = k;
+    }
+    std::vector<float> w = sample_weights(batch, where);
+    weighted_ |= batch.find("w") != nullptr;
+    std::vector<std::string> paths = batch.paths();
+    const float* t = y.values<float>();
+    const float* p = outputs.values<float>();
+    rows_.truth.insert(rows_.truth.end(), t, t + n * k);
+    rows_.predicted.insert(rows_.predicted.end(), p, p + n * k);
+    rows_.weight.insert(rows_.weight.end(), w.begin(), w.end());
+    for (int64_t i = 0; i < n; ++i) {
+        Residual r;
+        r.path = int64_t(paths.size()) == n ? paths[size_t(i)] : std::to_string(position + i);
+        double largest = -1;
+        for (int64_t c = 0; c < k; ++c) {
+            double e = std::fabs(double(p[i * k + c]) - double(t[i * k + c]));
+            if (e > largest) largest = e, r.target = c, r.truth = t[i * k + c], r.predicted = p[i * k + c];
+        }
+        keep(std::move(r));
+    }
+}
+
+void RegressionReport::keep(Residual r) {
+    if (worst_.size() == keep_worst_ && std::fabs(r.residual()) <= std::fabs(worst_.back().residual())) return;
+    auto at = std::upper_bound(worst_.begin(), worst_.end(), r,
+                               [](const Residual& a, const Residual& b) { return std::fabs(a.residual()) > std::fabs(b.residual()); });
+    worst_.insert(at, std::move(r));
+    if (worst_.size() > keep_worst_) worst_.pop_back();
+}
+
+RegressionReport::Stats RegressionReport::column(int64_t c) const {
+    const int64_t k = rows_.width, n = rows_.rows();
+    double sw = 0, swy = 0, sae = 0, sse = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        double w = rows_.weight[size_t(i)], t = rows_.truth[size_t(i * k + c)], e = rows_.predicted[size_t(i * k + c)] - t;
+        sw += w, swy += w * t, sae += w * std::fabs(e), sse += w * e * e;
+    }
+    double mean = swy / sw, sst = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        double d = rows_.truth[size_t(i * k + c)] - mean;
+        sst += rows_.weight[size_t(i)] * d * d;
+    }
+    // R2 of a constant column is undefined (scikit-learn: 1.0 if the predictions are exact, else 0.0; here NaN).
+    return {sae / sw, std::sqrt(sse / sw), sst > 0 ? 1 - sse / sst : kNaN};
+}
+
+RegressionReport::Stats RegressionReport::overall() const {
+    Stats all{0, 0, 0};
+    int64_t k = rows_.width;
+    for (int64_t c = 0; c < k; ++c) {
+        Stats s = column(c);
+        all.mae += s.mae / double(k);
+        all.rmse += s.rmse * s.rmse / double(k);
+        all.r2 += s.r2 / double(k);
+    }
+    all.rmse = std::sqrt(all.rmse);
+    return all;
+}
+
+std::string RegressionReport::state() const {
+    Json worst = Json::array();
+    for (const Residual& r : worst_) worst.push_back({r.path, r.target, r.truth, r.predicted});
+    return rows_.bytes() + dump(Json{{"targets", targets_}, {"weighted", weighted_}, {"worst", worst}});
+}
+
+void RegressionReport::merge(const std::string& state) {
+    rows_.append_bytes(state);
+    Json j = Json::parse(after_rows(state));
+    if (targets_.empty()) targets_ = j["targets"].get<std::vector<std::string>>();
+    if (rows_.width == 0) rows_.width = int64_t(targets_.size());
+    weighted_ |= j["weighted"].get<bool>();
+    for (const Json& r : j["worst"])
+        keep({r[0].get<std::string>(), r[1].get<int64_t>(), r[2].get<double>(), r[3].get<double>()});
+}
+
+namespace {
+std::string pad_left(const std::string& s, size_t w) { return std::string(w > s.size() ? w - s.size() : 0, ' ') + s; }
+std::string pad_right(const std::string& s, size_t w) { return s + std::string(w > s.size() ? w - s.size() : 0, ' '); }
+std::string cell(double v) { return pad_left(std::isnan(v) ? std::string("-") : fixed4(v), 10); }
+}  // namespace
+
+std::string RegressionReport::text() const {
+    size_t name_width = std::string("overall").size();
+    for (const std::string& t : targets_) name_width = std::max(name_width, t.size());
+    std::string out = std::string(weighted_ ? "regression, samples weighted by w" : "regression") + ":\n" +
+                      pad_right("", name_width) + pad_left("mae", 10) + pad_left("rmse", 10) + pad_left("r2", 10) + "\n";
+    auto line = [&](const std::string& name, Stats s) { return pad_right(name, name_width) + cell(s.mae) + cell(s.rmse) + cell(s.r2) + "\n"; };
+    for (size_t c = 0; c < targets_.size(); ++c) out += line(targets_[c], column(int64_t(c)));
+    if (targets_.size() > 1) out += line("overall", overall());
+    out += "\nworst residuals (predicted - true):\n";
+    out += pad_left("residual", 12) + pad_left("true", 12) + pad_left("predicted", 12) + "  " + pad_right("target", name_width) + "  path\n";
+    for (const Residual& r : worst_)
+        out += pad_left(float_text(r.residual()), 12) + pad_left(float_text(r.truth), 12) + pad_left(float_text(r.predicted), 12) +
+               "  " + pad_right(targets_[size_t(r.target)], name_width) + "  " + tsv_field(r.path) + "\n";
+    return out;
+}
+
+void MultiLabelReport::add_batch(const Frame& batch, const Tensor& outputs, const std::string& where) {
+    const Tensor& y = batch.get("y");
+    int64_t n = outputs.rows(), k = row_width(outputs);
+    if (y.dtype != DType::F32 || y.shape != std::vector<int64_t>{n, k})
+        throw DataError(where, "y is " + std::string(dtype_name(y.dtype)) + " " + shape_text(y.shape) + ", not F32 [" +
+                                   std::to_string(n) + "," + std::to_string(k) + "] multi-hot rows for the model's " +
+                                   std::to_string(k) + " classes");
+    const float* t = y.values<float>();
+    for (int64_t i = 0; i < n * k; ++i)
+        if (t[i] != 0.0f && t[i] != 1.0f)
+            throw DataError(where, "sample " + std::to_string(i / k) + ": y[" + std::to_string(i % k) + "] is " +
+                                       float_text(t[i]) + ", not 0 or 1 (a multi-hot row)");
+    std::vector<float> w = sample_weights(batch, where);
+    weighted_ |= batch.find("w") != nullptr;
+    rows_.width = k;
+    rows_.truth.insert(rows_.truth.end(), t, t + n * k);
+    rows_.predicted.insert(rows_.predicted.end(), outputs.values<float>(), outputs.values<float>() + n * k);
+    rows_.weight.insert(rows_.weight.end(), w.begin(), w.end());
+}
+
+void MultiLabelReport::merge(const std::string& state) {
+    rows_.append_bytes(state);
+    weighted_ |= after_rows(state) == "w";
+}
+
+namespace {
+double ratio(double a, double b) { return b > 0 ? a / b : kNaN; }
+void finish(MultiLabelReport::Stats& s) {
+    s.precision = ratio(s.tp, s.tp + s.fp);
+    s.recall = ratio(s.tp, s.tp + s.fn);
+    s.f1 = ratio(2 * s.tp, 2 * s.tp + s.fp + s.fn);
+}
+}  // namespace
+
+MultiLabelReport::Stats MultiLabelReport::per_class(int64_t c) const {
+    Stats s{0, 0, 0, 0, 0, 0, 0, 0};
+    const int64_t k = rows_.width, n = rows_.rows();
+    std::vector<float> scores(size_t(n), 0.0f);
+    std::vector<uint8_t> truth(size_t(n), 0);
+    for (int64_t i = 0; i < n; ++i) {
+        bool shown = rows_.truth[size_t(i * k + c)] == 1.0f, predicted = rows_.predicted[size_t(i * k + c)] > float(threshold_);
+        double w = rows_.weight[size_t(i)];
+        s.support += shown;
+        if (shown && predicted) s.tp += w;
+        else if (predicted) s.fp += w;
+        else if (shown) s.fn += w;
+        scores[size_t(i)] = rows_.predicted[size_t(i * k + c)];
+        truth[size_t(i)] = shown;
+    }
+    finish(s);
+    s.auc = roc_auc(scores, truth, rows_.weight);
+    return s;
+}
+
+MultiLabelReport::Stats MultiLabelReport::micro() const {
+    Stats s{0, 0, 0, 0, 0, 0, 0, 0};
+    for (int64_t c = 0; c < rows_.width; ++c) {
+        Stats one = per_class(c);
+        s.tp += one.tp, s.fp += one.fp, s.fn += one.fn, s.support += one.support;
+    }
+    finish(s);
+    // Every (sample, class) score as one binary problem, each weighted by its sample's weight.
+    std::vector<uint8_t> truth(rows_.truth.size());
+    std::vector<float> weights(rows_.truth.size());
+    for (size_t i = 0; i < truth.size(); ++i) truth[i] = rows_.truth[i] == 1.0f, weights[i] = rows_.weight[i / size_t(rows_.width)];
+    s.auc = roc_auc(rows_.predicted, truth, weights);
+    return s;
+}
+
+MultiLabelReport::Stats MultiLabelReport::macro() const {
+    Stats s{0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t with_auc = 0;
+    auto zero = [](double v) { return std::isnan(v) ? 0.0 : v; };
+    for (int64_t c = 0; c < rows_.width; ++c) {
+        Stats one = per_class(c);
+        s.precision += zero(one.precision), s.recall += zero(one.recall), s.f1 += zero(one.f1), s.support += one.support;
+        s.tp += one.tp, s.fp += one.fp, s.fn += one.fn;
+        if (!std::isnan(one.auc)) s.auc += one.auc, ++with_auc;
+    }
+    double k = double(std::max<int64_t>(rows_.width, 1));
+    s.precision /= k, s.recall /= k, s.f1 /= k;
+    s.auc = with_auc ? s.auc / double(with_auc) : kNaN;
+    return s;
+}
+
+// As the confusion matrix's note: a test set may lack a class, said once.
+std::string MultiLabelReport::absent_classes_note() const {
+    std::string names;
+    int64_t absent = 0;
+    for (int64_t c = 0; c < rows_.width; ++c)
+        if (per_class(c).support == 0) names += (absent++ ? ", \"" : "\"") + classes_[size_t(c)] + "\"";
+    if (!absent) return "";
+    return "no image shows " + std::string(absent == 1 ? "class " : std::to_string(absent) + " classes: ") + names +
+           " (of the model's " + std::to_string(classes_.size()) + "): " + (absent == 1 ? "its" : "their") +
+           " recall and AUC are \"-\" (null with --json), 0 in the macro average";
+}
+
+std::string MultiLabelReport::text() const {
+    size_t name_width = std::string("macro average").size(), index_width = std::to_string(classes_.size()).size();
+    for (const std::string& c : classes_) name_width = std::max(name_width, index_width + 1 + c.size());
+    std::string out = "multi-label, a class predicted above " + float_text(threshold_) +
+                      (weighted_ ? ", samples weighted by w" : "") + ":\n" + pad_right("", name_width) +
+                      pad_left("precision", 10) + pad_left("recall", 10) + pad_left("f1", 10) + pad_left("support", 10) +
+                      pad_left("auc", 10) + "\n";
+    auto line = [&](const std::string& name, const Stats& s) {
+        return pad_right(name, name_width) + cell(s.precision) + cell(s.recall) + cell(s.f1) +
+               pad_left(std::to_string(s.support), 10) + cell(s.auc) + "\n";
+    };
+    for (size_t c = 0; c < classes_.size(); ++c) out += line(pad_left(std::to_string(c), index_width) + " " + classes_[c], per_class(int64_t(c)));
+    out += line("micro average", micro());
+    out += line("macro average", macro());
+    return out;
+}
+
+void Evaluation::start(OutputKind k, const std::vector<std::string>& classes, double threshold) {
+    kind = k;
+    classification = kind == OutputKind::Binary || kind == OutputKind::Categorical;
+    multi_label = kind == OutputKind::MultiLabel;
+    regression = kind == OutputKind::Regression;
+    confusion = ConfusionMatrix(classification ? classes : std::vector<std::string>{});
+    labels = MultiLabelReport(multi_label ? classes : std::vector<std::string>{}, threshold);
+}
+
+void Evaluation::add(const Frame& batch, const Tensor& outputs, int64_t position, const std::string& where) {
+    const Tensor& y = batch.get("y");
+    if (classification) {
+        std::vector<int> truth = true_classes(y, int64_t(confusion.classes().size()), where);
+        if (truth.empty()) classification = false;  // y is not class labels
+        else confusion.add_batch(outputs, kind, truth);
+    }
+    if (regression) {
+        if (y.dtype == DType::F32) numbers.add_batch(batch, outputs, position, where);
+        else regression = false;  // class labels under a regression loss: the loss alone, as before
+    }
+    if (multi_label) labels.add_batch(batch, outputs, where);
+}
+
+std::string Evaluation::state() const {
+    if (regression) return numbers.state();
+    if (multi_label) return labels.state();
+    return "";
+}
+
+void Evaluation::merge(const std::string& state) {
+    if (state.empty()) return;  // a rank that read no batch
+    if (regression) numbers.merge(state);
+    if (multi_label) labels.merge(state);
+}
+
 double Evaluation::accuracy() const {
     double a = scores.mean("accuracy");
     if (!std::isnan(a)) return a;
@@ -242,6 +603,8 @@ std::string Evaluation::text() const {
     if (line.rfind(" - ", 0) == 0) line.erase(0, 3);
     std::string out = line + "\n";
     if (classification) out += "\n" + confusion.text();
+    if (regression) out += "\n" + numbers.text();
+    if (multi_label) out += "\n" + labels.text();
     return out;
 }
 
@@ -263,6 +626,28 @@ std::string Evaluation::json() const {
         }
         j["confusion_matrix"] = matrix;
         j["per_class_accuracy"] = per_class;
+    }
+    if (regression) {
+        auto stats = [](RegressionReport::Stats s) {
+            return Json{{"mae", number_or_null(s.mae)}, {"rmse", number_or_null(s.rmse)}, {"r2", number_or_null(s.r2)}};
+        };
+        Json per_target = Json::object(), worst = Json::array();
+        for (size_t c = 0; c < numbers.targets().size(); ++c) per_target[numbers.targets()[c]] = stats(numbers.column(int64_t(c)));
+        for (const Residual& r : numbers.worst())
+            worst.push_back({{"path", r.path}, {"target", numbers.targets()[size_t(r.target)]}, {"true", r.truth},
+                             {"predicted", r.predicted}, {"residual", r.residual()}});
+        j["regression"] = {{"targets", numbers.targets()}, {"weighted", numbers.weighted()}, {"per_target", per_target},
+                           {"overall", stats(numbers.overall())}, {"worst", worst}};
+    }
+    if (multi_label) {
+        auto stats = [](const MultiLabelReport::Stats& s) {
+            return Json{{"precision", number_or_null(s.precision)}, {"recall", number_or_null(s.recall)},
+                        {"f1", number_or_null(s.f1)}, {"support", s.support}, {"auc", number_or_null(s.auc)}};
+        };
+        Json per_class = Json::object();
+        for (size_t c = 0; c < labels.classes().size(); ++c) per_class[labels.classes()[c]] = stats(labels.per_class(int64_t(c)));
+        j["multi_label"] = {{"classes", labels.classes()}, {"threshold", labels.threshold()}, {"weighted", labels.weighted()},
+                            {"per_class", per_class}, {"micro", stats(labels.micro())}, {"macro", stats(labels.macro())}};
     }
     return dump(j) + "\n";
 }
@@ -328,14 +713,19 @@ bool parse_predict_format(const std::string& text, PredictFormat& out) {
 }
 
 PredictionWriter::PredictionWriter(PredictFormat format, OutputKind kind, std::vector<int64_t> output_shape,
-                                   std::vector<std::string> classes, int top_k)
-    : format_(format), kind_(kind), output_shape_(std::move(output_shape)), classes_(std::move(classes)), top_k_(top_k) {
+                                   std::vector<std::string> classes, int top_k, double threshold)
+    : format_(format), kind_(kind), output_shape_(std::move(output_shape)), classes_(std::move(classes)), top_k_(top_k),
+      threshold_(threshold) {
     if (format_ == PredictFormat::Stream) return;
-    if (kind_ == OutputKind::Values) {
-        if (output_shape_.size() != 1)
-            throw UsageError("the model outputs " + shape_text(output_shape_) +
-                             " per sample (an image), not classes; use --format stream");
-        if (top_k_ > 1) throw UsageError("--top-k needs a classifier; this model outputs values");
+    if (kind_ == OutputKind::Values)
+        throw UsageError("the model outputs " + shape_text(output_shape_) +
+                         " per sample (an image), not classes; use --format stream");
+    if (kind_ == OutputKind::Regression || kind_ == OutputKind::MultiLabel) {
+        if (top_k_ > 1)
+            throw UsageError(kind_ == OutputKind::Regression
+                                 ? "--top-k needs a classifier; this model outputs values"
+                                 : "--top-k is for a classifier of one class per image; this multi-label model's lines "
+                                   "hold the classes above --threshold and every class's probability");
         return;
     }
     int64_t k = int64_t(classes_.size());
@@ -369,9 +759,18 @@ std::string PredictionWriter::lines(const Frame& input, const Tensor& outputs) {
     for (int64_t i = 0; i < n; ++i, ++position_) {
         std::string path = paths.empty() ? std::to_string(position_) : paths[size_t(i)];
         const float* row = outputs.values<float>() + i * width;
+        std::vector<std::string> above;  // a multi-label model's classes
+        if (kind_ == OutputKind::MultiLabel)
+            for (int64_t c = 0; c < width; ++c)
+                if (row[c] > float(threshold_)) above.push_back(classes_[size_t(c)]);
         if (format_ == PredictFormat::Tsv) {
             out += tsv_field(path);
-            if (kind_ == OutputKind::Values) {
+            if (kind_ == OutputKind::Regression) {
+                for (int64_t c = 0; c < width; ++c) out += "\t" + float_text(row[c]);
+            } else if (kind_ == OutputKind::MultiLabel) {
+                std::string names;
+                for (const std::string& a : above) names += (names.empty() ? "" : "|") + a;
+                out += "\t" + tsv_field(names);
                 for (int64_t c = 0; c < width; ++c) out += "\t" + float_text(row[c]);
             } else {
                 for (const auto& [c, p] : top_classes(row, width, kind_, top_k_))
@@ -380,7 +779,12 @@ std::string PredictionWriter::lines(const Frame& input, const Tensor& outputs) {
             out += "\n";
         } else {
             Json j = {{"path", path}};
-            if (kind_ != OutputKind::Values) {
+            if (kind_ == OutputKind::MultiLabel) {
+                j["classes"] = above;
+                Json p = Json::object();
+                for (int64_t c = 0; c < width; ++c) p[classes_[size_t(c)]] = row[c];
+                j["probabilities"] = p;
+            } else if (kind_ != OutputKind::Regression) {
                 auto top = top_classes(row, width, kind_, top_k_);
                 j["class"] = classes_[size_t(top[0].first)];
                 j["probability"] = top[0].second;

@@ -1,7 +1,9 @@
 // What nneval and nnpredict print, kept apart from the engine: reading a model's
-// outputs as classes (binary sigmoid or categorical softmax), the confusion
-// matrix and per-class accuracy, the Keras-formatted and JSON reports, and the
-// TSV / JSON-lines / batch-stream prediction output. Torch-free.
+// outputs as classes (binary sigmoid or categorical softmax), several classes
+// (multi-label sigmoids) or numbers (regression); the confusion matrix and
+// per-class accuracy, the regression and multi-label statistics, the
+// Keras-formatted and JSON reports, and the TSV / JSON-lines / batch-stream
+// prediction output. Torch-free.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -19,19 +21,31 @@ namespace imgpipe::nn {
 enum class OutputKind {
     Binary,       // one sigmoid unit, binary_crossentropy: p = P(class 1)
     Categorical,  // k >= 2 units, (sparse_)categorical_crossentropy
-    Values,       // anything else: regression values, images, multi-label
+    MultiLabel,   // k >= 2 units, binary_crossentropy: p[c] = P(the image shows class c)
+    Regression,   // a flat output [k] under any other loss (mse, mae, huber, ...): k numbers
+    Values,       // anything else: images
 };
 OutputKind output_kind(const std::string& loss, const std::vector<int64_t>& output_shape);
-// Number of classes the outputs stand for (2 for Binary), 0 for Values.
+// Number of classes the outputs stand for (2 for Binary, k for MultiLabel), 0 otherwise.
 int64_t class_count(OutputKind kind, const std::vector<int64_t>& output_shape);
+// "a multi-label classifier (3 sigmoid units, binary_crossentropy)" and the like: messages.
+std::string describe(OutputKind kind, const std::string& loss, const std::vector<int64_t>& output_shape);
+
+// DataError naming `where` when the stream's class_mode says its targets are
+// of another kind than the model was trained for: numbers (raw) for a
+// classifier, several classes (multi_label) for a model of one class or of
+// numbers, single labels (sparse) for a multi-label model. A stream that does
+// not say is left to check_batch, as before.
+void check_target_kind(OutputKind kind, const std::string& loss, const std::vector<int64_t>& output_shape,
+                       const Frame& batch, const std::string& where);
 
 // The model's class names when it knows them (and they fit), else "0", "1", ...
 std::vector<std::string> class_names(const std::vector<std::string>& known, int64_t count);
 
 // Evaluating on a stream whose classes are some of the model's, in any order
-// (a test folder without one class): rewrites y's class indices to the
-// model's and the frame's "classes" to the model's list, as Keras matches by
-// folder name. DataError naming `where` if a class of the stream is not the
+// (a test folder without one class): rewrites y's class indices (or a
+// multi-hot y's columns) to the model's and the frame's "classes" to the
+// model's list, as Keras matches by folder name. DataError naming `where` if a class of the stream is not the
 // model's. A frame without class names, or with the model's, is left alone.
 void align_classes(Frame& batch, const std::vector<std::string>& model_classes, const std::string& where);
 
@@ -75,21 +89,134 @@ private:
     std::vector<int64_t> counts_;  // row-major [truth][predicted]
 };
 
+// Each sample's weight: the stream's tensor w (F32 [n], finite, >= 0), or 1
+// for every sample of a frame without it. DataError naming `where` otherwise.
+std::vector<float> sample_weights(const Frame& batch, const std::string& where);
+
+// The exact ROC AUC of scores against truth (1: positive), each pair weighted:
+// the trapezoids under the curve through every distinct score, so tied
+// scores count half (the Mann-Whitney U over P*N; scikit-learn's
+// roc_auc_score). NaN without a positive or a negative.
+double roc_auc(const std::vector<float>& scores, const std::vector<uint8_t>& truth, const std::vector<float>& weights);
+
+// The rows an evaluation keeps of every sample: y, the outputs and the weight
+// (the statistics below need all of them: R2's mean, AUC's ranks). Added up
+// over the ranks by appending their bytes.
+struct SampleRows {
+    int64_t width = 0;
+    std::vector<float> truth, predicted, weight;
+    int64_t rows() const { return int64_t(weight.size()); }
+    std::string bytes() const;
+    void append_bytes(const std::string& bytes);
+};
+
+// A sample the model got most wrong: its largest |predicted - true| over the targets.
+struct Residual {
+    std::string path;
+    int64_t target = 0;
+    double truth = 0, predicted = 0;
+    double residual() const { return predicted - truth; }
+};
+
+// Regression statistics, per target column and over all of them; each sample
+// weighted by w (scikit-learn's sample_weight), 1 without it.
+class RegressionReport {
+public:
+    struct Stats { double mae, rmse, r2; };
+    explicit RegressionReport(size_t worst = 10) : keep_worst_(worst) {}
+    // outputs [n, k] against y F32 [n, k] (or [n] when k = 1); the samples are
+    // named by the frame's paths, else by their stream position (0-based).
+    // The first frame names the targets (its "targets", else "0", "1", ...).
+    void add_batch(const Frame& batch, const Tensor& outputs, int64_t position, const std::string& where);
+    const std::vector<std::string>& targets() const { return targets_; }
+    const SampleRows& rows() const { return rows_; }
+    Stats column(int64_t c) const;
+    // MAE and RMSE over every value (RMSE as Keras' RootMeanSquaredError),
+    // R2 the mean of the columns' (Keras' R2Score and scikit-learn's "uniform_average").
+    Stats overall() const;
+    const std::vector<Residual>& worst() const { return worst_; }
+    bool weighted() const { return weighted_; }
+    std::string state() const;
+    void merge(const std::string& state);  // another rank's state()
+    std::string text() const;
+
+private:
+    void keep(Residual r);
+    size_t keep_worst_;
+    std::vector<std::string> targets_;
+    SampleRows rows_;
+    std::vector<Residual> worst_;  // largest |residual| first
+    bool weighted_ = false;
+};
+
+// Multi-label statistics at a threshold (a class is predicted when its
+// probability is above it, as Keras' metrics): per class precision, recall,
+// F1 (NaN when 0/0), support (samples showing it) and the exact AUC; micro
+// (from the summed counts, AUC over every score) and macro (the mean over
+// classes, 0/0 counted as 0 as scikit-learn's zero_division=0; AUC over the
+// classes that have one) averages. Counts weighted by w.
+class MultiLabelReport {
+public:
+    struct Stats { double precision, recall, f1, auc; int64_t support; double tp, fp, fn; };
+    MultiLabelReport() = default;
+    MultiLabelReport(std::vector<std::string> classes, double threshold)
+        : classes_(std::move(classes)), threshold_(threshold) {}
+    // outputs [n, C] against a multi-hot y F32 [n, C] of 0 and 1.
+    void add_batch(const Frame& batch, const Tensor& outputs, const std::string& where);
+    const std::vector<std::string>& classes() const { return classes_; }
+    double threshold() const { return threshold_; }
+    const SampleRows& rows() const { return rows_; }
+    Stats per_class(int64_t c) const;
+    Stats micro() const;
+    Stats macro() const;
+    bool weighted() const { return weighted_; }
+    // The line nneval warns with when no image shows some class ("" when every class is shown).
+    std::string absent_classes_note() const;
+    std::string state() const { return rows_.bytes() + (weighted_ ? "w" : "-"); }
+    void merge(const std::string& state);
+    std::string text() const;
+
+private:
+    std::vector<std::string> classes_;
+    double threshold_ = 0.5;
+    SampleRows rows_;
+    bool weighted_ = false;
+};
+
 // Everything nneval reports.
 struct Evaluation {
     Scores scores;               // loss and metrics, sample-weighted, as Keras
     bool classification = false;
     ConfusionMatrix confusion{{}};
+    bool regression = false, multi_label = false;  // which report follows the scores
+    RegressionReport numbers;
+    MultiLabelReport labels;
+    OutputKind kind = OutputKind::Values;
     int64_t samples = 0, batches = 0;
     double seconds = 0;
+
+    // The report for a model of `kind`: the confusion matrix under `classes`,
+    // the multi-label statistics at `threshold`, or the regression statistics.
+    void start(OutputKind kind, const std::vector<std::string>& classes, double threshold);
+    // Whether the report needs the model's outputs (evaluate_batch's).
+    bool wants_outputs() const { return classification || regression || multi_label; }
+    // One batch's outputs against its y; `position`: the stream position of its
+    // first sample. Targets that are not what the report reads (an image, or
+    // class labels under a regression loss) leave the scores alone.
+    void add(const Frame& batch, const Tensor& outputs, int64_t position, const std::string& where);
+    // What the statistics need of this rank, and another rank's added in.
+    std::string state() const;
+    void merge(const std::string& state);
 
     // The accuracy --min-accuracy tests: the "accuracy" metric, else the
     // confusion matrix's; NaN if neither exists.
     double accuracy() const;
-    // "loss: 0.3012 - accuracy: 0.8914", then the confusion matrix and the per-class accuracy.
+    // "loss: 0.3012 - accuracy: 0.8914", then the confusion matrix and the
+    // per-class accuracy, or the regression or multi-label statistics.
     std::string text() const;
     // One JSON object: loss and metrics as keys (Keras' return_dict), samples,
-    // batches, seconds, and for classifiers classes, confusion_matrix, per_class_accuracy.
+    // batches, seconds, and for classifiers classes, confusion_matrix,
+    // per_class_accuracy; "regression" or "multi_label" with their statistics.
     std::string json() const;
 };
 
@@ -154,9 +281,10 @@ bool parse_predict_format(const std::string& text, PredictFormat& out);
 class PredictionWriter {
 public:
     // UsageError if the format cannot show this kind of output (images as text)
-    // or top_k does not fit the classes.
+    // or top_k does not fit the classes. `threshold`: a multi-label model's
+    // classes are those whose probability is above it.
     PredictionWriter(PredictFormat format, OutputKind kind, std::vector<int64_t> output_shape,
-                     std::vector<std::string> classes, int top_k);
+                     std::vector<std::string> classes, int top_k, double threshold = 0.5);
     // Text lines (tsv/json) for one batch; `input` supplies the paths (or, when
     // the stream carries none, samples are named by their 0-based stream position).
     std::string lines(const Frame& input, const Tensor& outputs);
@@ -171,6 +299,7 @@ private:
     std::vector<int64_t> output_shape_;
     std::vector<std::string> classes_;
     int top_k_;
+    double threshold_;
     int64_t position_ = 0;
 };
 

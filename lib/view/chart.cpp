@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "cli/error.hpp"
+#include "view/picture.hpp"
 
 namespace imgpipe {
 
@@ -199,6 +200,136 @@ std::string history_svg(const History& h, int width, int height) {
     }
     svg << "</svg>\n";
     return svg.str();
+}
+
+}  // namespace imgpipe
+
+namespace imgpipe {
+
+namespace {
+const char* const kColours[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"};
+const size_t kMaxPoints = 20000;
+// "12.5" for an axis label: the tick's own label.
+std::string number(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
+}
+}  // namespace
+
+std::string scatter_svg(const std::vector<Scatter>& panels, int width, int height) {
+    if (panels.empty()) throw DataError("", "nothing to plot");
+    std::ostringstream svg;
+    svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width * int(panels.size()) << "\" height=\"" << height
+        << "\" font-family=\"sans-serif\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+    const int left = 64, right = 16, top = 30, bottom = 44;
+    for (size_t p = 0; p < panels.size(); ++p) {
+        const Scatter& s = panels[p];
+        int ox = int(p) * width, pw = width - left - right, ph = height - top - bottom;
+        double lo = INFINITY, hi = -INFINITY;
+        for (const std::vector<double>* v : {&s.truth, &s.predicted})
+            for (double x : *v)
+                if (std::isfinite(x)) lo = std::min(lo, x), hi = std::max(hi, x);
+        if (!std::isfinite(lo)) lo = 0, hi = 1;
+        if (hi - lo < 1e-12 * std::max(1.0, std::fabs(hi))) lo -= 0.5, hi += 0.5;
+        // One range for both axes: the diagonal is y = x, and a model that
+        // shrinks its answers towards the mean shows as a flatter cloud.
+        const Ticks t = round_ticks(lo, hi, std::min(pw, ph) >= 360 ? 8 : 5);
+        auto sx = [&](double x) { return ox + left + (x - t.lo) / (t.hi - t.lo) * pw; };
+        auto sy = [&](double y) { return top + (1 - (y - t.lo) / (t.hi - t.lo)) * ph; };
+        svg << "<text x=\"" << ox + left << "\" y=\"20\" font-size=\"15\">" << escape(s.title) << "</text>\n";
+        svg << "<rect x=\"" << ox + left << "\" y=\"" << top << "\" width=\"" << pw << "\" height=\"" << ph
+            << "\" fill=\"none\" stroke=\"#888\"/>\n";
+        for (long k = t.first; k <= t.last; ++k) {
+            double v = t.value(k);
+            svg << "<line x1=\"" << ox + left << "\" x2=\"" << ox + left + pw << "\" y1=\"" << sy(v) << "\" y2=\"" << sy(v)
+                << "\" stroke=\"#eee\"/><text x=\"" << ox + left - 4 << "\" y=\"" << sy(v) + 4
+                << "\" text-anchor=\"end\" font-size=\"11\">" << t.label(k) << "</text>\n";
+            svg << "<line x1=\"" << sx(v) << "\" x2=\"" << sx(v) << "\" y1=\"" << top << "\" y2=\"" << top + ph
+                << "\" stroke=\"#eee\"/><text x=\"" << sx(v) << "\" y=\"" << top + ph + 16
+                << "\" text-anchor=\"middle\" font-size=\"11\">" << t.label(k) << "</text>\n";
+        }
+        svg << "<text x=\"" << ox + left + pw / 2 << "\" y=\"" << height - 8 << "\" text-anchor=\"middle\" font-size=\"12\">true</text>\n";
+        svg << "<text transform=\"translate(" << ox + 14 << "," << top + ph / 2
+            << ") rotate(-90)\" text-anchor=\"middle\" font-size=\"12\">predicted</text>\n";
+        // Many points overlap: small and translucent, so density shows. Past
+        // kMaxPoints every k-th sample is drawn: librsvg renders 20,000 circles in a
+        // fraction of a second, a million in minutes.
+        double r = s.truth.size() > 2000 ? 1.2 : 2.0;
+        const size_t stride = (s.truth.size() + kMaxPoints - 1) / kMaxPoints;
+        for (size_t i = 0; i < s.truth.size() && i < s.predicted.size(); i += std::max<size_t>(stride, 1))
+            if (std::isfinite(s.truth[i]) && std::isfinite(s.predicted[i]))
+                svg << "<circle cx=\"" << sx(s.truth[i]) << "\" cy=\"" << sy(s.predicted[i]) << "\" r=\"" << r << "\" fill=\""
+                    << kColours[0] << "\" fill-opacity=\"0.45\"/>";
+        svg << "\n<line x1=\"" << sx(t.lo) << "\" y1=\"" << sy(t.lo) << "\" x2=\"" << sx(t.hi) << "\" y2=\"" << sy(t.hi)
+            << "\" stroke=\"" << kColours[3] << "\" stroke-width=\"1.5\" stroke-dasharray=\"6,3\"/>\n";
+        svg << "<text x=\"" << ox + left + pw - 4 << "\" y=\"20\" text-anchor=\"end\" font-size=\"11\" fill=\"" << kColours[3]
+            << "\">- - y = x</text>\n";
+    }
+    svg << "</svg>\n";
+    return svg.str();
+}
+
+std::string bars_svg(const std::string& title, const std::vector<std::string>& categories,
+                     const std::vector<std::string>& series, const std::vector<std::vector<double>>& values, int height) {
+    if (categories.empty() || series.empty()) throw DataError("", "nothing to plot");
+    const int left = 48, top = 52, bar = 14, gap = 18;
+    size_t longest = 0;
+    for (const std::string& c : categories) longest = std::max(longest, c.size());
+    const int right = 16 + int(std::min<size_t>(longest, 40) * 5);  // the last name runs out to the right
+    // Class names run down at 40 degrees under their bars: room for the longest.
+    const int bottom = 20 + int(double(std::min<size_t>(longest, 40)) * 6.5 * 0.64);
+    // A few classes spread over the width; many make it wider.
+    const int pw = std::max((bar * int(series.size()) + gap) * int(categories.size()), 300), width = left + pw + right;
+    const int group = pw / int(categories.size());
+    height = std::max(height, top + bottom + 120);
+    const int ph = height - top - bottom;
+    auto sy = [&](double v) { return top + (1 - v) * ph; };
+    std::ostringstream svg;
+    svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\"" << height
+        << "\" font-family=\"sans-serif\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+    svg << "<text x=\"" << left << "\" y=\"20\" font-size=\"15\">" << escape(title) << "</text>\n";
+    for (int k = 0; k <= 5; ++k) {
+        double v = k / 5.0;
+        svg << "<line x1=\"" << left << "\" x2=\"" << left + pw << "\" y1=\"" << sy(v) << "\" y2=\"" << sy(v)
+            << "\" stroke=\"#eee\"/><text x=\"" << left - 4 << "\" y=\"" << sy(v) + 4 << "\" text-anchor=\"end\" font-size=\"11\">"
+            << number(v) << "</text>\n";
+    }
+    for (size_t c = 0; c < categories.size(); ++c) {
+        int gx = left + int(c) * group + (group - bar * int(series.size())) / 2;
+        for (size_t s = 0; s < series.size(); ++s) {
+            double v = c < values[s].size() ? values[s][c] : NAN;
+            if (!std::isfinite(v)) continue;
+            v = std::clamp(v, 0.0, 1.0);
+            svg << "<rect x=\"" << gx + int(s) * bar << "\" y=\"" << sy(v) << "\" width=\"" << bar - 2 << "\" height=\""
+                << sy(0) - sy(v) << "\" fill=\"" << kColours[s % 4] << "\"/>";
+        }
+        int cx = gx + bar * int(series.size()) / 2;
+        std::string name = categories[c].size() > 40 ? categories[c].substr(0, 39) + "..." : categories[c];
+        svg << "\n<text transform=\"translate(" << cx << "," << top + ph + 14 << ") rotate(40)\" font-size=\"11\">" << escape(name)
+            << "</text>\n";
+    }
+    svg << "<rect x=\"" << left << "\" y=\"" << top << "\" width=\"" << pw << "\" height=\"" << ph << "\" fill=\"none\" stroke=\"#888\"/>\n";
+    for (size_t s = 0; s < series.size(); ++s) {  // legend under the title
+        int lx = left + 90 * int(s), ly = 40;
+        svg << "<rect x=\"" << lx << "\" y=\"" << ly - 9 << "\" width=\"10\" height=\"10\" fill=\"" << kColours[s % 4]
+            << "\"/><text x=\"" << lx + 14 << "\" y=\"" << ly << "\" font-size=\"11\">" << escape(series[s]) << "</text>\n";
+    }
+    svg << "</svg>\n";
+    return svg.str();
+}
+
+void save_chart_png(const std::string& svg, const std::string& path) {
+    VipsBlob* blob = vips_blob_copy(svg.data(), svg.size());
+    vips::VImage chart;
+    try {
+        chart = vips::VImage::svgload_buffer(blob);
+    } catch (const vips::VError& e) {
+        vips_area_unref(VIPS_AREA(blob));
+        throw Error(kSoftware, "", std::string("cannot render the chart: ") + e.what());
+    }
+    vips_area_unref(VIPS_AREA(blob));
+    save_picture(chart.flatten(vips::VImage::option()->set("background", std::vector<double>{255})), path, "png");
 }
 
 }  // namespace imgpipe

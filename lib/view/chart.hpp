@@ -1,5 +1,6 @@
-// Learning curves: reading nntrain's history (JSON lines) and drawing it as
-// SVG, one panel per quantity (loss, accuracy, ...) with its val_ twin.
+// Charts as SVG: learning curves (nntrain's history, JSON lines: one panel per
+// quantity with its val_ twin), and nneval's pictures (predicted against true,
+// per-class bars); rendered to PNG by libvips.
 #pragma once
 #include <map>
 #include <string>
@@ -21,5 +22,23 @@ bool is_curve_key(const std::string& key);
 History read_history(Input& in);
 // Panels of width x height pixels each, side by side.
 std::string history_svg(const History& history, int width, int height);
+
+// Predicted against true for one target: a point per sample and the line y = x.
+struct Scatter {
+    std::string title;
+    std::vector<double> truth, predicted;
+};
+// Panels of width x height pixels each, side by side, on square axes (the
+// same range across and up, so y = x is the diagonal). At most 20,000 points
+// a panel: of more samples, every k-th.
+std::string scatter_svg(const std::vector<Scatter>& panels, int width, int height);
+
+// Grouped bars in [0, 1]: for each category (a class) one bar per series
+// (precision, recall, F1), values[series][category]; NaN draws no bar.
+std::string bars_svg(const std::string& title, const std::vector<std::string>& categories,
+                     const std::vector<std::string>& series, const std::vector<std::vector<double>>& values, int height);
+
+// Renders a chart to a PNG file ("-": stdout) on a white background.
+void save_chart_png(const std::string& svg, const std::string& path);
 
 }  // namespace imgpipe
