@@ -11,7 +11,7 @@
 #include <numeric>
 
 #include "cli/error.hpp"
-#include "nn/feed.hpp"
+#include "stream/feed.hpp"
 
 namespace imgpipe::nn {
 
