@@ -264,7 +264,16 @@ bool BatchFeed::file_next(Frame& frame) {
         }
         cursor_ = 0;
         start_pass_ = false;
-        if (order_.empty()) return false;  // fewer frames than ranks: nothing for this one
+        // A share with no samples (fewer frames than ranks, or a rank's frames
+        // all records of skipped or dropped samples) gives nothing: read, its
+        // frames would be passed over, and under --steps-per-epoch pass after
+        // pass would follow for ever.
+        bool samples = false;
+        for (uint64_t i : order_) samples |= index_[i].rows > 0;
+        if (!samples) {
+            cursor_ = order_.size();
+            return false;
+        }
     }
     const Entry& e = index_[order_[cursor_]];
     frame_number_ = int64_t(order_[cursor_]) + 1;

@@ -11,6 +11,8 @@
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <future>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -310,6 +312,35 @@ TEST_CASE("ranks sharing a file take its frames in turn", "[feed]") {
     BatchFeed feed(one.path, FeedOptions{});
     feed.share(1, 2, true);
     CHECK(epoch_of(feed, 1).empty());
+}
+
+TEST_CASE("a rank whose share of a file holds no samples has no batches, under --steps-per-epoch too", "[feed]") {
+    // Frames of no samples (batchpack --drop-last's records) can be all of a rank's share;
+    // with --steps-per-epoch its passes once wrapped around over them for ever.
+    Frame records = numbered(0, 2);
+    records.set_meta_int(kDroppedKey, 1);
+    TempFile file(bytes_of({numbered(2, 0), records}));
+    auto reads = [&](int rank, int64_t batch_size) {
+        FeedOptions o = batched(batch_size, 2);
+        auto done = std::make_shared<std::promise<Batches>>();
+        std::future<Batches> got = done->get_future();
+        std::thread([path = file.path, o, rank, done] {
+            try {
+                BatchFeed feed(path, o);
+                feed.share(rank, 2, false);
+                done->set_value(epoch_of(feed, 1));
+            } catch (...) {
+                done->set_exception(std::current_exception());
+            }
+        }).detach();  // a feed that never ends is left behind, not waited for
+        REQUIRE(got.wait_for(std::chrono::seconds(20)) == std::future_status::ready);
+        return got.get();
+    };
+    CHECK(reads(0, 0) == Batches{{0, 1}, {0, 1}});
+    CHECK(reads(1, 0).empty());
+    file.put(bytes_of({numbered(1, 0), records}));
+    CHECK(reads(0, 2) == Batches{{0, 0}, {0, 0}});  // regrouped: the one sample each pass
+    CHECK(reads(1, 2).empty());
 }
 
 TEST_CASE("a file's fingerprint tells copies from files that differ", "[feed]") {
