@@ -30,14 +30,24 @@ Frame slice_frame(const Frame& frame, int64_t begin, int64_t end) {
     return out;
 }
 
+namespace {
+std::string tensor_names(const Frame& f) {  // "x, y, w"
+    std::string names;
+    for (const Tensor& t : f.tensors) names += (names.empty() ? "" : ", ") + t.name;
+    return names;
+}
+}  // namespace
+
 void check_same_samples(const Frame& first, const Frame& f) {
-    if (f.tensors.size() != first.tensors.size())
-        throw DataError("", "frames disagree on their tensors (" + std::to_string(first.tensors.size()) + " vs " +
-                                std::to_string(f.tensors.size()) + ")");
-    for (size_t i = 0; i < f.tensors.size(); ++i) {
-        const Tensor& t = f.tensors[i];
-        const Tensor& o = first.tensors[i];
-        bool same = t.name == o.name && t.dtype == o.dtype && t.shape.size() == o.shape.size() &&
+    // Tensors are matched by name: producers may write them in any order.
+    bool same_names = f.tensors.size() == first.tensors.size();
+    for (const Tensor& t : f.tensors) same_names = same_names && first.find(t.name);
+    for (const Tensor& t : first.tensors) same_names = same_names && f.find(t.name);
+    if (!same_names)
+        throw DataError("", "frames disagree on their tensors (" + tensor_names(first) + " then " + tensor_names(f) + ")");
+    for (const Tensor& o : first.tensors) {
+        const Tensor& t = *f.find(o.name);
+        bool same = t.dtype == o.dtype && t.shape.size() == o.shape.size() &&
                     std::equal(t.shape.begin() + (t.shape.empty() ? 0 : 1), t.shape.end(), o.shape.begin() + (o.shape.empty() ? 0 : 1));
         auto per_sample = [](std::vector<int64_t> shape) {  // "[*,64,64,3]"
             std::string text = shape_text(shape);
@@ -69,9 +79,8 @@ Frame concat_frames(const std::vector<Frame>& frames) {
     }
     for (const Frame& f : frames) {
         check_same_samples(first, f);
-        for (size_t i = 0; i < f.tensors.size(); ++i) {
-            const Tensor& t = f.tensors[i];
-            Tensor& o = out.tensors[i];
+        for (Tensor& o : out.tensors) {
+            const Tensor& t = *f.find(o.name);
             o.shape[0] += t.shape[0];
             o.data.insert(o.data.end(), t.data.begin(), t.data.end());
         }

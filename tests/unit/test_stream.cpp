@@ -490,8 +490,19 @@ TEST_CASE("per-sample weights (w) stay with their samples when frames are cut an
     }
     std::sort(all.begin(), all.end());
     CHECK(all == std::vector<int>{0, 1, 2, 3, 4, 5, 6});
-    // A weight tensor in one frame and not in the next is a change of tensors, refused.
-    CHECK_THROWS_WITH(concat_frames({weighted(1, 0), sample_frame(1, 1)}), Catch::Contains("frames disagree on their tensors"));
+    // Tensors are matched by name, whatever order a producer wrote them in.
+    Frame reordered = weighted(2, 7);
+    std::swap(reordered.tensors[1], reordered.tensors[2]);  // x, w, y
+    Frame mixed = concat_frames({weighted(1, 6), reordered});
+    CHECK(labels(mixed) == std::vector<int>{6, 7, 8});
+    CHECK(weights(mixed) == std::vector<float>{1.5f, 1.75f, 2.f});
+    CHECK(mixed.tensors[1].name == "y");  // the first frame's order
+    // A weight tensor in one frame and not in the next is a change of tensors, refused by name.
+    CHECK_THROWS_WITH(concat_frames({weighted(1, 0), sample_frame(1, 1)}),
+                      "frames disagree on their tensors (x, y, w then x, y)");
+    Frame renamed = sample_frame(1, 1);
+    renamed.tensors[1].name = "w";
+    CHECK_THROWS_WITH(concat_frames({sample_frame(1, 0), renamed}), "frames disagree on their tensors (x, y then x, w)");
 }
 
 TEST_CASE("the batcher refuses a frame whose paths do not name its samples, even a frame of one", "[stream][batch]") {
