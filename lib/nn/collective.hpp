@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "cli/digest.hpp"
+
 namespace at {
 class Tensor;
 }
@@ -24,19 +26,8 @@ class App;
 
 namespace imgpipe::nn {
 
-// A 20-bit digest (from 1 to 2^20 - 1) of bytes (FNV-1a), for the ranks to
-// compare what they hold with Collective::same_everywhere.
-class Digest {
-public:
-    void add(const void* data, size_t size) {
-        const uint8_t* p = static_cast<const uint8_t*>(data);
-        for (size_t i = 0; i < size; ++i) h_ = (h_ ^ p[i]) * 0x100000001b3ull;
-    }
-    uint32_t value() const { return uint32_t(h_ % ((1u << 20) - 1)) + 1; }
-
-private:
-    uint64_t h_ = 0xcbf29ce484222325ull;
-};
+// The digest the ranks compare (cli/digest.hpp), by the name the nn tools use.
+using imgpipe::Digest;
 
 // Where this process stands, from the launcher's environment or the options.
 struct Placement {

@@ -12,7 +12,7 @@
 #include <numeric>
 
 #include "cli/error.hpp"
-#include "nn/feed.hpp"
+#include "stream/feed.hpp"
 
 namespace imgpipe::nn {
 

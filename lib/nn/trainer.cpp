@@ -22,7 +22,7 @@
 #include "cli/error.hpp"
 #include "cli/progress.hpp"
 #include "nn/callbacks.hpp"
-#include "nn/feed.hpp"
+#include "stream/feed.hpp"
 #include "nn/report.hpp"
 
 namespace imgpipe::nn {

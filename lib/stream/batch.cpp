@@ -30,14 +30,24 @@ Frame slice_frame(const Frame& frame, int64_t begin, int64_t end) {
     return out;
 }
 
+namespace {
+std::string tensor_names(const Frame& f) {  // "x, y, w"
+    std::string names;
+    for (const Tensor& t : f.tensors) names += (names.empty() ? "" : ", ") + t.name;
+    return names;
+}
+}  // namespace
+
 void check_same_samples(const Frame& first, const Frame& f) {
-    if (f.tensors.size() != first.tensors.size())
-        throw DataError("", "frames disagree on their tensors (" + std::to_string(first.tensors.size()) + " vs " +
-                                std::to_string(f.tensors.size()) + ")");
-    for (size_t i = 0; i < f.tensors.size(); ++i) {
-        const Tensor& t = f.tensors[i];
-        const Tensor& o = first.tensors[i];
-        bool same = t.name == o.name && t.dtype == o.dtype && t.shape.size() == o.shape.size() &&
+    // Tensors are matched by name: producers may write them in any order.
+    bool same_names = f.tensors.size() == first.tensors.size();
+    for (const Tensor& t : f.tensors) same_names = same_names && first.find(t.name);
+    for (const Tensor& t : first.tensors) same_names = same_names && f.find(t.name);
+    if (!same_names)
+        throw DataError("", "frames disagree on their tensors (" + tensor_names(first) + " then " + tensor_names(f) + ")");
+    for (const Tensor& o : first.tensors) {
+        const Tensor& t = *f.find(o.name);
+        bool same = t.dtype == o.dtype && t.shape.size() == o.shape.size() &&
                     std::equal(t.shape.begin() + (t.shape.empty() ? 0 : 1), t.shape.end(), o.shape.begin() + (o.shape.empty() ? 0 : 1));
         auto per_sample = [](std::vector<int64_t> shape) {  // "[*,64,64,3]"
             std::string text = shape_text(shape);
@@ -69,9 +79,8 @@ Frame concat_frames(const std::vector<Frame>& frames) {
     }
     for (const Frame& f : frames) {
         check_same_samples(first, f);
-        for (size_t i = 0; i < f.tensors.size(); ++i) {
-            const Tensor& t = f.tensors[i];
-            Tensor& o = out.tensors[i];
+        for (Tensor& o : out.tensors) {
+            const Tensor& t = *f.find(o.name);
             o.shape[0] += t.shape[0];
             o.data.insert(o.data.end(), t.data.begin(), t.data.end());
         }
@@ -84,8 +93,8 @@ Frame concat_frames(const std::vector<Frame>& frames) {
     return out;
 }
 
-Batcher::Batcher(int64_t batch, bool drop_last, int64_t shuffle_window, uint64_t seed)
-    : batch_(batch), window_(shuffle_window), drop_last_(drop_last), seed_(seed) {}
+Batcher::Batcher(int64_t batch, bool drop_last, int64_t shuffle_window, uint64_t seed, Epochs epochs)
+    : batch_(batch), window_(shuffle_window), drop_last_(drop_last), seed_(seed), epochs_(epochs) {}
 
 void Batcher::emit(Frame batch, std::vector<Frame>& ready) {
     if (!skipped_.empty()) batch.metadata[kSkippedKey] = json_list(skipped_);
@@ -135,25 +144,27 @@ void Batcher::flush_epoch(std::vector<Frame>& ready) {
 }
 
 void Batcher::add(const Frame& frame, std::vector<Frame>& ready) {
-    const bool begins = ledger_.add(frame, "");
+    const bool stream = epochs_ == Epochs::Stream;
+    const bool begins = stream ? ledger_.add(frame, "") : !in_epoch_;
     if (started_) check_same_samples(empty_, frame);  // across batches and epochs too
     // Another shard of a joined epoch is batched on its own, so that every
     // batch is of one shard and the output joins as the input did.
-    if (begins || ledger_.began_part()) {
-        if (started_) flush_epoch(ready);
-        started_ = true;
+    if (begins || (stream && ledger_.began_part())) {
+        if (in_epoch_) flush_epoch(ready);
+        started_ = in_epoch_ = true;
         if (begins) drawn_ = 0, emitted_in_epoch_ = 0;
         // The epoch's shapes and metadata with no rows: what records ride on when no batch is left.
         empty_ = slice_frame(frame, 0, 0);
         empty_.metadata.erase(kSkippedKey);
         empty_.metadata.erase(kDroppedKey);
     }
-    const std::vector<std::string>& skipped = ledger_.skipped_in_frame();
+    const std::vector<std::string> skipped = stream ? ledger_.skipped_in_frame() : skipped_paths(frame);
     skipped_.insert(skipped_.end(), skipped.begin(), skipped.end());
     dropped_here_ += frame.meta_int(kDroppedKey, 0);
     int64_t n = frame.samples();
     for (int64_t i = 0; i < n; ++i) {
-        Frame s = n == 1 ? frame : slice_frame(frame, i, i + 1);
+        // Sliced even when whole: slice_frame checks that "paths" names every sample.
+        Frame s = slice_frame(frame, i, i + 1);
         s.metadata.erase(kSkippedKey);  // the records travel apart from the samples
         s.metadata.erase(kDroppedKey);
         if (window_ <= 1) {
@@ -167,7 +178,8 @@ void Batcher::add(const Frame& frame, std::vector<Frame>& ready) {
 }
 
 void Batcher::finish(std::vector<Frame>& ready) {
-    if (started_) flush_epoch(ready);
+    if (in_epoch_) flush_epoch(ready);
+    in_epoch_ = false;
 }
 
 bool SampleCursor::next() {

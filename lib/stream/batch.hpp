@@ -29,12 +29,17 @@ Frame concat_frames(const std::vector<Frame>& frames);
 // samples of one epoch leave in a random order drawn from (seed, epoch, sample
 // index). Records of skipped samples travel on to the next batch of their epoch
 // (or an empty frame at its end), so the epoch still adds up downstream.
+// Epochs are the stream's own (its metadata, by the readers' EpochLedger), or
+// with Epochs::Caller the caller's: each ends at finish() (the nn tools' feed,
+// whose epochs are a file's passes or --steps-per-epoch batches, its frames in
+// any order, already checked whole by their reader).
 class Batcher {
 public:
-    Batcher(int64_t batch, bool drop_last, int64_t shuffle_window, uint64_t seed);
+    enum class Epochs { Stream, Caller };
+    Batcher(int64_t batch, bool drop_last, int64_t shuffle_window, uint64_t seed, Epochs epochs = Epochs::Stream);
     // Adds one frame (any number of samples); finished batches go to `ready`.
     void add(const Frame& frame, std::vector<Frame>& ready);
-    // End of input: flushes what is left.
+    // End of input (with Epochs::Caller, of the epoch): flushes what is left.
     void finish(std::vector<Frame>& ready);
     int64_t dropped() const { return dropped_; }
 
@@ -47,8 +52,10 @@ private:
     int64_t batch_, window_;
     bool drop_last_;
     uint64_t seed_;
-    EpochLedger ledger_;  // where epochs begin: the readers' rule
-    bool started_ = false;
+    Epochs epochs_;
+    EpochLedger ledger_;  // where epochs begin: the readers' rule (Epochs::Stream)
+    bool started_ = false;   // a frame came: later ones must agree with it
+    bool in_epoch_ = false;  // an epoch is open: finish() or the next epoch flushes it
     uint64_t drawn_ = 0;
     int64_t emitted_in_epoch_ = 0;
     std::vector<Frame> window_samples_;

@@ -1,4 +1,4 @@
-// libFuzzer target: nntrain's batch feed (lib/nn/feed.hpp), which indexes a
+// libFuzzer target: nntrain's batch feed (lib/stream/feed.hpp), which indexes a
 // stream file by its frame headers and re-reads it every epoch, or reads a
 // pipe in order. The first byte picks the options (regrouping, steps per
 // epoch, shuffling, file or pipe on stdin); two epochs are drawn.
@@ -10,7 +10,7 @@
 #include <cstring>
 
 #include "fuzz.hpp"
-#include "nn/feed.hpp"
+#include "stream/feed.hpp"
 
 using namespace imgpipe;
 
@@ -36,7 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     uint8_t opt = data[0];
     ++data;
     --size;
-    nn::FeedOptions o;
+    FeedOptions o;
     const int64_t batch_sizes[] = {0, 1, 3, 32};
     o.batch_size = batch_sizes[opt & 3];
     o.steps = (opt & 4) ? 2 : 0;
@@ -72,7 +72,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         fuzz::finding("descriptor leak", std::to_string(open_now) + " descriptors open: " + list);
     }
     fuzz::expect_clean([&] {
-        nn::BatchFeed feed(path, o);
+        BatchFeed feed(path, o);
         for (int64_t epoch = 1; epoch <= 2; ++epoch) {
             feed.begin_epoch(epoch);
             Frame batch;

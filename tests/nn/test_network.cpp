@@ -12,7 +12,7 @@
 #include "cli/io.hpp"
 #include "nn/collective.hpp"
 #include "nn/engine.hpp"
-#include "nn/feed.hpp"
+#include "stream/feed.hpp"
 #include "nn/network.hpp"
 #include "nn/spec.hpp"
 #include "spec_text.hpp"
@@ -258,7 +258,7 @@ TEST_CASE("a model file, a stream file and a pipe refuse the same damage in the 
     }
     for (const std::vector<uint8_t>& bytes : damaged(stream_bytes)) {
         std::string words = pipe_words(bytes);
-        CHECK(error_of([&] { nn::BatchFeed(path, nn::FeedOptions{}); }) == words);
+        CHECK(error_of([&] { BatchFeed(path, FeedOptions{}); }) == words);
     }
     // After a whole frame, the same 3 bytes: a stream's second frame is cut, a model file padded.
     std::vector<uint8_t> padded = model_bytes;
@@ -268,7 +268,7 @@ TEST_CASE("a model file, a stream file and a pipe refuse the same damage in the 
     padded = stream_bytes;
     padded.insert(padded.end(), 3, 0);
     write_file_atomic(path, padded.data(), padded.size());
-    CHECK(error_of([&] { nn::BatchFeed(path, nn::FeedOptions{}); }) == "truncated frame (3 of 8 length bytes)");
+    CHECK(error_of([&] { BatchFeed(path, FeedOptions{}); }) == "truncated frame (3 of 8 length bytes)");
     std::remove(path.c_str());
 }
 

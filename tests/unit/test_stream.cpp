@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -13,6 +14,7 @@
 
 #include "cli/error.hpp"
 #include "stream/batch.hpp"
+#include "stream/feed.hpp"
 #include "stream/frame.hpp"
 #include "stream/writer.hpp"
 
@@ -424,6 +426,93 @@ TEST_CASE("the shuffle window permutes samples and keeps every one", "[stream][b
     CHECK(std::count(seen.begin(), seen.end(), 1) == 20);
 }
 
+TEST_CASE("with the caller's epochs, the batcher ends an epoch at finish() and reads no epoch metadata",
+          "[stream][batch][epoch]") {
+    // The feed's epochs: a file's frames in any order (--shuffle over epochs), or --steps-per-epoch.
+    Batcher batcher(2, false, 0, 1, Batcher::Epochs::Caller);
+    std::vector<Frame> ready;
+    batcher.add(sample_frame(1, 0, 1), ready);
+    batcher.add(sample_frame(1, 1, 0), ready);  // an earlier epoch's number: no boundary
+    batcher.add(sample_frame(1, 2, 1), ready);
+    REQUIRE(ready.size() == 1);
+    CHECK(ready[0].paths() == std::vector<std::string>{"img0.png", "img1.png"});
+    batcher.finish(ready);  // the epoch's partial batch
+    REQUIRE(ready.size() == 2);
+    CHECK(ready[1].paths() == std::vector<std::string>{"img2.png"});
+    CHECK(ready[1].meta_int("index", -1) == 2);
+    batcher.add(sample_frame(1, 3, 1), ready);  // the next epoch counts from 0 again
+    batcher.add(sample_frame(1, 4, 1), ready);
+    REQUIRE(ready.size() == 3);
+    CHECK(ready[2].meta_int("index", -1) == 0);
+    batcher.finish(ready);
+    batcher.finish(ready);  // nothing left: nothing more
+    CHECK(ready.size() == 3);
+    // A sample of another shape is refused across batches, as with the stream's epochs.
+    Frame other = sample_frame(1, 5, 1);
+    other.get("x").shape = {1, 1, 4, 3};
+    CHECK_THROWS_WITH(batcher.add(other, ready), Catch::Contains("sample shape changed mid-stream"));
+}
+
+TEST_CASE("per-sample weights (w) stay with their samples when frames are cut and joined", "[stream][batch]") {
+    auto weighted = [](int n, int first) {
+        Frame f = sample_frame(n, first);
+        Tensor w("w", DType::F32, {n});
+        for (int i = 0; i < n; ++i) w.values<float>()[i] = 0.25f * float(first + i);
+        f.tensors.push_back(w);
+        return f;
+    };
+    auto weights = [](const Frame& f) {
+        const Tensor& w = f.get("w");
+        CHECK(w.shape == std::vector<int64_t>{f.samples()});
+        return std::vector<float>(w.values<float>(), w.values<float>() + f.samples());
+    };
+    auto labels = [](const Frame& f) {
+        return std::vector<int>(f.get("y").values<int32_t>(), f.get("y").values<int32_t>() + f.samples());
+    };
+    Frame joined = concat_frames({weighted(1, 0), weighted(2, 1)});
+    CHECK(weights(joined) == std::vector<float>{0.f, 0.25f, 0.5f});
+    CHECK(weights(slice_frame(joined, 1, 3)) == std::vector<float>{0.25f, 0.5f});
+    // Through the batcher, shuffled: each sample's weight is its label's.
+    Batcher batcher(3, false, 4, 7);
+    std::vector<Frame> ready;
+    batcher.add(weighted(1, 0), ready);
+    batcher.add(weighted(4, 1), ready);
+    batcher.add(weighted(2, 5), ready);
+    batcher.finish(ready);
+    REQUIRE(ready.size() == 3);
+    std::vector<int> all;
+    for (const Frame& b : ready) {
+        std::vector<float> w = weights(b);
+        std::vector<int> y = labels(b);
+        REQUIRE(w.size() == y.size());
+        for (size_t i = 0; i < y.size(); ++i) CHECK(w[i] == 0.25f * float(y[i]));
+        all.insert(all.end(), y.begin(), y.end());
+    }
+    std::sort(all.begin(), all.end());
+    CHECK(all == std::vector<int>{0, 1, 2, 3, 4, 5, 6});
+    // Tensors are matched by name, whatever order a producer wrote them in.
+    Frame reordered = weighted(2, 7);
+    std::swap(reordered.tensors[1], reordered.tensors[2]);  // x, w, y
+    Frame mixed = concat_frames({weighted(1, 6), reordered});
+    CHECK(labels(mixed) == std::vector<int>{6, 7, 8});
+    CHECK(weights(mixed) == std::vector<float>{1.5f, 1.75f, 2.f});
+    CHECK(mixed.tensors[1].name == "y");  // the first frame's order
+    // A weight tensor in one frame and not in the next is a change of tensors, refused by name.
+    CHECK_THROWS_WITH(concat_frames({weighted(1, 0), sample_frame(1, 1)}),
+                      "frames disagree on their tensors (x, y, w then x, y)");
+    Frame renamed = sample_frame(1, 1);
+    renamed.tensors[1].name = "w";
+    CHECK_THROWS_WITH(concat_frames({sample_frame(1, 0), renamed}), "frames disagree on their tensors (x, y then x, w)");
+}
+
+TEST_CASE("the batcher refuses a frame whose paths do not name its samples, even a frame of one", "[stream][batch]") {
+    Batcher batcher(2, false, 0, 1);
+    std::vector<Frame> ready;
+    Frame f = sample_frame(1, 0);
+    f.set_paths({"a.png", "b.png"});
+    CHECK_THROWS_WITH(batcher.add(f, ready), "metadata \"paths\" has 2 entries for 1 samples");
+}
+
 TEST_CASE("joining frames whose sample shape differs names both shapes", "[stream][batch]") {
     Frame a = sample_frame(1, 0), b = sample_frame(1, 1);
     b.get("x").shape = {1, 1, 4, 3};
@@ -440,8 +529,9 @@ TEST_CASE("decode_frame reads no byte past an 8-byte file (fuzz finding)", "[str
 
 namespace {
 // The words each reader says of bytes: a pipe (FrameReader over an Input), a
-// file's index (read_frame over pread, headers only, as BatchFeed::index_file),
-// and a document in memory (decode_frame, as Model::load). "" when accepted.
+// file's index (the nn tools' BatchFeed: read_frame over pread, headers only,
+// then an epoch read), and a document in memory (decode_frame, as Model::load).
+// "" when accepted.
 struct Words {
     std::string pipe, index, document;
 };
@@ -470,19 +560,11 @@ Words words_of(const std::vector<uint8_t>& bytes, const std::string& stream_wher
         }
     }, frame_where);
     w.index = message_of([&] {
-        int fd = open(path.c_str(), O_RDONLY);
-        FileSource src(fd, 0, bytes.size(), path);
+        BatchFeed feed(path, FeedOptions{});
+        feed.begin_epoch(1);
         Frame f;
-        std::vector<uint8_t> header;
-        int n = 0;
-        try {
-            while (read_frame(src, f, header, path + ": frame " + std::to_string(++n), false, false)) {
-            }
-        } catch (...) {
-            close(fd);
-            throw;
+        while (feed.next(f)) {
         }
-        close(fd);
     }, frame_where);
     w.document = message_of([&] { decode_frame(bytes.data(), bytes.size(), path); }, path);
     unlink(path.c_str());

@@ -1,4 +1,4 @@
-#include "nn/feed.hpp"
+#include "stream/feed.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -16,11 +16,9 @@
 
 #include "cli/error.hpp"
 #include "cli/random.hpp"
-#include "nn/collective.hpp"
-#include "stream/batch.hpp"
 #include "stream/epoch.hpp"
 
-namespace imgpipe::nn {
+namespace imgpipe {
 
 using nlohmann::json;
 
@@ -162,6 +160,7 @@ BatchFeed::BatchFeed(const std::string& path, const FeedOptions& options) : o_(o
             o_.batch_size = 32;  // Keras' default batch size
             regrouped_ = true;
         }
+        if (o_.batch_size > 0) batcher_ = Batcher(o_.batch_size, false, 0, 0, Batcher::Epochs::Caller);
     } catch (...) {
         release(fd_, ahead_);  // a throwing constructor runs no destructor
         throw;
@@ -207,10 +206,12 @@ void BatchFeed::begin_epoch(int64_t epoch) {
     epoch_over_ = false;
     started_epoch_ = false;
     raw_over_ = false;
+    // A file's epoch starts afresh; with --steps-per-epoch, samples left over
+    // from the last epoch's frames open the next one (as a pipe's always do).
     if (seekable_ && (o_.steps == 0 || o_.restart)) {
         start_pass_ = true;
-        parts_.clear();
-        have_ = 0;
+        batcher_ = Batcher(o_.batch_size, false, 0, 0, Batcher::Epochs::Caller);
+        ready_.clear();
     }
 }
 
@@ -263,7 +264,16 @@ bool BatchFeed::file_next(Frame& frame) {
         }
         cursor_ = 0;
         start_pass_ = false;
-        if (order_.empty()) return false;  // fewer frames than ranks: nothing for this one
+        // A share with no samples (fewer frames than ranks, or a rank's frames
+        // all records of skipped or dropped samples) gives nothing: read, its
+        // frames would be passed over, and under --steps-per-epoch pass after
+        // pass would follow for ever.
+        bool samples = false;
+        for (uint64_t i : order_) samples |= index_[i].rows > 0;
+        if (!samples) {
+            cursor_ = order_.size();
+            return false;
+        }
     }
     const Entry& e = index_[order_[cursor_]];
     frame_number_ = int64_t(order_[cursor_]) + 1;
@@ -309,37 +319,32 @@ bool BatchFeed::raw_next(Frame& frame) {
     }
 }
 
+// Batches of --batch-size from the epoch's frames; the epoch's last is partial.
+bool BatchFeed::regrouped_next(Frame& batch) {
+    std::vector<Frame> made;
+    while (ready_.empty() && !raw_over_) {
+        Frame f;
+        const bool more = raw_next(f);
+        try {
+            if (more) batcher_.add(f, made);
+            else batcher_.finish(made);
+        } catch (const DataError& e) {  // a sample that does not fit the others: name its frame
+            throw DataError(where(), e.what());
+        }
+        raw_over_ = !more;
+        for (Frame& b : made)
+            if (b.samples() > 0) ready_.push_back(std::move(b));  // a frame of records alone trains nothing
+        made.clear();
+    }
+    if (ready_.empty()) return false;
+    batch = std::move(ready_.front());
+    ready_.pop_front();
+    return true;
+}
+
 bool BatchFeed::next(Frame& batch) {
     if (o_.steps > 0 && produced_ >= o_.steps) return false;
-    bool got = false;
-    if (o_.batch_size <= 0) {
-        got = raw_next(batch);
-    } else {
-        while (have_ < o_.batch_size && !raw_over_) {
-            Frame f;
-            if (!raw_next(f)) {
-                raw_over_ = true;
-                break;
-            }
-            have_ += f.samples();
-            parts_.push_back(std::move(f));
-        }
-        if (have_ > 0) {
-            Frame all;
-            try {
-                all = concat_frames(parts_);
-            } catch (const DataError& e) {
-                throw DataError(where(), e.what());
-            }
-            int64_t take = std::min(o_.batch_size, have_);
-            batch = slice_frame(all, 0, take);
-            parts_.clear();
-            if (take < have_) parts_.push_back(slice_frame(all, take, have_));
-            have_ -= take;
-            got = true;
-        }
-    }
-    if (got) {
+    if (o_.batch_size <= 0 ? raw_next(batch) : regrouped_next(batch)) {
         ++produced_;
         ++delivered_;
         return true;
@@ -371,4 +376,4 @@ int64_t BatchFeed::steps_hint() const {
     return 0;
 }
 
-}  // namespace imgpipe::nn
+}  // namespace imgpipe

@@ -1,4 +1,5 @@
-// Batches for training and validation, epoch by epoch (torch-free).
+// Batches for training and validation, epoch by epoch: the nn tools' reader,
+// torch-free, in the data library so that it is tested without torch.
 // Epochs are the stream's own, in a file as in a pipe: an epoch ends where the
 // next begins (EpochLedger), or after --steps-per-epoch batches. A regular
 // file is indexed once (headers only); training epoch k reads the file's epoch
@@ -7,17 +8,20 @@
 // order. A stream is read ahead
 // (up to 16 MB) by a thread of its own, so the producer never waits on a full
 // pipe while a step runs: the pipeline's stages really run in parallel.
+// Unbatched samples are regrouped by lib/stream's Batcher, as batchpack's are.
 #pragma once
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "cli/digest.hpp"
 #include "cli/io.hpp"
-#include "nn/collective.hpp"
+#include "stream/batch.hpp"
 #include "stream/frame.hpp"
 
-namespace imgpipe::nn {
+namespace imgpipe {
 
 struct FeedOptions {
     int64_t batch_size = 0;  // > 0: regroup samples into batches of this size
@@ -71,6 +75,7 @@ public:
 
 private:
     bool raw_next(Frame& frame);
+    bool regrouped_next(Frame& batch);
     bool file_next(Frame& frame);
     bool stream_next(Frame& frame);
     void index_file();
@@ -102,10 +107,10 @@ private:
     Frame pending_;
     bool has_pending_ = false, pending_began_ = false, epoch_over_ = false, started_epoch_ = false;
     int64_t epoch_size_ = -1, total_frames_ = 0;
-    // regrouping
-    std::vector<Frame> parts_;
-    int64_t have_ = 0;
-    bool raw_over_ = false;
+    // regrouping: the Batcher's epochs are this feed's (it finishes each)
+    Batcher batcher_{1, false, 0, 0, Batcher::Epochs::Caller};
+    std::deque<Frame> ready_;  // batches made and not yet taken
+    bool raw_over_ = false;    // the epoch's frames are all read (and the batcher finished)
 };
 
-}  // namespace imgpipe::nn
+}  // namespace imgpipe
