@@ -532,6 +532,20 @@ check "multi-label: history names as Keras'" "hist ml.jsonl \"assert list(r[0])[
 check "multi-label: it learns (val auc above 0.95, val f1 above 0.8)" "hist ml.jsonl \"assert r[-1]['val_auc'] > 0.95 and r[-1]['val_f1_score'] > 0.8, r[-1]\""
 check "multi-label: best.model is the highest val_auc's epoch" "hist ml.jsonl \"import json, struct; d = open('ck/best.model', 'rb').read(); n, = struct.unpack('<Q', d[:8]); s = json.loads(json.loads(d[8:8 + n])['__metadata__']['state']); best = max(r, key=lambda e: e['val_auc'])['epoch']; assert s['epoch'] == best, (s['epoch'], best)\""
 
+# Two ranks: the epoch-level metrics' sums (per output for f1 and r2) are added over the ranks before
+# the values are computed, so the last validation is the single-process evaluation of the same model.
+port=$(py -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
+nntrain -q -j1 --seed 1 -m ml.json --epochs 2 --metrics precision,f1,auc,r2 --val ml-val.bs \
+    --rank 1 --world-size 2 --master 127.0.0.1:$port ml.bs 2> /dev/null &
+pid1=$!
+run nntrain -q -j1 --seed 1 -m ml.json --epochs 2 --metrics precision,f1,auc,r2 --val ml-val.bs \
+    --rank 0 --world-size 2 --master 127.0.0.1:$port --history two.jsonl -o two.model ml.bs
+wait $pid1; status1=$?
+check "two ranks: multi-label trains" "[ \$status = 0 ] && [ \$status1 = 0 ]"
+$TG multi 256 256 4 > ml-val-one.bs  # the same 256 samples in one frame
+nneval -q -m two.model ml-val-one.bs --json > two-eval.json 2> /dev/null
+check "two ranks: val precision, f1, auc, r2 (4 frames, 2 ranks) are the values of one frame of all 256 (nneval)" "hist two.jsonl \"e = json.load(open('two-eval.json')); assert all(abs(r[-1]['val_' + k] - e[k]) < 1e-6 for k in ('loss', 'precision', 'f1_score', 'auc', 'r2_score')), (r[-1], e)\""
+
 # --threshold: at 1 no output is a yes: accuracy is the share of zeros in y, precision 0.
 run nntrain -q -j1 --seed 1 -m ml.json --epochs 1 --threshold 1 --metrics binary_accuracy,precision --history th.jsonl ml.bs
 check "--threshold 1: binary_accuracy is the share of zeros, precision 0" "hist th.jsonl \"import numpy as np; x = np.random.default_rng(3).uniform(-1, 1, (512, 4)); z = float((x[:, :3] <= 0).mean()); assert abs(r[0]['binary_accuracy'] - z) < 1e-6 and r[0]['precision'] == 0, (r[0], z)\""
