@@ -41,7 +41,7 @@ public:
     // The sums behind the values of `names` (each name's sums, then its
     // samples; zeros for a name without samples), and back: to add them up over
     // the ranks. `outputs` is the model's output width, which sizes r2_score's
-    // and f1_score's sums (one set per output).
+    // and f1_score's sums (one set per output) where this rank has none.
     std::vector<double> totals(const std::vector<std::string>& names, int64_t outputs = 1) const;
     void set_totals(const std::vector<std::string>& names, const std::vector<double>& totals, int64_t outputs = 1);
     // How many sums a score keeps: 1 for a running mean.

@@ -111,18 +111,21 @@ std::vector<double> Scores::totals(const std::vector<std::string>& names, int64_
         const Sum* found = nullptr;
         for (const Sum& s : sums_)
             if (s.name == name) found = &s;
-        size_t k = sum_count(name, outputs);
-        for (size_t i = 0; i < k; ++i) out.push_back(found && i < found->sums.size() ? found->sums[i] : 0);
+        size_t k = found ? found->sums.size() : sum_count(name, outputs);  // a caller that does not know the width
+        for (size_t i = 0; i < k; ++i) out.push_back(found ? found->sums[i] : 0);
         out.push_back(found ? double(found->n) : 0);
     }
     return out;
 }
 
 void Scores::set_totals(const std::vector<std::string>& names, const std::vector<double>& totals, int64_t outputs) {
-    sums_.clear();
+    std::vector<Sum> had;
+    had.swap(sums_);
     size_t at = 0;
     for (const std::string& name : names) {
         size_t k = sum_count(name, outputs);
+        for (const Sum& s : had)  // the sizes totals() gave
+            if (s.name == name) k = s.sums.size();
         if (at + k >= totals.size()) break;
         if (totals[at + k] > 0)
             sums_.push_back({name, std::vector<double>(totals.begin() + ptrdiff_t(at), totals.begin() + ptrdiff_t(at + k)),

@@ -66,6 +66,15 @@ TEST_CASE("the sums travel between ranks: totals and set_totals, sized by the ou
     CHECK(sum.mean("loss") == 0.75);
     CHECK(sum.samples("r2_score") == 8);
     CHECK(std::isnan(sum.mean("auc")));  // no rank had any
+    // A caller that does not pass the width (nneval) still sends and takes a present entry whole.
+    Scores c;
+    c.add_sums("r2_score", {1, 2, 3, 4, 5, 6, 7, 8}, 4);
+    double before = c.mean("r2_score");
+    std::vector<double> v = c.totals({"r2_score"});
+    CHECK(v.size() == 9);
+    c.set_totals({"r2_score"}, v);
+    CHECK(c.samples("r2_score") == 4);
+    CHECK(c.mean("r2_score") == before);
     Scores twice;
     twice.add_sums("r2_score", {2, 4, 6, 8, 10, 12, 14, 16}, 8);
     CHECK(sum.mean("r2_score") == twice.mean("r2_score"));
