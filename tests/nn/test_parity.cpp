@@ -441,4 +441,11 @@ TEST_CASE("parity with PyTorch: class weights multiply the stream's w (sparse la
     const char* spec = R"({"input_shape": [5], "layers": [{"type": "Dense", "units": 3, "activation": "softmax"}],
       "loss": "sparse_categorical_crossentropy", "metrics": [], "optimizer": {"type": "sgd", "learning_rate": 0.5}})";
     check_parity("class weights", spec, pixels({9, 5}, DType::F32, 34), y, 2, e);
+    // One-hot rows (a categorical stream's y): Keras takes each row's argmax as its class.
+    Tensor onehot("y", DType::F32, {9, 3});
+    for (int i = 0; i < 9; ++i)
+        for (int c = 0; c < 3; ++c) onehot.values<float>()[i * 3 + c] = c == (i * 5) % 3 ? 1.0f : 0.0f;
+    const char* categorical = R"({"input_shape": [5], "layers": [{"type": "Dense", "units": 3, "activation": "softmax"}],
+      "loss": "categorical_crossentropy", "metrics": [], "optimizer": {"type": "sgd", "learning_rate": 0.5}})";
+    check_parity("class weights on one-hot rows", categorical, pixels({9, 5}, DType::F32, 35), onehot, 2, e);
 }
