@@ -92,7 +92,8 @@ std::vector<std::pair<std::string, Setting>> run_settings(TrainOptions& o) {
             {"--reduce-lr-on-plateau", &o.reduce_lr},
             {"--lr-factor", &o.lr_factor},
             {"--lr-patience", &o.lr_patience},
-            {"--min-lr", &o.min_lr}};
+            {"--min-lr", &o.min_lr},
+            {"--class-weight", &o.class_weight}};
 }
 
 ordered record_run(TrainOptions o) {  // a copy: run_settings points into it

@@ -559,6 +559,9 @@ check "--monitor val_rmse: the short name, for val_root_mean_squared_error (not 
 run nntrain -j1 --seed 1 -m cnn.json --epochs 1 --class-weight '{"0": 2, "Trouser": 0.5}' train.bs
 check_status "--class-weight map: trains" 0
 check_err "--class-weight map: printed, by index and name" "class weights: T-shirt_top 2, Trouser 0.5, Pullover 1,"
+run nntrain -j1 --seed 1 -m cnn.json --epochs 1 --class-weight '{"0": 2, "Trouser": 0.5}' -o cw.model train.bs
+run nntrain -j1 --resume cw.model --epochs 2 train.bs
+check "--class-weight: a resumed run keeps the recorded weights" '[ $status = 0 ] && grep -qF "class weights: T-shirt_top 2, Trouser 0.5, Pullover 1," "$T/err"'
 run nntrain -j1 --seed 1 -m cnn.json --epochs 1 --class-weight balanced train.bs
 check_status "--class-weight balanced: trains" 0
 check "--class-weight balanced: n_samples / (n_classes * count), from the file" "py -c \"
