@@ -372,12 +372,12 @@ public:
     void set_loss_from_file(const std::string& loss, const std::vector<std::string>* metrics) {
         if (!loss.empty() && loss != spec_.loss.name) spec_.loss = LossSpec(loss);  // same name: keep its options
         if (metrics) spec_.metrics = *metrics;
-        objective_ = Objective(spec_.loss, spec_.metrics, spec_.output_shape(), threshold_);
+        rebuild_objective();
     }
 
     void set_threshold(double threshold) {
         threshold_ = threshold;
-        objective_ = Objective(spec_.loss, spec_.metrics, spec_.output_shape(), threshold_);
+        rebuild_objective();
     }
     void set_class_weights(const std::vector<double>& weights) override {
         class_weights_ = weights;
@@ -453,7 +453,13 @@ private:
         }
         if (!spec_.metrics_given && spec_.loss != "mse") spec_.metrics = {"accuracy"};
         spec_.metrics_given = true;
-        objective_ = Objective(spec_.loss, spec_.metrics, out, threshold_);
+        rebuild_objective();
+    }
+
+    // The objective of the spec's loss and metrics, with the threshold and class weights set.
+    void rebuild_objective() {
+        objective_ = Objective(spec_.loss, spec_.metrics, spec_.output_shape(), threshold_);
+        objective_.set_class_weights(class_weights_);
     }
 
     // The first training frame's class_mode refines a picked loss, as the
@@ -467,8 +473,7 @@ private:
         else if (mode->second == "multi_label") spec_.loss = "binary_crossentropy";
         else return;
         if (metrics_picked_) spec_.metrics = spec_.loss == "mse" ? std::vector<std::string>{} : std::vector<std::string>{"accuracy"};
-        objective_ = Objective(spec_.loss, spec_.metrics, spec_.output_shape(), threshold_);
-        objective_.set_class_weights(class_weights_);
+        rebuild_objective();
     }
 
     Spec spec_;
