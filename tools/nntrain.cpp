@@ -41,7 +41,14 @@ int main(int argc, char** argv) {
     cli.add_option("--optimizer", ov.optimizer, "Override the spec's optimizer: adam, adamw, nadam, sgd, rmsprop");
     cli.add_option("--lr", ov.lr, "Learning rate")->check(CLI::PositiveNumber);
     std::string metrics;  // one comma-separated value, so that the stream may follow it
-    cli.add_option("--metrics", metrics, "Metrics, comma-separated: accuracy, mae, mse (none: no metrics)");
+    cli.add_option("--metrics", metrics,
+                   "Metrics, comma-separated: accuracy, binary_accuracy, mae, mse, rmse, r2, precision, recall, f1, auc "
+                   "(none: no metrics)");
+    cli.add_option("--threshold", ov.threshold,
+                   "Probability above which an output counts as a yes: binary_accuracy, precision, recall, f1 (default 0.5)")
+        ->check(CLI::Range(0.0, 1.0));
+    cli.add_option("--class-weight", o.class_weight,
+                   "Weigh each training sample's loss by its class: a JSON map ({\"0\": 1, \"cat\": 5.5}) or balanced");
     cli.add_option("--history", o.history, "Write one JSON line per epoch to FILE (appended to when resuming)");
     cli.add_option("--checkpoint-dir", o.checkpoint_dir, "Save DIR/epoch-NNN.model every epoch and DIR/best.model");
     cli.add_option("--keep", o.keep_checkpoints,

@@ -42,7 +42,22 @@ const char* mode_name(Mode mode) { return mode == Mode::Min ? "min" : mode == Mo
 
 bool improves_upwards(const std::string& monitor, Mode mode) {
     if (mode != Mode::Auto) return mode == Mode::Max;
+    // Keras 3 asks the metric (its _direction "up"): the accuracies, auc,
+    // precision, recall, f1_score and r2_score; every loss and error goes down.
+    std::string name = monitor.rfind("val_", 0) == 0 ? monitor.substr(4) : monitor;
+    for (const char* up : {"auc", "precision", "recall", "f1_score", "r2_score"})
+        if (name == up) return true;
     return monitor.find("acc") != std::string::npos;
+}
+
+std::string canonical_monitor(const std::string& monitor) {
+    bool val = monitor.rfind("val_", 0) == 0;
+    std::string name = val ? monitor.substr(4) : monitor;
+    // our short metric names, for the names Keras writes in the history
+    if (name == "rmse") name = "root_mean_squared_error";
+    else if (name == "r2") name = "r2_score";
+    else if (name == "f1") name = "f1_score";
+    return (val ? "val_" : "") + name;
 }
 
 std::string epoch_file_name(int64_t epoch) {
@@ -52,6 +67,7 @@ std::string epoch_file_name(int64_t epoch) {
 }
 
 Callbacks::Callbacks(CallbackOptions options) : o_(std::move(options)) {
+    o_.monitor = canonical_monitor(o_.monitor);
     // Keras' ReduceLROnPlateau refuses a factor >= 1: the rate would never fall.
     if (o_.reduce_lr && !(o_.lr_factor < 1))
         throw UsageError("--lr-factor " + number(o_.lr_factor) + ": reducing the learning rate needs a factor below 1");

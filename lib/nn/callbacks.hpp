@@ -19,11 +19,14 @@ namespace imgpipe::nn {
 // the metrics, "val_loss", the val_ metrics, "lr"), as Keras' `logs`.
 using Logs = std::vector<std::pair<std::string, double>>;
 
-// Which way the monitored value improves. Auto: a name containing "acc"
-// improves upwards, every other downwards (what every Keras version infers for
-// the losses, accuracies, mae and mse that nntrain reports).
+// Which way the monitored value improves. Auto: as Keras 3 decides it, the
+// accuracies, auc, precision, recall, f1_score and r2_score upwards, every
+// other (losses, mae, mse, root_mean_squared_error) downwards.
 enum class Mode { Auto, Min, Max };
 bool improves_upwards(const std::string& monitor, Mode mode);
+// The history's name for a --monitor given with our short metric names
+// ("val_rmse" is "val_root_mean_squared_error"; "r2", "f1" likewise).
+std::string canonical_monitor(const std::string& monitor);
 
 struct CallbackOptions {
     std::string monitor = "val_loss";  // one value watched by all three, as --monitor

@@ -11,9 +11,12 @@ using nlohmann::json;
 
 namespace {
 const std::vector<std::string> kLosses = {"binary_crossentropy", "categorical_crossentropy",
-                                          "sparse_categorical_crossentropy", "mse", "mae"};
+                                          "sparse_categorical_crossentropy", "mse", "mae", "huber",
+                                          "log_cosh"};
 const std::vector<std::string> kMetrics = {"accuracy", "binary_accuracy", "categorical_accuracy",
-                                           "sparse_categorical_accuracy", "mae", "mse"};
+                                           "sparse_categorical_accuracy", "mae", "mse",
+                                           "root_mean_squared_error", "r2_score", "precision", "recall",
+                                           "f1_score", "auc"};
 const std::vector<std::string> kOptimizers = {"adam", "adamw", "nadam", "sgd", "rmsprop"};
 const std::vector<std::string> kSchedules = {"ExponentialDecay", "InverseTimeDecay", "PolynomialDecay", "CosineDecay",
                                              "PiecewiseConstantDecay"};
@@ -272,7 +275,7 @@ LossSpec parse_loss(const json& v, const std::string& where) {
             c.fail("\"reduction\": " + r.dump() + " is not supported (the mean over the batch: \"sum_over_batch_size\")");
     }
     c.require_default("axis", -1, "the classes are the last axis");
-    bool crossentropy = loss.name != "mse" && loss.name != "mae";
+    bool crossentropy = loss.name.find("crossentropy") != std::string::npos;
     bool smoothable = loss.name == "binary_crossentropy" || loss.name == "categorical_crossentropy";
     if (crossentropy) {
         c.require_default("ignore_class", nullptr, "not implemented");
@@ -284,6 +287,12 @@ LossSpec parse_loss(const json& v, const std::string& where) {
             c.fail("\"label_smoothing\" must be between 0 and 1, not " + number_text(loss.label_smoothing));
     } else if (c.has("label_smoothing") && c.raw("label_smoothing") != 0) {
         c.fail("\"label_smoothing\" applies to binary_crossentropy and categorical_crossentropy only");
+    }
+    if (loss.name == "huber") {
+        loss.delta = c.number("delta", 1.0);
+        if (!(loss.delta > 0)) c.fail("\"delta\" must be > 0, not " + number_text(loss.delta));
+    } else if (c.has("delta")) {
+        c.fail("\"delta\" applies to huber only");
     }
     c.finish();
     return loss;
@@ -297,17 +306,22 @@ void to_json(json& j, const LossSpec& loss) {
     j = {{"type", loss.name}};
     if (loss.label_smoothing != 0) j["label_smoothing"] = loss.label_smoothing;
     if (loss.from_logits) j["from_logits"] = true;
+    if (loss.delta != 1.0) j["delta"] = loss.delta;
 }
 
 std::string canonical_loss(const std::string& name) {
     return pick("loss", name, kLosses,
                 {{"meansquarederror", "mse"}, {"meanabsoluteerror", "mae"}, {"binarycrossentropy", "binary_crossentropy"},
                  {"categoricalcrossentropy", "categorical_crossentropy"},
-                 {"sparsecategoricalcrossentropy", "sparse_categorical_crossentropy"}});
+                 {"sparsecategoricalcrossentropy", "sparse_categorical_crossentropy"},
+                 // Keras 3: the Huber class's name is "huber_loss"; "logcosh" is its legacy alias
+                 {"huberloss", "huber"}, {"logcosh", "log_cosh"}});
 }
 std::string canonical_metric(const std::string& name) {
     return pick("metric", name, kMetrics,
-                {{"acc", "accuracy"}, {"meansquarederror", "mse"}, {"meanabsoluteerror", "mae"}});
+                {{"acc", "accuracy"}, {"meansquarederror", "mse"}, {"meanabsoluteerror", "mae"},
+                 // our short names for Keras' classes, whose names the history uses
+                 {"rmse", "root_mean_squared_error"}, {"r2", "r2_score"}, {"f1", "f1_score"}});
 }
 std::string canonical_optimizer(const std::string& name) { return pick("optimizer", name, kOptimizers, {}); }
 

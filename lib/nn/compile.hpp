@@ -60,21 +60,23 @@ OptimizerSpec default_optimizer(const std::string& canonical_name);
 // The loss and its options. Reads and compares as its name (a std::string), so
 // `spec.loss == "mse"` and `spec.loss = "mae"` work as they did when it was one;
 // assigning a bare name resets the options. In JSON it is the name, or an object
-// {"type": name, "label_smoothing": s, "from_logits": true} when an option is set.
+// {"type": name, "label_smoothing": s, "from_logits": true, "delta": d} when an option is set.
 struct LossSpec {
     std::string name;            // empty: picked from the output and the stream
     double label_smoothing = 0;  // binary and categorical crossentropy, as Keras smooths the targets
     bool from_logits = false;    // the output is logits (Keras' from_logits=True)
+    double delta = 1.0;          // huber: where the square turns linear
 
     LossSpec() = default;
     LossSpec(std::string n) : name(std::move(n)) {}  // NOLINT: implicit on purpose
     LossSpec(const char* n) : name(n) {}             // NOLINT
     operator const std::string&() const { return name; }
     bool empty() const { return name.empty(); }
-    bool has_options() const { return label_smoothing != 0 || from_logits; }
+    bool has_options() const { return label_smoothing != 0 || from_logits || delta != 1.0; }
 };
 inline bool operator==(const LossSpec& a, const LossSpec& b) {
-    return a.name == b.name && a.label_smoothing == b.label_smoothing && a.from_logits == b.from_logits;
+    return a.name == b.name && a.label_smoothing == b.label_smoothing && a.from_logits == b.from_logits &&
+           a.delta == b.delta;
 }
 inline bool operator!=(const LossSpec& a, const LossSpec& b) { return !(a == b); }
 inline bool operator==(const LossSpec& a, const std::string& b) { return a.name == b; }

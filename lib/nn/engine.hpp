@@ -20,26 +20,38 @@ struct Overrides {
     std::string optimizer;             // adam, sgd, rmsprop
     double lr = 0;                     // learning rate
     std::vector<std::string> metrics;  // accuracy, mae, mse
+    double threshold = 0.5;            // binary_accuracy, precision, recall, f1_score: a probability above it is a yes
 };
 
-// Sample-weighted running means of the loss and metrics over the batches of
-// an epoch, in insertion order ("loss" first), as Keras reports them.
+// The loss and metrics of an epoch, in insertion order ("loss" first), as
+// Keras reports them. Most are running means (a batch's mean weighted by its
+// samples); the epoch-level metrics (root_mean_squared_error, r2_score,
+// precision, recall, f1_score, auc) keep sums instead (squared errors, true and
+// false positives, a histogram of scores ...) and are computed from the
+// epoch's sums, as Keras' stateful metrics are, not averaged over batches.
 class Scores {
 public:
     void add(const std::string& name, double value, int64_t samples);
+    // Adds an epoch-level metric's batch sums (sum_count(name, outputs) of them).
+    void add_sums(const std::string& name, const std::vector<double>& sums, int64_t samples);
     std::vector<std::pair<std::string, double>> means() const;
     double mean(const std::string& name) const;  // NaN if absent
     int64_t samples(const std::string& name) const;
     void clear() { sums_.clear(); }
-    // The sums behind the means of `names`, as [total, samples] pairs (zeros for
-    // a name without samples), and back: to add them up over the ranks.
-    std::vector<double> totals(const std::vector<std::string>& names) const;
-    void set_totals(const std::vector<std::string>& names, const std::vector<double>& totals);
+    // The sums behind the values of `names` (each name's sums, then its
+    // samples; zeros for a name without samples), and back: to add them up over
+    // the ranks. `outputs` is the model's output width, which sizes r2_score's
+    // and f1_score's sums (one set per output) where this rank has none.
+    std::vector<double> totals(const std::vector<std::string>& names, int64_t outputs = 1) const;
+    void set_totals(const std::vector<std::string>& names, const std::vector<double>& totals, int64_t outputs = 1);
+    // How many sums a score keeps: 1 for a running mean.
+    static size_t sum_count(const std::string& name, int64_t outputs);
     // " - loss: 0.4123 - accuracy: 0.8125" (prefix "val_" adds val_loss ...)
     std::string keras_text(const std::string& prefix = "") const;
 
 private:
-    struct Sum { std::string name; double total; int64_t n; };
+    struct Sum { std::string name; std::vector<double> sums; int64_t n; };
+    static double value(const Sum& s);
     std::vector<Sum> sums_;
 };
 
@@ -89,6 +101,9 @@ public:
     virtual std::string loss_name() const = 0;
     virtual std::vector<std::string> metric_names() const = 0;  // as Keras names them in logs
     virtual std::vector<std::string> classes() const = 0;       // from the training stream
+    // Keras' class_weight: each training sample's loss is multiplied by its
+    // class's weight (index = class index; empty: none), as by the stream's w.
+    virtual void set_class_weights(const std::vector<double>& weights) = 0;
     // Throws DataError (with both shapes and dtypes) if the frame's x does not fit,
     // or its y does not fit the loss. The first training frame fixes the input dtype.
     virtual void check_batch(const Frame& batch, const std::string& where, bool need_targets) const = 0;

@@ -216,12 +216,14 @@ public:
             has_dtype_ = true;
         }
         if (classes_.empty()) classes_ = batch.classes();
+        if (loss_picked_) pick_loss_from_stream(batch);
         // The spans of a Profile's trace (nn/engine.hpp); free when none records.
-        torch::Tensor input, target, loss, metrics;
+        torch::Tensor input, target, weights, loss, metrics;
         {
             RECORD_USER_SCOPE("input");
             input = input_of(x);
             target = objective_.targets(batch.get("y"), device_);
+            weights = objective_.sample_weights(batch, target, true, device_);
         }
         {
             RECORD_USER_SCOPE("zero_grad");
@@ -230,7 +232,7 @@ public:
         Network::Output out = net_.forward(input, true);
         {
             RECORD_USER_SCOPE("loss");
-            loss = objective_.total(out, target, net_.parameters());
+            loss = objective_.total(out, target, net_.parameters(), weights);
         }
         {
             RECORD_USER_SCOPE("backward");
@@ -258,16 +260,17 @@ public:
     void evaluate_batch(const Frame& batch, Scores& scores, Tensor* outputs) override {
         torch::NoGradGuard no_grad;
         const Tensor& x = batch.get("x");
-        torch::Tensor input, target;
+        torch::Tensor input, target, weights;
         {
             RECORD_USER_SCOPE("input");
             input = input_of(x);
             target = objective_.targets(batch.get("y"), device_);
+            weights = objective_.sample_weights(batch, target, false, device_);  // the stream's w, as Keras' validation sample weights
         }
         Network::Output out = net_.forward(input, false);
         RECORD_USER_SCOPE("loss and metrics");
         // Keras' evaluate reports the regularization term in the loss too.
-        torch::Tensor loss = objective_.total(out, target, net_.parameters());
+        torch::Tensor loss = objective_.total(out, target, net_.parameters(), weights);
         objective_.report(loss, objective_.metric_values(out.y, target), x.rows(), scores);
         if (outputs) *outputs = from_torch("y", out.y);
     }
@@ -369,7 +372,16 @@ public:
     void set_loss_from_file(const std::string& loss, const std::vector<std::string>* metrics) {
         if (!loss.empty() && loss != spec_.loss.name) spec_.loss = LossSpec(loss);  // same name: keep its options
         if (metrics) spec_.metrics = *metrics;
-        objective_ = Objective(spec_.loss, spec_.metrics, spec_.output_shape());
+        rebuild_objective();
+    }
+
+    void set_threshold(double threshold) {
+        threshold_ = threshold;
+        rebuild_objective();
+    }
+    void set_class_weights(const std::vector<double>& weights) override {
+        class_weights_ = weights;
+        objective_.set_class_weights(weights);
     }
 
 private:
@@ -432,6 +444,8 @@ private:
     // metric; the resolved spec in the model file says what was used, as the metadata does.
     void resolve_loss_and_metrics() {
         std::vector<int64_t> out = spec_.output_shape();
+        loss_picked_ = spec_.loss.empty();
+        metrics_picked_ = !spec_.metrics_given;
         if (spec_.loss.empty()) {
             if (out.size() == 1 && out[0] == 1) spec_.loss = "binary_crossentropy";
             else if (out.size() == 1) spec_.loss = "categorical_crossentropy";
@@ -439,12 +453,35 @@ private:
         }
         if (!spec_.metrics_given && spec_.loss != "mse") spec_.metrics = {"accuracy"};
         spec_.metrics_given = true;
-        objective_ = Objective(spec_.loss, spec_.metrics, out);
+        rebuild_objective();
+    }
+
+    // The objective of the spec's loss and metrics, with the threshold and class weights set.
+    void rebuild_objective() {
+        objective_ = Objective(spec_.loss, spec_.metrics, spec_.output_shape(), threshold_);
+        objective_.set_class_weights(class_weights_);
+    }
+
+    // The first training frame's class_mode refines a picked loss, as the
+    // output alone cannot tell: numbers (raw) train with mse, several classes
+    // per image (multi_label) with binary_crossentropy over C sigmoids.
+    void pick_loss_from_stream(const Frame& batch) {
+        loss_picked_ = false;
+        auto mode = batch.metadata.find("class_mode");
+        if (mode == batch.metadata.end()) return;
+        if (mode->second == "raw") spec_.loss = "mse";
+        else if (mode->second == "multi_label") spec_.loss = "binary_crossentropy";
+        else return;
+        if (metrics_picked_) spec_.metrics = spec_.loss == "mse" ? std::vector<std::string>{} : std::vector<std::string>{"accuracy"};
+        rebuild_objective();
     }
 
     Spec spec_;
     Network net_;
     Objective objective_{LossSpec{}, {}, {}};
+    double threshold_ = 0.5;             // --threshold
+    std::vector<double> class_weights_;  // --class-weight, by class index
+    bool loss_picked_ = false, metrics_picked_ = false;  // not named by the spec nor the command line
     Optimizer optimizer_;
     torch::Device device_ = torch::kCPU;
     std::vector<std::string> classes_;
@@ -465,7 +502,9 @@ std::unique_ptr<Model> Model::create(const std::string& spec_json, const std::st
     Spec spec = parse_spec(spec_json, spec_name);
     apply_overrides(spec, overrides);
     torch::manual_seed(seed);  // dropout masks
-    return std::make_unique<TorchModel>(std::move(spec), seed);
+    auto model = std::make_unique<TorchModel>(std::move(spec), seed);
+    model->set_threshold(overrides.threshold);
+    return model;
 }
 
 void Model::save(const std::string& path, const std::string& state_json) const {
@@ -510,6 +549,7 @@ std::unique_ptr<Model> Model::load(const std::string& path, const Overrides& ove
     model->set_loss_from_file(overrides.loss.empty() ? f.metadata["loss"] : "",
                               overrides.metrics.empty() && f.metadata.count("metrics") ? &metrics : nullptr);
     bool keep_optimizer = spec.optimizer.name == old_optimizer;
+    model->set_threshold(overrides.threshold);
     model->restore(f, path, keep_optimizer);
     if (overrides.lr > 0) model->set_learning_rate(overrides.lr);
     return model;

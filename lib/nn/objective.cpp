@@ -14,8 +14,24 @@ torch::Tensor dense_target(const torch::Tensor& target, const torch::Tensor& p) 
 
 }  // namespace
 
-Objective::Objective(LossSpec loss, std::vector<std::string> metrics, std::vector<int64_t> output)
-    : loss_(std::move(loss)), metrics_(std::move(metrics)), output_(std::move(output)) {}
+Objective::Objective(LossSpec loss, std::vector<std::string> metrics, std::vector<int64_t> output, double threshold)
+    : loss_(std::move(loss)), metrics_(std::move(metrics)), output_(std::move(output)), threshold_(threshold) {}
+
+torch::Tensor Objective::sample_weights(const Frame& batch, const torch::Tensor& target, bool training,
+                                        torch::Device device) const {
+    torch::Tensor w;
+    if (const Tensor* sw = batch.find("w")) w = to_torch(*sw).to(device).to(torch::kFloat).reshape({-1});
+    if (!training || class_weights_.empty()) return w;
+    // Keras' class_weight_to_sample_weights: the class index (a one-hot row's
+    // argmax, a single output's rounded value), 1 for a class not in the map.
+    torch::Tensor label = target.dim() == 1 ? target
+                          : target.size(1) == 1 ? target.reshape({-1}).round()
+                                                : target.argmax(1);
+    torch::Tensor table = torch::tensor(std::vector<float>(class_weights_.begin(), class_weights_.end()),
+                                        torch::TensorOptions().dtype(torch::kFloat)).to(device);
+    torch::Tensor cw = table.index_select(0, label.to(torch::kLong).clamp(0, int64_t(class_weights_.size()) - 1));
+    return w.defined() ? w * cw : cw;
+}
 
 torch::Tensor Objective::targets(const Tensor& y, torch::Device device) const {
     torch::Tensor t =
@@ -33,32 +49,53 @@ torch::Tensor Objective::targets(const Tensor& y, torch::Device device) const {
     return t;
 }
 
-torch::Tensor Objective::loss(const Network::Output& out, const torch::Tensor& target) const {
+torch::Tensor Objective::loss(const Network::Output& out, const torch::Tensor& target,
+                              const torch::Tensor& weights) const {
     const double eps = 1e-7;  // Keras' backend epsilon
     const torch::Tensor& p = out.y;
     const std::string& name = loss_.name;
     const double s = loss_.label_smoothing;
-    if (name == "mse") return (p - target).square().mean();
-    if (name == "mae") return (p - target).abs().mean();
-    if (name == "binary_crossentropy") {
+    // Each sample's (each position's, for images) loss over the last axis, as Keras' loss functions return it.
+    torch::Tensor values;
+    if (name == "mse") values = (p - target).square().mean(-1);
+    else if (name == "mae") values = (p - target).abs().mean(-1);
+    else if (name == "huber") {
+        const double d = loss_.delta;
+        torch::Tensor e = (p - target).abs();
+        values = torch::where(e <= d, 0.5 * e.square(), d * e - 0.5 * d * d).mean(-1);
+    } else if (name == "log_cosh") {
+        // Keras: x + softplus(-2x) - log(2), which does not overflow as cosh does.
+        torch::Tensor x = p - target;
+        values = (x + torch::softplus(-2.0 * x) - std::log(2.0)).mean(-1);
+    } else if (name == "binary_crossentropy") {
         // Keras: y_true * (1 - label_smoothing) + 0.5 * label_smoothing
         torch::Tensor t = s > 0 ? target * (1 - s) + 0.5 * s : target;
         torch::Tensor z;  // logits: the output itself (from_logits), or a final sigmoid's input
         if (loss_.from_logits) z = p;
         else if (out.final_activation == Activation::Sigmoid && out.logits.defined()) z = out.logits;
-        if (z.defined()) return (torch::clamp_min(z, 0) - z * t + torch::log1p(torch::exp(-z.abs()))).mean();
-        torch::Tensor q = p.clamp(eps, 1 - eps);
-        return -(t * q.log() + (1 - t) * (1 - q).log()).mean();
+        if (z.defined()) values = (torch::clamp_min(z, 0) - z * t + torch::log1p(torch::exp(-z.abs()))).mean(-1);
+        else {
+            torch::Tensor q = p.clamp(eps, 1 - eps);
+            values = -(t * q.log() + (1 - t) * (1 - q).log()).mean(-1);
+        }
+    } else {
+        // categorical and sparse categorical: over the class axis
+        torch::Tensor log_p;
+        if (loss_.from_logits) log_p = torch::log_softmax(p, 1);
+        else if (out.final_activation == Activation::Softmax && out.logits.defined()) log_p = torch::log_softmax(out.logits, 1);
+        else log_p = (p / p.sum(1, true)).clamp(eps, 1 - eps).log();
+        if (name == "sparse_categorical_crossentropy") values = -log_p.gather(1, target.view({p.size(0), 1})).squeeze(1);
+        else {
+            // Keras: y_true * (1 - label_smoothing) + label_smoothing / num_classes
+            torch::Tensor t = s > 0 ? target * (1 - s) + s / double(target.size(1)) : target;
+            values = -(t * log_p).sum(1);
+        }
     }
-    // categorical and sparse categorical: over the class axis
-    torch::Tensor log_p;
-    if (loss_.from_logits) log_p = torch::log_softmax(p, 1);
-    else if (out.final_activation == Activation::Softmax && out.logits.defined()) log_p = torch::log_softmax(out.logits, 1);
-    else log_p = (p / p.sum(1, true)).clamp(eps, 1 - eps).log();
-    if (name == "sparse_categorical_crossentropy") return -log_p.gather(1, target.view({p.size(0), 1})).mean();
-    // Keras: y_true * (1 - label_smoothing) + label_smoothing / num_classes
-    torch::Tensor t = s > 0 ? target * (1 - s) + s / double(target.size(1)) : target;
-    return -(t * log_p).sum(1).mean();
+    if (!weights.defined()) return values.mean();
+    // Keras' sum_over_batch_size: the weighted sum over the count of values, not over the weights' sum.
+    std::vector<int64_t> shape(size_t(values.dim()), 1);
+    shape[0] = values.size(0);
+    return (values * weights.view(shape)).sum() / double(values.numel());
 }
 
 torch::Tensor Objective::regularization(const std::vector<Parameter>& params) {
@@ -77,22 +114,59 @@ torch::Tensor Objective::regularization(const std::vector<Parameter>& params) {
 }
 
 torch::Tensor Objective::total(const Network::Output& out, const torch::Tensor& target,
-                               const std::vector<Parameter>& params) const {
-    torch::Tensor l = loss(out, target);
+                               const std::vector<Parameter>& params, const torch::Tensor& weights) const {
+    torch::Tensor l = loss(out, target, weights);
     torch::Tensor r = regularization(params);
     return r.defined() ? l + r : l;
 }
 
 torch::Tensor Objective::metric_values(const torch::Tensor& p, const torch::Tensor& target) const {
     torch::NoGradGuard no_grad;
-    std::vector<torch::Tensor> values;
+    std::vector<torch::Tensor> values;  // each metric's value or sums, flat
+    auto one = [&](const torch::Tensor& v) { values.push_back(v.to(torch::kFloat).reshape({-1})); };
     for (const std::string& m : metrics_) {
-        if (m == "mse") {
-            values.push_back((p - dense_target(target, p)).square().mean());
+        torch::Tensor t = dense_target(target, p).to(torch::kFloat);
+        if (m == "mse" || m == "root_mean_squared_error") {
+            one((p - t).square().mean());  // RMSE: the root of the epoch's mean, taken by Scores
             continue;
         }
         if (m == "mae") {
-            values.push_back((p - dense_target(target, p)).abs().mean());
+            one((p - t).abs().mean());
+            continue;
+        }
+        if (m == "r2_score") {
+            // Keras' R2Score: per output, the sums of y, y^2, (y - p)^2 and the count.
+            torch::Tensor y = t.reshape({t.size(0), -1}), q = p.reshape({p.size(0), -1});
+            one(torch::cat({y.sum(0), y.square().sum(0), (y - q).square().sum(0),
+                            torch::full({y.size(1)}, double(y.size(0)), y.options())}));
+            continue;
+        }
+        if (m == "precision" || m == "recall") {
+            // Keras' Precision and Recall: counts over every output (micro).
+            torch::Tensor yes = p > threshold_, truth = t > 0.5;
+            torch::Tensor tp = (yes & truth).sum();
+            one(torch::stack({tp, (m == "precision" ? yes & ~truth : ~yes & truth).sum()}));
+            continue;
+        }
+        if (m == "f1_score") {
+            // Per output: true positives, false positives, false negatives. Several
+            // classes per image (binary_crossentropy): above the threshold; one class
+            // per image: the highest, as Keras' F1Score without a threshold.
+            torch::Tensor yes = loss_ == "binary_crossentropy" || p.size(1) == 1
+                                    ? p > threshold_
+                                    : torch::one_hot(p.argmax(1), p.size(1)).to(torch::kBool);
+            torch::Tensor truth = t > 0.5;
+            one(torch::cat({(yes & truth).sum(0), (yes & ~truth).sum(0), (~yes & truth).sum(0)}));
+            continue;
+        }
+        if (m == "auc") {
+            // Keras' AUC: each score's bucket among 200 evenly spaced thresholds
+            // (ceil(p * 199) - 1, at least 0), counted for the positives and the negatives.
+            torch::Tensor bucket = ((p.clamp(0, 1).to(torch::kFloat) * 199.0f).ceil() - 1).clamp_min(0).to(torch::kLong);
+            torch::Tensor truth = (t > 0.5).reshape({-1});
+            bucket = bucket.reshape({-1});
+            one(torch::cat({torch::bincount(bucket.masked_select(truth), {}, 200),
+                            torch::bincount(bucket.masked_select(~truth), {}, 200)}));
             continue;
         }
         std::string kind = m;
@@ -102,15 +176,14 @@ torch::Tensor Objective::metric_values(const torch::Tensor& p, const torch::Tens
             else kind = "categorical_accuracy";
         }
         if (kind == "binary_accuracy") {
-            torch::Tensor t = dense_target(target, p);
-            values.push_back(((p > 0.5).to(p.scalar_type()) == t).to(torch::kFloat).mean());
+            one(((p > threshold_).to(p.scalar_type()) == t).to(torch::kFloat).mean());
         } else {
             torch::Tensor truth = target.dim() == 1 ? target : target.argmax(1);
-            values.push_back((p.argmax(1) == truth).to(torch::kFloat).mean());
+            one((p.argmax(1) == truth).to(torch::kFloat).mean());
         }
     }
     if (values.empty()) return torch::empty({0}, p.options().dtype(torch::kFloat));
-    return torch::stack(values).to(torch::kFloat);
+    return torch::cat(values);
 }
 
 void Objective::report(const torch::Tensor& loss, const torch::Tensor& metric_values, int64_t n,
@@ -121,7 +194,15 @@ void Objective::report(const torch::Tensor& loss, const torch::Tensor& metric_va
                             .contiguous();
     const double* v = all.data_ptr<double>();
     scores.add("loss", v[0], n);
-    for (size_t i = 0; i < metrics_.size(); ++i) scores.add(metrics_[i], v[i + 1], n);
+    int64_t outputs = 1;
+    for (int64_t d : output_) outputs *= d;
+    size_t at = 1;
+    for (const std::string& m : metrics_) {
+        size_t k = Scores::sum_count(m, outputs);
+        if (k == 1) scores.add(m, v[at], n);
+        else scores.add_sums(m, std::vector<double>(v + at, v + at + k), n);
+        at += k;
+    }
 }
 
 }  // namespace imgpipe::nn

@@ -22,8 +22,9 @@
 #include "cli/error.hpp"
 #include "cli/progress.hpp"
 #include "nn/callbacks.hpp"
-#include "stream/feed.hpp"
+#include "nn/config.hpp"
 #include "nn/report.hpp"
+#include "stream/feed.hpp"
 
 namespace imgpipe::nn {
 
@@ -91,7 +92,8 @@ std::vector<std::pair<std::string, Setting>> run_settings(TrainOptions& o) {
             {"--reduce-lr-on-plateau", &o.reduce_lr},
             {"--lr-factor", &o.lr_factor},
             {"--lr-patience", &o.lr_patience},
-            {"--min-lr", &o.min_lr}};
+            {"--min-lr", &o.min_lr},
+            {"--class-weight", &o.class_weight}};
 }
 
 ordered record_run(TrainOptions o) {  // a copy: run_settings points into it
@@ -206,6 +208,8 @@ private:
     }
     void resume(const ordered& saved);
     void open_feeds();
+    void count_classes();
+    void set_class_weights(const Frame& first);
     void settle_pipe_epochs();
     void report_unread(bool stopped_early);
     void finish_resume();
@@ -247,6 +251,8 @@ private:
     std::vector<std::string> score_names_;
     Progress progress_;
     int64_t done_ = 0;  // epochs the model had trained when this run began
+    std::vector<int64_t> class_counts_;  // --class-weight balanced: the training file's samples by class
+    bool class_weights_set_ = false;
     bool complete_ = false;  // a resumed run that had nothing left to do
     ordered history_ = ordered::array();
     Callbacks callbacks_;
@@ -268,9 +274,6 @@ Fit::Fit(Model& model, const TrainOptions& options, const std::string& tool, Col
       writer_(world.rank() == 0),
       progress_(options.quiet || !writer_),
       callbacks_(callback_options(options)) {
-    score_names_ = {"loss"};
-    for (const std::string& m : model_.metric_names()) score_names_.push_back(m);
-
     // Where training resumes from (a fresh model has "{}"), and with which settings.
     ordered saved = ordered::parse(model_.state_json(), nullptr, false);
     if (!saved.is_object()) saved = ordered::object();
@@ -303,6 +306,7 @@ Fit::Fit(Model& model, const TrainOptions& options, const std::string& tool, Col
 
     check_same_options(settings());  // before the feeds: a validation feed's opening is collective too
     open_feeds();
+    if (o_.class_weight == "balanced") count_classes();
     check_same_options({{"the epochs the streams decided", double(o_.epochs)}});
     open_history();
     if (writer_ && o_.output.empty() && o_.checkpoint_dir.empty())
@@ -367,6 +371,129 @@ void Fit::open_feeds() {
         share(*val_, false);
     }
     settle_pipe_epochs();
+}
+
+namespace {
+
+// A sample's class: its index, or a one-hot row's highest.
+std::vector<int64_t> labels_of(const Tensor& y) {
+    std::vector<int64_t> out;
+    if (y.dtype == DType::I32) {
+        const int32_t* v = y.values<int32_t>();
+        for (int64_t i = 0; i < y.elements(); ++i) out.push_back(v[i]);
+    } else if (y.dtype == DType::F32 && y.shape.size() == 2) {
+        const float* v = y.values<float>();
+        int64_t k = y.shape[1];
+        for (int64_t i = 0; i < y.shape[0]; ++i)
+            out.push_back(int64_t(std::max_element(v + i * k, v + (i + 1) * k) - (v + i * k)));
+    }
+    return out;
+}
+
+// The stream's w (batchstream(5)): F32 [n], finite and >= 0, a weight per sample.
+void check_weights(const Frame& f, const std::string& where) {
+    const Tensor* w = f.find("w");
+    if (!w) return;
+    if (w->dtype != DType::F32 || w->shape.size() != 1 || w->shape[0] != f.get("x").rows())
+        throw DataError(where, "w is " + std::string(dtype_name(w->dtype)) + " " + shape_text(w->shape) +
+                                   " but the sample weights are F32 [" + std::to_string(f.get("x").rows()) + "], one per image");
+    const float* v = w->values<float>();
+    for (int64_t i = 0; i < w->elements(); ++i)
+        if (!std::isfinite(v[i]) || v[i] < 0)
+            throw DataError(where, "w[" + std::to_string(i) + "] is " + std::to_string(v[i]) +
+                                       "; a sample weight is a finite number >= 0");
+}
+
+// Why --class-weight does not apply to a frame's targets, or "".
+std::string no_class_weights(const Frame& f) {
+    auto mode = f.metadata.find("class_mode");
+    std::string m = mode == f.metadata.end() ? "" : mode->second;
+    if (m == "multi_label")
+        return "the targets are several classes per image (multi_label), and Keras would weigh each image by its "
+               "multi-hot row's first class only; give each image its weight instead (the stream's w)";
+    const Tensor* y = f.find("y");
+    if (m == "raw" || m == "input" || m == "none" || !y || (y->dtype != DType::I32 && y->shape.size() != 2))
+        return "the targets are not classes (class_mode " + (m.empty() ? std::string("unknown") : m) +
+               "); give each image its weight instead (the stream's w)";
+    return "";
+}
+
+}  // namespace
+
+// --class-weight balanced: the classes of the training file's first epoch
+// counted before training, as scikit-learn counts y. A pipe would be consumed.
+void Fit::count_classes() {
+    if (!train_->seekable())
+        throw UsageError("--class-weight balanced counts the training stream's classes before training, and " +
+                         train_->name() + " is a pipe; give a file, or the weights as a JSON map");
+    FeedOptions fo;
+    fo.batch_size = o_.batch_size;
+    fo.epochs = 1;
+    BatchFeed feed(o_.train, fo);
+    feed.begin_epoch(1);
+    Frame f;
+    while (feed.next(f)) {
+        if (std::string why = no_class_weights(f); !why.empty()) throw DataError(feed.where(), "--class-weight: " + why);
+        for (int64_t label : labels_of(f.get("y"))) {
+            if (label < 0) continue;  // refused by the batch check when trained on
+            if (size_t(label) >= class_counts_.size()) class_counts_.resize(size_t(label) + 1, 0);
+            ++class_counts_[size_t(label)];
+        }
+    }
+}
+
+// Keras' class_weight from --class-weight, once the first training frame has
+// told the classes; printed, as the weights decide what is learnt.
+void Fit::set_class_weights(const Frame& first) {
+    class_weights_set_ = true;
+    if (std::string why = no_class_weights(first); !why.empty())
+        throw DataError(train_->where(), "--class-weight: " + why);
+    std::vector<std::string> names = first.classes();
+    std::vector<int64_t> out = model_.output_shape();
+    size_t k = !names.empty() ? names.size() : out.size() == 1 ? size_t(std::max<int64_t>(out[0], 2)) : 0;
+    k = std::max(k, class_counts_.size());
+    std::vector<double> w(k, 1.0);  // Keras: 1 for a class the map leaves out
+    auto name_of = [&](size_t i) { return i < names.size() ? names[i] : std::to_string(i); };
+    if (o_.class_weight == "balanced") {
+        int64_t n = 0;
+        for (int64_t c : class_counts_) n += c;
+        class_counts_.resize(k, 0);
+        for (size_t i = 0; i < k; ++i) {
+            if (class_counts_[i] == 0)
+                throw DataError(o_.train, "--class-weight balanced: class " + name_of(i) +
+                                              " has no training sample, so it has no balanced weight "
+                                              "(scikit-learn refuses it too); give the weights as a JSON map");
+            w[i] = double(n) / (double(k) * double(class_counts_[i]));
+        }
+    } else {
+        ordered map = ordered::parse(o_.class_weight, nullptr, false);
+        if (!map.is_object())
+            throw UsageError("--class-weight " + o_.class_weight + ": give a JSON object ({\"0\": 1, \"3\": 5.5}, "
+                             "by class index or name) or balanced");
+        for (auto& [key, value] : map.items()) {
+            size_t i = std::find(names.begin(), names.end(), key) - names.begin();
+            if (i == names.size()) {  // not a name: an index
+                char* end = nullptr;
+                long v = std::strtol(key.c_str(), &end, 10);
+                if (key.empty() || *end || v < 0 || size_t(v) >= k)
+                    throw UsageError("--class-weight: \"" + key + "\" is neither a class of the stream (" +
+                                     join(names) + ") nor an index below " + std::to_string(k));
+                i = size_t(v);
+            }
+            if (!value.is_number() || !std::isfinite(value.get<double>()) || value.get<double>() < 0)
+                throw UsageError("--class-weight: the weight of \"" + key + "\" must be a number >= 0, not " +
+                                 value.dump());
+            w[i] = value.get<double>();
+        }
+    }
+    std::string text;
+    for (size_t i = 0; i < k; ++i) {
+        char v[32];
+        std::snprintf(v, sizeof v, "%.6g", w[i]);
+        text += (i ? ", " : "") + name_of(i) + " " + v;
+    }
+    if (writer_) note("class weights: " + text + (o_.class_weight == "balanced" ? " (balanced: n_samples / (n_classes * count))" : ""));
+    model_.set_class_weights(w);
 }
 
 // A pipe is read once: each epoch trained takes one of its epochs, and its
@@ -496,11 +623,16 @@ void Fit::check_same_options(const std::vector<std::pair<std::string, double>>& 
 // Adds up scores, and further counts (`more`, returned summed), over the ranks.
 std::vector<double> Fit::add_up(Scores& scores, std::vector<double> more) {
     if (world_.size() == 1) return more;
-    std::vector<double> v = scores.totals(score_names_);
+    // The names now: a loss picked from the first training frame may have changed the metrics.
+    score_names_ = {"loss"};
+    for (const std::string& m : model_.metric_names()) score_names_.push_back(m);
+    int64_t outputs = 1;  // sizes the per-output sums (r2_score, f1_score)
+    for (int64_t d : model_.output_shape()) outputs *= d;
+    std::vector<double> v = scores.totals(score_names_, outputs);
     size_t n = v.size();
     v.insert(v.end(), more.begin(), more.end());
     world_.sum(v);
-    scores.set_totals(score_names_, std::vector<double>(v.begin(), v.begin() + ptrdiff_t(n)));
+    scores.set_totals(score_names_, std::vector<double>(v.begin(), v.begin() + ptrdiff_t(n)), outputs);
     return std::vector<double>(v.begin() + ptrdiff_t(n), v.end());
 }
 
@@ -554,7 +686,9 @@ bool Fit::train_epoch(int64_t epoch, EpochResult& r) {
     while ((have = next_unless_interrupted(train, batch)), agree(have, batch.samples(), train, epoch)) {
         if (++r.steps == 1) total = train.steps_hint();
         align_classes(batch, model_.classes(), train.where());
+        if (!class_weights_set_ && !o_.class_weight.empty()) set_class_weights(batch);
         model_.check_batch(batch, train.where(), true);
+        check_weights(batch, train.where());
         model_.train_batch(batch, r.scores);
         r.order.add(batch);
         r.samples += batch.samples();
@@ -592,6 +726,7 @@ bool Fit::validate(int64_t epoch, EpochResult& r) {
         ++steps;
         align_classes(batch, model_.classes(), val.where());
         model_.check_batch(batch, val.where(), true);
+        check_weights(batch, val.where());
         model_.evaluate_batch(batch, r.val_scores);
     }
     // Each rank validated its part: the scores, the steps and any signal, added up.

@@ -34,6 +34,10 @@ struct TrainOptions {
     double lr_factor = 0.1, min_lr = 0;
     int64_t lr_patience = 10, lr_cooldown = 0;  // no option sets the cooldown yet
     bool quiet = false;
+    // --class-weight: a JSON object of weights by class index or name (1 for a
+    // class it omits), or "balanced" (n_samples / (n_classes * count), counted
+    // from the training file before training); empty: none.
+    std::string class_weight;
 };
 
 // Trains `model`; returns the exit status: 0, or 130/143 after SIGINT/SIGTERM

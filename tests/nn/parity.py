@@ -307,29 +307,96 @@ def layer(L, W, ins, training, stats):
     return x
 
 
-# The resolved spec's loss options: {"type": ..., "label_smoothing": s, "from_logits": true}.
-LOSS = {"label_smoothing": 0.0, "from_logits": False}
+# The resolved spec's loss options: {"type": ..., "label_smoothing": s, "from_logits": true, "delta": d}.
+LOSS = {"label_smoothing": 0.0, "from_logits": False, "delta": 1.0}
 
 
-def loss_of(name, p, y, out_shape):
+def targets(name, y, out_shape):
+    """The stream's y as float rows (class indices one-hot, or a column for one output)."""
+    if y.dtype == torch.int64:
+        return y.double().view(-1, 1) if out_shape == [1] else F.one_hot(y, out_shape[0]).double()
+    return y.view(-1, 1) if y.dim() == 1 else y
+
+
+def per_sample(name, p, y, out_shape):
+    """Each sample's loss, as Keras' loss functions return it (the mean over the last axis)."""
     s = LOSS["label_smoothing"]
     if LOSS["from_logits"]:  # the output is logits: Keras applies the activation inside the loss
         p = torch.sigmoid(p) if name == "binary_crossentropy" else torch.softmax(p, 1)
-    if y.dtype == torch.int64:  # class indices
-        if name == "sparse_categorical_crossentropy":
-            return -torch.log(p.gather(1, y.view(-1, 1))).mean()
-        y = y.double().view(-1, 1) if out_shape == [1] else F.one_hot(y, out_shape[0]).double()
+    if y.dtype == torch.int64 and name == "sparse_categorical_crossentropy":
+        return -torch.log(p.gather(1, y.view(-1, 1))).view(-1)
+    y = targets(name, y, out_shape)
     if name == "binary_crossentropy":  # keras/src/losses/losses.py: towards 0.5
         y = y * (1 - s) + 0.5 * s
-        return -(y * torch.log(p) + (1 - y) * torch.log(1 - p)).mean()
+        return -(y * torch.log(p) + (1 - y) * torch.log(1 - p)).mean(-1)
     if name == "categorical_crossentropy":  # towards 1/num_classes
         y = y * (1 - s) + s / y.shape[1]
-        return -(y * torch.log(p)).sum(1).mean()
+        return -(y * torch.log(p)).sum(1)
     if name == "mse":
-        return ((p - y) ** 2).mean()
+        return ((p - y) ** 2).mean(-1)
     if name == "mae":
-        return (p - y).abs().mean()
+        return (p - y).abs().mean(-1)
+    if name == "huber":  # quadratic within delta, linear beyond
+        d, e = LOSS["delta"], (p - y).abs()
+        return torch.where(e <= d, 0.5 * e**2, d * e - 0.5 * d * d).mean(-1)
+    if name == "log_cosh":  # the definition itself, in float64 (Keras rewrites it with softplus)
+        return torch.log(torch.cosh(p - y)).mean(-1)
     raise SystemExit("parity: unknown loss " + name)
+
+
+def loss_of(name, p, y, out_shape, w=None):
+    """Keras' sum_over_batch_size: the weighted sum over the number of values."""
+    v = per_sample(name, p, y, out_shape)
+    if w is None:
+        return v.mean()
+    return (v * w.view([-1] + [1] * (v.dim() - 1))).sum() / v.numel()
+
+
+def metrics_of(names, p, y, out_shape, threshold):
+    """Keras 3's metrics on one batch, from their definitions (float64)."""
+    t = targets(None, y, out_shape)
+    out = {}
+    for m in names:
+        if m == "mse":
+            out[m] = ((p - t) ** 2).mean()
+        elif m == "mae":
+            out[m] = (p - t).abs().mean()
+        elif m == "root_mean_squared_error":
+            out[m] = ((p - t) ** 2).mean().sqrt()
+        elif m == "r2_score":  # per output 1 - SSres / SStot, averaged
+            r2 = 1 - ((t - p) ** 2).sum(0) / ((t - t.mean(0)) ** 2).sum(0)
+            out[m] = r2.mean()
+        elif m in ("binary_accuracy", "accuracy"):
+            out[m] = ((p > threshold).double() == t).double().mean()
+        elif m in ("precision", "recall"):
+            yes, truth = p > threshold, t > 0.5
+            tp = (yes & truth).sum().double()
+            out[m] = tp / (yes.sum() if m == "precision" else truth.sum())
+        elif m == "f1_score":  # macro: each class's F1, with Keras' epsilons, averaged
+            yes, truth, e = p > threshold, t > 0.5, 1e-7
+            tp = (yes & truth).sum(0).double()
+            pr, rc = tp / (yes.sum(0) + e), tp / (truth.sum(0) + e)
+            out[m] = (2 * pr * rc / (pr + rc + e)).mean()
+        elif m == "auc":  # ROC over Keras' 200 thresholds, trapezoids between them
+            th = torch.tensor([-1e-7] + [i / 199 for i in range(1, 199)] + [1 + 1e-7], dtype=torch.float64)
+            q, truth = p.float().double().reshape(-1, 1), (t > 0.5).reshape(-1, 1)
+            above = q > th.view(1, -1)
+            tpr = (above & truth).sum(0).double() / truth.sum()
+            fpr = (above & ~truth).sum(0).double() / (~truth).sum()
+            out[m] = ((fpr[:-1] - fpr[1:]) * (tpr[:-1] + tpr[1:]) / 2).sum()
+        else:
+            raise SystemExit("parity: no reference for metric " + m)
+    return out
+
+
+def sample_weights(batch, y, class_weights):
+    """The stream's w times each sample's class weight (Keras: the class index, a one-hot row's argmax)."""
+    w = torch.from_numpy(batch["w"].astype(np.float64)) if "w" in batch else None
+    if class_weights:
+        label = y if y.dtype == torch.int64 else y.argmax(1)
+        cw = torch.tensor(class_weights, dtype=torch.float64)[label]
+        w = cw if w is None else w * cw
+    return w
 
 
 def schedule_lr(lr, step):
@@ -444,7 +511,7 @@ def main():
     steps = int(pmeta["steps"])
     opt = spec["optimizer"]
     if isinstance(spec.get("loss"), dict):
-        LOSS.update({k: spec["loss"][k] for k in ("label_smoothing", "from_logits") if k in spec["loss"]})
+        LOSS.update({k: spec["loss"][k] for k in ("label_smoothing", "from_logits", "delta") if k in spec["loss"]})
     lr = opt["learning_rate"]
     x = torch.from_numpy(batch["x"].astype(np.float64))
     y = torch.from_numpy(batch["y"].astype(np.int64 if batch["y"].dtype == np.int32 else np.float64))
@@ -454,6 +521,10 @@ def main():
     frozen = {L["name"] for L in spec["layers"] if L.get("trainable") is False}
     trainable = [k for k in W if not k.endswith(("running_mean", "running_var")) and k.split(".")[0] not in frozen]
     failures = []
+    class_weights = json.loads(pmeta.get("class_weights", "[]"))
+    w = sample_weights(batch, y, class_weights)
+    ours_metrics = json.loads(pmeta.get("metrics", "{}"))
+    out_shape_of = lambda p: spec["layers"][-1].get("units") and [spec["layers"][-1]["units"]] or list(p.shape[1:])
 
     def compare(what, ours, ref):
         diff = float(np.max(np.abs(np.asarray(ours, np.float64) - ref.detach().numpy()))) if ref.numel() else 0.0
@@ -471,10 +542,13 @@ def main():
             W[k].grad = None
         stats = {}
         p = forward(spec, W, x, True, stats)
-        loss = loss_of(meta["loss"], p, y, spec["layers"][-1].get("units") and [spec["layers"][-1]["units"]] or list(p.shape[1:]))
+        loss = loss_of(meta["loss"], p, y, out_shape_of(p), w)
         loss = loss + regularization(spec, W)  # Keras adds model.losses, and reports the sum
         if step == 1:
             compare("loss of step 1", np.array([float(pmeta["loss"])]), loss.detach().view(1))
+            ref = metrics_of(list(ours_metrics), p.detach(), y, out_shape_of(p), float(pmeta.get("threshold", 0.5)))
+            for m, v in ours_metrics.items():
+                compare("metric of step 1: " + m, np.array([v]), ref[m].view(1))
         loss.backward()
         with torch.no_grad():
             optimizer_step(opt, W, trainable, slots, step, nadam)

@@ -124,6 +124,19 @@ TEST_CASE("accuracies improve upwards, losses and errors downwards", "[callbacks
     CHECK_FALSE(improves_upwards("mse", Mode::Auto));
     CHECK(improves_upwards("loss", Mode::Max));
     CHECK_FALSE(improves_upwards("val_accuracy", Mode::Min));
+    // Keras 3's metrics whose _direction is "up", and the errors that go down.
+    for (const char* up : {"auc", "val_auc", "precision", "val_recall", "f1_score", "val_r2_score"})
+        CHECK(improves_upwards(up, Mode::Auto));
+    for (const char* down : {"root_mean_squared_error", "val_root_mean_squared_error", "val_mse"})
+        CHECK_FALSE(improves_upwards(down, Mode::Auto));
+    // Our short names stand for the history's.
+    CHECK(canonical_monitor("val_rmse") == "val_root_mean_squared_error");
+    CHECK(canonical_monitor("r2") == "r2_score");
+    CHECK(canonical_monitor("val_f1") == "val_f1_score");
+    CHECK(canonical_monitor("val_auc") == "val_auc");
+    Callbacks r2(early(1, 0, "val_r2"));
+    CHECK(r2.options().monitor == "val_r2_score");
+    CHECK(r2.upwards());
 
     Callbacks acc(early(2, 0.01, "val_accuracy"));
     CHECK(acc.upwards());

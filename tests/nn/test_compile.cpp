@@ -238,6 +238,34 @@ TEST_CASE("losses: Keras' configs, label_smoothing and from_logits, compact obje
     CHECK_THAT(loss_error(R"({"label_smoothing": 0.1})"), Catch::Contains("loss: needs \"type\""));
 }
 
+TEST_CASE("losses and metrics of issue 24: huber's delta, log_cosh, Keras' and our short names", "[compile]") {
+    LossSpec h = parse_loss(json::parse(R"({"module": "keras.losses", "class_name": "Huber", "config": {"delta": 0.7,
+        "name": "huber_loss", "reduction": "sum_over_batch_size", "dtype": null}, "registered_name": null})"), "spec.json");
+    CHECK(h == "huber");
+    CHECK(h.delta == 0.7);
+    CHECK(json(h) == json::parse(R"({"type": "huber", "delta": 0.7})"));
+    CHECK(parse_loss(json(h), "model file") == h);  // the model file keeps delta
+    CHECK(json(parse_loss(json("huber"), "spec.json")) == "huber");  // delta 1: a bare name
+    CHECK(parse_loss(json("huber_loss"), "spec.json") == "huber");
+    CHECK(parse_loss(json("LogCosh"), "spec.json") == "log_cosh");
+    CHECK(parse_loss(json("logcosh"), "spec.json") == "log_cosh");
+    CHECK_THAT(loss_error(R"({"type": "huber", "delta": 0})"), Catch::Contains("\"delta\" must be > 0, not 0"));
+    CHECK_THAT(loss_error(R"({"type": "mse", "delta": 2})"), Catch::Contains("\"delta\" applies to huber only"));
+    CHECK_THAT(loss_error(R"({"type": "huber", "from_logits": true})"), Catch::Contains("unknown key \"from_logits\""));
+    // The history's names are Keras' (what its metrics call themselves); ours are accepted.
+    CHECK(canonical_metric("rmse") == "root_mean_squared_error");
+    CHECK(canonical_metric("RootMeanSquaredError") == "root_mean_squared_error");
+    CHECK(canonical_metric("r2") == "r2_score");
+    CHECK(canonical_metric("R2Score") == "r2_score");
+    CHECK(canonical_metric("f1") == "f1_score");
+    CHECK(canonical_metric("F1Score") == "f1_score");
+    CHECK(canonical_metric("AUC") == "auc");
+    CHECK(canonical_metric("Precision") == "precision");
+    CHECK(canonical_metric("recall") == "recall");
+    CHECK(parse_metrics(json::parse(R"([{"module": "keras.metrics", "class_name": "AUC", "config": {"name": "auc"}}])"),
+                        "spec.json") == std::vector<std::string>{"auc"});
+}
+
 TEST_CASE("overrides: --lr replaces a schedule, --loss keeps the options of the loss it names", "[compile]") {
     CompileSpec c;
     c.loss = parse_loss(json::parse(R"({"type": "categorical_crossentropy", "label_smoothing": 0.1})"), "spec.json");

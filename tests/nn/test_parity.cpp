@@ -8,6 +8,8 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <map>
+#include <optional>
 #include <string>
 
 #include "cli/io.hpp"
@@ -51,16 +53,36 @@ Tensor pixels(const std::vector<int64_t>& shape, DType dtype, uint32_t seed) {
     return t;
 }
 
+// What a parity check adds to the batch and the model: the stream's sample
+// weights, class weights, the metrics' threshold, and whether parity.py checks
+// the metrics of the first step too.
+struct Extras {
+    std::optional<Tensor> w;
+    std::vector<double> class_weights;
+    double threshold = 0.5;
+    bool metrics = false;
+    std::map<std::string, std::string> metadata;  // the batch's (class_mode)
+};
+
 // Trains `steps` steps on one batch and lets parity.py judge every number.
-void check_parity(const std::string& name, const std::string& spec, Tensor x, Tensor y, int steps = 2) {
+void check_parity(const std::string& name, const std::string& spec, Tensor x, Tensor y, int steps = 2,
+                  const Extras& extras = {}) {
     // The reference is part of the suite (make deps installs it): without it, fail.
     if (!have_python_torch()) FAIL("/usr/bin/python3 cannot import torch and numpy: no reference to check against (make deps installs python3-torch)");
     char tmpl[] = "/tmp/nn_parity_XXXXXX";
     std::string dir = ::mkdtemp(tmpl);
-    auto model = Model::create(spec, name, {}, 11);
+    Overrides overrides;
+    overrides.threshold = extras.threshold;
+    auto model = Model::create(spec, name, overrides, 11);
+    model->set_class_weights(extras.class_weights);
     Frame batch;
     y.name = "y";
     batch.tensors = {x, y};
+    if (extras.w) {
+        batch.tensors.push_back(*extras.w);
+        batch.tensors.back().name = "w";
+    }
+    for (auto& [k, v] : extras.metadata) batch.metadata[k] = v;
     batch.metadata["format"] = kStreamFormat;
     model->check_batch(batch, name, true);
     model->save(dir + "/before.model", "{}");
@@ -79,6 +101,25 @@ void check_parity(const std::string& name, const std::string& spec, Tensor x, Te
     std::snprintf(loss, sizeof loss, "%.17g", first.mean("loss"));
     pred.metadata["loss"] = loss;
     pred.metadata["steps"] = std::to_string(steps);
+    if (extras.metrics) {
+        std::string m = "{";
+        for (auto& [k, v] : first.means()) {
+            if (k == "loss") continue;
+            std::snprintf(loss, sizeof loss, "%.17g", v);
+            m += (m.size() > 1 ? ", \"" : "\"") + k + "\": " + loss;
+        }
+        pred.metadata["metrics"] = m + "}";
+        std::snprintf(loss, sizeof loss, "%.17g", extras.threshold);
+        pred.metadata["threshold"] = loss;
+    }
+    if (!extras.class_weights.empty()) {
+        std::string c = "[";
+        for (double v : extras.class_weights) {
+            std::snprintf(loss, sizeof loss, "%.17g", v);
+            c += (c.size() > 1 ? ", " : "") + std::string(loss);
+        }
+        pred.metadata["class_weights"] = c + "]";
+    }
     bytes = encode_frame(pred);
     write_file_atomic(dir + "/predict.bs", bytes.data(), bytes.size());
     model->save(dir + "/after.model", "{}");
@@ -331,4 +372,80 @@ TEST_CASE("parity with PyTorch: Keras 3's preprocessing layers on fixed draws, N
     Tensor y("y", DType::I32, {6});
     for (int i = 0; i < 6; ++i) y.values<int32_t>()[i] = i % 3;
     check_parity("preprocessing", spec, pixels({6, 7, 5, 2}, DType::F32, 9), y);
+}
+
+// Issue 24: regression, several classes per image, weighted samples.
+namespace {
+
+Tensor floats(const std::string& name, const std::vector<int64_t>& shape, uint32_t seed, float scale, float shift) {
+    Tensor t = pixels(shape, DType::F32, seed);
+    t.name = name;
+    for (int64_t i = 0; i < t.elements(); ++i) t.values<float>()[i] = t.values<float>()[i] * scale + shift;
+    return t;
+}
+
+}  // namespace
+
+TEST_CASE("parity with PyTorch: huber (Keras' delta) and log_cosh on numbers, with the regression metrics", "[parity][targets]") {
+    Extras e;
+    e.metrics = true;
+    e.metadata["class_mode"] = "raw";
+    // Targets spread over [-1.5, 1.5]: some errors beyond delta 0.7, some within.
+    const char* huber = R"({"input_shape": [5], "layers": [{"type": "Dense", "units": 2}],
+      "loss": {"class_name": "Huber", "config": {"delta": 0.7, "name": "huber_loss", "reduction": "sum_over_batch_size"}},
+      "metrics": ["mae", "mse", "rmse", "r2"], "optimizer": {"type": "sgd", "learning_rate": 0.1}})";
+    check_parity("huber", huber, pixels({8, 5}, DType::F32, 21), floats("y", {8, 2}, 22, 3, -1.5), 2, e);
+    const char* log_cosh = R"({"input_shape": [5], "layers": [{"type": "Dense", "units": 3}],
+      "loss": "logcosh", "metrics": ["RootMeanSquaredError", "R2Score"], "optimizer": {"type": "adam", "learning_rate": 0.05}})";
+    check_parity("log_cosh", log_cosh, pixels({8, 5}, DType::F32, 23), floats("y", {8, 3}, 24, 4, -2), 2, e);
+}
+
+TEST_CASE("parity with PyTorch: sample weights (the stream's w) on mse and huber, Keras' sum over the batch size", "[parity][targets]") {
+    Extras e;
+    e.w = floats("w", {8}, 25, 3, 0);  // in [0, 3], so not a mean over the weights' sum
+    e.w->values<float>()[3] = 0;       // a sample that does not count
+    e.metadata["class_mode"] = "raw";
+    const char* mse = R"({"input_shape": [4], "layers": [{"type": "Dense", "units": 2}],
+      "loss": "mse", "metrics": [], "optimizer": {"type": "sgd", "learning_rate": 0.1}})";
+    check_parity("weighted mse", mse, pixels({8, 4}, DType::F32, 26), floats("y", {8, 2}, 27, 2, -1), 2, e);
+    const char* huber = R"({"input_shape": [4], "layers": [{"type": "Dense", "units": 1}],
+      "loss": {"type": "huber", "delta": 0.5}, "metrics": [], "optimizer": {"type": "adam", "learning_rate": 0.05}})";
+    check_parity("weighted huber", huber, pixels({8, 4}, DType::F32, 28), floats("y", {8}, 29, 4, -2), 2, e);
+}
+
+TEST_CASE("parity with PyTorch: multi-label binary_crossentropy over a multi-hot y, weights, and the metrics", "[parity][targets]") {
+    // 4 sigmoid outputs, a multi-hot y; the metrics at threshold 0.4, over a batch large enough for a curve.
+    Tensor y("y", DType::F32, {24, 4});
+    uint32_t s = 7;
+    for (int64_t i = 0; i < y.elements(); ++i) {
+        s = s * 1664525u + 1013904223u;
+        y.values<float>()[i] = (s >> 28) < 6 ? 1.0f : 0.0f;
+    }
+    Extras e;
+    e.metrics = true;
+    e.threshold = 0.4;
+    e.w = floats("w", {24}, 31, 2, 0.5);
+    e.metadata["class_mode"] = "multi_label";
+    const char* spec = R"({"input_shape": [6], "layers": [{"type": "Dense", "units": 4, "activation": "sigmoid"}],
+      "loss": "binary_crossentropy", "metrics": ["binary_accuracy", "precision", "recall", "f1", "auc"],
+      "optimizer": {"type": "sgd", "learning_rate": 0.5}})";
+    check_parity("multi-label", spec, floats("x", {24, 6}, 32, 4, -2), y, 2, e);
+}
+
+TEST_CASE("parity with PyTorch: class weights multiply the stream's w (sparse labels, softmax)", "[parity][targets]") {
+    Extras e;
+    e.w = floats("w", {9}, 33, 2, 0.25);
+    e.class_weights = {1.0, 4.5, 0.5};
+    Tensor y("y", DType::I32, {9});
+    for (int i = 0; i < 9; ++i) y.values<int32_t>()[i] = (i * 5) % 3;
+    const char* spec = R"({"input_shape": [5], "layers": [{"type": "Dense", "units": 3, "activation": "softmax"}],
+      "loss": "sparse_categorical_crossentropy", "metrics": [], "optimizer": {"type": "sgd", "learning_rate": 0.5}})";
+    check_parity("class weights", spec, pixels({9, 5}, DType::F32, 34), y, 2, e);
+    // One-hot rows (a categorical stream's y): Keras takes each row's argmax as its class.
+    Tensor onehot("y", DType::F32, {9, 3});
+    for (int i = 0; i < 9; ++i)
+        for (int c = 0; c < 3; ++c) onehot.values<float>()[i * 3 + c] = c == (i * 5) % 3 ? 1.0f : 0.0f;
+    const char* categorical = R"({"input_shape": [5], "layers": [{"type": "Dense", "units": 3, "activation": "softmax"}],
+      "loss": "categorical_crossentropy", "metrics": [], "optimizer": {"type": "sgd", "learning_rate": 0.5}})";
+    check_parity("class weights on one-hot rows", categorical, pixels({9, 5}, DType::F32, 35), onehot, 2, e);
 }

@@ -35,7 +35,7 @@ for f in "$MODELS"/*.json; do
 done
 run nntrain -m "$ROOT/tests/nn/keras/unet_weeds_keras3.json" --summary
 check_status "a Keras 3 functional model with a metric nntrain lacks" 0
-check_err "names the metric it leaves out" "unet_weeds_keras3.json: compile_config: metric MeanIoU is not one nntrain computes (accuracy, mae, mse); it is left out"
+check_err "names the metric it leaves out" "unet_weeds_keras3.json: compile_config: metric MeanIoU is not one nntrain computes (accuracy, mae, mse, rmse, r2, precision, recall, f1, auc); it is left out"
 check_out "and prints the graph's summary" "Total params: 433,537"
 
 # Training from a file, with validation and history; the model file is safetensors.
@@ -455,3 +455,132 @@ run nnpredict -q -m twice.model -o twice.tsv float.bs
 check_err "nnpredict warns too" "nnpredict: float.bs: frame 1: layer lambda (Lambda \"x/255.\") maps pixel bytes"
 run nneval -q -m scaled.model train.bs
 check "U8 input: no scaled-twice warning" "[ \$status = 0 ] && ! grep -q 'scaled twice' '$T/err'"
+
+# Issue 24: numbers, several classes per image and weights in the stream (class_mode raw and
+# multi_label, the tensor w), written here by Python as the batch stream contract says.
+cat > targets.py <<'PY'
+import json, sys
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+from stream import write_frame
+kind, n, batch, seed = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+weight = sys.argv[6] if len(sys.argv) > 6 else ""
+r = np.random.default_rng(seed)
+x = r.uniform(-1, 1, (n, 4)).astype(np.float32)
+meta = {"format": "batchstream/1"}
+if kind == "raw":  # two numbers, a linear function of x
+    y = (x @ np.array([[1.0, -2.0], [0.5, 1.0], [-1.0, 0.0], [2.0, 0.5]]) + [0.5, -0.25]).astype(np.float32)
+    meta.update(class_mode="raw", targets=json.dumps(["angle", "size"]))
+else:  # three classes, each shown where its own feature is positive
+    y = (x[:, :3] > 0).astype(np.float32)
+    meta.update(class_mode="multi_label", classes=json.dumps(["cat", "dog", "hat"]))
+out = sys.stdout.buffer
+for i in range(0, n, batch):
+    t = {"x": x[i:i + batch], "y": y[i:i + batch]}
+    if weight:
+        t["w"] = np.full(len(t["x"]), float(weight), np.float32)
+    write_frame(out, t, meta)
+PY
+TG="py targets.py $ROOT/tests/shell"
+$TG raw 256 32 1 > reg.bs; $TG raw 128 64 2 > reg-val.bs; $TG raw 128 64 2 2 > reg-val-w2.bs; $TG raw 128 64 2 0 > reg-val-w0.bs
+$TG multi 512 32 3 > ml.bs; $TG multi 256 64 4 > ml-val.bs
+echo '{"input_shape": [4], "layers": [{"type": "Dense", "units": 2}], "optimizer": {"type": "adam", "learning_rate": 0.05}}' > reg.json
+echo '{"input_shape": [4], "layers": [{"type": "Dense", "units": 3, "activation": "sigmoid"}], "optimizer": {"type": "adam", "learning_rate": 0.05}}' > ml.json
+hist() { py -c "import json, sys; r = [json.loads(l) for l in open('$1')]; $2"; }
+
+# Regression: the loss picked from the stream is mse; rmse and r2 by Keras' names in the history.
+run nntrain -q -j1 --seed 1 -m reg.json --epochs 8 --metrics mae,rmse,r2 --val reg-val.bs --history reg.jsonl -o reg.model reg.bs
+check_status "regression: trains" 0
+check "regression: the picked loss is mse (class_mode raw), recorded in the model" '[ "$(meta reg.model loss)" = mse ]'
+check "regression: history names as Keras'" "hist reg.jsonl \"assert list(r[0]) == ['epoch', 'loss', 'mae', 'root_mean_squared_error', 'r2_score', 'val_loss', 'val_mae', 'val_root_mean_squared_error', 'val_r2_score', 'lr', 'seconds'], list(r[0])\""
+check "regression: it learns (val r2 above 0.95, rmse below 0.3)" "hist reg.jsonl \"assert r[-1]['val_r2_score'] > 0.95 and r[-1]['val_root_mean_squared_error'] < 0.3, r[-1]\""
+check "regression: val rmse is the root of the epoch's mse (one val batch of 64 is two: the epoch's)" "hist reg.jsonl \"import math; assert all(abs(e['root_mean_squared_error'] - math.sqrt(e['loss'])) < 1e-6 for e in r), r\""
+
+# huber and log_cosh by Keras' names; a misspelt loss is a usage error with a hint.
+run nntrain -q -j1 --seed 1 -m reg.json --loss Huber --epochs 2 -o huber.model reg.bs
+check "--loss Huber trains as huber" '[ $status = 0 ] && [ "$(meta huber.model loss)" = huber ]'
+run nntrain -q -j1 --seed 1 -m reg.json --loss logcosh --epochs 2 -o lc.model reg.bs
+check "--loss logcosh (Keras' legacy name) trains as log_cosh" '[ $status = 0 ] && [ "$(meta lc.model loss)" = log_cosh ]'
+echo '{"input_shape": [4], "layers": [{"type": "Dense", "units": 2}], "loss": {"class_name": "Huber", "config": {"delta": -1}}}' > badhuber.json
+run nntrain -q -m badhuber.json reg.bs
+check "huber delta <= 0: refused (65)" '[ $status = 65 ]'
+check_err "huber delta <= 0: named" 'loss huber: "delta" must be > 0, not -1'
+run nntrain -q -m reg.json --loss hubber reg.bs
+check "a misspelt loss: 64 with a hint" '[ $status = 64 ] && grep -qF "did you mean \"huber\"" "$T/err"'
+
+# Sample weights: the stream's w multiplies each sample's loss, the sum over the batch size (Keras):
+# the same model's validation loss is twice as large with w = 2, and 0 with w = 0.
+for v in reg-val reg-val-w2 reg-val-w0; do
+    nntrain -q -j1 --seed 5 -m reg.json --epochs 1 --metrics mae --val $v.bs --history $v.jsonl reg.bs 2> /dev/null
+done
+check "weights: w = 2 doubles the val loss" "py -c \"import json; a = json.loads(open('reg-val.jsonl').readline()); b = json.loads(open('reg-val-w2.jsonl').readline()); assert abs(b['val_loss'] - 2 * a['val_loss']) < 1e-6 * a['val_loss'], (a, b)\""
+check "weights: w = 0 zeroes it; the metrics are not weighted (Keras' metrics=)" "py -c \"import json; a = json.loads(open('reg-val.jsonl').readline()); b = json.loads(open('reg-val-w0.jsonl').readline()); assert b['val_loss'] == 0 and b['val_mae'] == a['val_mae'] > 0, (a, b)\""
+$TG raw 256 32 1 0 > reg-w0.bs
+$TG raw 64 32 1 -1 > reg-wneg.bs
+run nntrain -q -m reg.json reg-wneg.bs
+check "weights: a negative w is refused (65), named by frame" '[ $status = 65 ] && grep -qF "nntrain: reg-wneg.bs: frame 1: w[0] is -1.000000; a sample weight is a finite number >= 0" "$T/err"'
+run nntrain -q -j1 --seed 1 -m reg.json --epochs 1 --history w0.jsonl reg-w0.bs
+check "weights: training on w = 0 has a loss of 0" "[ \$status = 0 ] && hist w0.jsonl \"assert r[0]['loss'] == 0, r[0]\""
+
+# Multi-label: C sigmoid outputs and a multi-hot y; the picked loss is binary_crossentropy;
+# precision, recall, f1 and auc improve upwards: best.model is the epoch of the highest val_auc.
+run nntrain -q -j1 --seed 1 -m ml.json --epochs 6 --metrics accuracy,precision,recall,f1,auc --val ml-val.bs \
+    --history ml.jsonl --monitor val_auc --checkpoint-dir ck -o ml.model ml.bs
+check_status "multi-label: trains" 0
+check "multi-label: the picked loss is binary_crossentropy (class_mode multi_label)" '[ "$(meta ml.model loss)" = binary_crossentropy ]'
+check "multi-label: history names as Keras'" "hist ml.jsonl \"assert list(r[0])[:7] == ['epoch', 'loss', 'accuracy', 'precision', 'recall', 'f1_score', 'auc'], list(r[0])\""
+check "multi-label: it learns (val auc above 0.95, val f1 above 0.8)" "hist ml.jsonl \"assert r[-1]['val_auc'] > 0.95 and r[-1]['val_f1_score'] > 0.8, r[-1]\""
+check "multi-label: best.model is the highest val_auc's epoch" "hist ml.jsonl \"import json, struct; d = open('ck/best.model', 'rb').read(); n, = struct.unpack('<Q', d[:8]); s = json.loads(json.loads(d[8:8 + n])['__metadata__']['state']); best = max(r, key=lambda e: e['val_auc'])['epoch']; assert s['epoch'] == best, (s['epoch'], best)\""
+
+# Two ranks: the epoch-level metrics' sums (per output for f1 and r2) are added over the ranks before
+# the values are computed, so the last validation is the single-process evaluation of the same model.
+port=$(py -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
+nntrain -q -j1 --seed 1 -m ml.json --epochs 2 --metrics precision,f1,auc,r2 --val ml-val.bs \
+    --rank 1 --world-size 2 --master 127.0.0.1:$port ml.bs 2> /dev/null &
+pid1=$!
+run nntrain -q -j1 --seed 1 -m ml.json --epochs 2 --metrics precision,f1,auc,r2 --val ml-val.bs \
+    --rank 0 --world-size 2 --master 127.0.0.1:$port --history two.jsonl -o two.model ml.bs
+wait $pid1; status1=$?
+check "two ranks: multi-label trains" "[ \$status = 0 ] && [ \$status1 = 0 ]"
+$TG multi 256 256 4 > ml-val-one.bs  # the same 256 samples in one frame
+nneval -q -m two.model ml-val-one.bs --json > two-eval.json 2> /dev/null
+check "two ranks: val precision, f1, auc, r2 (4 frames, 2 ranks) are the values of one frame of all 256 (nneval)" "hist two.jsonl \"e = json.load(open('two-eval.json')); assert all(abs(r[-1]['val_' + k] - e[k]) < 1e-6 for k in ('loss', 'precision', 'f1_score', 'auc', 'r2_score')), (r[-1], e)\""
+
+# --threshold: at 1 no output is a yes: accuracy is the share of zeros in y, precision 0.
+run nntrain -q -j1 --seed 1 -m ml.json --epochs 1 --threshold 1 --metrics binary_accuracy,precision --history th.jsonl ml.bs
+check "--threshold 1: binary_accuracy is the share of zeros, precision 0" "hist th.jsonl \"import numpy as np; x = np.random.default_rng(3).uniform(-1, 1, (512, 4)); z = float((x[:, :3] <= 0).mean()); assert abs(r[0]['binary_accuracy'] - z) < 1e-6 and r[0]['precision'] == 0, (r[0], z)\""
+run nntrain -q -m ml.json --threshold 1.5 ml.bs
+check_status "--threshold above 1: usage error" 64
+run nntrain -q -j1 -m ml.json --epochs 1 --monitor val_rmse ml.bs
+check "--monitor val_rmse: the short name, for val_root_mean_squared_error (not reported here)" '[ $status = 64 ] && grep -qF -- "--monitor val_root_mean_squared_error: no such value" "$T/err"'
+
+# --class-weight: a map by index or name, printed; balanced from a file's counts; refused where Keras
+# would weigh wrongly (multi-label), for a pipe (balanced) and for unknown classes.
+run nntrain -j1 --seed 1 -m cnn.json --epochs 1 --class-weight '{"0": 2, "Trouser": 0.5}' train.bs
+check_status "--class-weight map: trains" 0
+check_err "--class-weight map: printed, by index and name" "class weights: T-shirt_top 2, Trouser 0.5, Pullover 1,"
+run nntrain -j1 --seed 1 -m cnn.json --epochs 1 --class-weight '{"0": 2, "Trouser": 0.5}' -o cw.model train.bs
+run nntrain -j1 --resume cw.model --epochs 2 train.bs
+check "--class-weight: a resumed run keeps the recorded weights" '[ $status = 0 ] && grep -qF "class weights: T-shirt_top 2, Trouser 0.5, Pullover 1," "$T/err"'
+run nntrain -j1 --seed 1 -m cnn.json --epochs 1 --class-weight balanced train.bs
+check_status "--class-weight balanced: trains" 0
+check "--class-weight balanced: n_samples / (n_classes * count), from the file" "py -c \"
+import json, re, struct
+ys = []
+d = open('train.bs', 'rb').read(); i = 0
+while i < len(d):
+    n, = struct.unpack('<Q', d[i:i + 8]); h = json.loads(d[i + 8:i + 8 + n]); size = max(t['data_offsets'][1] for k, t in h.items() if k != '__metadata__')
+    a, b = h['y']['data_offsets']; import numpy as np; ys += list(np.frombuffer(d[i + 8 + n + a:i + 8 + n + b], np.int32)); i += 8 + n + size
+c = np.bincount(ys, minlength=10); want = ['%.6g' % (len(ys) / (10 * k)) for k in c]
+got = re.search(r'class weights: (.*) \(balanced', open('$T/err').read()).group(1).split(', ')
+assert [g.rsplit(' ', 1)[1] for g in got] == want, (got, want)\""
+cat train.bs | run nntrain -q -m cnn.json --class-weight balanced
+check "--class-weight balanced on a pipe: usage error, said why" '[ $status = 64 ] && grep -qF "nntrain: --class-weight balanced counts the training stream" "$T/err"'
+run nntrain -q -m ml.json --class-weight '{"0": 2}' ml.bs
+check "--class-weight on multi-label: refused (65), Keras' argmax named" '[ $status = 65 ] && grep -qF "multi-hot row" "$T/err"'
+run nntrain -q -m reg.json --class-weight balanced reg.bs
+check "--class-weight balanced on numbers: refused (65)" '[ $status = 65 ] && grep -qF "the targets are not classes (class_mode raw)" "$T/err"'
+run nntrain -q -m cnn.json --class-weight '{"Sneakers": 2}' train.bs
+check "--class-weight: an unknown class is a usage error naming it" '[ $status = 64 ] && grep -qF "\"Sneakers\" is neither a class of the stream" "$T/err"'
+run nntrain -q -m cnn.json --class-weight '[1, 2]' train.bs
+check_status "--class-weight not an object: usage error" 64
