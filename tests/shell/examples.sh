@@ -45,6 +45,20 @@ run sh -c "cat sharded/shard-1.batches sharded/shard-2.batches | nneval --json -
 check "the shards joined with cat are one epoch: nneval reads all 300 images" \
     'py -c "import json, sys; assert json.load(open(sys.argv[1]))[\"samples\"] == 300" out'
 
+# The table examples: regression (the angle of each turned item) and multi-label (mosaics).
+run make -C "$E/rotation" DATA="$T/rot" OUT="$T/rot-out" LIMIT=300 EPOCHS=1 BIN="${BIN_DIR:-$ROOT/bin}"
+check_status "the rotation (regression from a table) workflow runs" 0
+check "it lists the angles from the table as numbers" 'grep -q "^$T/rot/train/[0-9]*\.png	y=-\?[0-9.]*$" rot-out/train.list'
+check "it reports MAE, RMSE and R2 for the angle" 'grep -q "^angle  *[0-9.]*  *[0-9.]*  *-\?[0-9.]*$" rot-out/evaluation.txt'
+check "and predicts one number per test image, in the table's order" \
+    '[ "$(cut -f1 rot-out/predictions.tsv)" = "$(tail -n +2 rot/test.csv | cut -d, -f1 | sed "s|^|$T/rot/test/|")" ] && ! cut -f2 rot-out/predictions.tsv | grep -qv "^-\?[0-9.e+-]*$"'
+check "and draws predicted against true (a PNG)" 'py -c "from PIL import Image; import sys; assert Image.open(sys.argv[1]).size[0] > 100" rot-out/truth.png'
+run make -C "$E/mosaic" DATA="$T/mos" OUT="$T/mos-out" TRAIN=200 TEST=100 EPOCHS=1 BIN="${BIN_DIR:-$ROOT/bin}"
+check_status "the mosaic (multi-label from a table) workflow runs" 0
+check "its list lines carry several classes" 'grep -q "classes=[0-9]:[a-z_]*|[0-9]:" mos-out/train.list'
+check "it reports micro and macro precision, recall, F1 and AUC" 'grep -q "^micro average" mos-out/evaluation.txt && grep -q "^macro average" mos-out/evaluation.txt'
+check "and predicts every class's probability" '[ "$(head -n 1 mos-out/predictions.tsv | awk -F"\t" "{ print NF }")" -eq 12 ]'
+
 # Every example Makefile runs its recipes in bash with pipefail, and deletes what a failed recipe made.
 for mk in "$E"/*/Makefile; do
     check "$(basename "$(dirname "$mk")")/Makefile sets pipefail and .DELETE_ON_ERROR" \

@@ -1,0 +1,149 @@
+#!/usr/bin/python3
+"""The PyTorch peer of the table examples (examples/rotation, examples/mosaic):
+a Dataset over the table (csv, PIL), DataLoader(batch_size=128, shuffle=True,
+num_workers=2), the same CNN as the example's spec (Keras' initializers:
+Glorot uniform kernels, zero biases; "same" padding), Adam (lr 1e-3, eps 1e-7),
+for --epochs epochs; then the test set.
+
+rotation: the angle (one number), MSE loss; reports the test MAE.
+mosaic:   the classes shown (multi-hot over the sorted class names), binary
+          crossentropy on logits; reports micro precision, recall and F1 at
+          0.5, binary accuracy, and the macro ROC AUC.
+Prints one JSON line (seconds: the training epochs only).
+Usage: tables_torch.py rotation|mosaic DATA [--epochs N] [--workers W] [--threads T] [--malloc-fix]
+"""
+import argparse
+import csv
+import json
+import os
+import time
+
+from nn_torch_step import malloc_fix
+
+
+def read_table(data, split, task):
+    with open(os.path.join(data, split + ".csv"), newline="") as f:
+        rows = list(csv.DictReader(f))
+    paths = [os.path.join(data, split, r["filename"]) for r in rows]
+    if task == "rotation":
+        return paths, [[float(r["angle"])] for r in rows], []
+    classes = sorted({c for r in rows for c in r["labels"].split("|")})
+    return paths, [r["labels"].split("|") for r in rows], classes
+
+
+def cnn(torch, task):
+    nn = torch.nn
+    if task == "rotation":  # 28x28: conv32, pool, conv64, pool, conv64, dense 128, 1
+        layers = [nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                  nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                  nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(),
+                  nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 1)]
+    else:  # 56x56: conv32, pool, conv64, pool, conv64, pool, dense 256, 10
+        layers = [nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                  nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                  nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                  nn.Flatten(), nn.Linear(64 * 7 * 7, 256), nn.ReLU(), nn.Linear(256, 10)]
+    model = nn.Sequential(*layers)
+    for m in model:
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.xavier_uniform_(m.weight)
+            nn.init.zeros_(m.bias)
+    return model
+
+
+def auc(scores, truth):
+    """Exact ROC AUC (ties share their rank), NaN when one class is absent."""
+    import numpy as np
+    pos = truth.sum()
+    neg = len(truth) - pos
+    if pos == 0 or neg == 0:
+        return float("nan")
+    order = np.argsort(scores, kind="mergesort")
+    ranks = np.empty(len(scores))
+    s = scores[order]
+    i = 0
+    while i < len(s):
+        j = i
+        while j + 1 < len(s) and s[j + 1] == s[i]:
+            j += 1
+        ranks[order[i:j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    return float((ranks[truth == 1].sum() - pos * (pos + 1) / 2) / (pos * neg))
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("task", choices=["rotation", "mosaic"])
+    p.add_argument("data")
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--malloc-fix", action="store_true")
+    a = p.parse_args()
+    if a.malloc_fix:
+        malloc_fix()
+    import numpy as np
+    import torch
+    from PIL import Image
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    _, _, classes = read_table(a.data, "train", a.task)
+
+    class Table(torch.utils.data.Dataset):
+        def __init__(self, split):
+            self.paths, self.targets, _ = read_table(a.data, split, a.task)
+
+        def __len__(self):
+            return len(self.paths)
+
+        def __getitem__(self, i):
+            with Image.open(self.paths[i]) as im:
+                x = torch.from_numpy(np.asarray(im.convert("L"), dtype=np.float32) / 255.0).unsqueeze(0)
+            if a.task == "rotation":
+                y = torch.tensor(self.targets[i], dtype=torch.float32)
+            else:
+                y = torch.zeros(len(classes))
+                for c in self.targets[i]:
+                    y[classes.index(c)] = 1
+            return x, y
+
+    train = Table("train")
+    loader = torch.utils.data.DataLoader(train, batch_size=128, shuffle=True, num_workers=a.workers)
+    model = cnn(torch, a.task)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
+    loss_fn = torch.nn.MSELoss() if a.task == "rotation" else torch.nn.BCEWithLogitsLoss()
+    start = time.perf_counter()
+    for _ in range(a.epochs):
+        model.train()
+        for x, y in loader:
+            opt.zero_grad()
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            opt.step()
+    seconds = time.perf_counter() - start
+    model.eval()
+    outs, truth = [], []
+    with torch.no_grad():
+        for x, y in torch.utils.data.DataLoader(Table("test"), batch_size=500, num_workers=a.workers):
+            outs.append(model(x))
+            truth.append(y)
+    out, y = torch.cat(outs).numpy(), torch.cat(truth).numpy()
+    result = {"task": a.task, "samples": len(train), "epochs": a.epochs, "seconds": round(seconds, 2)}
+    if a.task == "rotation":
+        result["test_mae"] = round(float(np.abs(out - y).mean()), 4)
+    else:
+        prob = 1 / (1 + np.exp(-out))
+        pred = prob >= 0.5
+        tp = float((pred & (y == 1)).sum())
+        precision = tp / max(pred.sum(), 1)
+        recall = tp / max((y == 1).sum(), 1)
+        result.update({"test_binary_accuracy": round(float((pred == (y == 1)).mean()), 4),
+                       "test_precision": round(precision, 4), "test_recall": round(recall, 4),
+                       "test_f1": round(2 * precision * recall / max(precision + recall, 1e-12), 4),
+                       "test_macro_auc": round(float(np.nanmean([auc(prob[:, k], y[:, k]) for k in range(y.shape[1])])), 4)})
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
