@@ -53,6 +53,12 @@ check "it reports MAE, RMSE and R2 for the angle" 'grep -q "^angle  *[0-9.]*  *[
 check "and predicts one number per test image, in the table's order" \
     '[ "$(cut -f1 rot-out/predictions.tsv)" = "$(tail -n +2 rot/test.csv | cut -d, -f1 | sed "s|^|$T/rot/test/|")" ] && ! cut -f2 rot-out/predictions.tsv | grep -qv "^-\?[0-9.e+-]*$"'
 check "and draws predicted against true (a PNG)" 'py -c "from PIL import Image; import sys; assert Image.open(sys.argv[1]).size[0] > 100" rot-out/truth.png'
+awk -F'\t' 'BEGIN { OFS = "\t" } $1 == "" { print; next } { print $0, "w=2" }' rot-out/test.list > rot-w2.list
+run sh -c "imgprep -q --size 28x28 --color grayscale rot-w2.list | nneval --json -m rot-out/rotation.model"
+cp out w2.json
+run sh -c "imgprep -q --size 28x28 --color grayscale rot-out/test.list | nneval --json -m rot-out/rotation.model"
+check "nneval weighs each sample's loss by w, as Keras' evaluate(sample_weight=): w=2 doubles the loss, not the metrics" \
+    'py -c "import json, sys; a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])); assert abs(a[\"loss\"] - 2 * b[\"loss\"]) < 1e-4 * b[\"loss\"] and a[\"mae\"] == b[\"mae\"], (a, b)" w2.json out'
 run make -C "$E/mosaic" DATA="$T/mos" OUT="$T/mos-out" TRAIN=200 TEST=100 EPOCHS=1 BIN="${BIN_DIR:-$ROOT/bin}"
 check_status "the mosaic (multi-label from a table) workflow runs" 0
 check "its list lines carry several classes" 'grep -q "classes=[0-9]:[a-z_]*|[0-9]:" mos-out/train.list'
