@@ -12,7 +12,7 @@
 # Both train on the same training table and are scored on the same test table.
 #  3. the same images listed from class folders and from the table: decode
 #     throughput of imglist | imgprep | batchpack, side by side.
-# TABLE_BENCH_EPOCHS (default 5), TABLE_BENCH_REPS (default 2), TABLE_BENCH_TRAIN
+# TABLE_BENCH_EPOCHS (default 5), TABLE_BENCH_REPS (default 3; pass K seeds both sides with K), TABLE_BENCH_TRAIN
 # (training images of each example, default 20000).
 set -u
 cd "$(dirname "$0")/.." || exit 70
@@ -20,7 +20,7 @@ ROOT=$(pwd)
 PY=/usr/bin/python3
 PATH="$ROOT/bin:$PATH"
 EPOCHS=${TABLE_BENCH_EPOCHS:-5}
-REPS=${TABLE_BENCH_REPS:-2}
+REPS=${TABLE_BENCH_REPS:-3}
 TRAIN=${TABLE_BENCH_TRAIN:-20000}
 RESULT=bench/results/table_examples.md
 DATA=bench/out/table-examples
@@ -53,9 +53,12 @@ ours() {
     esac
     d="$DATA/$1"
     t0=$(now)
-    imglist -q --table "$d/train.csv" $table "$d/train" | imgprep -q --size $size --color grayscale --shuffle --seed "$2" \
+    # A fresh permutation every epoch, as PyTorch's DataLoader(shuffle=True) draws: imgprep writes
+    # the epochs, each shuffled, and nntrain reads them in turn.
+    imglist -q --table "$d/train.csv" $table "$d/train" \
+        | imgprep -q --size $size --color grayscale --epochs "$EPOCHS" --shuffle --seed "$2" \
         | batchpack -q -b 128 -o "$W/train.batches" || fail "$1: our pipeline failed"
-    nntrain -q --model "examples/$1/$1.json" --epochs "$EPOCHS" --shuffle --seed "$2" -o "$W/$1.model" "$W/train.batches" \
+    nntrain -q --model "examples/$1/$1.json" --epochs "$EPOCHS" --seed "$2" -o "$W/$1.model" "$W/train.batches" \
         || fail "$1: nntrain failed"
     t1=$(now)
     imglist -q --table "$d/test.csv" $table "$d/test" | imgprep -q --size $size --color grayscale \
@@ -63,7 +66,7 @@ ours() {
     awk "BEGIN { printf \"%.2f\", $t1 - $t0 }"
 }
 theirs() {
-    $PY bench/tables_torch.py "$1" "$DATA/$1" --epochs "$EPOCHS" --malloc-fix > "$W/torch-$1-$2.json" || fail "$1: the PyTorch peer failed"
+    $PY bench/tables_torch.py "$1" "$DATA/$1" --epochs "$EPOCHS" --seed "$2" --malloc-fix > "$W/torch-$1-$2.json" || fail "$1: the PyTorch peer failed"
     jget "$W/torch-$1-$2.json" '["seconds"]'
 }
 
@@ -72,36 +75,54 @@ theirs() {
     echo
     echo "Run $(date -u '+%Y-%m-%d %H:%M UTC') on $(cpu); load average $(load) at the start."
     echo "$TRAIN training images each, $EPOCHS epochs, batch 128, Adam (1e-3), the same CNN (examples/TASK/TASK.json) in both;"
-    echo "$REPS interleaved passes. Ours: imglist --table | imgprep | batchpack, then nntrain (listing and decoding counted)."
+    echo "$REPS interleaved passes. Ours: imglist --table | imgprep --epochs N --shuffle (a fresh permutation each epoch, as DataLoader(shuffle=True)) | batchpack, then nntrain; listing and decoding counted."
     echo "PyTorch: Dataset over the same CSV (csv + PIL), DataLoader(num_workers=2), malloc fix, OpenBLAS"
     echo "(bench/tables_torch.py; its time counts the training epochs only). Test scores on the test table."
 } > "$W/result.md"
+# Scores to 4 decimals (common.sh's median and range give 2).
+median4() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { printf "%.4f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+range4() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.4f-%.4f", lo, hi }'; }
+score() {  # score FILE KEYS: a number of a JSON file, to 4 decimals
+    $PY -c "import json,sys; print('%.4f' % json.loads(open(sys.argv[1]).read())$2)" "$1"
+}
 for task in rotation mosaic; do
     echo "bench/table_examples.sh: $task" >&2
-    ratios=""; ours_s=""; theirs_s=""
+    ratios=""; ours_s=""; theirs_s=""; ours_a=""; theirs_a=""; ours_b=""; theirs_b=""
     for rep in $(seq 1 "$REPS"); do
         a=$(ours "$task" "$rep") || exit 1
         b=$(theirs "$task" "$rep") || exit 1
         ours_s="$ours_s $a"; theirs_s="$theirs_s $b"
         ratios="$ratios $(awk "BEGIN { printf \"%.3f\", $b / $a }")"
+        if [ "$task" = rotation ]; then
+            ours_a="$ours_a $(score "$W/ours-$task-$rep.json" '["regression"]["overall"]["mae"]')"
+            theirs_a="$theirs_a $(score "$W/torch-$task-$rep.json" '["test_mae"]')"
+        else
+            ours_a="$ours_a $(score "$W/ours-$task-$rep.json" '["multi_label"]["micro"]["f1"]')"
+            theirs_a="$theirs_a $(score "$W/torch-$task-$rep.json" '["test_f1"]')"
+            ours_b="$ours_b $(score "$W/ours-$task-$rep.json" '["multi_label"]["macro"]["auc"]')"
+            theirs_b="$theirs_b $(score "$W/torch-$task-$rep.json" '["test_macro_auc"]')"
+        fi
     done
     {
         echo
         echo "### $task"
         echo
-        echo "| pipeline | wall s (median) | test score (pass 1) |"
-        echo "|---|---:|---|"
         if [ "$task" = rotation ]; then
-            echo "| **imgpipe** | $(median $ours_s) | MAE $(jget "$W/ours-$task-1.json" '["regression"]["overall"]["mae"]') degrees |"
-            echo "| PyTorch DataLoader | $(median $theirs_s) | MAE $(jget "$W/torch-$task-1.json" '["test_mae"]') degrees |"
+            echo "| pipeline | wall s (median, range) | test MAE, degrees (median, range; lower is better) |"
+            echo "|---|---:|---:|"
+            echo "| **imgpipe** | $(median $ours_s) ($(range $ours_s)) | $(median4 $ours_a) ($(range4 $ours_a)) |"
+            echo "| PyTorch DataLoader | $(median $theirs_s) ($(range $theirs_s)) | $(median4 $theirs_a) ($(range4 $theirs_a)) |"
         else
-            echo "| **imgpipe** | $(median $ours_s) | micro F1 $(jget "$W/ours-$task-1.json" '["multi_label"]["micro"]["f1"]'), macro AUC $(jget "$W/ours-$task-1.json" '["multi_label"]["macro"]["auc"]') |"
-            echo "| PyTorch DataLoader | $(median $theirs_s) | micro F1 $(jget "$W/torch-$task-1.json" '["test_f1"]'), macro AUC $(jget "$W/torch-$task-1.json" '["test_macro_auc"]') |"
+            echo "| pipeline | wall s (median, range) | test micro F1 at 0.5 | test macro AUC |"
+            echo "|---|---:|---:|---:|"
+            echo "| **imgpipe** | $(median $ours_s) ($(range $ours_s)) | $(median4 $ours_a) ($(range4 $ours_a)) | $(median4 $ours_b) ($(range4 $ours_b)) |"
+            echo "| PyTorch DataLoader | $(median $theirs_s) ($(range $theirs_s)) | $(median4 $theirs_a) ($(range4 $theirs_a)) | $(median4 $theirs_b) ($(range4 $theirs_b)) |"
         fi
         echo
         echo "Ours is faster by **$(median $ratios)x** (the median of the passes' ratios; range $(range $ratios))."
     } >> "$W/result.md"
 done
+
 # 3. The same images from class folders (hard links, by item) and from the table.
 echo "bench/table_examples.sh: folders against the table" >&2
 d="$DATA/rotation"
@@ -127,8 +148,8 @@ done
     echo
     echo "| list | images/s (median of 3, range) |"
     echo "|---|---:|"
-    echo "| class folders (\\`imglist DIR\\`) | $(median $folder_rates) ($(range $folder_rates)) |"
-    echo "| the table (\\`imglist --table train.csv --y-col angle --class-mode raw DIR\\`) | $(median $table_rates) ($(range $table_rates)) |"
+    echo '| class folders (`imglist DIR`) | '"$(median $folder_rates) ($(range $folder_rates))"' |'
+    echo '| the table (`imglist --table train.csv --y-col angle --class-mode raw DIR`) | '"$(median $table_rates) ($(range $table_rates))"' |'
     echo
     echo "Table over folders: $(median $ratios)x the speed (range $(range $ratios))."
 } >> "$W/result.md"

@@ -10,7 +10,7 @@ mosaic:   the classes shown (multi-hot over the sorted class names), binary
           crossentropy on logits; reports micro precision, recall and F1 at
           0.5, binary accuracy, and the macro ROC AUC.
 Prints one JSON line (seconds: the training epochs only).
-Usage: tables_torch.py rotation|mosaic DATA [--epochs N] [--workers W] [--threads T] [--malloc-fix]
+Usage: tables_torch.py rotation|mosaic DATA [--epochs N] [--seed S] [--workers W] [--threads T] [--malloc-fix]
 """
 import argparse
 import csv
@@ -79,6 +79,7 @@ def main():
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--malloc-fix", action="store_true")
+    p.add_argument("--seed", type=int, default=0, help="torch.manual_seed: the initial weights and the shuffle")
     a = p.parse_args()
     if a.malloc_fix:
         malloc_fix()
@@ -87,7 +88,7 @@ def main():
     from PIL import Image
     if a.threads:
         torch.set_num_threads(a.threads)
-    torch.manual_seed(0)
+    torch.manual_seed(a.seed)
     _, _, classes = read_table(a.data, "train", a.task)
 
     class Table(torch.utils.data.Dataset):
