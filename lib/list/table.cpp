@@ -391,6 +391,12 @@ private:
             if (n.find_first_of(kBreaks) != std::string::npos) bad_cell(c, "class " + quoted(n) + " holds a tab, a line break or a NUL");
             if (listed && n.find('|') != std::string::npos)
                 bad_cell(c, "class " + quoted(n) + " holds a '|', which a list line of several classes cannot carry");
+            // A fraction as a class name is a regression column read as classes (a forgotten
+            // --class-mode raw gives one class per distinct number); Keras refuses non-strings.
+            double number;
+            if (o_.classes.empty() && parse_number(n, number) && n.find_first_of(".eE") != std::string::npos)
+                bad_cell(c, quoted(n) + " is a number, not a class name: numbers are targets with --class-mode raw "
+                                        "(to take them as class names, list them with --classes)");
             if (!o_.classes.empty() && !ids_.count(n)) {
                 std::string listed_classes;
                 for (const std::string& k : o_.classes) listed_classes += (listed_classes.empty() ? "" : ", ") + k;

@@ -234,6 +234,14 @@ bad() {  # bad NAME MESSAGE [imglist options...] < table
     check "$name: nothing written" '[ ! -e list.txt ]'
 }
 printf 'filename,angle\n3.png,1\n0.png,abc\n' | bad "a word as a number" 'imglist: bad.csv:3: column "angle": "abc" is not a number' --class-mode raw --y-col angle
+printf 'filename,angle\n3.png,12\n0.png,-0.02\n' | bad "a regression column read as classes (a forgotten --class-mode raw)" \
+    'imglist: bad.csv:3: column "angle": "-0.02" is a number, not a class name: numbers are targets with --class-mode raw (to take them as class names, list them with --classes)' --y-col angle
+printf 'filename,dose\n3.png,0.5\n0.png,1\n' > doses.csv
+run imglist --table doses.csv --y-col dose --classes 0.5,1 img
+check "numbers listed in --classes are class names" '[ "$(cat out)" = "	0	0.5
+	1	1
+img/3.png	0	0.5
+img/0.png	1	1" ]'
 printf 'filename,angle\n3.png,nan\n' | bad "NaN as a target" 'imglist: bad.csv:2: column "angle": "nan" is not a finite number' --class-mode raw --y-col angle
 printf 'filename,angle\n3.png,inf\n' | bad "inf as a target" 'imglist: bad.csv:2: column "angle": "inf" is not a finite number' --class-mode raw --y-col angle
 printf 'filename,class,w\n3.png,a,NaN\n' | bad "a NaN weight (Keras passes it through)" 'imglist: bad.csv:2: column "w": "NaN" is not a finite number' --weight-col w
