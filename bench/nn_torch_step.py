@@ -38,11 +38,15 @@ def lecture_cnn(torch, height=64, width=64, channels=3, outputs=1):
     layers = [nn.Conv2d(channels, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
               nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
               nn.Flatten(), nn.Linear(flat, 256), nn.ReLU(), nn.Linear(256, outputs)]
-    model = nn.Sequential(*layers)
-    for m in model:  # Keras' initializers: Glorot uniform kernels, zero biases
-        if isinstance(m, (nn.Conv2d, nn.Linear)):
-            nn.init.xavier_uniform_(m.weight)
-            nn.init.zeros_(m.bias)
+    return keras_init(torch, nn.Sequential(*layers))
+
+
+def keras_init(torch, model):
+    """Keras' initializers on a Sequential: Glorot uniform kernels, zero biases."""
+    for m in model:
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
+            torch.nn.init.xavier_uniform_(m.weight)
+            torch.nn.init.zeros_(m.bias)
     return model
 
 

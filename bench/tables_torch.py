@@ -18,7 +18,7 @@ import json
 import os
 import time
 
-from nn_torch_step import malloc_fix
+from nn_torch_step import keras_init, malloc_fix
 
 
 def read_table(data, split, task):
@@ -43,12 +43,7 @@ def cnn(torch, task):
                   nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                   nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                   nn.Flatten(), nn.Linear(64 * 7 * 7, 256), nn.ReLU(), nn.Linear(256, 10)]
-    model = nn.Sequential(*layers)
-    for m in model:
-        if isinstance(m, (nn.Conv2d, nn.Linear)):
-            nn.init.xavier_uniform_(m.weight)
-            nn.init.zeros_(m.bias)
-    return model
+    return keras_init(torch, nn.Sequential(*layers))
 
 
 def auc(scores, truth):
