@@ -192,7 +192,7 @@ FUZZ_LIBS_table       := $(CSV_LIBS)
 FUZZ_SRC_spec         := lib/nn/spec.cpp lib/nn/layers.cpp lib/nn/compile.cpp lib/nn/config.cpp lib/nn/expr.cpp lib/cli/progress.cpp
 FUZZ_SRC_expr         := lib/nn/expr.cpp
 FUZZ_SRC_placement    := lib/nn/placement.cpp $(FUZZ_IO_SRC)
-FUZZ_SRC_model_file   := $(NN_LIB_SRC) $(FUZZ_FRAME_SRC) lib/stream/batch.cpp lib/cli/app.cpp lib/cli/progress.cpp lib/cli/random.cpp $(FUZZ_IO_SRC)
+FUZZ_SRC_model_file   := $(NN_LIB_SRC) $(FUZZ_FRAME_SRC) lib/stream/feed.cpp lib/stream/batch.cpp lib/cli/app.cpp lib/cli/progress.cpp lib/cli/random.cpp $(FUZZ_IO_SRC)
 FUZZ_LIBS_model_file  := $(TORCH_LIBS)
 
 $(FUZZ_BUILD)/%.o: %.cpp

@@ -158,9 +158,9 @@ check "shuffled, regrouped, last batches dropped: each sample keeps its y row an
 cp out mldrop.bs
 run batchpack --info mldrop.bs
 check "the dropped samples are recorded: every reader finds both epochs whole" '[ $status -eq 0 ] && grep -q "dropped:    4 (batchpack --drop-last)" "$T/out"'
-check "and it was shuffled" '[ "$(py "$S" dump mldrop.bs | head -n 1 | grep -o "t[0-9]*.png" | tr -d "\n")" != "t0.pngt1.pngt2.pngt3.png" ]'
+check "and it was shuffled" '[ "$(py "$S" dump mldrop.bs | sed -n 1p | grep -o "t[0-9]*.png" | tr -d "\n")" != "t0.pngt1.pngt2.pngt3.png" ]'
 run batchpack -q -b 4 raw.bs
-check "a raw stream: y F32 [n,2] and w regrouped with their samples, targets kept" '[ "$(py same.py out)" = 10 ] && py "$S" dump out | head -n 1 | grep -q "\"targets\": \"\[\\\\\"half\\\\\",\\\\\"minus\\\\\"\]\""'
+check "a raw stream: y F32 [n,2] and w regrouped with their samples, targets kept" '[ "$(py same.py out)" = 10 ] && py "$S" dump out | sed -n 1p | grep -q "\"targets\": \"\[\\\\\"half\\\\\",\\\\\"minus\\\\\"\]\""'
 
 run batchpack --info ml.bs
 check_out "--info names a multi-label target" "targets:    multi-label, 3 classes (y F32 multi-hot), 1.3 shown per image on average"
