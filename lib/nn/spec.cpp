@@ -156,6 +156,180 @@ std::vector<Ref> keras_ends(const json& v, const std::string& what, const std::s
     return refs;
 }
 
+// Nested models (a Sequential or Functional used as a layer, as transfer learning
+// and Teachable Machine write them) are inlined into one Functional graph before
+// the graph is read: every inner layer keeps its name (Keras keeps layer names
+// unique across a whole model, and the weight files name layers so), the inner
+// model's input is wired to what the outer model feeds it, and what read the
+// inner model reads its output. A frozen inner model freezes its layers.
+class Inliner {
+public:
+    explicit Inliner(std::string where) : where_(std::move(where)) {}
+
+    static bool is_model(const json& e) {
+        if (!e.is_object() || !e.contains("class_name") || !e["class_name"].is_string()) return false;
+        const std::string cls = e["class_name"].get<std::string>();
+        return cls == "Sequential" || cls == "Functional" || cls == "Model";
+    }
+    static bool has_nested(const json& model) {
+        for (const json& e : layers_of(model))
+            if (is_model(e)) return true;
+        return false;
+    }
+
+    // The whole model as one Functional: its other top-level keys (compile_config ...) kept.
+    json inline_all(const json& doc) {
+        Ref out = expand(doc, std::nullopt, "model", 0);
+        json flat = doc;
+        flat["class_name"] = "Functional";
+        json config = doc["config"].is_object() ? doc["config"] : json::object();
+        config.erase("build_input_shape");
+        config["layers"] = layers_;
+        config["input_layers"] = json::array({json::array({input_, 0, 0})});
+        config["output_layers"] = json::array({json::array({out.layer, out.call, 0})});
+        flat["config"] = config;
+        return flat;
+    }
+
+private:
+    // Keras <= 2.2 wrote a Sequential's config as the list of its layers.
+    static const json& layers_of(const json& model) {
+        static const json none = json::array();
+        if (!model.contains("config")) return none;
+        const json& c = model["config"];
+        if (c.is_array()) return c;
+        if (c.is_object() && c.contains("layers") && c["layers"].is_array()) return c["layers"];
+        return none;
+    }
+    static std::string name_of(const json& e) {
+        if (e.contains("config") && e["config"].is_object() && e["config"].contains("name") && e["config"]["name"].is_string())
+            return e["config"]["name"].get<std::string>();
+        return e.contains("name") && e["name"].is_string() ? e["name"].get<std::string>() : "";
+    }
+
+    // Emits a plain layer reading `calls` (one list of inputs per call; none: an InputLayer).
+    void emit(json e, const std::vector<std::vector<Ref>>& calls, bool frozen) {
+        json nodes = json::array();
+        for (const std::vector<Ref>& refs : calls) {
+            json node = json::array();
+            for (const Ref& r : refs) node.push_back(json::array({r.layer, r.call, 0, json::object()}));
+            nodes.push_back(node);
+        }
+        e["inbound_nodes"] = nodes;
+        if (frozen && e["config"].is_object()) e["config"]["trainable"] = false;
+        layers_.push_back(std::move(e));
+    }
+
+    // The flat model's input, from an InputLayer or a first layer's input shape.
+    Ref make_input(const json& e, const json& model) {
+        json input = {{"class_name", "InputLayer"}, {"config", json::object()}};
+        const json c = e.contains("config") ? e["config"] : json::object();
+        for (const char* key : {"batch_input_shape", "batch_shape"})
+            if (c.is_object() && c.contains(key)) input["config"]["batch_input_shape"] = c[key];
+        for (const char* key : {"input_shape", "shape"})
+            if (c.is_object() && c.contains(key) && c[key].is_array()) {
+                json b = json::array({nullptr});
+                for (const json& d : c[key]) b.push_back(d);
+                input["config"]["batch_input_shape"] = b;
+            }
+        if (!input["config"].contains("batch_input_shape") && model["config"].is_object() &&
+            model["config"].contains("build_input_shape"))
+            input["config"]["batch_input_shape"] = model["config"]["build_input_shape"];
+        input_ = name_of(e) + "_input";
+        input["config"]["name"] = input_;
+        emit(input, {}, false);
+        return {input_, 0};
+    }
+
+    static json without_input_shape(json e) {
+        if (e["config"].is_object())
+            for (const char* key : {"batch_input_shape", "batch_shape", "input_shape", "shape"}) e["config"].erase(key);
+        return e;
+    }
+
+    // Inlines model `m` called on `in` (none: it holds the flat model's input); gives its output.
+    Ref expand(const json& m, std::optional<Ref> in, const std::string& context, int depth, bool frozen_above = false) {
+        if (depth > 16) throw DataError(where_, context + ": models nested more than 16 deep");
+        if (!m.contains("config") || !(m["config"].is_object() || m["config"].is_array()))
+            throw DataError(where_, context + ": a model without its \"config\"");
+        bool frozen = frozen_above || (depth > 0 && m["config"].is_object() && m["config"].value("trainable", true) == false);
+        std::string cls = m["class_name"].get<std::string>();
+        const json& entries = layers_of(m);
+        if (cls == "Sequential") {
+            std::optional<Ref> cur = in;
+            int number = 0;
+            for (const json& e : entries) {
+                std::string here = context + ", layer " + std::to_string(++number);
+                if (!e.is_object() || !e.contains("class_name")) throw DataError(where_, here + ": not a Keras layer");
+                if (is_model(e)) {
+                    cur = expand(e, cur, here + " (" + name_of(e) + ")", depth + 1, frozen);
+                    continue;
+                }
+                if (e["class_name"] == "InputLayer") {
+                    if (!cur) {
+                        input_ = name_of(e);
+                        emit(e, {}, false);
+                        cur = Ref{input_, 0};
+                    }
+                    continue;
+                }
+                if (name_of(e).empty()) throw DataError(where_, here + ": a layer without a \"name\" (Keras names every layer)");
+                if (!cur) cur = make_input(e, m);
+                emit(without_input_shape(e), {{*cur}}, frozen);
+                cur = Ref{name_of(e), 0};
+            }
+            if (!cur || (in && cur->layer == in->layer && cur->call == in->call))
+                throw DataError(where_, context + ": a model with no layers");
+            return *cur;
+        }
+        // Functional: its InputLayer stands for `in`; a nested model for its output.
+        const json& c = m["config"];
+        if (!c.is_object() || !c.contains("input_layers") || !c.contains("output_layers"))
+            throw DataError(where_, context + ": a Functional model needs \"input_layers\" and \"output_layers\"");
+        Ref model_in = keras_ends(c["input_layers"], "input_layers", where_)[0];
+        std::map<std::string, Ref> replaced;  // an inner InputLayer or model -> what stands for it
+        auto translate = [&](std::vector<Ref> refs) {
+            for (Ref& r : refs) {
+                auto it = replaced.find(r.layer);
+                if (it != replaced.end()) r = it->second;
+            }
+            return refs;
+        };
+        int number = 0;
+        for (const json& e : entries) {
+            std::string name = name_of(e);
+            std::string here = context + ", layer " + std::to_string(++number) + " (" + name + ")";
+            if (!e.is_object() || !e.contains("class_name")) throw DataError(where_, here + ": not a Keras layer");
+            if (e["class_name"] == "InputLayer") {
+                if (name != model_in.layer) throw DataError(where_, here + ": a second input; nntrain reads models of one input");
+                if (in) {
+                    replaced[name] = *in;
+                } else {
+                    input_ = name;
+                    emit(e, {}, false);
+                }
+                continue;
+            }
+            std::vector<std::vector<Ref>> calls = keras_calls(e.value("inbound_nodes", json::array()), here, where_);
+            for (auto& refs : calls) refs = translate(refs);
+            if (is_model(e)) {
+                if (calls.size() != 1 || calls[0].size() != 1)
+                    throw DataError(where_, here + ": a model called " + std::to_string(calls.size()) +
+                                                " times or on several inputs; inlined models are called once");
+                replaced[name] = expand(e, calls[0][0], here, depth + 1, frozen);
+                continue;
+            }
+            emit(e, calls, frozen);
+        }
+        Ref out = keras_ends(c["output_layers"], "output_layers", where_)[0];
+        return translate({out})[0];
+    }
+
+    std::string where_;
+    json layers_ = json::array();
+    std::string input_;
+};
+
 // Reads one "layers" entry into a layer (and its inputs), or into the model input.
 struct Reader {
     std::string where;
@@ -491,6 +665,7 @@ Spec parse_spec(const std::string& text, const std::string& where) {
         spec.input_shape = c.shape(what, batch);
     };
     if (doc.contains("class_name")) {  // Keras' model.to_json()
+        if (Inliner::is_model(doc) && Inliner::has_nested(doc)) doc = Inliner(where).inline_all(doc);
         std::string cls = doc["class_name"].is_string() ? doc["class_name"].get<std::string>() : "";
         functional_keras = cls == "Functional" || cls == "Model";
         if (cls != "Sequential" && !functional_keras)

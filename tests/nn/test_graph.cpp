@@ -153,7 +153,51 @@ TEST_CASE("graph mistakes are named with the layer", "[graph][spec][errors]") {
       {"class_name": "InputLayer", "name": "a", "config": {"batch_input_shape": [null, 4], "name": "a"}, "inbound_nodes": []},
       {"class_name": "Sequential", "name": "inner", "config": {"name": "inner", "layers": []}, "inbound_nodes": [[["a", 0, 0, {}]]]}],
       "input_layers": [["a", 0, 0]], "output_layers": [["inner", 0, 0]]}})";
-    CHECK_THAT(spec_error(nested), Catch::Contains("layer 2: a model inside a model is not supported"));
+    CHECK(spec_error(nested) == "net.json: model, layer 2 (inner): a model with no layers");
+}
+
+TEST_CASE("models inside models are inlined into one graph, as Keras runs them", "[graph]") {
+    // Keras <= 2.2's Sequential config is the list of its layers; a frozen inner model freezes its layers.
+    std::string base = R"({"class_name": "Functional", "config": {"name": "base", "trainable": false, "layers": [
+        {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 8, 8, 3], "name": "image"}, "inbound_nodes": []},
+        {"class_name": "Conv2D", "config": {"name": "conv", "filters": 4, "kernel_size": [3, 3]}, "inbound_nodes": [[["image", 0, 0, {}]]]},
+        {"class_name": "BatchNormalization", "config": {"name": "bn"}, "inbound_nodes": [[["conv", 0, 0, {}]]]},
+        {"class_name": "Add", "config": {"name": "sum"}, "inbound_nodes": [[["conv", 0, 0, {}], ["bn", 0, 0, {}]]]}],
+      "input_layers": [["image", 0, 0]], "output_layers": [["sum", 0, 0]]}})";
+    std::string head = R"({"class_name": "Sequential", "config": [
+        {"class_name": "GlobalAveragePooling2D", "config": {"name": "pool"}},
+        {"class_name": "Dense", "config": {"name": "out", "units": 2, "batch_input_shape": [null, 4]}}]})";
+    Spec s = parse_spec(R"({"class_name": "Sequential", "config": {"name": "outer", "layers": [)" + base + ", " + head + "]}}",
+                        "net.json");
+    REQUIRE(s.layers.size() == 5);
+    std::vector<std::string> names;
+    for (const LayerSpec& l : s.layers) names.push_back(l.name + (l.trainable ? "" : " (frozen)"));
+    CHECK(names == std::vector<std::string>{"conv (frozen)", "bn (frozen)", "sum (frozen)", "pool", "out"});
+    CHECK(s.input_name == "image");
+    CHECK(s.input_shape == Shape{8, 8, 3});
+    CHECK(s.output_shape() == Shape{2});
+    CHECK(s.name == "outer");
+    CHECK(s.trainable_params() == 4 * 2 + 2);
+    CHECK(s.non_trainable_params() == 3 * 3 * 3 * 4 + 4 + 4 * 4);
+    // The inner model's input stands for what the outer model feeds it.
+    std::string functional = R"({"class_name": "Functional", "config": {"name": "m", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 8, 8, 3], "name": "x"}, "inbound_nodes": []},
+        {"class_name": "Rescaling", "config": {"name": "scale", "scale": 0.5}, "inbound_nodes": [[["x", 0, 0, {}]]]},)" +
+        base.substr(0, base.size() - 1) + R"(, "inbound_nodes": [[["scale", 0, 0, {}]]]},
+        {"class_name": "Flatten", "config": {"name": "flat"}, "inbound_nodes": [[["base", 0, 0, {}]]]}],
+      "input_layers": [["x", 0, 0]], "output_layers": [["flat", 0, 0]]}})";
+    s = parse_spec(functional, "net.json");
+    REQUIRE(s.nodes.size() == 5);
+    CHECK(s.layers[s.nodes[1].layer].name == "conv");
+    CHECK(s.nodes[1].inputs == std::vector<int>{0});  // reads scale, not the base model's own input
+    CHECK(s.output_shape() == Shape{6 * 6 * 4});
+    // What cannot be inlined is named.
+    std::string twice = functional;
+    twice.replace(twice.find(R"([[["scale", 0, 0, {}]]])"), 23, R"([[["scale", 0, 0, {}]], [["x", 0, 0, {}]]])");
+    CHECK(spec_error(twice) == "net.json: model, layer 3 (base): a model called 2 times or on several inputs; inlined models are called once");
+    std::string deep = R"({"class_name": "Sequential", "config": {"name": "s", "layers": [{"class_name": "Dense", "config": {"name": "d", "units": 1, "batch_input_shape": [null, 2]}}]}})";
+    for (int i = 0; i < 20; ++i) deep = R"({"class_name": "Sequential", "config": {"name": "s)" + std::to_string(i) + R"(", "layers": [)" + deep + "]}}";
+    CHECK_THAT(spec_error(deep), Catch::Contains("models nested more than 16 deep"));
 }
 
 TEST_CASE("the engine runs every layer type the spec reads", "[graph]") {
