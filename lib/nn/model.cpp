@@ -404,7 +404,7 @@ private:
                       "layer %s (%s%s) maps pixel bytes 0..255 onto [%g, %g], but x is F32 already within [0, 1] "
                       "(max %g in this batch): the pixels are scaled twice; drop the layer, or give the model bytes "
                       "(no imgprep --rescale)",
-                      l->name.c_str(), l->type.c_str(), l->type == "Lambda" ? (" \"" + l->expression + "\"").c_str() : "",
+                      l->name.c_str(), l->type.c_str(), l->find<LambdaOptions>() ? (" \"" + l->get<LambdaOptions>().expression + "\"").c_str() : "",
                       to[0], to[1], double(*hi));
         warn(where, text);
     }

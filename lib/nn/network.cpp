@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <limits>
 
 #include "cli/error.hpp"
@@ -208,10 +209,11 @@ using Inputs = std::vector<torch::Tensor>;
 // TensorFlow's "same" padding, with the odd pixel at the bottom/right: symmetric
 // padding goes to the convolution itself, the rest is padded here.
 torch::Tensor pad_same(const LayerCall& c, torch::Tensor x, Pair kernel, std::vector<int64_t>& symmetric) {
+    const ConvOptions& l = c.l.get<ConvOptions>();
     symmetric = {0, 0};
-    if (!c.l.same) return x;
-    auto ph = same_padding(c.in_shape()[0], (kernel[0] - 1) * c.l.dilation_rate[0] + 1, c.l.strides[0]);
-    auto pw = same_padding(c.in_shape()[1], (kernel[1] - 1) * c.l.dilation_rate[1] + 1, c.l.strides[1]);
+    if (!l.same) return x;
+    auto ph = same_padding(c.in_shape()[0], (kernel[0] - 1) * l.dilation_rate[0] + 1, l.strides[0]);
+    auto pw = same_padding(c.in_shape()[1], (kernel[1] - 1) * l.dilation_rate[1] + 1, l.strides[1]);
     if (ph.first == ph.second && pw.first == pw.second) symmetric = {ph.first, pw.first};
     else x = torch::constant_pad_nd(x, {pw.first, pw.second, ph.first, ph.second}, 0);
     return x;
@@ -219,14 +221,14 @@ torch::Tensor pad_same(const LayerCall& c, torch::Tensor x, Pair kernel, std::ve
 
 torch::Tensor conv(const LayerCall& c, const torch::Tensor& input, const torch::Tensor& w, const torch::Tensor& b,
                    int64_t groups) {
+    const ConvOptions& l = c.l.get<ConvOptions>();
     std::vector<int64_t> pad;
-    torch::Tensor x = pad_same(c, input, c.l.kernel_size, pad);
-    return torch::conv2d(x, w, b, {c.l.strides[0], c.l.strides[1]}, pad, {c.l.dilation_rate[0], c.l.dilation_rate[1]},
-                         groups);
+    torch::Tensor x = pad_same(c, input, l.kernel_size, pad);
+    return torch::conv2d(x, w, b, {l.strides[0], l.strides[1]}, pad, {l.dilation_rate[0], l.dilation_rate[1]}, groups);
 }
 
 torch::Tensor conv2d_forward(const LayerCall& c, const Inputs& in) {
-    return c.activated(conv(c, in[0], c.w("weight"), c.w("bias"), c.l.groups));
+    return c.activated(conv(c, in[0], c.w("weight"), c.w("bias"), c.l.get<ConvOptions>().groups));
 }
 
 torch::Tensor depthwise_forward(const LayerCall& c, const Inputs& in) {
@@ -239,7 +241,7 @@ torch::Tensor separable_forward(const LayerCall& c, const Inputs& in) {
 }
 
 torch::Tensor transpose_forward(const LayerCall& c, const Inputs& in) {
-    const LayerSpec& l = c.l;
+    const ConvOptions& l = c.l.get<ConvOptions>();
     torch::Tensor x = in[0], w = c.w("weight"), b = c.w("bias");
     if (x.size(0) >= kOneDnnBatch) {
         // libtorch's transposed convolution goes to the system BLAS (see Dense);
@@ -273,9 +275,10 @@ torch::Tensor transpose_forward(const LayerCall& c, const Inputs& in) {
 // values as converting and evaluating, one pass instead of several.
 torch::Tensor lambda_forward(const LayerCall& c, const Inputs& in) {
     const torch::Tensor& x = in[0];
-    if (x.scalar_type() != torch::kByte) return evaluate(c.l.expr, x).expand_as(x);
+    const Expr& e = c.l.get<LambdaOptions>().expr;
+    if (x.scalar_type() != torch::kByte) return evaluate(e, x).expand_as(x);
     torch::Tensor bytes = torch::arange(256, torch::dtype(torch::kFloat).device(x.device()));
-    return look_up_bytes(evaluate(c.l.expr, bytes).expand({256}), x);
+    return look_up_bytes(evaluate(e, bytes).expand({256}), x);
 }
 
 torch::Tensor dense_forward(const LayerCall& c, const Inputs& in) {
@@ -297,55 +300,76 @@ torch::Tensor dense_forward(const LayerCall& c, const Inputs& in) {
     return c.activated(torch::linear(x, w, c.w("bias")));
 }
 
-torch::Tensor pool_forward(const LayerCall& c, const Inputs& in) {
-    const LayerSpec& l = c.l;
-    torch::Tensor x = in[0];
+// The pooling window's padding for "same" (left, right, top, bottom), its size and strides.
+struct Window {
+    std::vector<int64_t> pad = {0, 0, 0, 0}, k, s;
+    bool padded() const { return pad[0] || pad[1] || pad[2] || pad[3]; }
+};
+
+Window pool_window(const LayerCall& c) {
+    const PoolOptions& l = c.l.get<PoolOptions>();
+    Window w;
     std::vector<int64_t> pad = {0, 0, 0, 0};
     if (l.same) {
         auto ph = same_padding(c.in_shape()[0], l.pool_size[0], l.strides[0]);
         auto pw = same_padding(c.in_shape()[1], l.pool_size[1], l.strides[1]);
-        pad = {pw.first, pw.second, ph.first, ph.second};
+        w.pad = {pw.first, pw.second, ph.first, ph.second};
     }
-    bool padded = pad[0] || pad[1] || pad[2] || pad[3];
-    std::vector<int64_t> k = {l.pool_size[0], l.pool_size[1]}, s = {l.strides[0], l.strides[1]};
-    if (l.type == "MaxPooling2D") {
-        if (!padded && k == s && max_pool_relu_runs(x, k[0], k[1]))
-            return max_pool_relu(x, k[0], k[1], c.relu_after, c.bias_before);
-        // x + (b - b): the same values, and the deferred bias's gradient through autograd
-        const torch::Tensor& b = c.bias_before;
-        if (b.defined() && b.requires_grad() && at::GradMode::is_enabled()) x = x + (b - b.detach()).view({1, -1, 1, 1});
-        if (padded) x = torch::constant_pad_nd(x, pad, -std::numeric_limits<double>::infinity());
-        x = torch::max_pool2d(x, k, s);
-        return c.relu_after ? torch::relu(x) : x;
-    }
-    if (!padded) return torch::avg_pool2d(x, k, s);
+    w.k = {l.pool_size[0], l.pool_size[1]};
+    w.s = {l.strides[0], l.strides[1]};
+    return w;
+}
+
+torch::Tensor max_pool_forward(const LayerCall& c, const Inputs& in) {
+    torch::Tensor x = in[0];
+    const Window w = pool_window(c);
+    const auto& k = w.k;
+    if (!w.padded() && k == w.s && max_pool_relu_runs(x, k[0], k[1]))
+        return max_pool_relu(x, k[0], k[1], c.relu_after, c.bias_before);
+    // x + (b - b): the same values, and the deferred bias's gradient through autograd
+    const torch::Tensor& b = c.bias_before;
+    if (b.defined() && b.requires_grad() && at::GradMode::is_enabled()) x = x + (b - b.detach()).view({1, -1, 1, 1});
+    if (w.padded()) x = torch::constant_pad_nd(x, w.pad, -std::numeric_limits<double>::infinity());
+    x = torch::max_pool2d(x, k, w.s);
+    return c.relu_after ? torch::relu(x) : x;
+}
+
+torch::Tensor average_pool_forward(const LayerCall& c, const Inputs& in) {
+    const torch::Tensor& x = in[0];
+    const Window w = pool_window(c);
+    const auto &k = w.k, &s = w.s, &pad = w.pad;
+    if (!w.padded()) return torch::avg_pool2d(x, k, s);
     // Keras averages over the window's pixels inside the image only.
     torch::Tensor ones = torch::ones({1, 1, x.size(2), x.size(3)}, x.options());
     return torch::avg_pool2d(torch::constant_pad_nd(x, pad, 0), k, s) /
            torch::avg_pool2d(torch::constant_pad_nd(ones, pad, 0), k, s);
 }
 
-torch::Tensor global_forward(const LayerCall& c, const Inputs& in) {
-    bool keep = c.l.keepdims;
-    torch::Tensor x = c.l.type == "GlobalMaxPooling2D" ? in[0].amax({2, 3}, keep) : in[0].mean({2, 3}, keep);
-    return x;
+torch::Tensor global_max_forward(const LayerCall& c, const Inputs& in) {
+    return in[0].amax({2, 3}, c.l.get<GlobalPoolOptions>().keepdims);
+}
+
+torch::Tensor global_average_forward(const LayerCall& c, const Inputs& in) {
+    return in[0].mean({2, 3}, c.l.get<GlobalPoolOptions>().keepdims);
 }
 
 torch::Tensor upsampling_forward(const LayerCall& c, const Inputs& in) {
     const torch::Tensor& x = in[0];
-    if (c.l.interpolation == "nearest") return x.repeat_interleave(c.l.size[0], 2).repeat_interleave(c.l.size[1], 3);
-    return at::upsample_bilinear2d(x, at::IntArrayRef{x.size(2) * c.l.size[0], x.size(3) * c.l.size[1]}, false,
+    const UpSamplingOptions& l = c.l.get<UpSamplingOptions>();
+    if (l.interpolation == "nearest") return x.repeat_interleave(l.size[0], 2).repeat_interleave(l.size[1], 3);
+    return at::upsample_bilinear2d(x, at::IntArrayRef{x.size(2) * l.size[0], x.size(3) * l.size[1]}, false,
                                    c10::nullopt, c10::nullopt);
 }
 
 torch::Tensor zero_padding_forward(const LayerCall& c, const Inputs& in) {
-    const auto& m = c.l.margins;
+    const auto& m = c.l.get<MarginOptions>().margins;
     return torch::constant_pad_nd(in[0], {m[2], m[3], m[0], m[1]}, 0);
 }
 
 torch::Tensor cropping_forward(const LayerCall& c, const Inputs& in) {
     const Shape& out = c.node.output_shape;
-    return in[0].narrow(2, c.l.margins[0], out[0]).narrow(3, c.l.margins[2], out[1]);
+    const auto& m = c.l.get<MarginOptions>().margins;
+    return in[0].narrow(2, m[0], out[0]).narrow(3, m[2], out[1]);
 }
 
 torch::Tensor channels_last(const torch::Tensor& x) { return x.dim() == 4 ? x.permute({0, 2, 3, 1}) : x; }
@@ -364,19 +388,26 @@ torch::Tensor reshape_forward(const LayerCall& c, const Inputs& in) {
 }
 
 torch::Tensor dropout_forward(const LayerCall& c, const Inputs& in) {
-    if (!c.training || c.l.rate <= 0) return in[0];
-    if (c.l.type == "SpatialDropout2D") return torch::feature_dropout(in[0], c.l.rate, true);  // whole channels
-    return torch::dropout(in[0], c.l.rate, true);
+    double rate = c.l.get<DropoutOptions>().rate;
+    if (!c.training || rate <= 0) return in[0];
+    return torch::dropout(in[0], rate, true);
+}
+
+torch::Tensor spatial_dropout_forward(const LayerCall& c, const Inputs& in) {
+    double rate = c.l.get<DropoutOptions>().rate;
+    if (!c.training || rate <= 0) return in[0];
+    return torch::feature_dropout(in[0], rate, true);  // whole channels
 }
 
 torch::Tensor batch_norm_forward(const LayerCall& c, const Inputs& in) {
+    const BatchNormOptions& l = c.l.get<BatchNormOptions>();
     // A frozen layer runs in inference mode, as Keras' does since TF 2.0.
     return torch::batch_norm(in[0], c.w("weight"), c.w("bias"), c.w("running_mean"), c.w("running_var"),
-                             c.training && c.l.trainable, 1 - c.l.momentum, c.l.epsilon, true);
+                             c.training && c.l.trainable, 1 - l.momentum, l.epsilon, true);
 }
 
 torch::Tensor relu_forward(const LayerCall& c, const Inputs& in) {
-    const LayerSpec& l = c.l;
+    const ReluOptions& l = c.l.get<ReluOptions>();
     torch::Tensor x = in[0];
     if (l.negative_slope == 0 && l.threshold == 0) x = torch::relu(x);
     else x = torch::where(x >= l.threshold, x, (x - l.threshold) * l.negative_slope);
@@ -392,9 +423,10 @@ torch::Tensor channel_view(const std::vector<double>& v, const torch::Tensor& x)
 }
 
 torch::Tensor normalization_forward(const LayerCall& c, const Inputs& in) {
-    torch::Tensor mean = channel_view(c.l.mean, in[0]), var = channel_view(c.l.variance, in[0]);
+    const NormalizationOptions& l = c.l.get<NormalizationOptions>();
+    torch::Tensor mean = channel_view(l.mean, in[0]), var = channel_view(l.variance, in[0]);
     torch::Tensor sd = torch::clamp_min(torch::sqrt(var), 1e-7);  // Keras: max(sqrt(variance), epsilon)
-    return c.l.invert ? mean + in[0] * sd : (in[0] - mean) / sd;
+    return l.invert ? mean + in[0] * sd : (in[0] - mean) / sd;
 }
 
 torch::Tensor prelu_forward(const LayerCall& c, const Inputs& in) {
@@ -408,8 +440,9 @@ torch::Tensor random_flip_forward(const LayerCall& c, const Inputs& in) {
         torch::Tensor pick = (torch::rand({x.size(0), 1, 1, 1}, x.options().requires_grad(false)) < 0.5);
         return torch::where(pick, x.flip({dim}), x);
     };
-    if (c.l.flip_mode != "vertical") x = flip(3);
-    if (c.l.flip_mode != "horizontal") x = flip(2);
+    const std::string& mode = c.l.get<FlipOptions>().mode;
+    if (mode != "vertical") x = flip(3);
+    if (mode != "horizontal") x = flip(2);
     return x;
 }
 
@@ -418,7 +451,7 @@ torch::Tensor random_flip_forward(const LayerCall& c, const Inputs& in) {
 // the image centre c; "reflect" mirrors about the outer pixels' edges (d c b a |
 // a b c d). grid_sample's normalized coordinates (align_corners false) put c at
 // the origin and scale x by 2/width, y by 2/height, so A becomes S A S^-1.
-torch::Tensor warp(const torch::Tensor& x, const torch::Tensor& a, const torch::Tensor& t, const LayerSpec& l) {
+torch::Tensor warp(const torch::Tensor& x, const torch::Tensor& a, const torch::Tensor& t, const WarpOptions& l) {
     double h = double(x.size(2)), w = double(x.size(3));
     torch::Tensor theta = torch::stack({torch::stack({a.select(1, 0), a.select(1, 1) * (h / w), t.select(1, 0) * (-2 / w)}, 1),
                                         torch::stack({a.select(1, 2) * (w / h), a.select(1, 3), t.select(1, 1) * (-2 / h)}, 1)},
@@ -436,47 +469,77 @@ torch::Tensor uniform(int64_t n, const std::array<double, 2>& range, const torch
     return torch::rand({n}, o) * (range[1] - range[0]) + range[0];
 }
 
-torch::Tensor random_warp_forward(const LayerCall& c, const Inputs& in) {
-    const LayerSpec& l = c.l;
-    const torch::Tensor& x = in[0];
-    if (!c.training) return x;
-    int64_t n = x.size(0);
-    torch::TensorOptions o = x.options().requires_grad(false);
-    torch::Tensor zero = torch::zeros({n}, o), one = torch::ones({n}, o);
-    torch::Tensor a = torch::stack({one, zero, zero, one}, 1), t = torch::stack({zero, zero}, 1);  // (x, y)
-    if (l.type == "RandomTranslation") {
-        torch::Tensor dy = uniform(n, l.height_factor, o) * double(x.size(2));
-        torch::Tensor dx = uniform(n, l.width_factor, o) * double(x.size(3));
-        t = torch::stack({dx, dy}, 1);
-    } else if (l.type == "RandomRotation") {
-        torch::Tensor angle = uniform(n, l.rotation, o) * (2 * M_PI), cos = torch::cos(angle), sin = torch::sin(angle);
-        a = torch::stack({cos, -sin, sin, cos}, 1);
-    } else {  // RandomZoom: a zoom above 1 reads a larger area (zooms out)
-        torch::Tensor zy = uniform(n, {1 + l.height_factor[0], 1 + l.height_factor[1]}, o);
-        torch::Tensor zx = l.width_follows_height ? zy : uniform(n, {1 + l.width_factor[0], 1 + l.width_factor[1]}, o);
-        a = torch::stack({zx, zero, zero, zy}, 1);
-    }
-    return warp(x, a, t, l);
+// The three random warps start from the identity: per image, matrix a and translation t (x, y).
+struct WarpDraw {
+    int64_t n;
+    torch::TensorOptions o;
+    torch::Tensor zero, a, t;
+};
+
+WarpDraw identity_warp(const torch::Tensor& x) {
+    WarpDraw d{x.size(0), x.options().requires_grad(false), {}, {}, {}};
+    d.zero = torch::zeros({d.n}, d.o);
+    torch::Tensor one = torch::ones({d.n}, d.o);
+    d.a = torch::stack({one, d.zero, d.zero, one}, 1);
+    d.t = torch::stack({d.zero, d.zero}, 1);
+    return d;
 }
 
-torch::Tensor merge_forward(const LayerCall& c, const Inputs& in) {
-    const std::string& t = c.l.type;
-    if (t == "Subtract") return in[0] - in[1];
-    if (t == "Concatenate") {
-        size_t rank = c.in_shape().size();
-        int64_t a = concat_axis(c.l, rank);                      // per-sample, channels-last
-        int64_t dim = rank == 3 ? (a == 2 ? 1 : a + 2) : a + 1;  // images are NCHW inside
-        return torch::cat(in, dim);
-    }
-    torch::Tensor x = in[0];
-    for (size_t i = 1; i < in.size(); ++i) {
-        if (t == "Add" || t == "Average") x = x + in[i];
-        else if (t == "Multiply") x = x * in[i];
-        else if (t == "Maximum") x = torch::maximum(x, in[i]);
-        else x = torch::minimum(x, in[i]);
-    }
-    return t == "Average" ? x / double(in.size()) : x;
+torch::Tensor random_translation_forward(const LayerCall& c, const Inputs& in) {
+    const torch::Tensor& x = in[0];
+    if (!c.training) return x;
+    const WarpOptions& l = c.l.get<WarpOptions>();
+    WarpDraw d = identity_warp(x);
+    torch::Tensor dy = uniform(d.n, l.height_factor, d.o) * double(x.size(2));
+    torch::Tensor dx = uniform(d.n, l.width_factor, d.o) * double(x.size(3));
+    return warp(x, d.a, torch::stack({dx, dy}, 1), l);
 }
+
+torch::Tensor random_rotation_forward(const LayerCall& c, const Inputs& in) {
+    const torch::Tensor& x = in[0];
+    if (!c.training) return x;
+    const WarpOptions& l = c.l.get<WarpOptions>();
+    WarpDraw d = identity_warp(x);
+    torch::Tensor angle = uniform(d.n, l.rotation, d.o) * (2 * M_PI), cos = torch::cos(angle), sin = torch::sin(angle);
+    return warp(x, torch::stack({cos, -sin, sin, cos}, 1), d.t, l);
+}
+
+torch::Tensor random_zoom_forward(const LayerCall& c, const Inputs& in) {  // a zoom above 1 reads a larger area (zooms out)
+    const torch::Tensor& x = in[0];
+    if (!c.training) return x;
+    const WarpOptions& l = c.l.get<WarpOptions>();
+    WarpDraw d = identity_warp(x);
+    torch::Tensor zy = uniform(d.n, {1 + l.height_factor[0], 1 + l.height_factor[1]}, d.o);
+    torch::Tensor zx = l.width_follows_height ? zy : uniform(d.n, {1 + l.width_factor[0], 1 + l.width_factor[1]}, d.o);
+    return warp(x, torch::stack({zx, d.zero, d.zero, zy}, 1), d.t, l);
+}
+
+// Add, Multiply, Maximum, Minimum: `op` folded over the inputs, first to last.
+template <class Op> torch::Tensor fold(const Inputs& in, Op op) {
+    torch::Tensor x = in[0];
+    for (size_t i = 1; i < in.size(); ++i) x = op(x, in[i]);
+    return x;
+}
+
+torch::Tensor add_forward(const LayerCall&, const Inputs& in) { return fold(in, std::plus<>()); }
+torch::Tensor average_forward(const LayerCall&, const Inputs& in) { return fold(in, std::plus<>()) / double(in.size()); }
+torch::Tensor multiply_forward(const LayerCall&, const Inputs& in) { return fold(in, std::multiplies<>()); }
+torch::Tensor maximum_forward(const LayerCall&, const Inputs& in) {
+    return fold(in, [](const torch::Tensor& a, const torch::Tensor& b) { return torch::maximum(a, b); });
+}
+torch::Tensor minimum_forward(const LayerCall&, const Inputs& in) {
+    return fold(in, [](const torch::Tensor& a, const torch::Tensor& b) { return torch::minimum(a, b); });
+}
+
+torch::Tensor concatenate_forward(const LayerCall& c, const Inputs& in) {
+    size_t rank = c.in_shape().size();
+    int64_t a = concat_axis(c.l, rank);                      // per-sample, channels-last
+    int64_t dim = rank == 3 ? (a == 2 ? 1 : a + 2) : a + 1;  // images are NCHW inside
+    return torch::cat(in, dim);
+}
+
+// The engine's half of each layer table entry (layers.cpp): the type's forward
+// function, matched by the type's name once, when a Network is built.
 
 const std::vector<std::pair<std::string, LayerForward>>& forwards() {
     static const std::vector<std::pair<std::string, LayerForward>> table = {
@@ -485,37 +548,42 @@ const std::vector<std::pair<std::string, LayerForward>>& forwards() {
         {"DepthwiseConv2D", depthwise_forward},
         {"SeparableConv2D", separable_forward},
         {"Dense", dense_forward},
-        {"MaxPooling2D", pool_forward},
-        {"AveragePooling2D", pool_forward},
-        {"GlobalAveragePooling2D", global_forward},
-        {"GlobalMaxPooling2D", global_forward},
+        {"MaxPooling2D", max_pool_forward},
+        {"AveragePooling2D", average_pool_forward},
+        {"GlobalAveragePooling2D", global_average_forward},
+        {"GlobalMaxPooling2D", global_max_forward},
         {"UpSampling2D", upsampling_forward},
         {"ZeroPadding2D", zero_padding_forward},
         {"Cropping2D", cropping_forward},
         {"Flatten", flatten_forward},
         {"Reshape", reshape_forward},
         {"Dropout", dropout_forward},
-        {"SpatialDropout2D", dropout_forward},
+        {"SpatialDropout2D", spatial_dropout_forward},
         {"BatchNormalization", batch_norm_forward},
         {"Activation", [](const LayerCall& c, const Inputs& in) { return c.activated(in[0]); }},
         {"Softmax", [](const LayerCall& c, const Inputs& in) { return c.activated(in[0]); }},
         {"ReLU", relu_forward},
-        {"LeakyReLU", [](const LayerCall& c, const Inputs& in) { return torch::leaky_relu(in[0], c.l.negative_slope); }},
-        {"Rescaling", [](const LayerCall& c, const Inputs& in) { return in[0] * c.l.rescale + c.l.offset; }},
+        {"LeakyReLU",
+         [](const LayerCall& c, const Inputs& in) { return torch::leaky_relu(in[0], c.l.get<LeakyReluOptions>().negative_slope); }},
+        {"Rescaling",
+         [](const LayerCall& c, const Inputs& in) {
+             const RescalingOptions& l = c.l.get<RescalingOptions>();
+             return in[0] * l.scale + l.offset;
+         }},
         {"Normalization", normalization_forward},
         {"PReLU", prelu_forward},
         {"RandomFlip", random_flip_forward},
-        {"RandomTranslation", random_warp_forward},
-        {"RandomRotation", random_warp_forward},
-        {"RandomZoom", random_warp_forward},
+        {"RandomTranslation", random_translation_forward},
+        {"RandomRotation", random_rotation_forward},
+        {"RandomZoom", random_zoom_forward},
         {"Lambda", lambda_forward},
-        {"Add", merge_forward},
-        {"Subtract", merge_forward},
-        {"Multiply", merge_forward},
-        {"Average", merge_forward},
-        {"Maximum", merge_forward},
-        {"Minimum", merge_forward},
-        {"Concatenate", merge_forward},
+        {"Add", add_forward},
+        {"Subtract", [](const LayerCall&, const Inputs& in) { return in[0] - in[1]; }},
+        {"Multiply", multiply_forward},
+        {"Average", average_forward},
+        {"Maximum", maximum_forward},
+        {"Minimum", minimum_forward},
+        {"Concatenate", concatenate_forward},
     };
     return table;
 }
@@ -555,7 +623,8 @@ Network::Network(const Spec& spec, uint64_t seed, torch::Dtype dtype) : spec_(sp
         for (int i : spec_.nodes[k].inputs)
             if (i != kModelInput) last_reader_[size_t(i)] = k, ++readers[size_t(i)];
             else input_readers.push_back(k);
-    input_lambda_ = input_readers.size() == 1 && spec_.layers[spec_.nodes[input_readers[0]].layer].type == "Lambda";
+    input_lambda_ =
+        input_readers.size() == 1 && spec_.layers[spec_.nodes[input_readers[0]].layer].find<LambdaOptions>() != nullptr;
     // relu then max pooling = max pooling then relu, bitwise, and so are the
     // gradients (max commutes with a monotonic function, and relu's gradient
     // is zero wherever the window's maximum is not positive); after the
@@ -569,15 +638,15 @@ Network::Network(const Spec& spec, uint64_t seed, torch::Dtype dtype) : spec_(sp
     bias_after_.assign(n, -1);
     for (size_t k = 0; k < n; ++k) {
         const Node& node = spec_.nodes[k];
-        if (spec_.layers[node.layer].type != "MaxPooling2D" || node.inputs.size() != 1 || node.inputs[0] == kModelInput)
+        if (!spec_.layers[node.layer].kind().is(kMaxPooling) || node.inputs.size() != 1 || node.inputs[0] == kModelInput)
             continue;
         const size_t i = size_t(node.inputs[0]);
         if (readers[i] != 1) continue;
         const LayerSpec& before = spec_.layers[spec_.nodes[i].layer];
-        const bool relu = before.activation == Activation::Relu && before.type != "ReLU";
+        // (A ReLU layer leaves `activation` linear: its own forward runs it.)
+        const bool relu = before.activation == Activation::Relu;
         if (relu) relu_deferred_[i] = relu_after_[k] = 1;
-        const bool convolution = before.type == "Conv2D" || before.type == "DepthwiseConv2D" ||
-                                 before.type == "SeparableConv2D" || before.type == "Conv2DTranspose";
+        const bool convolution = before.kind().is(kConvolution);
         if (!convolution || !(relu || before.activation == Activation::Linear)) continue;
         for (size_t p : layer_params_[spec_.nodes[i].layer])
             if (params_[p].name == before.name + ".bias" && params_[p].trainable) {

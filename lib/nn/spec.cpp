@@ -61,24 +61,24 @@ std::string snake_name(const std::string& type) {
 }
 
 // Keras matches class names exactly (its registry is a dict), with the aliases
-// keras.layers itself exports (keras/src/layers: Convolution2D, MaxPool2D, ...).
+// keras.layers itself exports (keras/src/layers: Convolution2D, MaxPool2D, ...),
+// which the table's entries list.
 std::string canonical_type(const std::string& given, const std::string& context, const std::string& where) {
     const std::vector<std::string>& types = layer_types();
     for (const std::string& t : types)
         if (t == given) return t;
-    static const std::map<std::string, std::string> kKerasAliases = {
-        {"Convolution2D", "Conv2D"}, {"Convolution2DTranspose", "Conv2DTranspose"},
-        {"SeparableConvolution2D", "SeparableConv2D"}, {"MaxPool2D", "MaxPooling2D"}, {"AvgPool2D", "AveragePooling2D"},
-        {"GlobalAvgPool2D", "GlobalAveragePooling2D"}, {"GlobalMaxPool2D", "GlobalMaxPooling2D"}};
-    auto it = kKerasAliases.find(given);
-    if (it != kKerasAliases.end()) return it->second;
+    std::map<std::string, std::string> aliases;  // alias -> type, in the aliases' order for the hint
+    for (const LayerKind& k : layer_kinds())
+        for (const std::string& alias : k.keras_aliases) aliases[alias] = k.type;
+    auto it = aliases.find(given);
+    if (it != aliases.end()) return it->second;
     std::string g = lower_alnum(given);
     if (g == "sequential" || g == "functional" || g == "model")
         throw DataError(where, context + ": a model inside a model is not supported; build the inner model's layers "
                                          "into the outer one");
     // did_you_mean puts a spelling that differs only in case or underscores first ("conv_2d": Conv2D).
     std::vector<std::string> names = types;
-    for (const auto& [alias, type] : kKerasAliases) names.push_back(alias);
+    for (const auto& [alias, type] : aliases) names.push_back(alias);
     std::string hint = did_you_mean(given, names);
     throw DataError(where, context + ": unsupported layer \"" + given + "\"" +
                                (hint.empty() ? "" : "; did you mean \"" + hint + "\"?") +
@@ -569,46 +569,20 @@ void count_params(LayerSpec& l) {
 
 }  // namespace
 
-const std::vector<std::string>& layer_types() {
-    static const std::vector<std::string> types = [] {
-        std::vector<std::string> t = {"InputLayer"};
-        for (const LayerKind& k : layer_kinds()) t.push_back(k.type);
-        return t;
-    }();
-    return types;
-}
-
-namespace {
-
-bool is_augmentation(const std::string& type) { return type.rfind("Random", 0) == 0; }
-
-// [f(0), f(255)] of a layer that scales its input linearly, else nullopt.
-std::optional<std::array<double, 2>> linear_image_of_bytes(const LayerSpec& l) {
-    if (l.type == "Rescaling") return std::array<double, 2>{l.offset, l.rescale * 255 + l.offset};
-    if (l.type != "Lambda") return std::nullopt;
-    double a = eval_expr(l.expr, 0), m = eval_expr(l.expr, 127.5), b = eval_expr(l.expr, 255);
-    if (!std::isfinite(a) || !std::isfinite(b) || std::fabs(m - (a + b) / 2) > 1e-6 * (1 + std::fabs(b - a)))
-        return std::nullopt;
-    return std::array<double, 2>{a, b};
-}
-
-}  // namespace
-
 const LayerSpec* augmentation_layer(const Spec& spec) {
     for (const Node& n : spec.nodes)
-        if (is_augmentation(spec.layers[n.layer].type)) return &spec.layers[n.layer];
+        if (spec.layers[n.layer].kind().is(kAugmentation)) return &spec.layers[n.layer];
     return nullptr;
 }
 
 const LayerSpec* raw_input_layer(const Spec& spec) {
-    static const std::set<std::string> kScaling = {"Rescaling", "Lambda", "Normalization", "BatchNormalization"};
     std::vector<char> raw(spec.nodes.size(), 0);  // the node's output is still the input's scale
     for (size_t k = 0; k < spec.nodes.size(); ++k) {
         const Node& n = spec.nodes[k];
         bool reads_raw = false;
         for (int i : n.inputs) reads_raw |= i == kModelInput || raw[size_t(i)];
         const LayerSpec& l = spec.layers[n.layer];
-        if (!reads_raw || kScaling.count(l.type)) continue;
+        if (!reads_raw || l.kind().is(kScalesInput)) continue;
         if (!layer_weights(l).empty()) return &l;
         raw[k] = 1;
     }
@@ -616,10 +590,6 @@ const LayerSpec* raw_input_layer(const Spec& spec) {
 }
 
 const LayerSpec* byte_scaling_layer(const Spec& spec, std::array<double, 2>* to) {
-    // Layers whose outputs hold the input's values (moved, dropped, padded with 0, pooled).
-    static const std::set<std::string> kKeepValues = {
-        "RandomFlip", "RandomTranslation", "RandomRotation", "RandomZoom", "Dropout", "SpatialDropout2D",
-        "ZeroPadding2D", "Cropping2D", "Reshape", "Flatten", "MaxPooling2D", "AveragePooling2D", "UpSampling2D"};
     std::vector<char> plain(spec.nodes.size(), 0);
     for (size_t k = 0; k < spec.nodes.size(); ++k) {
         const Node& n = spec.nodes[k];
@@ -627,14 +597,15 @@ const LayerSpec* byte_scaling_layer(const Spec& spec, std::array<double, 2>* to)
         for (int i : n.inputs) reads_input &= i == kModelInput || plain[size_t(i)];
         const LayerSpec& l = spec.layers[n.layer];
         if (!reads_input) continue;
-        if (auto range = linear_image_of_bytes(l)) {
+        const LayerKind& kind = l.kind();
+        if (auto range = kind.byte_range ? kind.byte_range(l) : std::nullopt) {
             double width = std::fabs((*range)[1] - (*range)[0]);
             if (width >= 0.9 && width <= 2.1) {
                 if (to) *to = {std::min((*range)[0], (*range)[1]), std::max((*range)[0], (*range)[1])};
                 return &l;
             }
         }
-        plain[k] = kKeepValues.count(l.type) ? 1 : 0;
+        plain[k] = kind.is(kKeepsValues) ? 1 : 0;
     }
     return nullptr;
 }

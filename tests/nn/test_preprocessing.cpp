@@ -47,7 +47,7 @@ TEST_CASE("PReLU: one alpha per value, shared along shared_axes, Keras' counts a
     torch::Tensor x = images(2, 3, 2, 4) - 0.5;
     torch::Tensor y = net.forward(x, false).y;
     CHECK(torch::allclose(y, torch::where(x > 0, x, 0.25 * x)));
-    CHECK(parse_spec(s.to_json(), "model").layers[0].kernel_initializer == "constant(0.25)");
+    CHECK(parse_spec(s.to_json(), "model").layers[0].get<PReluOptions>().alpha_initializer == "constant(0.25)");
 
     CHECK_THAT(error_of("[6, 5, 4]", R"({"type": "PReLU", "shared_axes": [0]})"),
                Catch::Contains("\"shared_axes\" must hold axes 1 to 3 (the batch is 0)"));
@@ -184,11 +184,11 @@ TEST_CASE("Keras 3's JSON of the preprocessing layers reads as written", "[prepr
       ], "build_input_shape": [null, 16, 16, 3]}, "registered_name": null})";
     Spec s = parse_spec(keras3, "model.json");
     REQUIRE(s.layers.size() == 7);
-    CHECK(s.layers[0].flip_mode == "horizontal");
-    CHECK(s.layers[1].rotation == std::array<double, 2>{-0.1, 0.1});
-    CHECK(s.layers[2].width_follows_height);
-    CHECK(s.layers[3].fill_mode == "nearest");
-    CHECK(s.layers[4].variance == std::vector<double>{0.1, 0.2, 0.3});
+    CHECK(s.layers[0].get<FlipOptions>().mode == "horizontal");
+    CHECK(s.layers[1].get<WarpOptions>().rotation == std::array<double, 2>{-0.1, 0.1});
+    CHECK(s.layers[2].get<WarpOptions>().width_follows_height);
+    CHECK(s.layers[3].get<WarpOptions>().fill_mode == "nearest");
+    CHECK(s.layers[4].get<NormalizationOptions>().variance == std::vector<double>{0.1, 0.2, 0.3});
     CHECK(s.trainable_params() == 3 * 3 * 3 * 4 + 4 + 4);
     Spec back = parse_spec(s.to_json(), "model");  // the model file's spec reads back the same
     CHECK(back.to_json() == s.to_json());

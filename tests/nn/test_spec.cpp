@@ -87,7 +87,7 @@ TEST_CASE("Keras 2 model.to_json() is accepted", "[spec]") {
     CHECK(s.input_shape == std::vector<int64_t>{64, 64, 3});
     REQUIRE(s.layers.size() == 5);
     CHECK(s.layers[0].type == "Lambda");
-    CHECK(s.layers[0].expression == "x/255.");
+    CHECK(s.layers[0].get<LambdaOptions>().expression == "x/255.");
     CHECK(s.layers[4].activation == Activation::Sigmoid);
     CHECK(s.output_shape() == std::vector<int64_t>{1});
 }
@@ -96,8 +96,8 @@ TEST_CASE("Keras 3 model.to_json() is accepted, compile_config included", "[spec
     Spec s = parse_spec(kKeras3, "keras3.json");
     CHECK(s.input_shape == std::vector<int64_t>{28, 28, 1});
     REQUIRE(s.layers.size() == 5);
-    CHECK(s.layers[0].rescale == Approx(1 / 255.0));
-    CHECK(s.layers[1].same);
+    CHECK(s.layers[0].get<RescalingOptions>().scale == Approx(1 / 255.0));
+    CHECK(s.layers[1].get<ConvOptions>().same);
     CHECK(s.layers[2].trainable_params == 16);
     CHECK(s.layers[2].non_trainable_params == 16);
     CHECK(s.layers[3].output_shape == std::vector<int64_t>{8});
@@ -239,7 +239,7 @@ TEST_CASE("Keras 3 layer arguments are honoured or refused with the reason, neve
     // Keras 3.0-3.5's RandomRotation wrote value_range, which no rotation reads.
     Spec rot = parse_spec(keras3_layer("RandomRotation", R"("factor": 0.1, "value_range": [0, 255], "fill_mode": "reflect",
         "fill_value": 0.0, "interpolation": "bilinear", "seed": null, "data_format": "channels_last")"), "m.json");
-    CHECK(rot.layers[0].rotation == std::array<double, 2>{-0.1, 0.1});
+    CHECK(rot.layers[0].get<WarpOptions>().rotation == std::array<double, 2>{-0.1, 0.1});
     // null is Keras' "not set": the default, for every key a layer reads.
     CHECK(spec_error(keras3_layer("PReLU", R"("shared_axes": null)")).empty());
     CHECK(spec_error(keras3_layer("RandomFlip", R"("mode": "horizontal", "bounding_box_format": null)")).empty());

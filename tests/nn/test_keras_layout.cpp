@@ -1,0 +1,204 @@
+// Each weight's Keras layout (layers.hpp: keras_name, keras_shape, keras_perm)
+// and the two conversions, on small hand-made arrays: Keras' value at index
+// (a, b, c, d) of its shape must land where PyTorch's layout puts it, worked
+// out here by hand for each type, and come back by to_keras_layout.
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <numeric>
+
+#include "cli/error.hpp"
+#include "nn/spec.hpp"
+
+using namespace imgpipe;
+using namespace imgpipe::nn;
+
+namespace {
+
+// The weights of the spec's layer `index` (one input shape, one layer after it).
+std::vector<WeightSpec> weights_of(const std::string& input_shape, const std::string& layer, size_t index = 0) {
+    Spec s = parse_spec(R"({"input_shape": )" + input_shape + R"(, "layers": [)" + layer + "]}", "t.json");
+    return layer_weights(s.layers.at(index));
+}
+
+std::vector<float> iota(size_t n) {
+    std::vector<float> v(n);
+    std::iota(v.begin(), v.end(), 0.0f);
+    return v;
+}
+
+int64_t count(const Shape& s) {
+    int64_t n = 1;
+    for (int64_t d : s) n *= d;
+    return n;
+}
+
+// Keras' array 0, 1, 2, ... in our layout; checks the round trip back.
+std::vector<float> ours_of(const WeightSpec& w) {
+    std::vector<float> keras = iota(size_t(count(w.keras_shape)));
+    std::vector<float> ours = from_keras_layout(w, keras);
+    CHECK(to_keras_layout(w, ours) == keras);
+    return ours;
+}
+
+std::vector<std::string> keras_names(const std::vector<WeightSpec>& w) {
+    std::vector<std::string> names;
+    for (const WeightSpec& x : w) names.push_back(x.keras_name);
+    return names;
+}
+
+}  // namespace
+
+TEST_CASE("Dense: Keras' kernel (in, out) is our [out, in]", "[keras-layout]") {
+    auto w = weights_of("[2]", R"({"type": "Dense", "units": 3})");
+    REQUIRE(keras_names(w) == std::vector<std::string>{"kernel", "bias"});
+    CHECK(w[0].keras_shape == Shape{2, 3});
+    CHECK(w[0].shape == Shape{3, 2});
+    // Keras [[0, 1, 2], [3, 4, 5]]: input 0 to the three units, then input 1.
+    CHECK(ours_of(w[0]) == std::vector<float>{0, 3, 1, 4, 2, 5});
+    CHECK(w[1].keras_shape == Shape{3});
+    CHECK(ours_of(w[1]) == std::vector<float>{0, 1, 2});
+}
+
+TEST_CASE("Conv2D: Keras' kernel (kh, kw, in/groups, out) is our [out, in/groups, kh, kw]", "[keras-layout]") {
+    for (int groups : {1, 2}) {
+        auto w = weights_of("[5, 5, 4]", R"({"type": "Conv2D", "filters": 6, "kernel_size": [2, 3], "groups": )" +
+                                             std::to_string(groups) + "}");
+        REQUIRE(keras_names(w) == std::vector<std::string>{"kernel", "bias"});
+        const int64_t KH = 2, KW = 3, C = 4 / groups, O = 6;
+        CHECK(w[0].keras_shape == Shape{KH, KW, C, O});
+        CHECK(w[0].shape == Shape{O, C, KH, KW});
+        std::vector<float> ours = ours_of(w[0]);
+        for (int64_t o = 0; o < O; ++o)
+            for (int64_t c = 0; c < C; ++c)
+                for (int64_t i = 0; i < KH; ++i)
+                    for (int64_t j = 0; j < KW; ++j)
+                        CHECK(ours[size_t(((o * C + c) * KH + i) * KW + j)] == float(((i * KW + j) * C + c) * O + o));
+    }
+    // By hand: a 1x1 kernel, 2 in, 2 out: Keras [[0, 1], [2, 3]] (in x out) is ours [[0, 2], [1, 3]] (out x in).
+    auto w = weights_of("[3, 3, 2]", R"({"type": "Conv2D", "filters": 2, "kernel_size": 1, "use_bias": false})");
+    REQUIRE(keras_names(w) == std::vector<std::string>{"kernel"});
+    CHECK(ours_of(w[0]) == std::vector<float>{0, 2, 1, 3});
+}
+
+TEST_CASE("Conv2DTranspose: Keras' kernel (kh, kw, out, in) is our [in, out, kh, kw]", "[keras-layout]") {
+    auto w = weights_of("[3, 3, 2]", R"({"type": "Conv2DTranspose", "filters": 3, "kernel_size": [1, 2]})");
+    REQUIRE(keras_names(w) == std::vector<std::string>{"kernel", "bias"});
+    const int64_t KH = 1, KW = 2, O = 3, I = 2;
+    CHECK(w[0].keras_shape == Shape{KH, KW, O, I});
+    CHECK(w[0].shape == Shape{I, O, KH, KW});
+    std::vector<float> ours = ours_of(w[0]);
+    for (int64_t in = 0; in < I; ++in)
+        for (int64_t o = 0; o < O; ++o)
+            for (int64_t j = 0; j < KW; ++j)
+                CHECK(ours[size_t((in * O + o) * KW + j)] == float((j * O + o) * I + in));
+    CHECK(w[1].keras_shape == Shape{3});
+}
+
+TEST_CASE("DepthwiseConv2D: Keras' (kh, kw, C, M) is our [C*M, 1, kh, kw], channel c*M + m", "[keras-layout]") {
+    auto w = weights_of("[4, 4, 2]", R"({"type": "DepthwiseConv2D", "kernel_size": [1, 2], "depth_multiplier": 2})");
+    REQUIRE(keras_names(w) == std::vector<std::string>{"depthwise_kernel", "bias"});
+    CHECK(w[0].keras_shape == Shape{1, 2, 2, 2});
+    CHECK(w[0].shape == Shape{4, 1, 1, 2});
+    // Keras (0, j, c, m) holds j*4 + c*2 + m; ours [c*2 + m][0][0][j].
+    CHECK(ours_of(w[0]) == std::vector<float>{0, 4, 1, 5, 2, 6, 3, 7});
+    CHECK(w[1].keras_shape == Shape{4});
+}
+
+TEST_CASE("SeparableConv2D: the depthwise kernel, then the pointwise (1, 1, C*M, F), then the bias", "[keras-layout]") {
+    auto w = weights_of("[4, 4, 2]", R"({"type": "SeparableConv2D", "filters": 3, "kernel_size": [1, 2], "depth_multiplier": 2})");
+    REQUIRE(keras_names(w) == std::vector<std::string>{"depthwise_kernel", "pointwise_kernel", "bias"});
+    CHECK(ours_of(w[0]) == std::vector<float>{0, 4, 1, 5, 2, 6, 3, 7});
+    CHECK(w[1].keras_shape == Shape{1, 1, 4, 3});
+    CHECK(w[1].shape == Shape{3, 4, 1, 1});
+    std::vector<float> pointwise = ours_of(w[1]);
+    for (int64_t f = 0; f < 3; ++f)
+        for (int64_t q = 0; q < 4; ++q) CHECK(pointwise[size_t(f * 4 + q)] == float(q * 3 + f));
+    CHECK(w[2].keras_shape == Shape{3});
+}
+
+TEST_CASE("BatchNormalization: gamma, beta, moving_mean, moving_variance; gamma and beta only when scaled and centred",
+          "[keras-layout]") {
+    auto w = weights_of("[3]", R"({"type": "BatchNormalization"})");
+    CHECK(keras_names(w) == std::vector<std::string>{"gamma", "beta", "moving_mean", "moving_variance"});
+    for (const WeightSpec& x : w) {
+        CHECK(x.keras_shape == Shape{3});
+        CHECK(ours_of(x) == std::vector<float>{0, 1, 2});
+    }
+    CHECK(keras_names(weights_of("[3]", R"({"type": "BatchNormalization", "scale": false})")) ==
+          std::vector<std::string>{"beta", "moving_mean", "moving_variance"});
+    CHECK(keras_names(weights_of("[3]", R"({"type": "BatchNormalization", "center": false})")) ==
+          std::vector<std::string>{"gamma", "moving_mean", "moving_variance"});
+}
+
+TEST_CASE("PReLU: Keras' alpha is the input's (h, w, c) with 1 on the shared axes; ours [c, h, w]", "[keras-layout]") {
+    auto w = weights_of("[2, 3, 4]", R"({"type": "PReLU", "shared_axes": [1]})");
+    REQUIRE(keras_names(w) == std::vector<std::string>{"alpha"});
+    CHECK(w[0].keras_shape == Shape{1, 3, 4});
+    CHECK(w[0].shape == Shape{4, 1, 3});
+    std::vector<float> ours = ours_of(w[0]);
+    for (int64_t c = 0; c < 4; ++c)
+        for (int64_t x = 0; x < 3; ++x) CHECK(ours[size_t(c * 3 + x)] == float(x * 4 + c));
+    auto flat = weights_of("[5]", R"({"type": "PReLU"})");
+    CHECK(flat[0].keras_shape == Shape{5});
+    CHECK(ours_of(flat[0]) == std::vector<float>{0, 1, 2, 3, 4});
+}
+
+TEST_CASE("layer_weights lists every weighted type's weights in Keras' get_weights() order", "[keras-layout]") {
+    // Keras' lists (trainable first, in the order build() adds them); a new weighted
+    // type fails here until its Keras layout is written down.
+    const std::map<std::string, std::pair<std::string, std::vector<std::string>>> keras = {
+        {"Conv2D", {R"("filters": 2, "kernel_size": 3)", {"kernel", "bias"}}},
+        {"Conv2DTranspose", {R"("filters": 2, "kernel_size": 3)", {"kernel", "bias"}}},
+        {"DepthwiseConv2D", {R"("kernel_size": 3)", {"depthwise_kernel", "bias"}}},
+        {"SeparableConv2D", {R"("filters": 2, "kernel_size": 3)", {"depthwise_kernel", "pointwise_kernel", "bias"}}},
+        {"Dense", {R"("units": 2)", {"kernel", "bias"}}},
+        {"BatchNormalization", {"", {"gamma", "beta", "moving_mean", "moving_variance"}}},
+        {"PReLU", {"", {"alpha"}}},
+    };
+    for (const LayerKind& kind : layer_kinds()) {
+        if (!kind.weights) continue;
+        INFO(kind.type);
+        auto it = keras.find(kind.type);
+        REQUIRE(it != keras.end());
+        const std::string& options = it->second.first;
+        std::string input = kind.type == "Dense" ? "[4]" : "[6, 6, 3]";
+        for (bool trainable : {true, false}) {
+            auto w = weights_of(input, R"({"type": ")" + kind.type + R"(", "trainable": )" + (trainable ? "true" : "false") +
+                                           (options.empty() ? "" : ", " + options) + "}");
+            CHECK(keras_names(w) == it->second.second);
+            bool fixed_seen = false;
+            for (const WeightSpec& x : w) {
+                CHECK(count(x.keras_shape) == count(x.shape));
+                if (!x.trainable) fixed_seen = true;
+                else CHECK_FALSE(fixed_seen);  // no trainable weight after a non-trainable one
+            }
+        }
+    }
+}
+
+TEST_CASE("a Keras array of the wrong size is refused, naming the weight and both sizes", "[keras-layout]") {
+    auto w = weights_of("[2]", R"({"type": "Dense", "units": 3})");
+    CHECK_THROWS_MATCHES(from_keras_layout(w[0], iota(5)), DataError,
+                         Catch::Message("weight kernel: 5 values for Keras' shape (2, 3) of 6"));
+    CHECK_THROWS_MATCHES(to_keras_layout(w[1], iota(4)), DataError,
+                         Catch::Message("weight bias: 4 values for our shape (3) of 3"));
+}
+
+TEST_CASE("the table answers what other code asked of type names", "[keras-layout][graph]") {
+    auto is = [](const char* type, LayerTrait t) { return find_layer_kind(type)->is(t); };
+    for (const char* conv : {"Conv2D", "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D"}) CHECK(is(conv, kConvolution));
+    CHECK_FALSE(is("Dense", kConvolution));
+    for (const char* a : {"RandomFlip", "RandomTranslation", "RandomRotation", "RandomZoom"}) CHECK(is(a, kAugmentation));
+    CHECK_FALSE(is("Dropout", kAugmentation));
+    CHECK(is("MaxPooling2D", kMaxPooling));
+    CHECK_FALSE(is("AveragePooling2D", kMaxPooling));
+    for (const char* s : {"Rescaling", "Lambda", "Normalization", "BatchNormalization"}) CHECK(is(s, kScalesInput));
+    CHECK_FALSE(is("Dense", kScalesInput));
+    // Keras' aliases read as their types.
+    Spec s = parse_spec(R"({"input_shape": [4, 4, 1], "layers": [{"type": "Convolution2D", "filters": 1, "kernel_size": 1},
+      {"type": "MaxPool2D"}, {"type": "GlobalAvgPool2D"}]})", "t.json");
+    CHECK(s.layers[0].type == "Conv2D");
+    CHECK(s.layers[1].type == "MaxPooling2D");
+    CHECK(s.layers[2].type == "GlobalAveragePooling2D");
+}
