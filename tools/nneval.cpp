@@ -83,12 +83,15 @@ int main(int argc, char** argv) {
     App app("nneval", "Evaluates a trained model on a batch stream: loss, metrics, confusion matrix.");
     app.add_allow_skipped_option();
     app.add_threads_option();
-    std::string model_path, input = "-", output = "-", device = "cpu", profile, plot_path;
+    std::string model_path, weights, input = "-", output = "-", device = "cpu", profile, plot_path;
     bool as_json = false;
     double min_accuracy = -1, threshold = 0.5;
     int64_t steps = 0;
     auto& cli = app.cli();
-    cli.add_option("-m,--model", model_path, "Model file written by nntrain")->required();
+    cli.add_option("-m,--model", model_path, "Model file written by nntrain, or a model trained in Keras (.h5, .keras, "
+                                             "TF.js model.json)")->required();
+    cli.add_option("--weights", weights, "The model's weights from FILE (a Keras .h5 or .weights.h5, a .keras, a TF.js model.json), "
+                                         "--model being its architecture (JSON)");
     cli.add_option("stream", input, "Batch stream with targets (default: stdin)");
     cli.add_option("-o,--output", output, "Write the report to FILE (atomically) instead of stdout");
     cli.add_flag("--json", as_json, "Print one JSON object instead of text");
@@ -110,7 +113,7 @@ int main(int argc, char** argv) {
         std::unique_ptr<nn::Collective> world = nn::start_world(app, place, together, device);
         const bool root = world->rank() == 0;
         return world->run([&] {
-            auto model = nn::Model::load(model_path);
+            auto model = nn::Model::load(model_path, {}, weights);
             model->to_device(device, world->local_rank());
             nn::Digest same;  // the model and the batches to read: a rank that differs would mix two evaluations
             for (uint64_t v : {uint64_t(model->fingerprint()), uint64_t(steps)}) same.add(&v, sizeof v);

@@ -19,12 +19,15 @@ int main(int argc, char** argv) {
     App app("nnpredict", "Predicts with a trained model: one line per sample, or a batch stream of outputs.");
     app.add_allow_skipped_option();
     app.add_threads_option();
-    std::string model_path, input = "-", output = "-", device = "cpu", format_name = "tsv", profile;
+    std::string model_path, weights, input = "-", output = "-", device = "cpu", format_name = "tsv", profile;
     int top_k = 1;
     int64_t steps = 0;
     double threshold = 0.5;
     auto& cli = app.cli();
-    cli.add_option("-m,--model", model_path, "Model file written by nntrain")->required();
+    cli.add_option("-m,--model", model_path, "Model file written by nntrain, or a model trained in Keras (.h5, .keras, "
+                                             "TF.js model.json)")->required();
+    cli.add_option("--weights", weights, "The model's weights from FILE (a Keras .h5 or .weights.h5, a .keras, a TF.js model.json), "
+                                         "--model being its architecture (JSON)");
     cli.add_option("stream", input, "Batch stream (default: stdin); labels, if any, are ignored");
     cli.add_option("-o,--output", output, "Write to FILE (atomically) instead of stdout");
     cli.add_option("-f,--format", format_name, "tsv, json (one object per line) or stream (outputs as a batch stream)")
@@ -52,7 +55,7 @@ int main(int argc, char** argv) {
         std::unique_ptr<nn::Collective> world = nn::start_world(app, place, together, device);
         const bool root = world->rank() == 0;
         return world->run([&] {
-            auto model = nn::Model::load(model_path);
+            auto model = nn::Model::load(model_path, {}, weights);
             model->to_device(device, world->local_rank());
             nn::Digest same;  // what every rank writes must read as one output
             std::string what = std::to_string(model->fingerprint()) + " " + std::to_string(steps) + " " + format_name + " " +

@@ -7,6 +7,7 @@
 #include "cli/io.hpp"
 #include "nn/collective.hpp"
 #include "nn/engine.hpp"
+#include "nn/keras_file.hpp"
 #include "nn/trainer.hpp"
 
 using namespace imgpipe;
@@ -19,11 +20,27 @@ int main(int argc, char** argv) {
     app.add_threads_option();
     nn::TrainOptions o;
     nn::Overrides ov;
-    std::string spec_path, resume, device = "cpu", profile;
+    std::string spec_path, weights, resume, device = "cpu", profile;
     bool summary = false;
     auto& cli = app.cli();
     cli.add_option("stream", o.train, "Training batch stream: a file (re-read every epoch), a FIFO, or - for stdin");
-    cli.add_option("-m,--model", spec_path, "Model spec (JSON: compact, or Keras' model.to_json())");
+    cli.add_option("-m,--model", spec_path, "Model spec (JSON: compact, or Keras' model.to_json()), or a Keras model "
+                                            "with its weights to train on (.h5, .keras, TF.js model.json)");
+    cli.add_option("--weights", weights, "Start from the weights in FILE (a Keras .h5 or .weights.h5, a .keras, a TF.js model.json), "
+                                         "--model being its architecture (JSON)");
+    std::string init_from;
+    bool skip_mismatch = false;
+    cli.add_option("--init-from", init_from, "Fine-tuning: the layers of the same name start from FILE's weights (a model "
+                                             "file, or a Keras .h5, .keras, TF.js model.json)");
+    cli.add_flag("--skip-mismatch", skip_mismatch, "With --init-from: a layer whose weights differ in shape keeps its "
+                                                   "initial values (else an error)");
+    // One pattern per use (or comma-separated), so that the stream after it stays the stream.
+    cli.add_option("--freeze", ov.freeze, "Freeze the layers whose names match PATTERN (fnmatch: 'block_[1-9]*')")
+        ->delimiter(',')
+        ->allow_extra_args(false);
+    cli.add_option("--unfreeze", ov.unfreeze, "Then unfreeze the layers whose names match PATTERN")
+        ->delimiter(',')
+        ->allow_extra_args(false);
     cli.add_option("--resume", resume, "Continue training a model file (weights and optimizer state)");
     cli.add_option("-o,--output", o.output, "Write the trained model to FILE (atomically)");
     cli.add_option("--val", o.val, "Validation batch stream (a file is re-read every epoch)");
@@ -74,14 +91,27 @@ int main(int argc, char** argv) {
         if (spec_path.empty() == resume.empty())
             throw UsageError(spec_path.empty() ? "give a model spec (--model SPEC) or a model to continue (--resume FILE)"
                                                : "--model and --resume exclude each other");
+        if (!weights.empty() && !resume.empty()) throw UsageError("--weights and --resume exclude each other");
+        if (!init_from.empty() && !resume.empty()) throw UsageError("--init-from and --resume exclude each other");
+        if (skip_mismatch && init_from.empty()) throw UsageError("--skip-mismatch goes with --init-from FILE");
         if (cli.count("--metrics")) ov.metrics = {metrics.empty() ? "none" : metrics};
         nn::Placement placement = nn::find_placement(app, place);
         nn::configure_runtime(app.thread_count());
         std::unique_ptr<nn::Model> model;
         if (!resume.empty()) model = nn::Model::load(resume, ov);
+        else if (!weights.empty() || !nn::keras_file_kind(spec_path).empty()) model = nn::Model::load(spec_path, ov, weights, app.seed);
         else {
             std::vector<uint8_t> text = read_file(spec_path);
             model = nn::Model::create(std::string(text.begin(), text.end()), spec_path, ov, app.seed);
+        }
+        if (!init_from.empty()) {
+            std::string done = model->init_from(init_from, skip_mismatch);
+            if (!app.quiet && placement.rank == 0)
+                for (size_t start = 0; start < done.size();) {
+                    size_t end = done.find('\n', start);
+                    std::cerr << app.tool() << ": " << init_from << ": " << done.substr(start, end - start) << "\n";
+                    start = end + 1;
+                }
         }
         if (summary) {
             std::cout << model->summary() << std::flush;

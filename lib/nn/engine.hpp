@@ -21,6 +21,8 @@ struct Overrides {
     double lr = 0;                     // learning rate
     std::vector<std::string> metrics;  // accuracy, mae, mse
     double threshold = 0.5;            // binary_accuracy, precision, recall, f1_score: a probability above it is a yes
+    // Layer name patterns (fnmatch: block_[1-9]*): frozen, then unfrozen, over the spec's trainable flags.
+    std::vector<std::string> freeze, unfreeze;
 };
 
 // The loss and metrics of an epoch, in insertion order ("loss" first), as
@@ -84,8 +86,14 @@ public:
     // (Keras 2 or 3). `spec_name` names the file in errors. Deterministic in seed.
     static std::unique_ptr<Model> create(const std::string& spec_json, const std::string& spec_name,
                                          const Overrides& overrides, uint64_t seed);
-    // Loads a model file (safetensors), optimizer state included.
-    static std::unique_ptr<Model> load(const std::string& path, const Overrides& overrides = {});
+    // Loads a model file (safetensors), optimizer state included; or a model
+    // trained in Keras, known by its bytes: a Keras 2 .h5, a Keras 3 .keras, a
+    // TF.js model.json with its shards (nn/keras_file.hpp), with a fresh
+    // optimizer; or, `weights` given, the architecture at `path` (a spec: Keras'
+    // JSON or ours) with its weights from that file (a weights-only .h5, a Keras
+    // 3 .weights.h5, any of the above). `seed`: the draws of training (dropout).
+    static std::unique_ptr<Model> load(const std::string& path, const Overrides& overrides = {},
+                                       const std::string& weights = "", uint64_t seed = 0);
     virtual ~Model() = default;
 
     // "cpu" or "cuda" (device `index` of this machine's GPUs); UsageError if unavailable.
@@ -115,6 +123,13 @@ public:
     virtual void evaluate_batch(const Frame& batch, Scores& scores, Tensor* outputs = nullptr) = 0;
     // Outputs, F32, shape [n, ...output_shape()] (images channels-last).
     virtual Tensor predict_batch(const Frame& batch) = 0;
+
+    // Fine-tuning (Keras' load_weights(by_name=True, skip_mismatch)): the layers
+    // of the same name in `path` (a model file, or a Keras file load() reads) give
+    // their weights; the others keep their initial values. A layer whose weights
+    // differ in shape is an error naming both shapes, or with skip_mismatch is
+    // left as it is. Gives what it did: one line per layer loaded, skipped or new.
+    virtual std::string init_from(const std::string& path, bool skip_mismatch) = 0;
 
     virtual double learning_rate() const = 0;
     virtual void set_learning_rate(double lr) = 0;

@@ -27,6 +27,7 @@
 #include "nn/batch_check.hpp"
 #include "nn/collective.hpp"
 #include "nn/engine.hpp"
+#include "nn/keras_import.hpp"
 #include "nn/network.hpp"
 #include "nn/objective.hpp"
 #include "nn/optimizer.hpp"
@@ -141,6 +142,32 @@ private:
     size_t next_ = 0;           // the next bucket to start
     std::vector<std::shared_ptr<torch::autograd::Node>> accumulators_;
 };
+
+// A model file's one frame, its format checked and its spec present.
+Frame read_model_file(const std::string& path) {
+    std::vector<uint8_t> bytes = read_file(path);
+    // The framing (and its words) is the stream's: read_frame, by decode_frame.
+    // A stream file holds more than one frame: say what it is before its
+    // second frame is refused as trailing bytes.
+    Frame f = decode_frame(bytes.data(), bytes.size(), path, [&](const Frame& first) {
+        auto it = first.metadata.find("format");
+        if (it != first.metadata.end() && it->second.rfind("batchstream/", 0) == 0)
+            throw DataError(path, "is a batch stream, not a model file");
+    });
+    auto it = f.metadata.find("format");
+    if (it == f.metadata.end())
+        throw DataError(path, "not an imgpipe model file (a safetensors file without \"format\": \"" +
+                                  std::string(kModelFormat) + "\" in its metadata)");
+    const std::string& format = it->second;
+    if (format.rfind("imgpipe-model/", 0) != 0)
+        throw DataError(path, "not an imgpipe model file (format \"" + format + "\")");
+    if (format != kModelFormat)
+        throw DataError(path, "model format \"" + format + "\" is newer than this imgpipe reads (" +
+                                  std::string(kModelFormat) + "); upgrade imgpipe");
+    auto spec_it = f.metadata.find("spec");
+    if (spec_it == f.metadata.end()) throw DataError(path, "model file lacks its spec");
+    return f;
+}
 
 class TorchModel final : public Model {
 public:
@@ -326,6 +353,20 @@ public:
         return encode_frame(f);
     }
 
+    std::string init_from(const std::string& path, bool skip_mismatch) override {
+        ImportOptions options;
+        options.by_name = true;
+        options.skip_mismatch = skip_mismatch;
+        ImportReport report;
+        Frame tensors = keras_file_kind(path).empty()
+                            ? import_model_weights(spec_, read_model_file(path), path, options, &report)
+                            : import_keras_weights(spec_, read_keras_file(path), path, options, &report);
+        torch::NoGradGuard no_grad;
+        for (Parameter& p : net_.parameters())
+            if (const Tensor* t = tensors.find(p.name)) p.value.copy_(to_torch(*t));
+        return import_summary(report);
+    }
+
     // Loads weights and optimizer state from a decoded model file.
     void restore(const Frame& f, const std::string& where, bool keep_optimizer) {
         torch::NoGradGuard no_grad;
@@ -374,6 +415,8 @@ public:
         if (metrics) spec_.metrics = *metrics;
         rebuild_objective();
     }
+
+    const Spec& spec() const { return spec_; }
 
     void set_threshold(double threshold) {
         threshold_ = threshold;
@@ -501,6 +544,7 @@ std::unique_ptr<Model> Model::create(const std::string& spec_json, const std::st
                                      const Overrides& overrides, uint64_t seed) {
     Spec spec = parse_spec(spec_json, spec_name);
     apply_overrides(spec, overrides);
+    set_trainable(spec, overrides.freeze, overrides.unfreeze);
     torch::manual_seed(seed);  // dropout masks
     auto model = std::make_unique<TorchModel>(std::move(spec), seed);
     model->set_threshold(overrides.threshold);
@@ -512,32 +556,56 @@ void Model::save(const std::string& path, const std::string& state_json) const {
     write_file_atomic(path, bytes.data(), bytes.size());
 }
 
-std::unique_ptr<Model> Model::load(const std::string& path, const Overrides& overrides) {
-    std::vector<uint8_t> bytes = read_file(path);
-    // The framing (and its words) is the stream's: read_frame, by decode_frame.
-    // A stream file holds more than one frame: say what it is before its
-    // second frame is refused as trailing bytes.
-    Frame f = decode_frame(bytes.data(), bytes.size(), path, [&](const Frame& first) {
-        auto it = first.metadata.find("format");
-        if (it != first.metadata.end() && it->second.rfind("batchstream/", 0) == 0)
-            throw DataError(path, "is a batch stream, not a model file");
-    });
-    auto it = f.metadata.find("format");
-    if (it == f.metadata.end())
-        throw DataError(path, "not an imgpipe model file (a safetensors file without \"format\": \"" +
-                                  std::string(kModelFormat) + "\" in its metadata)");
-    const std::string& format = it->second;
-    if (format.rfind("imgpipe-model/", 0) != 0)
-        throw DataError(path, "not an imgpipe model file (format \"" + format + "\")");
-    if (format != kModelFormat)
-        throw DataError(path, "model format \"" + format + "\" is newer than this imgpipe reads (" +
-                                  std::string(kModelFormat) + "); upgrade imgpipe");
-    auto spec_it = f.metadata.find("spec");
-    if (spec_it == f.metadata.end()) throw DataError(path, "model file lacks its spec");
-    Spec spec = parse_spec(spec_it->second, path + ": spec");
+namespace {
+
+// A model trained in Keras: its architecture, then its weights in our layouts
+// (keras_import.hpp), with a fresh optimizer. `weights` given: `path` is the
+// architecture (a spec), the weights are there.
+std::unique_ptr<Model> load_keras(const std::string& path, const Overrides& overrides, const std::string& weights,
+                                  uint64_t seed) {
+    const std::string& source = weights.empty() ? path : weights;
+    KerasFile file = read_keras_file(source, weights.empty() ? "" : path);
+    std::string arch = file.model_config;
+    if (!weights.empty()) {
+        std::vector<uint8_t> text = read_file(path);
+        arch.assign(text.begin(), text.end());
+    } else if (arch.empty()) {
+        throw DataError(path, "holds weights only; give the architecture: --model SPEC.json --weights " + path);
+    }
+    Spec spec;
+    std::string with_training = weights.empty() ? keras_architecture(file) : arch;
+    try {
+        spec = parse_spec(with_training, path);
+    } catch (const DataError& e) {
+        if (with_training == arch) throw;
+        // Keras 2's training_config named a loss or metric of its own: run the model without them.
+        spec = parse_spec(arch, path);
+        std::cerr << stderr_line_start() + progress_prefixed(e.where() + ": " + e.what() + " (from its training_config: left out)") + "\n";
+    }
+    apply_overrides(spec, overrides);
+    set_trainable(spec, overrides.freeze, overrides.unfreeze);
+    torch::manual_seed(seed);
+    auto model = std::make_unique<TorchModel>(std::move(spec), seed);
+    model->set_threshold(overrides.threshold);
+    Frame tensors = import_keras_weights(model->spec(), file, source);
+    std::vector<std::string> classes = keras_class_names(file, source, model->output_shape());
+    if (!classes.empty()) tensors.set_classes(classes);
+    model->restore(tensors, source, false);
+    if (overrides.lr > 0) model->set_learning_rate(overrides.lr);
+    return model;
+}
+
+}  // namespace
+
+std::unique_ptr<Model> Model::load(const std::string& path, const Overrides& overrides, const std::string& weights,
+                                   uint64_t seed) {
+    if (!weights.empty() || !keras_file_kind(path).empty()) return load_keras(path, overrides, weights, seed);
+    Frame f = read_model_file(path);
+    Spec spec = parse_spec(f.metadata["spec"], path + ": spec");
     std::string old_optimizer = spec.optimizer.name;
     apply_overrides(spec, overrides);
-    auto model = std::make_unique<TorchModel>(spec, 0);
+    set_trainable(spec, overrides.freeze, overrides.unfreeze);
+    auto model = std::make_unique<TorchModel>(spec, seed);
     std::vector<std::string> metrics;
     try {
         if (f.metadata.count("metrics")) metrics = parse_json_list(f.metadata["metrics"], "metrics");

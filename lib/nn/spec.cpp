@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <fnmatch.h>
+
 #include <algorithm>
 #include <iostream>
 #include <cctype>
@@ -870,6 +872,29 @@ std::string summary_table(const Spec& spec) {
     out += thick + "\nTotal params: " + thousands(trainable + fixed) + "\nTrainable params: " + thousands(trainable) +
            "\nNon-trainable params: " + thousands(fixed) + "\n" + rule + "\n";
     return out;
+}
+
+void set_trainable(Spec& spec, const std::vector<std::string>& freeze, const std::vector<std::string>& unfreeze) {
+    auto apply = [&](const std::vector<std::string>& patterns, bool trainable, const char* option) {
+        for (const std::string& pattern : patterns) {
+            bool matched = false;
+            for (LayerSpec& l : spec.layers)
+                if (fnmatch(pattern.c_str(), l.name.c_str(), 0) == 0) {
+                    l.trainable = trainable;
+                    matched = true;
+                }
+            if (!matched) {
+                std::vector<std::string> names;
+                for (const LayerSpec& l : spec.layers) names.push_back(l.name);
+                std::string hint = did_you_mean(pattern, names);
+                throw UsageError(std::string(option) + " '" + pattern + "': no layer of the model is named so" +
+                                 (hint.empty() ? "" : "; did you mean \"" + hint + "\"?"));
+            }
+        }
+    };
+    apply(freeze, false, "--freeze");
+    apply(unfreeze, true, "--unfreeze");
+    for (LayerSpec& l : spec.layers) count_params(l);
 }
 
 }  // namespace imgpipe::nn

@@ -55,4 +55,9 @@ const LayerSpec* raw_input_layer(const Spec& spec);
 // onto a range 1 or 2 wide (x/255., Rescaling(1/255), (x-127.5)/127.5); `to` gets that range.
 // Each gives nullptr when there is none.
 const LayerSpec* byte_scaling_layer(const Spec& spec, std::array<double, 2>* to = nullptr);
+// Freezes the layers whose names match a `freeze` pattern (fnmatch), then unfreezes
+// those matching an `unfreeze` one, and counts the parameters again; a pattern that
+// matches no layer is a UsageError naming it (a typo must not train all).
+void set_trainable(Spec& spec, const std::vector<std::string>& freeze, const std::vector<std::string>& unfreeze);
+
 }  // namespace imgpipe::nn

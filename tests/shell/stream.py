@@ -72,6 +72,16 @@ def main():
                         "paths": json.dumps(["img%d.png" % i for i in idx]), "epoch": str(e), "index": str(start),
                         "epoch_size": str(n)}
                 write_frame(out, {"x": x, "y": y}, meta)
+    elif cmd == "npy":  # npy ARRAY.npy: one frame whose x is the array (F32 or U8), a path per sample
+        x = np.load(sys.argv[2])
+        n = x.shape[0]
+        meta = {"format": "batchstream/1", "class_mode": "none", "paths": json.dumps(["sample%d" % i for i in range(n)]),
+                "epoch": "0", "index": "0", "epoch_size": str(n)}
+        write_frame(sys.stdout.buffer, {"x": np.ascontiguousarray(x)}, meta)
+    elif cmd == "max-diff":  # max-diff STREAM TENSOR REFERENCE.npy: the largest |stream's tensor - reference|
+        got = np.concatenate([t[sys.argv[3]] for t, _ in read_frames(open(sys.argv[2], "rb"))]).astype(np.float64)
+        want = np.load(sys.argv[4]).astype(np.float64)
+        print("%.3g" % np.abs(got - want).max() if got.shape == want.shape else "shape %s != %s" % (got.shape, want.shape))
     else:
         raise SystemExit("unknown command " + cmd)
 

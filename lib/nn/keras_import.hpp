@@ -1,0 +1,51 @@
+// Keras' weights onto a spec's layers (doc/design.md, "Keras files in"): each
+// layer of the spec that has weights takes the arrays a Keras, Keras 3 or TF.js
+// file holds for the layer of the same name, in Keras' get_weights() order,
+// checked against the Keras shapes its table entry gives and turned into our
+// layouts. Torch-free: the result is the model file's named tensors.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "nn/keras_file.hpp"
+#include "nn/spec.hpp"
+#include "stream/frame.hpp"
+
+namespace imgpipe::nn {
+
+struct ImportOptions {
+    // Keras' load_weights(by_name=True): a layer the file lacks keeps its initial
+    // values, and the file's layers the model lacks are passed over (else both are errors).
+    bool by_name = false;
+    // Keras' skip_mismatch: a layer whose weights differ in count or shape keeps its
+    // initial values (else an error naming the layer and both shapes).
+    bool skip_mismatch = false;
+};
+
+// What became of each layer with weights, by name.
+struct ImportReport {
+    std::vector<std::string> loaded, skipped, fresh;  // taken; mismatched (skip_mismatch); not in the file (by_name)
+    std::vector<std::string> notes;                   // one line per skipped layer: why
+};
+
+// Tensors "<layer>.<weight>" (the model file's names), F32 in our layouts, for
+// every layer taken. Throws DataError(path, "layer 3 (conv2d_1, Conv2D): ...").
+Frame import_keras_weights(const Spec& spec, const KerasFile& file, const std::string& path,
+                           const ImportOptions& options = {}, ImportReport* report = nullptr);
+
+// The same from our own model file's tensors ("<layer>.<weight>", our layouts).
+Frame import_model_weights(const Spec& spec, const Frame& file, const std::string& path,
+                           const ImportOptions& options = {}, ImportReport* report = nullptr);
+// "loaded 12 layers: conv1, ...; skipped 1: ...; new 1: dense_2", one part a line.
+std::string import_summary(const ImportReport& report);
+
+// The architecture a Keras file holds, with Keras 2's training_config (its loss and
+// metrics) made the compile_config that parse_spec reads.
+std::string keras_architecture(const KerasFile& file);
+
+// The class names a file gives for the model's outputs, or none: Teachable
+// Machine's metadata.json beside a TF.js model.json ("labels"), when there is one
+// name per output.
+std::vector<std::string> keras_class_names(const KerasFile& file, const std::string& path, const Shape& output);
+
+}  // namespace imgpipe::nn
