@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <tuple>
 #include <map>
 #include <set>
 
@@ -112,26 +113,41 @@ struct PipeIn {
     }
 };
 
-void send_file(int fd, const KerasFile& f) {
+void send_file(int fd, const keras_detail::H5Read& r) {
+    const KerasFile& f = r.file;
     put_u64(fd, 0);  // 0: a file follows; 1: an error
     put_str(fd, f.format);
     put_str(fd, f.model_config);
     put_str(fd, f.training_config);
     put_u64(fd, f.layers.size());
-    for (const KerasLayerWeights& l : f.layers) {
+    for (size_t i = 0; i < f.layers.size(); i++) {
+        const KerasLayerWeights& l = f.layers[i];
         put_str(fd, l.layer);
         put_u64(fd, l.arrays.size());
-        for (const KerasArray& a : l.arrays) {
+        for (size_t j = 0; j < l.arrays.size(); j++) {
+            const KerasArray& a = l.arrays[j];
             put_str(fd, a.name);
             put_u64(fd, a.shape.size());
             put_all(fd, a.shape.data(), a.shape.size() * sizeof(int64_t));
+            // The values, or where they lie for the parent to read.
+            const int64_t at = r.at[i][j];
+            put_u64(fd, at < 0 ? 0 : 1);
+            if (at >= 0) {
+                put_u64(fd, uint64_t(at));
+                continue;
+            }
             put_u64(fd, a.values.size());
             put_all(fd, a.values.data(), a.values.size() * sizeof(float));
         }
     }
 }
 
-bool receive_file(PipeIn& in, KerasFile& f) {
+// `fill(at, to, bytes)` reads a deferred array's bytes in the parent.
+struct Deferred {
+    KerasArray* array;
+    uint64_t at;
+};
+bool receive_file(PipeIn& in, KerasFile& f, std::vector<Deferred>& deferred) {
     uint64_t nl;
     if (!in.str(f.format) || !in.str(f.model_config) || !in.str(f.training_config) || !in.u64(nl) || nl > (1u << 24))
         return false;
@@ -144,7 +160,15 @@ bool receive_file(PipeIn& in, KerasFile& f) {
             uint64_t rank, n;
             if (!in.str(a.name) || !in.u64(rank) || rank > 64) return false;
             a.shape.resize(size_t(rank));
-            if (!in.get(a.shape.data(), a.shape.size() * sizeof(int64_t)) || !in.u64(n) || n > (uint64_t(1) << 36)) return false;
+            uint64_t tag;
+            if (!in.get(a.shape.data(), a.shape.size() * sizeof(int64_t)) || !in.u64(tag)) return false;
+            if (tag == 1) {
+                uint64_t at;
+                if (!in.u64(at)) return false;
+                deferred.push_back({&a, at});
+                continue;
+            }
+            if (!in.u64(n) || n > (uint64_t(1) << 36)) return false;
             a.values.resize(size_t(n));
             if (!in.get(a.values.data(), a.values.size() * sizeof(float))) return false;
         }
@@ -181,7 +205,10 @@ void limit_child(uint64_t file_bytes) {
 #endif
 }
 
-KerasFile isolated(const std::string& where, uint64_t file_bytes, const std::function<KerasFile()>& read) {
+// Runs `read` in a child; the arrays it defers are then read here with `fill`
+// (from the file's bytes at an offset: `size` bytes, true when all were there).
+KerasFile isolated(const std::string& where, uint64_t file_bytes, const std::function<keras_detail::H5Read()>& read,
+                   const std::function<bool(uint64_t at, char* to, uint64_t size)>& fill) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) throw Error(kSoftware, where, std::string("pipe: ") + std::strerror(errno));
     pid_t pid = fork();
@@ -213,9 +240,10 @@ KerasFile isolated(const std::string& where, uint64_t file_bytes, const std::fun
     close(fds[1]);
     PipeIn in{fds[0]};
     KerasFile f;
+    std::vector<Deferred> deferred;
     uint64_t tag = 2, status = 0;
     std::string ewhere, emsg;
-    bool ok = in.u64(tag) && (tag == 0 ? receive_file(in, f) : tag == 1 && in.u64(status) && in.str(ewhere) && in.str(emsg));
+    bool ok = in.u64(tag) && (tag == 0 ? receive_file(in, f, deferred) : tag == 1 && in.u64(status) && in.str(ewhere) && in.str(emsg));
     if (!ok) kill(pid, SIGKILL);  // a child that sent garbage may still be writing
     close(fds[0]);
     int ws = 0;
@@ -228,6 +256,15 @@ KerasFile isolated(const std::string& where, uint64_t file_bytes, const std::fun
         throw DataError(where, "not a readable HDF5 file: the HDF5 library failed on it" + how);
     }
     if (tag == 1) throw Error(int(status), ewhere, emsg);
+    // The child checked each shape against the bytes the dataset has in the file.
+    for (const Deferred& d : deferred) {
+        uint64_t n = 1;
+        for (int64_t v : d.array->shape) n *= uint64_t(v);
+        if (n > file_bytes / 4 + 1) throw DataError(where, d.array->name + ": larger than the file");
+        d.array->values.resize(size_t(n));
+        if (!fill(d.at, reinterpret_cast<char*>(d.array->values.data()), n * 4))
+            throw DataError(where, d.array->name + ": the file is shorter than the dataset says (truncated?)");
+    }
     return f;
 }
 
@@ -546,7 +583,7 @@ KerasFile read_tfjs(const std::string& text, ShardSource& shards, const std::str
     return out;
 }
 
-KerasFile read_keras_zip(const std::string& bytes, const std::string& where) {
+std::string zip_member(const std::string& bytes, const char* name, bool required, const std::string& where) {
     zip_error_t err;
     zip_error_init(&err);
     zip_source_t* src = zip_source_buffer_create(bytes.data(), bytes.size(), 0, &err);
@@ -562,8 +599,8 @@ KerasFile read_keras_zip(const std::string& bytes, const std::string& where) {
         zip_t* z;
         ~Close() { zip_discard(z); }
     } closer{za};
-    // One member, whole, no bigger than deflate could make it from this archive.
-    auto member_of = [&](const char* name, bool required) -> std::string {
+    // The member, whole, no bigger than deflate could make it from this archive.
+    {
         zip_stat_t st;
         zip_stat_init(&st);
         if (zip_stat(za, name, 0, &st) != 0) {
@@ -584,12 +621,25 @@ KerasFile read_keras_zip(const std::string& bytes, const std::string& where) {
         if (n != zip_int64_t(out.size()) || more != 0)
             throw DataError(where, std::string(name) + ": truncated or damaged (" + zip_strerror(za) + ")");
         return out;
-    };
-    std::string config = member_of("config.json", true);
+    }
+}
+
+// The .keras members read_keras_zip and read_keras_file need: config.json
+// (checked to be JSON) and model.weights.h5.
+std::pair<std::string, std::string> keras_zip_members(const std::string& bytes, const std::string& where) {
+    std::string config = zip_member(bytes, "config.json", true, where);
     parse_json(config, where, "config.json");
-    if (zip_name_locate(za, "model.weights.npz", 0) >= 0 && zip_name_locate(za, "model.weights.h5", 0) < 0)
-        throw DataError(where, "model.weights.npz: weights saved as npz are not read; save as .keras with h5 weights");
-    std::string weights = member_of("model.weights.h5", true);
+    std::string weights = zip_member(bytes, "model.weights.h5", false, where);
+    if (weights.empty()) {
+        if (!zip_member(bytes, "model.weights.npz", false, where).empty())
+            throw DataError(where, "model.weights.npz: weights saved as npz are not read; save as .keras with h5 weights");
+        throw DataError(where, "a .keras file holds model.weights.h5; this one has none");
+    }
+    return {std::move(config), std::move(weights)};
+}
+
+KerasFile read_keras_zip(const std::string& bytes, const std::string& where) {
+    auto [config, weights] = keras_zip_members(bytes, where);
     KerasFile f = read_h5_image(weights.data(), weights.size(), where + ": model.weights.h5", config, true);
     f.format = "keras3";
     f.model_config = config;
@@ -626,11 +676,43 @@ KerasFile read_keras_file(const std::string& path, const std::string& config_pat
     if (kind == "keras2-h5") {
         struct stat st;
         if (stat(path.c_str(), &st) != 0 || access(path.c_str(), R_OK) != 0) throw NoInputError(path, std::strerror(errno));
-        return isolated(path, uint64_t(st.st_size), [&] { return read_h5_path(path, path, config); });
+        int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) throw NoInputError(path, std::strerror(errno));
+        struct Close {
+            int fd;
+            ~Close() { close(fd); }
+        } closer{fd};
+        // The child parses; the bulk of the bytes come here with one pread each.
+        return isolated(
+            path, uint64_t(st.st_size), [&] { return read_h5_deferred(path, nullptr, 0, path, config, false, true); },
+            [&](uint64_t at, char* to, uint64_t size) {
+                uint64_t done = 0;
+                while (done < size) {
+                    ssize_t n = pread(fd, to + done, size - done, off_t(at + done));
+                    if (n < 0 && errno == EINTR) continue;
+                    if (n <= 0) return false;
+                    done += uint64_t(n);
+                }
+                return true;
+            });
     }
     if (kind == "keras3") {
-        const std::string bytes = slurp(path);
-        return isolated(path, bytes.size(), [&] { return read_keras_zip(bytes, path); });
+        std::string weights;
+        {
+            const std::string bytes = slurp(path);
+            std::tie(config, weights) = keras_zip_members(bytes, path);
+        }
+        KerasFile f = isolated(
+            path, weights.size(),
+            [&] { return read_h5_deferred("", weights.data(), weights.size(), path + ": model.weights.h5", config, true, true); },
+            [&](uint64_t at, char* to, uint64_t size) {
+                if (at > weights.size() || size > weights.size() - at) return false;
+                std::memcpy(to, weights.data() + at, size_t(size));
+                return true;
+            });
+        f.format = "keras3";
+        f.model_config = config;
+        return f;
     }
     if (kind == "tfjs") {
         const std::string text = slurp(path, uint64_t(1) << 30);

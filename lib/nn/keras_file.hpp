@@ -71,6 +71,19 @@ KerasFile read_keras_zip(const std::string& bytes, const std::string& where);
 // read in this process. `config` is the architecture JSON when the file has none.
 KerasFile read_h5_image(const char* data, size_t size, const std::string& where, const std::string& config,
                         bool in_keras_zip = false);
+// What the child process reads: the file with the arrays of plain little-endian
+// float32 datasets left empty (`defer`), at[layer][array] their byte offset in the
+// file or image (-1: read already). `data` non-null: an image in memory.
+struct H5Read {
+    KerasFile file;
+    std::vector<std::vector<int64_t>> at;
+};
+H5Read read_h5_deferred(const std::string& path, const char* data, size_t size, const std::string& where,
+                        const std::string& config, bool in_keras_zip, bool defer);
+// A member of a zip held in memory, whole and checked (CRC, size), or "" when it
+// is not there and not `required`.
+std::string zip_member(const std::string& zip, const char* name, bool required, const std::string& where);
+
 // read_keras_file reads HDF5 (and the .keras zip) in a child process, which is
 // stopped after this many seconds (0: 30 s and 1 s a 10 MB of file).
 extern unsigned h5_child_seconds;

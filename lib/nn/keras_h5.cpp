@@ -52,10 +52,22 @@ void quiet_hdf5() {
 constexpr hssize_t kMaxStrings = 1 << 20;
 constexpr size_t kMaxStringSize = 1 << 26;
 
+// An array as read, or, when the reader defers them, where its float32 bytes lie
+// in the file (`at`), for the parent process to read with one pread.
+struct Arr {
+    KerasArray a;
+    int64_t at = -1;
+};
+struct Layer {
+    std::string layer;
+    std::vector<Arr> arrays;
+};
+
 struct Reader {
     hid_t file;
     std::string where;
     uint64_t file_size;
+    bool defer = false;  // leave plain little-endian float32 datasets to the caller
 
     [[noreturn]] void fail(const std::string& m) const { throw DataError(where, m); }
 
@@ -146,7 +158,7 @@ struct Reader {
     bool has_link(hid_t obj, const std::string& name) const { return H5Lexists(obj, name.c_str(), H5P_DEFAULT) > 0; }
 
     // The dataset `name` (a path inside `group`) as a float32 array.
-    KerasArray dataset(hid_t group, const std::string& name, const std::string& what) const {
+    Arr dataset(hid_t group, const std::string& name, const std::string& what) const {
         check_name(name, what);
         // H5Dopen follows each part; a missing part is an error, not a crash.
         Hid d(H5Dopen2(group, name.c_str(), H5P_DEFAULT), H5Dclose);
@@ -163,7 +175,8 @@ struct Reader {
         if (rank < 0 || rank > 8) fail(what + ": dataset " + name + " has a bad shape");
         hsize_t dims[8] = {0};
         H5Sget_simple_extent_dims(space, dims, nullptr);
-        KerasArray arr;
+        Arr out;
+        KerasArray& arr = out.a;
         arr.name = name;
         uint64_t n = 1;
         for (int i = 0; i < rank; i++) {
@@ -192,6 +205,12 @@ struct Reader {
                 haddr_t at = H5Dget_offset(d);
                 if (at == HADDR_UNDEF || at > file_size || need > file_size - at)
                     fail(what + ": dataset " + name + " lies past the end of the file");
+                // The common case (every Keras file we have seen): its bytes are our
+                // values; the caller reads them straight from the file.
+                if (defer && H5Tequal(type, H5T_IEEE_F32LE) > 0) {
+                    out.at = int64_t(at);
+                    return out;
+                }
             }
         } else if (need / 1100 > have) {
             // Compressed (an h5repack'ed file): deflate expands at most ~1032 times.
@@ -201,7 +220,7 @@ struct Reader {
         arr.values.resize(size_t(n));
         if (n && H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, arr.values.data()) < 0)
             fail(what + ": cannot read dataset " + name + " (truncated or damaged)");
-        return arr;
+        return out;
     }
 };
 
@@ -274,7 +293,7 @@ std::string inner_layer(const std::string& weight, const std::set<std::string>& 
 }
 
 // Keras 2: `g` is model_weights (full model) or the root (save_weights).
-void read_keras2(const Reader& r, hid_t g, const std::string& config_text, KerasFile& out) {
+void read_keras2(const Reader& r, hid_t g, const std::string& config_text, std::vector<Layer>& out) {
     std::map<std::string, std::set<std::string>> nested;
     if (!config_text.empty()) nested = nested_models(parse_config(config_text, r.where));
     std::vector<std::string> names = r.split_strings(g, "layer_names", "layer_names");
@@ -291,7 +310,7 @@ void read_keras2(const Reader& r, hid_t g, const std::string& config_text, Keras
         if (weights.empty()) continue;
         // Matched by position in weight_names, never by the name's prefix: Keras
         // 2.0 wrote conv2d_1's kernel as "conv2d_1_1/kernel:0".
-        std::vector<KerasArray> arrays;
+        std::vector<Arr> arrays;
         std::set<std::string> wseen;
         for (const std::string& w : weights) {
             if (!wseen.insert(w).second) r.fail(what + ": weight " + w.substr(0, 200) + " listed twice");
@@ -299,23 +318,23 @@ void read_keras2(const Reader& r, hid_t g, const std::string& config_text, Keras
         }
         auto it = nested.find(layer);
         std::set<std::string> prefixes;
-        for (const KerasArray& a : arrays) prefixes.insert(inner_layer(a.name, {}));
+        for (const Arr& a : arrays) prefixes.insert(inner_layer(a.a.name, {}));
         // Without an architecture, a layer whose weights name several layers is a nested model.
         const bool split = it != nested.end() || (config_text.empty() && prefixes.size() > 1);
         if (!split) {
-            out.layers.push_back({layer, std::move(arrays)});
+            out.push_back({layer, std::move(arrays)});
             continue;
         }
         static const std::set<std::string> none;
         const std::set<std::string>& inner = it != nested.end() ? it->second : none;
-        const size_t first = out.layers.size();
-        for (KerasArray& a : arrays) {
-            std::string il = inner_layer(a.name, inner);
-            if (il.empty()) r.fail(what + ": weight " + a.name + " of a nested model names no inner layer");
-            auto at = std::find_if(out.layers.begin() + first, out.layers.end(), [&](const KerasLayerWeights& l) { return l.layer == il; });
-            if (at == out.layers.end()) {
-                out.layers.push_back({il, {}});
-                at = out.layers.end() - 1;
+        const size_t first = out.size();
+        for (Arr& a : arrays) {
+            std::string il = inner_layer(a.a.name, inner);
+            if (il.empty()) r.fail(what + ": weight " + a.a.name + " of a nested model names no inner layer");
+            auto at = std::find_if(out.begin() + first, out.end(), [&](const Layer& l) { return l.layer == il; });
+            if (at == out.end()) {
+                out.push_back({il, {}});
+                at = out.end() - 1;
             }
             at->arrays.push_back(std::move(a));
         }
@@ -323,7 +342,7 @@ void read_keras2(const Reader& r, hid_t g, const std::string& config_text, Keras
 }
 
 // Keras 3's .weights.h5: each layer's variables at <path>/vars/<i> (saving_lib.py).
-void read_keras3(const Reader& r, const std::string& config_text, KerasFile& out) {
+void read_keras3(const Reader& r, const std::string& config_text, std::vector<Layer>& out) {
     if (config_text.empty())
         r.fail("a Keras 3 weights file names its layers by the architecture: give the model's JSON beside it");
     std::vector<std::string> groups;
@@ -361,26 +380,27 @@ void read_keras3(const Reader& r, const std::string& config_text, KerasFile& out
         if (!vg.ok()) r.fail(what + ": vars is not a group");
         H5G_info_t info;
         if (H5Gget_info(vg, &info) < 0 || info.nlinks > 100000) r.fail(what + ": cannot list its vars");
-        KerasLayerWeights lw{p.layer, {}};
+        Layer lw{p.layer, {}};
         // save_own_variables writes store["0"], store["1"], ...: trainable, then non-trainable.
         for (hsize_t i = 0; i < info.nlinks; i++) {
             std::string key = std::to_string(i);
             if (!r.has_link(vg, key)) r.fail(what + ": vars has no " + key + " (its names must be 0.." + std::to_string(info.nlinks - 1) + ")");
-            KerasArray a = r.dataset(vg, key, what);
-            a.name = "vars/" + key;
+            Arr a = r.dataset(vg, key, what);
+            a.a.name = "vars/" + key;
             lw.arrays.push_back(std::move(a));
         }
-        if (!lw.arrays.empty()) out.layers.push_back(std::move(lw));
+        if (!lw.arrays.empty()) out.push_back(std::move(lw));
     }
 }
 
-KerasFile read_open(hid_t file, const std::string& where, const std::string& config, bool in_keras_zip) {
+H5Read read_open(hid_t file, const std::string& where, const std::string& config, bool in_keras_zip, bool defer) {
     hsize_t size = 0;
     if (H5Fget_filesize(file, &size) < 0) throw DataError(where, "not a readable HDF5 file");
-    Reader r{file, where, size};
+    Reader r{file, where, size, defer};
     Hid root(H5Gopen2(file, "/", H5P_DEFAULT), H5Gclose);
     if (!root.ok()) r.fail("not a readable HDF5 file");
     KerasFile out;
+    std::vector<Layer> layers;
     if (r.has_link(root, "model_weights")) {
         out.format = "keras2-h5";
         out.model_config = r.string_attr(root, "model_config", "model_config");
@@ -388,37 +408,50 @@ KerasFile read_open(hid_t file, const std::string& where, const std::string& con
         if (out.model_config.empty()) out.model_config = config;
         Hid g(H5Gopen2(root, "model_weights", H5P_DEFAULT), H5Gclose);
         if (!g.ok()) r.fail("model_weights is not a group");
-        read_keras2(r, g, out.model_config, out);
+        read_keras2(r, g, out.model_config, layers);
     } else if (r.has_attr(root, "layer_names") || r.has_attr(root, "layer_names0")) {
         out.format = "keras2-weights-h5";
         out.model_config = config;
-        read_keras2(r, root, config, out);
+        read_keras2(r, root, config, layers);
     } else if (r.has_link(root, "layers")) {
         out.format = in_keras_zip ? "keras3" : "keras3-weights-h5";
         out.model_config = config;
-        read_keras3(r, config, out);
+        read_keras3(r, config, layers);
     } else {
         r.fail("not a Keras weights file (no model_weights, layer_names or layers)");
     }
-    return out;
+    H5Read res;
+    for (Layer& l : layers) {
+        out.layers.push_back({std::move(l.layer), {}});
+        res.at.emplace_back();
+        for (Arr& a : l.arrays) {
+            out.layers.back().arrays.push_back(std::move(a.a));
+            res.at.back().push_back(a.at);
+        }
+    }
+    res.file = std::move(out);
+    return res;
 }
 
 }  // namespace
 
 KerasFile read_h5_image(const char* data, size_t size, const std::string& where, const std::string& config, bool in_keras_zip) {
-    quiet_hdf5();
-    // Opened in place: the hl library's image driver, told not to copy or free.
-    Hid file(H5LTopen_file_image(const_cast<char*>(data), size, H5LT_FILE_IMAGE_DONT_COPY | H5LT_FILE_IMAGE_DONT_RELEASE),
-             H5Fclose);
-    if (!file.ok()) throw DataError(where, "not a readable HDF5 file");
-    return read_open(file, where, config, in_keras_zip);
+    return read_h5_deferred("", data, size, where, config, in_keras_zip, false).file;
 }
 
 KerasFile read_h5_path(const std::string& path, const std::string& where, const std::string& config) {
+    return read_h5_deferred(path, nullptr, 0, where, config, false, false).file;
+}
+
+H5Read read_h5_deferred(const std::string& path, const char* data, size_t size, const std::string& where,
+                        const std::string& config, bool in_keras_zip, bool defer) {
     quiet_hdf5();
-    Hid file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+    // An image is opened in place: the hl library's image driver, told not to copy or free.
+    Hid file(data ? H5LTopen_file_image(const_cast<char*>(data), size, H5LT_FILE_IMAGE_DONT_COPY | H5LT_FILE_IMAGE_DONT_RELEASE)
+                  : H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT),
+             H5Fclose);
     if (!file.ok()) throw DataError(where, "not a readable HDF5 file");
-    return read_open(file, where, config, false);
+    return read_open(file, where, config, in_keras_zip, defer);
 }
 
 }  // namespace imgpipe::nn::keras_detail
