@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cmath>
@@ -292,23 +293,36 @@ struct FolderShards : keras_detail::ShardSource {
         if (!S_ISREG(st.st_mode)) throw DataError(where, "shard " + path + ": not a regular file");
         return uint64_t(st.st_size);
     }
-    void read(const std::string& path, char* to, uint64_t size) override {
-        const std::string full = dir + path;
-        int fd = open(full.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) throw DataError(where, "shard " + path + ": " + std::strerror(errno));
+    void read(const std::string& path, uint64_t offset, char* to, uint64_t size) override {
+        if (path != open_path) {  // weights are read in order: one open a shard
+            if (fd >= 0) close(fd);
+            open_path = path;
+            fd = open((dir + path).c_str(), O_RDONLY | O_CLOEXEC);
+            if (fd < 0) throw DataError(where, "shard " + path + ": " + std::strerror(errno));
+        }
         uint64_t done = 0;
         while (done < size) {
-            ssize_t n = ::read(fd, to + done, size - done);
+            ssize_t n = pread(fd, to + done, size - done, off_t(offset + done));
             if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) {
-                close(fd);
-                throw DataError(where, "shard " + path + ": shorter than it was a moment ago");
-            }
+            if (n <= 0) throw DataError(where, "shard " + path + ": shorter than it was a moment ago");
             done += uint64_t(n);
         }
-        close(fd);
     }
+    ~FolderShards() override {
+        if (fd >= 0) close(fd);
+    }
+    std::string open_path;
+    int fd = -1;
 };
+
+// JavaScript's ToInt32, as an Int32Array stores a double (Math.round's result
+// may be out of range): modulo 2^32, NaN and infinities to 0.
+int32_t js_to_int32(double x) {
+    if (!std::isfinite(x)) return 0;
+    double m = std::fmod(std::trunc(x), 4294967296.0);
+    if (m < 0) m += 4294967296.0;
+    return int32_t(uint32_t(m));
+}
 
 // IEEE half to float, exact (tfjs-core's getFloat16Decoder computes the same).
 float half_to_float(uint16_t h) {
@@ -532,23 +546,35 @@ KerasFile read_tfjs(const std::string& text, ShardSource& shards, const std::str
         if (have != need)
             throw DataError(where, gw + ": the shards hold " + std::to_string(have) + " bytes, the weights need " + std::to_string(need) +
                                        (have < need ? " (a shard missing or truncated?)" : ""));
-        std::string bytes(size_t(need), '\0');
-        uint64_t at = 0;
-        for (const auto& f : files) {
-            shards.read(f.first, bytes.data() + at, f.second);
-            at += f.second;
-        }
-        // Little-endian, as tfjs' typed arrays on every host it runs on.
-        const unsigned char* p = reinterpret_cast<const unsigned char*>(bytes.data());
+        // The group's bytes in order, across shard boundaries, straight into the
+        // values for float32 (no copy of the whole group).
+        size_t file = 0;
+        uint64_t file_at = 0;
+        auto take = [&](char* to, uint64_t n) {
+            while (n) {
+                while (file < files.size() && file_at == files[file].second) file++, file_at = 0;
+                if (file == files.size()) throw Error(kSoftware, where, "shards ended before the weights");  // sizes were checked
+                const uint64_t k = std::min(n, files[file].second - file_at);
+                shards.read(files[file].first, file_at, to, k);
+                to += k, n -= k, file_at += k;
+            }
+        };
+        std::string tmp;
         for (Spec& s : specs) {
             KerasArray a;
             a.name = s.name;
             a.shape = s.shape;
             a.values.resize(size_t(s.count));
             float* v = a.values.data();
+            if (s.kind == 0) {
+                take(reinterpret_cast<char*>(v), s.bytes);  // little-endian, as tfjs' typed arrays on every host it runs on
+            } else {
+                tmp.resize(size_t(s.bytes));
+                take(tmp.data(), s.bytes);
+            }
+            const unsigned char* p = reinterpret_cast<const unsigned char*>(tmp.data());
             switch (s.kind) {
                 case 0:
-                    std::memcpy(v, p, size_t(s.bytes));
                     break;
                 case 1:
                     for (uint64_t i = 0; i < s.count; i++) {
@@ -564,14 +590,13 @@ KerasFile read_tfjs(const std::string& text, ShardSource& shards, const std::str
                     for (uint64_t i = 0; i < s.count; i++) {
                         uint32_t q = s.kind == 2 ? p[i] : uint32_t(p[2 * i] | (p[2 * i + 1] << 8));
                         double x = double(q) * s.scale + s.min;
-                        v[i] = s.to_int ? float(int32_t(std::floor(x + 0.5))) : float(x);
+                        v[i] = s.to_int ? float(js_to_int32(std::floor(x + 0.5))) : float(x);
                     }
                     break;
                 case 4:
                     for (uint64_t i = 0; i < s.count; i++) v[i] = half_to_float(uint16_t(p[2 * i] | (p[2 * i + 1] << 8)));
                     break;
             }
-            p += s.bytes;
             auto it = layer_at.find(s.layer);
             if (it == layer_at.end()) {
                 it = layer_at.emplace(s.layer, out.layers.size()).first;

@@ -54,12 +54,13 @@ std::vector<Keras3Path> keras3_paths(const std::string& model_config, const std:
 // Keras' naming.to_snake_case.
 std::string to_snake_case(const std::string& class_name);
 
-// The TF.js model.json `json_text`; `read_shard(path, size)` gives a shard's bytes
-// (size: its size, from shard_size), both called only after the manifest is checked.
+// The TF.js model.json `json_text` and its shards: `size` gives a shard's size
+// (throws if missing), `read` bytes of it inside that size, called in order after
+// the manifest is checked against the sizes.
 struct ShardSource {
     virtual ~ShardSource() = default;
-    virtual uint64_t size(const std::string& path) = 0;  // throws if missing
-    virtual void read(const std::string& path, char* to, uint64_t size) = 0;
+    virtual uint64_t size(const std::string& path) = 0;
+    virtual void read(const std::string& path, uint64_t offset, char* to, uint64_t size) = 0;
 };
 KerasFile read_tfjs(const std::string& json_text, ShardSource& shards, const std::string& where);
 

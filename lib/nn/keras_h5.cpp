@@ -198,7 +198,19 @@ struct Reader {
         if (filters == 0) {
             // Keras writes plain datasets (h5py create_dataset, no compression):
             // their storage is exactly their shape's bytes.
-            if (have != need)
+            // A chunked dataset (an h5repack'ed file) may also hold its edge chunks whole.
+            uint64_t most = need;
+            if (H5Pget_layout(dcpl) == H5D_CHUNKED) {
+                hsize_t chunk[8] = {0};
+                if (H5Pget_chunk(dcpl, 8, chunk) != rank) fail(what + ": dataset " + name + " has a bad chunk shape");
+                most = tsize;
+                for (int i = 0; i < rank; i++) {
+                    if (chunk[i] == 0) fail(what + ": dataset " + name + " has a bad chunk shape");
+                    const uint64_t padded = (dims[i] + chunk[i] - 1) / chunk[i] * chunk[i];
+                    most = padded && most > (uint64_t(1) << 42) / padded ? uint64_t(1) << 42 : most * padded;
+                }
+            }
+            if (have < need || have > most)
                 fail(what + ": dataset " + name + " holds " + std::to_string(have) + " bytes, its shape " + shape_text() +
                      " needs " + std::to_string(need));
             if (H5Pget_layout(dcpl) == H5D_CONTIGUOUS && need > 0) {

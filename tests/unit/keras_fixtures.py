@@ -213,6 +213,23 @@ write_k2(os.path.join(out, "bad_k2_missing.h5"), K2_LAYERS,
 write_k2(os.path.join(out, "bad_k2_lie.h5"), K2_LAYERS,
          tweak=lambda f, g: (g["dense_1/dense_1"].__delitem__("bias:0"),
                              g["dense_1/dense_1"].create_dataset("bias:0", shape=(1 << 30,), dtype="f4")))
+# Storage far larger than the shape: a contiguous (12345,) dataset whose dataspace is
+# patched to say (5,).
+def shrink_dims(path):
+    data = open(path, "rb").read()
+    old = (12345).to_bytes(8, "little")
+    assert data.count(old) in (1, 2)  # the dims, and the max dims when stored
+    open(path, "wb").write(data.replace(old, (5).to_bytes(8, "little")))
+
+
+write_k2(os.path.join(out, "bad_k2_big.h5"), K2_LAYERS,
+         tweak=lambda f, g: (g["dense_1/dense_1"].__delitem__("bias:0"),
+                             g["dense_1/dense_1"].create_dataset("bias:0", data=np.ones(12345, "f4"))))
+shrink_dims(os.path.join(out, "bad_k2_big.h5"))
+# Chunked with a partial edge chunk (h5repack's way): legitimate.
+write_k2(os.path.join(out, "k2_chunked.h5"), K2_LAYERS,
+         tweak=lambda f, g: (g["dense_1/dense_1"].__delitem__("kernel:0"),
+                             g["dense_1/dense_1"].create_dataset("kernel:0", data=vals([8, 2], 200), chunks=(3, 2))))
 write_k2(os.path.join(out, "bad_k2_string.h5"), K2_LAYERS,
          tweak=lambda f, g: (g["dense_1/dense_1"].__delitem__("bias:0"),
                              g["dense_1/dense_1"].create_dataset("bias:0", data=np.array([b"ab", b"cd"]))))

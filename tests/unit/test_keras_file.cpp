@@ -253,6 +253,10 @@ TEST_CASE("keras file: Keras 2 weights-only, split attributes, nested models", "
         KerasFile wc = read_keras_file(fixtures() + "k2_weights.h5", fixtures() + "k2_seq.json");
         CHECK(wc.model_config.find("sequential_1") != std::string::npos);
     }
+    SECTION("a chunked dataset whose edge chunk is partly used") {
+        KerasFile f = read_keras_file(fixtures() + "k2_chunked.h5");
+        check_values(layer(f, "dense_1").arrays[0], {8, 2}, 200);
+    }
     SECTION("layer_names0, layer_names1, ... read in order") {
         KerasFile f = read_keras_file(fixtures() + "k2_split.h5");
         CHECK(layer_names(f) == std::vector<std::string>{"conv2d_1", "dense_1"});
@@ -274,6 +278,7 @@ TEST_CASE("keras file: Keras 2 weights-only, split attributes, nested models", "
         refused(fixtures() + "bad_k2_absolute.h5", "layer dense_1: bad name \"/model_weights/");
         refused(fixtures() + "bad_k2_missing.h5", "layer dense_1: no dataset dense_1/gamma:0");
         refused(fixtures() + "bad_k2_lie.h5", "layer dense_1: dataset dense_1/bias:0 holds 0 bytes, its shape [1073741824] needs 4294967296");
+        refused(fixtures() + "bad_k2_big.h5", "layer dense_1: dataset dense_1/bias:0 holds 49380 bytes, its shape [5] needs 20");
         refused(fixtures() + "bad_k2_string.h5", "layer dense_1: dataset dense_1/bias:0 is not numbers");
         // libhdf5 never returns on this one: the child reading it is stopped.
         keras_detail::h5_child_seconds = 2;
