@@ -354,7 +354,7 @@ void read_keras2(const Reader& r, hid_t g, const std::string& config_text, std::
 }
 
 // Keras 3's .weights.h5: each layer's variables at <path>/vars/<i> (saving_lib.py).
-void read_keras3(const Reader& r, const std::string& config_text, std::vector<Layer>& out) {
+void read_keras3(const Reader& r, const std::string& config_text, bool same_config, std::vector<Layer>& out) {
     if (config_text.empty())
         r.fail("a Keras 3 weights file names its layers by the architecture: give the model's JSON beside it");
     std::vector<std::string> groups;
@@ -390,6 +390,12 @@ void read_keras3(const Reader& r, const std::string& config_text, std::vector<La
         if (!r.has_link(lg, "vars")) continue;
         Hid vg(H5Gopen2(lg, "vars", H5P_DEFAULT), H5Gclose);
         if (!vg.ok()) r.fail(what + ": vars is not a group");
+        // Newer Keras writes the layer's own name beside its variables: in a .keras
+        // it must be the one its config.json gives that path. (A .weights.h5 with
+        // another JSON may differ: Keras loads by path, as names are generated.)
+        const std::string named = same_config ? r.string_attr(vg, "name", what) : "";
+        if (!named.empty() && named != p.layer)
+            r.fail(what + ": the file has layer " + named.substr(0, 200) + "'s weights there (another architecture?)");
         H5G_info_t info;
         if (H5Gget_info(vg, &info) < 0 || info.nlinks > 100000) r.fail(what + ": cannot list its vars");
         Layer lw{p.layer, {}};
@@ -428,7 +434,7 @@ H5Read read_open(hid_t file, const std::string& where, const std::string& config
     } else if (r.has_link(root, "layers")) {
         out.format = in_keras_zip ? "keras3" : "keras3-weights-h5";
         out.model_config = config;
-        read_keras3(r, config, layers);
+        read_keras3(r, config, in_keras_zip, layers);
     } else {
         r.fail("not a Keras weights file (no model_weights, layer_names or layers)");
     }

@@ -55,12 +55,12 @@ K3_SEQ = {
     "build_config": {"input_shape": [None, 4, 4, 1]},
     "compile_config": {"optimizer": "adam", "loss": "mse"},
 }
-K3_SEQ_VARS = {  # path -> shapes, in save_own_variables order (trainable, then non-trainable)
-    "layers/conv2d": [[3, 3, 1, 2], [2]],
-    "layers/batch_normalization": [[2], [2], [2], [2]],
-    "layers/conv2d_1": [[1, 1, 2, 3], [3]],
-    "layers/flatten": [],
-    "layers/dense": [[12, 2], [2]],
+K3_SEQ_VARS = {  # path -> the layer's name, its shapes in save_own_variables order (trainable, then non-trainable)
+    "layers/conv2d": ("c1", [[3, 3, 1, 2], [2]]),
+    "layers/batch_normalization": ("bn", [[2], [2], [2], [2]]),
+    "layers/conv2d_1": ("c2", [[1, 1, 2, 3], [3]]),
+    "layers/flatten": ("flat", []),
+    "layers/dense": ("out", [[12, 2], [2]]),
 }
 # Functional with a nested Sequential: Input (counted), Sequential inner [InputLayer, Dense a,
 # Dense b], Dense head.
@@ -77,10 +77,10 @@ K3_FUN = {
         "input_layers": [["img", 0, 0]], "output_layers": [["head", 0, 0]]},
 }
 K3_FUN_VARS = {
-    "layers/input_layer": [],
-    "layers/sequential/layers/dense": [[3, 4], [4]],
-    "layers/sequential/layers/dense_1": [[4, 2], [2]],
-    "layers/dense": [[2, 1], [1]],
+    "layers/input_layer": ("img", []),
+    "layers/sequential/layers/dense": ("a", [[3, 4], [4]]),
+    "layers/sequential/layers/dense_1": ("b", [[4, 2], [2]]),
+    "layers/dense": ("head", [[2, 1], [1]]),
 }
 
 
@@ -88,10 +88,10 @@ def write_k3_h5(path_or_file, var_map, extra=None, metadata=True):
     with h5py.File(path_or_file, "w") as f:
         f.create_group("vars")  # the model's own (none)
         start = 0
-        for path, shapes in var_map.items():
+        for path, (name, shapes) in var_map.items():
             g = f.create_group(path).create_group("vars")
-            if metadata:
-                g.attrs["name"] = path.split("/")[-1]
+            if metadata:  # newer Keras: _save_state's metadata {"name": saveable.name}
+                g.attrs["name"] = name
             for i, s in enumerate(shapes):
                 g.create_dataset(str(i), data=vals(s, start))
                 start += 100
@@ -121,7 +121,8 @@ write_k3_h5(os.path.join(out, "k3_seq.weights.h5"), K3_SEQ_VARS, metadata=False)
 json.dump(K3_SEQ, open(os.path.join(out, "k3_seq.json"), "w"))
 json.dump(K3_FUN, open(os.path.join(out, "k3_fun.json"), "w"))
 # hostile Keras 3
-write_keras("bad_k3_extra.keras", K3_SEQ, dict(K3_SEQ_VARS, **{"layers/conv2d_2": [[1]]}))
+write_keras("bad_k3_extra.keras", K3_SEQ, dict(K3_SEQ_VARS, **{"layers/conv2d_2": ("c3", [[1]])}))
+write_keras("bad_k3_renamed.keras", K3_SEQ, dict(K3_SEQ_VARS, **{"layers/conv2d_1": ("c9", [[1, 1, 2, 3], [3]])}))
 write_keras("bad_k3_gap.keras", K3_SEQ, K3_SEQ_VARS,
             extra=lambda f: (f["layers/conv2d/vars"].move("1", "5")))
 write_keras("bad_k3_lie.keras", K3_SEQ, K3_SEQ_VARS,

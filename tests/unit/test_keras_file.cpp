@@ -228,6 +228,7 @@ TEST_CASE("keras file: Keras 3 .keras and .weights.h5, named by the saving walk"
     }
     SECTION("hostile") {
         refused(fixtures() + "bad_k3_extra.keras", "layers/conv2d_2: the file has weights there but the architecture has no such layer");
+        refused(fixtures() + "bad_k3_renamed.keras", "layer c2 (layers/conv2d_1): the file has layer c9's weights there");
         refused(fixtures() + "bad_k3_gap.keras", "layer c1 (layers/conv2d): vars has no 1");
         refused(fixtures() + "bad_k3_lie.keras", "layer out (layers/dense): dataset 0 holds 0 bytes, its shape [1073741824, 1024] needs 4398046511104");
         refused(fixtures() + "bad_k3_noweights.keras", "a .keras file holds model.weights.h5; this one has none");
