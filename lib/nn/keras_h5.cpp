@@ -359,11 +359,24 @@ void read_keras3(const Reader& r, const std::string& config_text, bool same_conf
         r.fail("a Keras 3 weights file names its layers by the architecture: give the model's JSON beside it");
     std::vector<std::string> groups;
     std::vector<Keras3Path> paths = keras3_paths(config_text, r.where, &groups);
+    // tf.keras 2.13-2.15 wrote the same walk under "_layer_checkpoint_dependencies";
+    // Keras 3 reads those files with path.replace("layers", ...), every occurrence
+    // (H5IOStore.get, "Fix for 2.13 compatibility"): so do we.
+    const char* top = "layers";
+    if (!r.has_link(r.file, "layers")) {
+        top = "_layer_checkpoint_dependencies";
+        auto old = [](std::string p) {
+            for (size_t i = 0; (i = p.find("layers", i)) != std::string::npos; i += 30) p.replace(i, 6, "_layer_checkpoint_dependencies");
+            return p;
+        };
+        for (Keras3Path& p : paths) p.path = old(p.path);
+        for (std::string& g : groups) g = old(g);
+    }
     std::set<std::string> known(groups.begin(), groups.end());
     for (const Keras3Path& p : paths) known.insert(p.path);
     // Every layers/<name> group in the file must be one the walk names: a file
     // saved from another architecture would otherwise load silently shifted.
-    std::vector<std::string> todo{"layers"};
+    std::vector<std::string> todo{top};
     while (!todo.empty()) {
         std::string g = todo.back();
         todo.pop_back();
@@ -378,7 +391,7 @@ void read_keras3(const Reader& r, const std::string& config_text, bool same_conf
             std::string child = g + "/" + name;
             if (!known.count(child))
                 r.fail(child + ": the file has weights there but the architecture has no such layer (another model's file?)");
-            if (std::count(groups.begin(), groups.end(), child)) todo.push_back(child + "/layers");
+            if (std::count(groups.begin(), groups.end(), child)) todo.push_back(child + "/" + top);
         }
     }
     for (const Keras3Path& p : paths) {
@@ -431,7 +444,7 @@ H5Read read_open(hid_t file, const std::string& where, const std::string& config
         out.format = "keras2-weights-h5";
         out.model_config = config;
         read_keras2(r, root, config, layers);
-    } else if (r.has_link(root, "layers")) {
+    } else if (r.has_link(root, "layers") || r.has_link(root, "_layer_checkpoint_dependencies")) {
         out.format = in_keras_zip ? "keras3" : "keras3-weights-h5";
         out.model_config = config;
         read_keras3(r, config, in_keras_zip, layers);

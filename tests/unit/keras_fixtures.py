@@ -118,6 +118,9 @@ def write_keras(name, config, var_map, extra=None, members=None):
 write_keras("k3_seq.keras", K3_SEQ, K3_SEQ_VARS)
 write_keras("k3_fun.keras", K3_FUN, K3_FUN_VARS)
 write_k3_h5(os.path.join(out, "k3_seq.weights.h5"), K3_SEQ_VARS, metadata=False)
+# tf.keras 2.13-2.15's .keras: the same walk under _layer_checkpoint_dependencies (Keras 3
+# reads it by path.replace("layers", "_layer_checkpoint_dependencies")).
+write_keras("k213_fun.keras", K3_FUN, {k.replace("layers", "_layer_checkpoint_dependencies"): v for k, v in K3_FUN_VARS.items()})
 json.dump(K3_SEQ, open(os.path.join(out, "k3_seq.json"), "w"))
 json.dump(K3_FUN, open(os.path.join(out, "k3_fun.json"), "w"))
 # hostile Keras 3

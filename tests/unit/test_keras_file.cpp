@@ -36,6 +36,9 @@ const std::string& fixtures() {
         REQUIRE(std::system(cmd.c_str()) == 0);
         return d + "/";
     }();
+    static const struct Remove {
+        ~Remove() { std::system(("rm -rf " + dir).c_str()); }
+    } remove;
     return dir;
 }
 
@@ -206,6 +209,11 @@ TEST_CASE("keras file: Keras 3 .keras and .weights.h5, named by the saving walk"
         check_values(f.layers[0].arrays[0], {3, 4}, 0);
         check_values(f.layers[1].arrays[0], {4, 2}, 200);
         check_values(f.layers[2].arrays[1], {1}, 500);
+    }
+    SECTION("tf.keras 2.13's .keras: the walk under _layer_checkpoint_dependencies") {
+        KerasFile f = read_keras_file(fixtures() + "k213_fun.keras");
+        REQUIRE(layer_names(f) == std::vector<std::string>{"a", "b", "head"});
+        check_values(f.layers[1].arrays[0], {4, 2}, 200);
     }
     SECTION("a .weights.h5 alone needs the architecture") {
         KerasFile f = read_keras_file(fixtures() + "k3_seq.weights.h5", fixtures() + "k3_seq.json");
