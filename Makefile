@@ -33,6 +33,10 @@ IMAGE_CFLAGS := $(patsubst -I%,-isystem %,$(filter-out -I/usr/include -I/usr/inc
 IMAGE_LIBS   := $(shell pkg-config --libs $(IMAGE_PKGS) 2>/dev/null)
 # libcsv (RFC 4180, streaming) reads imglist's tables (lib/list/table.cpp).
 CSV_LIBS     := -lcsv
+# libhdf5 (Keras .h5; Debian's serial build, with its hl image driver) and libzip
+# (Keras 3 .keras) read Keras model files (lib/nn/keras_*.cpp).
+KERAS_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags hdf5 2>/dev/null || echo -I/usr/include/hdf5/serial))
+KERAS_LIBS   := $(shell pkg-config --libs hdf5 2>/dev/null || echo -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5) -lhdf5_hl -lzip
 
 # libtorch for the nn tools: Debian's libtorch-dev by default, or any libtorch
 # tree (a CUDA build, say) with `make TORCH=/path/to/libtorch`.
@@ -46,8 +50,11 @@ endif
 
 BUILD := build
 BIN   ?= bin
-DATA_LIB_SRC := $(filter-out lib/nn/%,$(wildcard lib/*/*.cpp))
-NN_LIB_SRC   := $(wildcard lib/nn/*.cpp)
+# lib/nn's torch-free Keras file readers go into the data library, which
+# unit_tests links too (the nn tools link both).
+KERAS_SRC    := $(wildcard lib/nn/keras_*.cpp)
+DATA_LIB_SRC := $(filter-out lib/nn/%,$(wildcard lib/*/*.cpp)) $(KERAS_SRC)
+NN_LIB_SRC   := $(filter-out $(KERAS_SRC),$(wildcard lib/nn/*.cpp))
 NN_TOOLS     := $(filter nntrain nneval nnpredict,$(notdir $(basename $(wildcard tools/*.cpp))))
 DATA_TOOLS   := $(sort $(filter-out $(NN_TOOLS),$(notdir $(basename $(wildcard tools/*.cpp)))))
 TOOLS        := $(DATA_TOOLS) $(NN_TOOLS)
@@ -68,6 +75,7 @@ $(BUILD)/%.o: %.cpp
 
 # Only lib/nn, the nn tools and their tests see torch headers.
 $(BUILD)/lib/nn/%.o $(BUILD)/tests/nn/%.o: CPPFLAGS += $(TORCH_CFLAGS)
+$(BUILD)/lib/nn/keras_%.o: CPPFLAGS += $(KERAS_CFLAGS)
 # c10d's process groups (lib/nn/collective.cpp): Gloo always, NCCL in a CUDA libtorch.
 C10D_FLAGS := -DUSE_C10D_GLOO $(if $(and $(TORCH),$(wildcard $(TORCH)/lib/libtorch_cuda.so)),-DUSE_C10D_NCCL)
 $(BUILD)/lib/nn/collective.o: CPPFLAGS += $(C10D_FLAGS)
@@ -93,14 +101,14 @@ $(addprefix $(BIN)/,$(DATA_TOOLS)): $(BIN)/%: $(BUILD)/tools/%.o $(DATA_LIB)
 $(addprefix $(BIN)/,$(NN_TOOLS)): $(BIN)/%: $(BUILD)/tools/%.o $(NN_LIB) $(DATA_LIB)
 	@mkdir -p $(BIN)
 	$(call say,LD,$@)
-	$(Q)$(CXX) $(LDFLAGS) -fopenmp $^ -o $@ $(TORCH_LIBS) $(IMAGE_LIBS) $(CSV_LIBS)
+	$(Q)$(CXX) $(LDFLAGS) -fopenmp $^ -o $@ $(TORCH_LIBS) $(IMAGE_LIBS) $(CSV_LIBS) $(KERAS_LIBS)
 
 $(BUILD)/unit_tests: $(call obj,$(UNIT_SRC)) $(DATA_LIB)
 	$(call say,LD,$@)
-	$(Q)$(CXX) $(LDFLAGS) $^ -o $@ $(IMAGE_LIBS) $(CSV_LIBS)
+	$(Q)$(CXX) $(LDFLAGS) $^ -o $@ $(IMAGE_LIBS) $(CSV_LIBS) $(KERAS_LIBS)
 $(BUILD)/nn_tests: $(call obj,$(NN_TEST_SRC)) $(NN_LIB) $(DATA_LIB)
 	$(call say,LD,$@)
-	$(Q)$(CXX) $(LDFLAGS) -fopenmp $^ -o $@ $(TORCH_LIBS) $(IMAGE_LIBS) $(CSV_LIBS)
+	$(Q)$(CXX) $(LDFLAGS) -fopenmp $^ -o $@ $(TORCH_LIBS) $(IMAGE_LIBS) $(CSV_LIBS) $(KERAS_LIBS)
 
 # The Debian packages the project needs; installs only what is missing. The Python
 # ones are the tests' independent references (numpy readers, Pillow, scipy, PyTorch
@@ -111,8 +119,8 @@ $(BUILD)/nn_tests: $(call obj,$(NN_TEST_SRC)) $(NN_LIB) $(DATA_LIB)
 # with these (cc with g++, python3 with its modules), but jq: nneval(1)'s example reads its JSON with it,
 # and nneval.sh checks that it does. A missing one fails the tests that need it, never skips them.
 DEB_PACKAGES := g++ make pkg-config ccache libvips-dev libvips-tools libcli11-dev nlohmann-json3-dev catch2 libtorch-dev \
-  libcsv-dev libturbojpeg0-dev libspng-dev dataset-fashion-mnist python3-numpy python3-pil python3-scipy python3-torch python3-skimage \
-  python3-keras-preprocessing python3-pandas libgloo-dev openmpi-bin libopenblas0-pthread jq
+  libcsv-dev libhdf5-dev libzip-dev libturbojpeg0-dev libspng-dev dataset-fashion-mnist python3-numpy python3-pil python3-scipy python3-torch python3-skimage \
+  python3-keras-preprocessing python3-pandas python3-h5py libgloo-dev openmpi-bin libopenblas0-pthread jq
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BENCH_PACKAGES := python3-torch python3-torchvision python3-pil python3-skimage hyperfine time bc
 deps:
@@ -181,7 +189,7 @@ FUZZ_BUILD    := $(BUILD)/fuzz
 FUZZ_SECONDS  ?= 60
 FUZZ_TIMEOUT  ?= 30
 FUZZ_CXXFLAGS := -std=c++17 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -Ilib -MMD -MP
-FUZZ_TARGETS  := frame_reader batch_feed list_line table spec expr model_file placement
+FUZZ_TARGETS  := frame_reader batch_feed list_line table spec expr model_file placement keras_h5 keras_zip tfjs_manifest keras_names
 FUZZ_IO_SRC           := lib/cli/io.cpp $(wildcard lib/cli/error.cpp)
 FUZZ_FRAME_SRC        := lib/stream/frame.cpp $(wildcard lib/stream/epoch.cpp)
 FUZZ_SRC_frame_reader := $(FUZZ_FRAME_SRC) $(FUZZ_IO_SRC)
@@ -192,8 +200,19 @@ FUZZ_LIBS_table       := $(CSV_LIBS)
 FUZZ_SRC_spec         := lib/nn/spec.cpp lib/nn/layers.cpp lib/nn/compile.cpp lib/nn/config.cpp lib/nn/expr.cpp lib/cli/progress.cpp
 FUZZ_SRC_expr         := lib/nn/expr.cpp
 FUZZ_SRC_placement    := lib/nn/placement.cpp $(FUZZ_IO_SRC)
-FUZZ_SRC_model_file   := $(NN_LIB_SRC) $(FUZZ_FRAME_SRC) lib/stream/feed.cpp lib/stream/batch.cpp lib/cli/app.cpp lib/cli/progress.cpp lib/cli/random.cpp $(FUZZ_IO_SRC)
-FUZZ_LIBS_model_file  := $(TORCH_LIBS)
+FUZZ_SRC_model_file   := $(NN_LIB_SRC) $(KERAS_SRC) $(FUZZ_FRAME_SRC) lib/stream/feed.cpp lib/stream/batch.cpp lib/cli/app.cpp lib/cli/progress.cpp lib/cli/random.cpp $(FUZZ_IO_SRC)
+FUZZ_LIBS_model_file  := $(TORCH_LIBS) $(KERAS_LIBS)
+# The Keras file readers (lib/nn/keras_*.cpp): HDF5 and zip glue in this
+# process (the tools run it in a child), the TF.js manifest, Keras 3's names.
+FUZZ_KERAS_SRC        := $(KERAS_SRC) $(FUZZ_IO_SRC)
+FUZZ_SRC_keras_h5     := $(FUZZ_KERAS_SRC)
+FUZZ_SRC_keras_zip    := $(FUZZ_KERAS_SRC)
+FUZZ_SRC_tfjs_manifest := $(FUZZ_KERAS_SRC)
+FUZZ_SRC_keras_names  := $(FUZZ_KERAS_SRC)
+FUZZ_LIBS_keras_h5 = $(KERAS_LIBS)
+FUZZ_LIBS_keras_zip = $(KERAS_LIBS)
+FUZZ_LIBS_tfjs_manifest = $(KERAS_LIBS)
+FUZZ_LIBS_keras_names = $(KERAS_LIBS)
 
 $(FUZZ_BUILD)/%.o: %.cpp
 	@mkdir -p $(@D)
@@ -201,6 +220,7 @@ $(FUZZ_BUILD)/%.o: %.cpp
 	$(Q)$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 $(FUZZ_BUILD)/lib/nn/%.o $(FUZZ_BUILD)/tests/fuzz/model_file.o: FUZZ_CXXFLAGS += $(TORCH_CFLAGS)
 $(FUZZ_BUILD)/lib/nn/collective.o: FUZZ_CXXFLAGS += $(C10D_FLAGS)
+$(FUZZ_BUILD)/lib/nn/keras_%.o: FUZZ_CXXFLAGS += $(KERAS_CFLAGS)
 
 define fuzz_target
 $(FUZZ_BUILD)/$(1): $(patsubst %.cpp,$(FUZZ_BUILD)/%.o,tests/fuzz/$(1).cpp $(FUZZ_SRC_$(1)))
@@ -217,7 +237,7 @@ fuzz:
 	@mkdir -p tests/fuzz/crashes; status=0; \
 	for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
-	  dict=$$(case $$t in expr) echo -dict=tests/fuzz/expr.dict;; list_line|table|placement) ;; *) echo -dict=tests/fuzz/json.dict;; esac); \
+	  dict=$$(case $$t in expr) echo -dict=tests/fuzz/expr.dict;; list_line|table|placement|keras_h5|keras_zip) ;; *) echo -dict=tests/fuzz/json.dict;; esac); \
 	  if ASAN_OPTIONS=detect_leaks=0 $(FUZZ_BUILD)/$$t $$dict -max_total_time=$(FUZZ_SECONDS) -timeout=$(FUZZ_TIMEOUT) -rss_limit_mb=4096 \
 	       -artifact_prefix=tests/fuzz/crashes/$$t- -print_final_stats=1 \
 	       $(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t >$(FUZZ_BUILD)/$$t.log 2>&1; \
