@@ -27,7 +27,7 @@
 #include "nn/batch_check.hpp"
 #include "nn/collective.hpp"
 #include "nn/engine.hpp"
-#include "nn/keras_import.hpp"
+#include "nn/load_weights.hpp"
 #include "nn/network.hpp"
 #include "nn/objective.hpp"
 #include "nn/optimizer.hpp"
@@ -559,7 +559,7 @@ void Model::save(const std::string& path, const std::string& state_json) const {
 namespace {
 
 // A model trained in Keras: its architecture, then its weights in our layouts
-// (keras_import.hpp), with a fresh optimizer. `weights` given: `path` is the
+// (load_weights.hpp), with a fresh optimizer. `weights` given: `path` is the
 // architecture (a spec), the weights are there.
 std::unique_ptr<Model> load_keras(const std::string& path, const Overrides& overrides, const std::string& weights,
                                   uint64_t seed) {

@@ -1,4 +1,4 @@
-#include "nn/keras_import.hpp"
+#include "nn/load_weights.hpp"
 
 #include <nlohmann/json.hpp>
 
