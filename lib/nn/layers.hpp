@@ -168,7 +168,8 @@ struct WeightSpec {
 // shapes are inferred.
 std::vector<WeightSpec> layer_weights(const LayerSpec& layer);
 // A Keras array (keras_shape, row-major) in our layout, and back; DataError
-// ("weight NAME: ...") when the number of values is not the shape's.
+// with no file ("weight kernel: 5 values for Keras' shape (2, 3) of 6") when the
+// number of values is not the shape's: the caller names the file and the layer.
 std::vector<float> from_keras_layout(const WeightSpec& w, const std::vector<float>& keras_values);
 std::vector<float> to_keras_layout(const WeightSpec& w, const std::vector<float>& values);
 

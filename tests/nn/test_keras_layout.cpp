@@ -4,8 +4,12 @@
 // out here by hand for each type, and come back by to_keras_layout.
 #include <catch2/catch.hpp>
 
+#include <fstream>
 #include <map>
 #include <numeric>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "cli/error.hpp"
 #include "nn/spec.hpp"
@@ -201,4 +205,26 @@ TEST_CASE("the table answers what other code asked of type names", "[keras-layou
     CHECK(s.layers[0].type == "Conv2D");
     CHECK(s.layers[1].type == "MaxPooling2D");
     CHECK(s.layers[2].type == "GlobalAveragePooling2D");
+}
+
+TEST_CASE("real Keras models: our weights, in order, are the ones their TF.js manifests list", "[keras-layout]") {
+    // Two of the reference models (../shared, as CI has it; the tests run from the repository's
+    // root): converted by tfjs' converter, which writes each layer's weights in Keras' order.
+    const std::string dir = "../shared/reference/keras-models/weights/";
+    for (const char* path : {"signlang_cnn/model.json", "fer_mini_xception/derived_tfjs/model.json"}) {
+        INFO(path);
+        std::ifstream f(dir + path);
+        REQUIRE(f);
+        std::stringstream text;
+        text << f.rdbuf();
+        nlohmann::json doc = nlohmann::json::parse(text.str());
+        Spec spec = parse_spec(doc["modelTopology"]["model_config"].dump(), path);
+        std::vector<std::pair<std::string, Shape>> ours, manifest;
+        for (const LayerSpec& l : spec.layers)
+            for (const WeightSpec& w : layer_weights(l)) ours.push_back({l.name + "/" + w.keras_name, w.keras_shape});
+        for (const auto& group : doc["weightsManifest"])
+            for (const auto& w : group["weights"]) manifest.push_back({w["name"], w["shape"].get<Shape>()});
+        CHECK(ours.size() > 10);
+        CHECK(ours == manifest);
+    }
 }
