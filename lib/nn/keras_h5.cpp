@@ -308,6 +308,8 @@ std::string inner_layer(const std::string& weight, const std::set<std::string>& 
 void read_keras2(const Reader& r, hid_t g, const std::string& config_text, std::vector<Layer>& out) {
     std::map<std::string, std::set<std::string>> nested;
     if (!config_text.empty()) nested = nested_models(parse_config(config_text, r.where));
+    // load_weights_from_hdf5_group reads layer_names; without it Keras finds no layers.
+    if (!r.has_attr(g, "layer_names") && !r.has_attr(g, "layer_names0")) r.fail("model_weights has no layer_names attribute");
     std::vector<std::string> names = r.split_strings(g, "layer_names", "layer_names");
     std::set<std::string> seen;
     for (const std::string& layer : names) {

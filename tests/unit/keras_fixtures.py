@@ -205,6 +205,7 @@ write_k2(os.path.join(out, "k2_nested.h5"), [
 # hostile Keras 2
 write_k2(os.path.join(out, "bad_k2_ghost.h5"), K2_LAYERS,
          tweak=lambda f, g: attr_list(g, "layer_names", ["conv2d_1", "ghost"]))
+write_k2(os.path.join(out, "bad_k2_nolayers.h5"), K2_LAYERS, tweak=lambda f, g: g.attrs.__delitem__("layer_names"))
 write_k2(os.path.join(out, "bad_k2_type.h5"), K2_LAYERS,
          tweak=lambda f, g: g.attrs.__setitem__("layer_names", np.array([1, 2, 3], dtype=np.int32)))
 write_k2(os.path.join(out, "bad_k2_dotdot.h5"), K2_LAYERS,

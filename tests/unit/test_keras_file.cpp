@@ -282,6 +282,7 @@ TEST_CASE("keras file: Keras 2 weights-only, split attributes, nested models", "
     }
     SECTION("hostile") {
         refused(fixtures() + "bad_k2_ghost.h5", "layer ghost: listed in layer_names but not in the file");
+        refused(fixtures() + "bad_k2_nolayers.h5", "model_weights has no layer_names attribute");
         refused(fixtures() + "bad_k2_type.h5", "layer_names: attribute layer_names is not a string");
         refused(fixtures() + "bad_k2_dotdot.h5", "layer dense_1: bad name \"../conv2d_1/conv2d_1/kernel:0\"");
         refused(fixtures() + "bad_k2_absolute.h5", "layer dense_1: bad name \"/model_weights/");
