@@ -289,7 +289,7 @@ struct FolderShards : keras_detail::ShardSource {
     uint64_t size(const std::string& path) override {
         struct stat st;
         const std::string full = dir + path;
-        if (stat(full.c_str(), &st) != 0) throw DataError(where, "shard " + path + ": " + std::strerror(errno));
+        if (stat(full.c_str(), &st) != 0) throw NoInputError(where, "shard " + path + ": " + std::strerror(errno));
         if (!S_ISREG(st.st_mode)) throw DataError(where, "shard " + path + ": not a regular file");
         return uint64_t(st.st_size);
     }
@@ -298,7 +298,7 @@ struct FolderShards : keras_detail::ShardSource {
             if (fd >= 0) close(fd);
             open_path = path;
             fd = open((dir + path).c_str(), O_RDONLY | O_CLOEXEC);
-            if (fd < 0) throw DataError(where, "shard " + path + ": " + std::strerror(errno));
+            if (fd < 0) throw NoInputError(where, "shard " + path + ": " + std::strerror(errno));
         }
         uint64_t done = 0;
         while (done < size) {
