@@ -358,7 +358,7 @@ void read_keras2(const Reader& r, hid_t g, const std::string& config_text, std::
 // Keras 3's .weights.h5: each layer's variables at <path>/vars/<i> (saving_lib.py).
 void read_keras3(const Reader& r, const std::string& config_text, bool same_config, std::vector<Layer>& out) {
     if (config_text.empty())
-        r.fail("a Keras 3 weights file names its layers by the architecture: give the model's JSON beside it");
+        r.fail("a Keras 3 weights file names its layers by the architecture: give its JSON: --model MODEL.json --weights FILE");
     std::vector<std::string> groups;
     std::vector<Keras3Path> paths = keras3_paths(config_text, r.where, &groups);
     // tf.keras 2.13-2.15 wrote the same walk under "_layer_checkpoint_dependencies";

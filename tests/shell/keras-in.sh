@@ -27,6 +27,19 @@ proof "Teachable Machine MobileNetV2, TF.js" tm_mobilenetv2 "$W/tm_mobilenetv2/m
 proof "mini-Xception, Keras 2.0.5 .h5" fer_mini_xception "$W/fer_mini_xception/fer2013_mini_XCEPTION.102-0.66.hdf5"
 proof "mini-Xception, TF.js" fer_mini_xception "$W/fer_mini_xception/derived_tfjs/model.json"
 
+# The same trained weights in the layouts Keras saves them (tests/shell/keras_convert.py
+# writes them from the .h5 with h5py and zipfile, following Keras' source).
+H="$W/signlang_cnn/sign_lang_model.h5"
+for k in "keras3 sign.keras" "weights-only sign.weights-only.h5" "keras3-weights sign.weights.h5" "config sign-config.json"; do
+    py "$ROOT/tests/shell/keras_convert.py" "$H" $k
+done
+proof "Sequential CNN, Keras 3 .keras" signlang_cnn sign.keras
+proof "Sequential CNN, Keras 2 save_weights .h5 with its JSON" signlang_cnn sign-config.json --weights sign.weights-only.h5
+proof "Sequential CNN, Keras 3 .weights.h5 with its JSON" signlang_cnn sign-config.json --weights sign.weights.h5
+run nnpredict -q --model sign.weights.h5 in.bs
+check_status "a Keras 3 .weights.h5 alone: 65" 65
+check_err "saying it needs the architecture" "--weights"
+
 # Teachable Machine's metadata.json names the classes.
 py "$S" npy "$W/tm_mobilenetv2/inputs.npy" > in.bs
 run nnpredict -q --model "$W/tm_mobilenetv2/model.json" in.bs
