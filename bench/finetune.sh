@@ -155,13 +155,13 @@ about 10x a block (1e-11 at the end of the base), so the head sees nearly the sa
 every image. That changes no timing (no subnormal floats: the smallest nonzero value is 8e-19);
 the fold's numbers are checked with random statistics in tests/nn/test_fold.cpp.
 
-Earlier runs the same day, for the record (3 passes each): at load 6-12, the peer with libgomp's
+Earlier runs on 2026-12-06, for the record: at 20:12, load 6-12, 3 passes, the peer with libgomp's
 default waits only (and its NCHW layout as a third row): 1.39x (1.31-1.55) at 1 thread and 3.90x
-(3.16-5.66) at 2 threads, the spinning collapse above; at load 9-12 with the passive peer, as now:
-1.24x (0.69-1.29) at 1 thread and 0.95x (0.88-1.31) at 2 threads, the 2-thread goal NOT met in that
-run. So the 1-thread goal holds in every run; the 2-thread one is met in the 5-pass run above by a
-hair (1.16x) and missed in one of the two runs against the passive peer: on this shared machine read
-it as even to 1.3x, not as settled.
+(3.16-5.66) at 2 threads, the spinning collapse above; at 20:22, load 9-12, 3 passes against the
+passive peer too: 1.24x (0.69-1.29) and 0.95x (0.88-1.31), the 2-thread goal NOT met; at 20:29, load
+6-8, 5 passes: 1.33x (1.06-1.67) and 1.16x (0.98-1.30). The 1-thread goal holds in every run; the
+2-thread one is met in some runs and missed in others: on this shared machine, read it as even to
+1.3x, not as settled.
 NOTE
 } > "$W/result.md"
 mv "$W/result.md" "$RESULT" || fail "cannot write $RESULT"
