@@ -615,6 +615,7 @@ Network::Network(const Spec& spec, uint64_t seed, torch::Dtype dtype) : spec_(sp
     }
     for (Parameter& p : params_)
         if (p.trainable) p.value.set_requires_grad(true);
+    folding_ = Folding(spec_, params_, layer_params_);
     const size_t n = spec_.nodes.size();
     last_reader_.assign(n, 0);
     std::vector<int> readers(n, 0);
@@ -694,12 +695,19 @@ Network::Output Network::forward(const torch::Tensor& input, bool training) {
                        relu_after_[k] != 0,
                        cpu && bias_deferred_[k] != 0,
                        cpu && bias_after_[k] >= 0 ? params_[size_t(bias_after_[k])].value : torch::Tensor()};
+        // A frozen convolution, its BatchNormalization and ReLU as one convolution (lib/nn/fold.hpp).
+        const FoldedChain* f = in.size() == 1 ? folding_.at(k, in[0], training, params_) : nullptr;
         {
             RECORD_USER_SCOPE(layer.name + " (" + layer.type + ")");  // a span in a Profile's trace; free otherwise
-            values[k] = forward_[node.layer](call, in);
+            if (f)
+                values[f->last] = Folding::finish(
+                    *f, conv(call, in[0], f->weight, f->bias, f->depthwise ? in[0].size(1) : layer.groups));
+            else
+                values[k] = forward_[node.layer](call, in);
         }
         for (int i : node.inputs)  // a value no later call reads is freed now
             if (i != kModelInput && last_reader_[size_t(i)] == k) values[size_t(i)] = torch::Tensor();
+        if (f) k = f->last;  // the chain's other nodes are done
     }
     x = values[last];
     if (out.logits.defined()) out.final_activation = spec_.layers[spec_.nodes[last].layer].activation;

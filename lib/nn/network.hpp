@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "nn/fold.hpp"
 #include "nn/spec.hpp"
 #include "stream/frame.hpp"
 
@@ -61,6 +62,7 @@ private:
     // (deferred), and the pooling's node: index in params_ of that bias, or -1.
     std::vector<char> bias_deferred_;
     std::vector<int64_t> bias_after_;
+    Folding folding_;  // frozen convolutions with their BatchNormalization folded in (lib/nn/fold.hpp)
     bool input_lambda_ = false;  // a Lambda alone reads the input: U8 pixels go to it as they are
 };
 
