@@ -48,17 +48,16 @@ Folding::Folding(const Spec& spec, const std::vector<Parameter>& params,
     for (size_t k = 0; k + 1 < n; ++k) {
         const LayerSpec& conv = spec.layers[spec.nodes[k].layer];
         const LayerSpec& norm = spec.layers[spec.nodes[k + 1].layer];
-        const bool convolution = conv.type == "Conv2D" || conv.type == "DepthwiseConv2D";
-        if (!convolution || conv.activation != Activation::Linear || spec.nodes[k].inputs.size() != 1 ||
-            norm.type != "BatchNormalization" || !only_reader(k) || !frozen(spec.nodes[k].layer) ||
+        const BatchNormOptions* bn = norm.find<BatchNormOptions>();
+        if (!conv.kind().is(kFoldsNorm) || conv.activation != Activation::Linear || spec.nodes[k].inputs.size() != 1 ||
+            !bn || !only_reader(k) || !frozen(spec.nodes[k].layer) ||
             !frozen(spec.nodes[k + 1].layer) || spec.nodes[k].output_shape.size() != 3)
             continue;
         FoldedChain c;
         c.first = k;
         c.last = k + 1;
-        c.depthwise = conv.type == "DepthwiseConv2D";
         c.norm_trainable = norm.trainable;
-        c.epsilon = norm.epsilon;
+        c.epsilon = bn->epsilon;
         const std::vector<size_t>& cp = layer_params[spec.nodes[k].layer];
         const std::vector<size_t>& np = layer_params[spec.nodes[k + 1].layer];
         struct Source {
@@ -73,10 +72,10 @@ Folding::Folding(const Spec& spec, const std::vector<Parameter>& params,
         }
         if (c.sources[0] == SIZE_MAX || c.sources[4] == SIZE_MAX || c.sources[5] == SIZE_MAX) continue;
         if (only_reader(k + 1)) {
-            const LayerSpec& relu = spec.layers[spec.nodes[k + 2].layer];
-            if (relu.type == "ReLU" && relu.negative_slope == 0 && relu.threshold == 0) {
+            const ReluOptions* relu = spec.layers[spec.nodes[k + 2].layer].find<ReluOptions>();
+            if (relu && relu->negative_slope == 0 && relu->threshold == 0) {
                 c.relu = true;
-                c.max_value = relu.max_value;
+                c.max_value = relu->max_value;
                 c.last = k + 2;
             }
         }

@@ -26,7 +26,6 @@ struct FoldedChain {
     size_t first = 0, last = 0;  // nodes: the convolution, and the chain's last node (consecutive)
     bool norm_trainable = false;  // the BatchNormalization's flag: it runs in training mode when training
     double epsilon = 1e-3;
-    bool depthwise = false;    // groups = the input's channels
     bool relu = false;         // a ReLU ends the chain
     double max_value = -1;     // its cap (< 0: none)
     std::vector<size_t> sources;  // params_: conv weight, conv bias (if any), gamma, beta, mean, var (those there are)

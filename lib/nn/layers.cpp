@@ -505,7 +505,7 @@ std::optional<std::array<double, 2>> lambda_range(const LayerSpec& layer) {
 std::vector<LayerKind> make_kinds() {
     std::vector<LayerKind> k;
     auto add = [&](LayerKind kind) { k.push_back(std::move(kind)); };
-    add({"Conv2D", 1, 1, parse_conv, conv_shape, conv_weights, save_conv, kConvolution, {"Convolution2D"}});
+    add({"Conv2D", 1, 1, parse_conv, conv_shape, conv_weights, save_conv, kConvolution | kFoldsNorm, {"Convolution2D"}});
     add({"Conv2DTranspose", 1, 1,
          [](Config& c, LayerSpec& layer) {
              ConvOptions& l = parse_conv_common(c, layer, true);
@@ -535,7 +535,7 @@ std::vector<LayerKind> make_kinds() {
              c.require_default("depthwise_constraint", nullptr, "constraints are not implemented");
              c.require_default("groups", 1, "a depthwise convolution groups by channel already");
          },
-         depthwise_shape, depthwise_weights, save_depthwise, kConvolution});
+         depthwise_shape, depthwise_weights, save_depthwise, kConvolution | kFoldsNorm});
     add({"SeparableConv2D", 1, 1,
          [](Config& c, LayerSpec& layer) {
              ConvOptions& l = parse_conv_common(c, layer, true);

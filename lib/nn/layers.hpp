@@ -185,6 +185,8 @@ enum LayerTrait : unsigned {
     kKeepsValues = 4,    // its outputs hold its input's values (moved, dropped, padded with 0, pooled)
     kScalesInput = 8,    // maps its input onto another scale (no raw bytes get past it)
     kMaxPooling = 16,    // a max pooling (the engine moves a ReLU before it past it)
+    kFoldsNorm = 32,     // its weight's first axis is its output channels, with one bias each: a frozen
+                         // BatchNormalization after it folds into it (lib/nn/fold.hpp)
 };
 
 struct LayerKind {

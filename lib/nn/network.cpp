@@ -701,7 +701,7 @@ Network::Output Network::forward(const torch::Tensor& input, bool training) {
             RECORD_USER_SCOPE(layer.name + " (" + layer.type + ")");  // a span in a Profile's trace; free otherwise
             if (f)
                 values[f->last] = Folding::finish(
-                    *f, conv(call, in[0], f->weight, f->bias, f->depthwise ? in[0].size(1) : layer.groups));
+                    *f, conv(call, in[0], f->weight, f->bias, in[0].size(1) / f->weight.size(1)));
             else
                 values[k] = forward_[node.layer](call, in);
         }
