@@ -12,8 +12,15 @@
 # Both train on the same training table and are scored on the same test table.
 #  3. the same images listed from class folders and from the table: decode
 #     throughput of imglist | imgprep | batchpack, side by side.
-# TABLE_BENCH_EPOCHS (default 5), TABLE_BENCH_REPS (default 3; pass K seeds both sides with K), TABLE_BENCH_TRAIN
-# (training images of each example, default 20000).
+#  4. paired (only when TABLE_BENCH_TASKS names it): rotation's engines alone, on the
+#     same random draws: for each seed, nntrain's run of part 1, and PyTorch from
+#     the same initial weights (nntrain's, read back from a 1-step run at lr 1e-30)
+#     on the same batch stream, with Keras' Adam (tables_torch.py --init-model
+#     --batches --adam keras).
+# TABLE_BENCH_EPOCHS (default 5), TABLE_BENCH_REPS (default 3; pass K seeds both sides with
+# TABLE_BENCH_SEED + K - 1, TABLE_BENCH_SEED default 1), TABLE_BENCH_TRAIN (training images of each
+# example, default 20000), TABLE_BENCH_TASKS (default "rotation mosaic folders": a subset runs
+# only those parts), TABLE_BENCH_RESULT (default bench/results/table_examples.md).
 set -u
 cd "$(dirname "$0")/.." || exit 70
 ROOT=$(pwd)
@@ -22,7 +29,10 @@ PATH="$ROOT/bin:$PATH"
 EPOCHS=${TABLE_BENCH_EPOCHS:-5}
 REPS=${TABLE_BENCH_REPS:-3}
 TRAIN=${TABLE_BENCH_TRAIN:-20000}
-RESULT=bench/results/table_examples.md
+SEED=${TABLE_BENCH_SEED:-1}
+TASKS=${TABLE_BENCH_TASKS:-rotation mosaic folders}
+RESULT=${TABLE_BENCH_RESULT:-bench/results/table_examples.md}
+has() { case " $TASKS " in *" $1 "*) return 0 ;; esac; return 1; }
 DATA=bench/out/table-examples
 . bench/common.sh
 for t in imglist imgprep batchpack nntrain nneval; do
@@ -42,7 +52,7 @@ trap 'rm -rf "$W"' EXIT
 
 [ -e "$DATA/rotation/.exported-$TRAIN" ] || { rm -rf "$DATA/rotation" &&
     examples/rotation/export "$DATA/rotation" --limit "$TRAIN" && touch "$DATA/rotation/.exported-$TRAIN"; } || fail "rotation export failed"
-[ -e "$DATA/mosaic/.exported-$TRAIN" ] || { rm -rf "$DATA/mosaic" &&
+! has mosaic || [ -e "$DATA/mosaic/.exported-$TRAIN" ] || { rm -rf "$DATA/mosaic" &&
     examples/mosaic/export "$DATA/mosaic" --train "$TRAIN" --test 4000 && touch "$DATA/mosaic/.exported-$TRAIN"; } || fail "mosaic export failed"
 
 # ours TASK REP: list, decode once, train, score; prints seconds (without scoring)
@@ -75,7 +85,7 @@ theirs() {
     echo
     echo "Run $(date -u '+%Y-%m-%d %H:%M UTC') on $(cpu); load average $(load) at the start."
     echo "$TRAIN training images each, $EPOCHS epochs, batch 128, Adam (1e-3), the same CNN (examples/TASK/TASK.json) in both;"
-    echo "$REPS interleaved passes. Ours: imglist --table | imgprep --epochs N --shuffle (a fresh permutation each epoch, as DataLoader(shuffle=True)) | batchpack, then nntrain; listing and decoding counted."
+    echo "$REPS interleaved passes (seeds $SEED-$((SEED + REPS - 1))). Ours: imglist --table | imgprep --epochs N --shuffle (a fresh permutation each epoch, as DataLoader(shuffle=True)) | batchpack, then nntrain; listing and decoding counted."
     echo "PyTorch: Dataset over the same CSV (csv + PIL), DataLoader(num_workers=2), malloc fix, OpenBLAS"
     echo "(bench/tables_torch.py; its time counts the training epochs only). Test scores on the test table."
 } > "$W/result.md"
@@ -86,9 +96,10 @@ score() {  # score FILE KEYS: a number of a JSON file, to 4 decimals
     $PY -c "import json,sys; print('%.4f' % json.loads(open(sys.argv[1]).read())$2)" "$1"
 }
 for task in rotation mosaic; do
+    has "$task" || continue
     echo "bench/table_examples.sh: $task" >&2
     ratios=""; ours_s=""; theirs_s=""; ours_a=""; theirs_a=""; ours_b=""; theirs_b=""
-    for rep in $(seq 1 "$REPS"); do
+    for rep in $(seq "$SEED" $((SEED + REPS - 1))); do
         a=$(ours "$task" "$rep") || exit 1
         b=$(theirs "$task" "$rep") || exit 1
         ours_s="$ours_s $a"; theirs_s="$theirs_s $b"
@@ -120,10 +131,47 @@ for task in rotation mosaic; do
         fi
         echo
         echo "Ours is faster by **$(median $ratios)x** (the median of the passes' ratios; range $(range $ratios))."
+        if [ "$task" = rotation ]; then
+            echo
+            echo "Test MAE by seed (imgpipe, then PyTorch): $(seq -s ' ' "$SEED" $((SEED + REPS - 1)) | tr ' ' ',');"
+            echo "imgpipe$(printf ' %s' $ours_a);"
+            echo "PyTorch$(printf ' %s' $theirs_a)."
+        fi
     } >> "$W/result.md"
 done
 
+# 4. The engines alone on the same draws (see the top).
+if has paired; then
+    echo "bench/table_examples.sh: rotation, paired draws" >&2
+    ours_a=""; theirs_a=""; diffs=""
+    for rep in $(seq "$SEED" $((SEED + REPS - 1))); do
+        ours rotation "$rep" > /dev/null || exit 1
+        nntrain -q --model examples/rotation/rotation.json --epochs 1 --steps-per-epoch 1 --lr 1e-30 --seed "$rep" \
+            -o "$W/init.model" "$W/train.batches" || fail "paired: the initial weights failed"
+        $PY bench/tables_torch.py rotation "$DATA/rotation" --init-model "$W/init.model" --batches "$W/train.batches" \
+            --adam keras --malloc-fix > "$W/paired-$rep.json" || fail "paired: the PyTorch peer failed"
+        a=$(score "$W/ours-rotation-$rep.json" '["regression"]["overall"]["mae"]')
+        b=$(score "$W/paired-$rep.json" '["test_mae"]')
+        ours_a="$ours_a $a"; theirs_a="$theirs_a $b"
+        diffs="$diffs $(awk "BEGIN { d = $a - $b; printf \"%.4f\", d < 0 ? -d : d }")"
+    done
+    {
+        echo
+        echo "### rotation, the engines alone: the same initial weights and batches"
+        echo
+        echo "Per seed: nntrain's test MAE, then PyTorch's from nntrain's initial weights on nntrain's batch stream, with Keras' Adam."
+        echo
+        echo "| seed |$(printf ' %s |' $(seq "$SEED" $((SEED + REPS - 1))))"
+        echo "|---|$(printf -- '---:|%.0s' $(seq 1 "$REPS"))"
+        echo "| imgpipe |$(printf ' %s |' $ours_a)"
+        echo "| PyTorch, same draws |$(printf ' %s |' $theirs_a)"
+        echo
+        echo "Medians $(median4 $ours_a) and $(median4 $theirs_a); the pairs differ by $(median4 $diffs) (median; range $(range4 $diffs))."
+    } >> "$W/result.md"
+fi
+
 # 3. The same images from class folders (hard links, by item) and from the table.
+if has folders; then
 echo "bench/table_examples.sh: folders against the table" >&2
 d="$DATA/rotation"
 if [ ! -e "$d/byitem/.linked" ]; then
@@ -153,6 +201,7 @@ done
     echo
     echo "Table over folders: $(median $ratios)x the speed (range $(range $ratios))."
 } >> "$W/result.md"
+fi
 echo "Load average at the end: $(load)." >> "$W/result.md"
 cp "$W/result.md" "$RESULT"
 cat "$RESULT"
