@@ -11,6 +11,8 @@
 # which prints the load's own seconds with IMGPIPE_LOAD_TIME set (Model::load:
 # from opening the file to the model ready, weights in place; libtorch's
 # start-up excluded). Medians and ranges in milliseconds.
+# BASE_BIN=DIR also times DIR/nnpredict, whole, each round (another build, say
+# main's before this change: it has no IMGPIPE_LOAD_TIME).
 # Writes bench/results/model_load.md. Environment: BENCH_ROUNDS (default 7).
 set -u
 cd "$(dirname "$0")/.." || exit 70
@@ -70,6 +72,12 @@ while [ $r -lt "$ROUNDS" ]; do
         b=$(ms)
         echo "($b - $a) / 1000000" | bc -l >> "$W/$name.whole"
         sed -n 's/.*: load \([0-9.]*\) s$/\1 * 1000/p' "$W/err" | bc -l >> "$W/$name.load"
+        if [ -n "${BASE_BIN:-}" ]; then
+            a=$(ms)
+            "$BASE_BIN/nnpredict" -q -j 1 -m "$W/$file" "$W/one.bs" > /dev/null 2>&1 || die "$BASE_BIN/nnpredict $file failed"
+            b=$(ms)
+            echo "($b - $a) / 1000000" | bc -l >> "$W/$name.base"
+        fi
     done
 done
 load_end=$(cut -d ' ' -f 1 /proc/loadavg)
@@ -84,15 +92,25 @@ load_end=$(cut -d ' ' -f 1 /proc/loadavg)
     echo "*load*: Model::load alone (IMGPIPE_LOAD_TIME: opening the file to the weights in place). *nnpredict*:"
     echo "the whole process on a one-sample stream, libtorch's start-up included. The goal: load <= 2x cat."
     echo
-    echo "| format | MB | cat | load | load / cat | nnpredict |"
-    echo "|---|---:|---:|---:|---:|---:|"
+    base_head= base_rule=
+    [ -n "${BASE_BIN:-}" ] && base_head=" nnpredict, $BASE_BIN |" base_rule="---:|"
+    echo "| format | MB | cat | load | load / cat | nnpredict |$base_head"
+    echo "|---|---:|---:|---:|---:|---:|$base_rule"
     for f in $formats; do
         name=${f%%:*} file=${f#*:}
         mb=$(cat $(data_of "$file") | wc -c | awk '{printf "%.1f", $1 / 1e6}')
         c=$(median < "$W/$name.cat") l=$(median < "$W/$name.load")
-        echo "| $name | $mb | $c ($(range < "$W/$name.cat")) | $l ($(range < "$W/$name.load")) | $(awk "BEGIN {printf \"%.1f\", $l / $c}")x | $(median < "$W/$name.whole") ($(range < "$W/$name.whole")) |"
+        echo "| $name | $mb | $c ($(range < "$W/$name.cat")) | $l ($(range < "$W/$name.load")) | $(awk "BEGIN {printf \"%.1f\", $l / $c}")x | $(median < "$W/$name.whole") ($(range < "$W/$name.whole")) |$(
+            [ -n "${BASE_BIN:-}" ] && echo " $(median < "$W/$name.base") ($(range < "$W/$name.base")) |")"
     done
     echo
-    echo "Command: \`sh bench/model_load.sh\`."
+    echo "Our model file's load is its header, checked, then one \`pread\` per tensor straight into the model's"
+    echo "parameters (the optimizer's flat buffer, in 2 MB pages): the same bytes cat reads, into memory the"
+    echo "process must fault in once. The Keras formats are read by the torch-free readers into zero-filled"
+    echo "\`std::vector<float>\` arrays (the HDF5 in a forked child, the .keras member taken out of its zip"
+    echo "first), then turned into our layouts (a Dense kernel transposed) by one copy into each parameter: two"
+    echo "passes over 100 MB of fresh memory and a transposing one at least, so they stay above 2x cat."
+    echo
+    echo "Command: \`sh bench/model_load.sh\` (\`BASE_BIN=../main/bin\` adds the whole nnpredict of another build)."
 } > "$RESULT"
 cat "$RESULT"
