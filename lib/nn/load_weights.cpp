@@ -19,6 +19,12 @@ std::string shape_list(const std::vector<int64_t>& s) {
     return out + (s.size() == 1 ? ",)" : ")");
 }
 
+int64_t count(const std::vector<int64_t>& shape) {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    return n;
+}
+
 std::string shapes_of(const std::vector<std::vector<int64_t>>& shapes) {
     std::string out;
     for (const auto& s : shapes) out += (out.empty() ? "" : ", ") + shape_list(s);
@@ -27,13 +33,13 @@ std::string shapes_of(const std::vector<std::vector<int64_t>>& shapes) {
 
 
 // Matches the file's layers to the spec's by name; `keras`: the arrays are in
-// Keras' layouts (converted), else in ours (copied).
-Frame import_weights(const Spec& spec, const KerasFile& file, const std::string& path, const ImportOptions& options,
-                     ImportReport* report, bool keras) {
+// Keras' layouts, else in ours.
+std::vector<MatchedWeight> match_weights(const Spec& spec, const KerasFile& file, const std::string& path,
+                                         const ImportOptions& options, ImportReport* report, bool keras) {
     std::map<std::string, const KerasLayerWeights*> by_layer;
     for (const KerasLayerWeights& l : file.layers) by_layer[l.layer] = &l;
     std::map<std::string, bool> used;
-    Frame out;
+    std::vector<MatchedWeight> out;
     ImportReport r;
     for (const LayerSpec& l : spec.layers) {
         std::vector<WeightSpec> weights = layer_weights(l);
@@ -58,11 +64,12 @@ Frame import_weights(const Spec& spec, const KerasFile& file, const std::string&
             continue;
         }
         for (size_t i = 0; i < weights.size(); ++i) {
-            Tensor t(l.name + "." + weights[i].name, DType::F32, weights[i].shape);
-            std::vector<float> converted;
-            const std::vector<float>& ours = keras ? (converted = from_keras_layout(weights[i], arrays[i].values)) : arrays[i].values;
-            std::copy(ours.begin(), ours.end(), t.values<float>());
-            out.tensors.push_back(std::move(t));
+            // A dataset larger than its shape (the readers check it; a wrong count is refused here too).
+            if (int64_t(arrays[i].values.size()) != count(weights[i].shape))
+                throw DataError(path, context + ": weight " + weights[i].keras_name + " holds " +
+                                          std::to_string(arrays[i].values.size()) + " values for " +
+                                          std::to_string(count(weights[i].shape)));
+            out.push_back({l.name + "." + weights[i].name, weights[i], &arrays[i], keras});
         }
         r.loaded.push_back(l.name);
     }
@@ -74,11 +81,27 @@ Frame import_weights(const Spec& spec, const KerasFile& file, const std::string&
     return out;
 }
 
+Frame to_frame(const std::vector<MatchedWeight>& matched) {
+    Frame out;
+    for (const MatchedWeight& m : matched) {
+        Tensor t(m.name, DType::F32, m.weight.shape);
+        const std::vector<float>& ours = m.keras ? from_keras_layout(m.weight, m.array->values) : m.array->values;
+        std::copy(ours.begin(), ours.end(), t.values<float>());
+        out.tensors.push_back(std::move(t));
+    }
+    return out;
+}
+
 }  // namespace
+
+std::vector<MatchedWeight> match_keras_weights(const Spec& spec, const KerasFile& file, const std::string& path,
+                                               const ImportOptions& options, ImportReport* report) {
+    return match_weights(spec, file, path, options, report, true);
+}
 
 Frame import_keras_weights(const Spec& spec, const KerasFile& file, const std::string& path, const ImportOptions& options,
                            ImportReport* report) {
-    return import_weights(spec, file, path, options, report, true);
+    return to_frame(match_weights(spec, file, path, options, report, true));
 }
 
 Frame import_model_weights(const Spec& spec, const Frame& file, const std::string& path,
@@ -97,7 +120,7 @@ Frame import_model_weights(const Spec& spec, const Frame& file, const std::strin
     }
     ImportOptions by_name = options;
     by_name.by_name = true;  // a model file holds other tensors (the optimizer's); layers are matched by name
-    return import_weights(spec, ours, path, by_name, report, false);
+    return to_frame(match_weights(spec, ours, path, by_name, report, false));
 }
 
 std::string import_summary(const ImportReport& r) {

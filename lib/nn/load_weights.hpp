@@ -33,6 +33,18 @@ struct ImportReport {
 Frame import_keras_weights(const Spec& spec, const KerasFile& file, const std::string& path,
                            const ImportOptions& options = {}, ImportReport* report = nullptr);
 
+// The matching alone, for a load that converts each array straight into the
+// model's tensor (model.cpp): a weight taken, under its model-file name, and
+// the file's array it comes from, in Keras' layout (`keras`) or ours. The
+// arrays are the KerasFile's: it must outlive the result.
+struct MatchedWeight {
+    std::string name;  // "<layer>.<weight>"
+    WeightSpec weight;
+    const KerasArray* array;
+    bool keras;
+};
+std::vector<MatchedWeight> match_keras_weights(const Spec& spec, const KerasFile& file, const std::string& path,
+                                               const ImportOptions& options = {}, ImportReport* report = nullptr);
 // The same from our own model file's tensors ("<layer>.<weight>", our layouts).
 Frame import_model_weights(const Spec& spec, const Frame& file, const std::string& path,
                            const ImportOptions& options = {}, ImportReport* report = nullptr);

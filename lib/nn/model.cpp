@@ -16,10 +16,18 @@
 
 #include <nlohmann/json.hpp>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <iostream>
+#include <map>
 
 #include "cli/app.hpp"
 #include "cli/error.hpp"
@@ -143,17 +151,8 @@ private:
     std::vector<std::shared_ptr<torch::autograd::Node>> accumulators_;
 };
 
-// A model file's one frame, its format checked and its spec present.
-Frame read_model_file(const std::string& path) {
-    std::vector<uint8_t> bytes = read_file(path);
-    // The framing (and its words) is the stream's: read_frame, by decode_frame.
-    // A stream file holds more than one frame: say what it is before its
-    // second frame is refused as trailing bytes.
-    Frame f = decode_frame(bytes.data(), bytes.size(), path, [&](const Frame& first) {
-        auto it = first.metadata.find("format");
-        if (it != first.metadata.end() && it->second.rfind("batchstream/", 0) == 0)
-            throw DataError(path, "is a batch stream, not a model file");
-    });
+// A model file's format and spec, checked (its frame decoded whole or header only).
+void check_model_frame(const Frame& f, const std::string& path) {
     auto it = f.metadata.find("format");
     if (it == f.metadata.end())
         throw DataError(path, "not an imgpipe model file (a safetensors file without \"format\": \"" +
@@ -164,19 +163,98 @@ Frame read_model_file(const std::string& path) {
     if (format != kModelFormat)
         throw DataError(path, "model format \"" + format + "\" is newer than this imgpipe reads (" +
                                   std::string(kModelFormat) + "); upgrade imgpipe");
-    auto spec_it = f.metadata.find("spec");
-    if (spec_it == f.metadata.end()) throw DataError(path, "model file lacks its spec");
+    if (!f.metadata.count("spec")) throw DataError(path, "model file lacks its spec");
+}
+
+// A stream file holds more than one frame: say what it is before its second
+// frame is refused as trailing bytes.
+void refuse_stream(const Frame& first, const std::string& path) {
+    auto it = first.metadata.find("format");
+    if (it != first.metadata.end() && it->second.rfind("batchstream/", 0) == 0)
+        throw DataError(path, "is a batch stream, not a model file");
+}
+
+// A model file's one frame, its format checked and its spec present.
+Frame read_model_file(const std::string& path) {
+    std::vector<uint8_t> bytes = read_file(path);
+    // The framing (and its words) is the stream's: read_frame, by decode_frame.
+    Frame f = decode_frame(bytes.data(), bytes.size(), path, [&](const Frame& first) { refuse_stream(first, path); });
+    check_model_frame(f, path);
     return f;
 }
 
+// A model file opened for a load: its frame's header, checked as
+// read_model_file checks the whole; the weights are then read (pread) straight
+// into the model's tensors, not through a copy of the file and another of each
+// tensor (a 100 MB file took 3 passes over 100 MB of fresh memory). A file that
+// is not a regular one (a FIFO) is read whole: its tensors hold their data.
+class ModelFile {
+public:
+    explicit ModelFile(const std::string& path) : path_(path) {
+        fd_.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        struct stat st {};
+        if (fd_.fd < 0 || ::fstat(fd_.fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            frame = read_model_file(path);  // and its words for a file that cannot be opened
+            return;
+        }
+        FileSource src(fd_.fd, 0, uint64_t(st.st_size), path);
+        std::vector<uint8_t> header;
+        if (!read_frame(src, frame, header, path, false, false))
+            throw DataError(path, "truncated frame (0 of 8 length bytes)");
+        refuse_stream(frame, path);
+        if (src.remaining() > 0) throw DataError(path, std::to_string(src.remaining()) + " trailing bytes after the frame");
+        check_model_frame(frame, path);
+        // The tensors tile the data, in order (read_frame checked it), up to the file's end.
+        uint64_t total = 0;
+        for (const Tensor& t : frame.tensors) total += uint64_t(t.elements()) * dtype_size(t.dtype);
+        uint64_t at = src.offset() - total;
+        for (const Tensor& t : frame.tensors) {
+            offsets_[t.name] = at;
+            at += uint64_t(t.elements()) * dtype_size(t.dtype);
+        }
+    }
+
+    Frame frame;
+
+    // t's values into dst, a contiguous CPU tensor of t's dtype and size.
+    void read(const Tensor& t, torch::Tensor& dst) const {
+        if (fd_.fd < 0) {
+            dst.copy_(to_torch(t));
+            return;
+        }
+        if (!dst.is_contiguous() || !dst.device().is_cpu() || dst.scalar_type() != torch::kFloat) {
+            torch::Tensor tmp = torch::empty(t.shape, torch::kFloat);
+            read(t, tmp);
+            dst.copy_(tmp);
+            return;
+        }
+        size_t n = size_t(t.elements()) * dtype_size(t.dtype);
+        FileSource src(fd_.fd, offsets_.at(t.name), offsets_.at(t.name) + n, path_);
+        if (src.read(dst.data_ptr(), n) < n) throw DataError(path_, "truncated frame (the file shrank while read)");
+    }
+
+private:
+    struct Fd {
+        int fd = -1;
+        ~Fd() {
+            if (fd >= 0) ::close(fd);
+        }
+    } fd_;  // closed also when the constructor throws
+    std::string path_;
+    std::map<std::string, uint64_t> offsets_;
+};
+
 class TorchModel final : public Model {
 public:
-    TorchModel(Spec spec, uint64_t seed) : spec_(std::move(spec)), net_(spec_, seed), optimizer_(spec_.optimizer) {
+    // initialize false: restore is to write every weight.
+    TorchModel(Spec spec, uint64_t seed, bool initialize = true)
+        : spec_(std::move(spec)), net_(spec_, seed, torch::kFloat, initialize), optimizer_(spec_.optimizer) {
         resolve_loss_and_metrics();
-        optimizer_.attach(net_.parameters());
+        optimizer_.attach(net_.parameters(), initialize);
     }
 
     void to_device(const std::string& device, int index) override {
+        if (device == "cpu" && device_.is_cpu()) return;  // already there: no new copy of every weight
         if (device == "cpu") device_ = torch::kCPU;
         else if (device == "cuda") {
             if (!torch::cuda::is_available())
@@ -367,8 +445,11 @@ public:
         return import_summary(report);
     }
 
-    // Loads weights and optimizer state from a decoded model file.
-    void restore(const Frame& f, const std::string& where, bool keep_optimizer) {
+    // Loads weights and optimizer state from a decoded model file; `fill`, if
+    // given, writes each tensor's values (f holding only names and shapes).
+    using Fill = std::function<void(const Tensor&, torch::Tensor&)>;
+    void restore(const Frame& f, const std::string& where, bool keep_optimizer, Fill fill = nullptr) {
+        if (!fill) fill = [](const Tensor& t, torch::Tensor& dst) { dst.copy_(to_torch(t)); };
         torch::NoGradGuard no_grad;
         for (Parameter& p : net_.parameters()) {
             const Tensor* t = f.find(p.name);
@@ -376,7 +457,7 @@ public:
             if (t->dtype != DType::F32 || t->shape != p.value.sizes().vec())
                 throw DataError(where, "tensor \"" + p.name + "\" is " + dtype_name(t->dtype) + " " + shape_text(t->shape) +
                                            ", expected F32 " + shape_text(p.value.sizes().vec()));
-            p.value.copy_(to_torch(*t));
+            fill(*t, p.value);
         }
         auto meta = [&](const char* key) {
             auto it = f.metadata.find(key);
@@ -405,7 +486,7 @@ public:
         // The slots the file has (by name, and shape), zeros for any it lacks.
         for (auto& [name, slot] : optimizer_.state()) {
             const Tensor* t = f.find(name);
-            if (t && t->dtype == DType::F32 && t->shape == slot.sizes().vec()) slot.copy_(to_torch(*t));
+            if (t && t->dtype == DType::F32 && t->shape == slot.sizes().vec()) fill(*t, slot);
         }
     }
 
@@ -585,27 +666,47 @@ std::unique_ptr<Model> load_keras(const std::string& path, const Overrides& over
     apply_overrides(spec, overrides);
     set_trainable(spec, overrides.freeze, overrides.unfreeze);
     torch::manual_seed(seed);
-    auto model = std::make_unique<TorchModel>(std::move(spec), seed);
+    auto model = std::make_unique<TorchModel>(std::move(spec), seed, false);
     model->set_threshold(overrides.threshold);
-    Frame tensors = import_keras_weights(model->spec(), file, source);
+    // Each array turned into our layout once, straight into its tensor (a
+    // transposed copy_ is libtorch's blocked one): restore sees names and shapes.
+    std::vector<MatchedWeight> matched = match_keras_weights(model->spec(), file, source);
+    Frame tensors;
+    std::map<std::string, const MatchedWeight*> by_name;
+    for (const MatchedWeight& m : matched) {
+        Tensor t;
+        t.name = m.name;
+        t.dtype = DType::F32;
+        t.shape = m.weight.shape;
+        tensors.tensors.push_back(std::move(t));
+        by_name[m.name] = &m;
+    }
     std::vector<std::string> classes = keras_class_names(file, source, model->output_shape());
     if (!classes.empty()) tensors.set_classes(classes);
-    model->restore(tensors, source, false);
+    model->restore(tensors, source, false, [&](const Tensor& t, torch::Tensor& dst) {
+        const MatchedWeight& m = *by_name.at(t.name);  // its values are its shape's count (match_keras_weights)
+        torch::Tensor src = torch::from_blob(const_cast<float*>(m.array->values.data()),
+                                             m.keras ? m.weight.keras_shape : m.weight.shape, torch::kFloat);
+        if (m.keras && !m.weight.keras_perm.empty())
+            src = src.permute(std::vector<int64_t>(m.weight.keras_perm.begin(), m.weight.keras_perm.end()));
+        dst.copy_(src.reshape(dst.sizes()));
+    });
     if (overrides.lr > 0) model->set_learning_rate(overrides.lr);
     return model;
 }
 
 }  // namespace
 
-std::unique_ptr<Model> Model::load(const std::string& path, const Overrides& overrides, const std::string& weights,
-                                   uint64_t seed) {
-    if (!weights.empty() || !keras_file_kind(path).empty()) return load_keras(path, overrides, weights, seed);
-    Frame f = read_model_file(path);
+namespace {
+
+std::unique_ptr<Model> load_model_file(const std::string& path, const Overrides& overrides, uint64_t seed) {
+    ModelFile file(path);
+    Frame& f = file.frame;
     Spec spec = parse_spec(f.metadata["spec"], path + ": spec");
     std::string old_optimizer = spec.optimizer.name;
     apply_overrides(spec, overrides);
     set_trainable(spec, overrides.freeze, overrides.unfreeze);
-    auto model = std::make_unique<TorchModel>(spec, seed);
+    auto model = std::make_unique<TorchModel>(spec, seed, false);
     std::vector<std::string> metrics;
     try {
         if (f.metadata.count("metrics")) metrics = parse_json_list(f.metadata["metrics"], "metrics");
@@ -618,8 +719,27 @@ std::unique_ptr<Model> Model::load(const std::string& path, const Overrides& ove
                               overrides.metrics.empty() && f.metadata.count("metrics") ? &metrics : nullptr);
     bool keep_optimizer = spec.optimizer.name == old_optimizer;
     model->set_threshold(overrides.threshold);
-    model->restore(f, path, keep_optimizer);
+    model->restore(f, path, keep_optimizer, [&](const Tensor& t, torch::Tensor& dst) { file.read(t, dst); });
     if (overrides.lr > 0) model->set_learning_rate(overrides.lr);
+    return model;
+}
+
+}  // namespace
+
+std::unique_ptr<Model> Model::load(const std::string& path, const Overrides& overrides, const std::string& weights,
+                                   uint64_t seed) {
+    // IMGPIPE_LOAD_TIME set: the load's own seconds on stderr (bench/model_load.sh),
+    // apart from the process's start-up.
+    auto start = std::chrono::steady_clock::now();
+    std::unique_ptr<Model> model = !weights.empty() || !keras_file_kind(path).empty()
+                                       ? load_keras(path, overrides, weights, seed)
+                                       : load_model_file(path, overrides, seed);
+    if (std::getenv("IMGPIPE_LOAD_TIME")) {
+        std::chrono::duration<double> s = std::chrono::steady_clock::now() - start;
+        char text[64];
+        std::snprintf(text, sizeof text, "load %.4f s", s.count());
+        std::cerr << stderr_line_start() + progress_prefixed(path + ": " + text) + "\n";
+    }
     return model;
 }
 

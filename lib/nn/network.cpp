@@ -598,7 +598,7 @@ LayerForward find_forward(const std::string& type) {
 
 bool has_forward(const std::string& type) { return find_forward(type) != nullptr; }
 
-Network::Network(const Spec& spec, uint64_t seed, torch::Dtype dtype) : spec_(spec) {
+Network::Network(const Spec& spec, uint64_t seed, torch::Dtype dtype, bool initialize_weights) : spec_(spec) {
     torch::NoGradGuard no_grad;
     layer_params_.resize(spec_.layers.size());
     for (size_t i = 0; i < spec_.layers.size(); ++i) {
@@ -608,7 +608,7 @@ Network::Network(const Spec& spec, uint64_t seed, torch::Dtype dtype) : spec_(sp
         Random random(seed, 0, i, Purpose::Init);
         for (const WeightSpec& w : layer_weights(l)) {
             torch::Tensor t = torch::empty(w.shape, torch::kFloat);
-            initialize(t, w.initializer, w.fan_in, w.fan_out, random);
+            if (initialize_weights) initialize(t, w.initializer, w.fan_in, w.fan_out, random);
             layer_params_[i].push_back(params_.size());
             params_.push_back({l.name + "." + w.name, t.to(dtype), w.trainable, w.regularizer.l1, w.regularizer.l2});
         }

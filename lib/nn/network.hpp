@@ -31,7 +31,9 @@ using LayerForward = torch::Tensor (*)(const LayerCall&, const std::vector<torch
 class Network {
 public:
     // Keras' default initializers, drawn from (seed, layer) so a seed gives the same model anywhere.
-    Network(const Spec& spec, uint64_t seed, torch::Dtype dtype = torch::kFloat);
+    // initialize false: the weights are left unset, for a load that overwrites every one
+    // (drawing 25 million numbers took longer than reading a 100 MB model file).
+    Network(const Spec& spec, uint64_t seed, torch::Dtype dtype = torch::kFloat, bool initialize = true);
 
     struct Output {
         torch::Tensor y;       // the model's output (channels-last for images)

@@ -32,7 +32,9 @@ public:
     // each one's value becomes a view of the value buffer (requiring grad), its
     // grad a view of the gradient buffer. Call it again whenever the parameters'
     // tensors were replaced (Network::to); values and optimizer state are kept.
-    void attach(std::vector<Parameter>& params);
+    // copy_values false: the flat buffer's values are left unset, for a load that
+    // writes every one next (a copy of 100 MB of weights about to be overwritten).
+    void attach(std::vector<Parameter>& params, bool copy_values = true);
     // The flat buffers: every trainable value, every gradient (in attach()'s order).
     torch::Tensor& values() { return values_; }
     torch::Tensor& gradients() { return grads_; }

@@ -20,6 +20,23 @@ for l in L:
 check_err "summary line" "600 samples in 10 batches"
 cp "$T/out" top1.tsv
 
+# The model file's load (Model::load): its weights read straight into the model
+# from a regular file, whole from anything else; the same predictions either way.
+# IMGPIPE_LOAD_TIME prints the load's own seconds (bench/model_load.sh).
+run env IMGPIPE_LOAD_TIME=1 nnpredict -j1 -m cnn.model test.bs
+check "IMGPIPE_LOAD_TIME: the same predictions" "cmp -s '$T/out' top1.tsv"
+check "IMGPIPE_LOAD_TIME: the load's seconds" "grep -Eq '^nnpredict: cnn.model: load [0-9]+\.[0-9]{4} s$' '$T/err'"
+run nnpredict -j1 -m /dev/stdin test.bs < cnn.model
+check "a model from a pipe: the same predictions" "cmp -s '$T/out' top1.tsv"
+cat cnn.model cnn.model > twice.model
+run nnpredict -j1 -m twice.model test.bs
+check_status "a model file with bytes after its frame" 65
+check_err "says how many" "nnpredict: twice.model: $(wc -c < cnn.model) trailing bytes after the frame"
+head -c $(( $(wc -c < cnn.model) - 10 )) cnn.model > cut.model
+run nnpredict -j1 -m cut.model test.bs
+check_status "a model file cut in its weights" 65
+check_err "says truncated, in a stream's words" "nnpredict: cut.model: truncated frame (data: "
+
 # --top-k: K pairs, most probable first, all ten summing to 1.
 run nnpredict -j1 -m cnn.model -k 10 test.bs
 check_status "top-10" 0

@@ -1,0 +1,116 @@
+#!/bin/sh
+# Loading a 100 MB model (issue 25: at most twice `cat FILE > /dev/null`, warm
+# cache), from our model file and from the same weights as a Keras 2 .h5, a
+# Keras 3 .keras and a TF.js model.json. The model: Flatten, Dense 4096, Dense 2
+# on 32x64x3 inputs (25.2 million floats), one SGD step of nntrain (no optimizer
+# slots: the file is the weights). The .h5 is written from the model file by
+# bench/model_load.py, the .keras by tests/shell/keras_convert.py, the TF.js
+# files by ../shared's h5_to_tfjs_layers.py (left out where ../shared is absent).
+# Each round times, for each format in turn (interleaved; files read once
+# before, so the cache is warm): cat, and nnpredict on a one-sample stream,
+# which prints the load's own seconds with IMGPIPE_LOAD_TIME set (Model::load:
+# from opening the file to the model ready, weights in place; libtorch's
+# start-up excluded). Medians and ranges in milliseconds.
+# BASE_BIN=DIR also times DIR/nnpredict, whole, each round (another build, say
+# main's before this change: it has no IMGPIPE_LOAD_TIME).
+# Writes bench/results/model_load.md. Environment: BENCH_ROUNDS (default 7).
+set -u
+cd "$(dirname "$0")/.." || exit 70
+ROOT=$(pwd)
+. bench/common.sh
+W=bench/out/model_load
+RESULT=bench/results/model_load.md
+ROUNDS=${BENCH_ROUNDS:-7}
+PY=/usr/bin/python3
+TFJS=$ROOT/../shared/reference/keras-models/weights/h5_to_tfjs_layers.py
+PATH="$ROOT/bin:$PATH"
+rm -rf "$W"
+mkdir -p "$W" bench/results
+die() { echo "model_load.sh: $*" >&2; exit 1; }
+[ -x bin/nnpredict ] || die "bin/nnpredict is missing (make all)"
+ms() { date +%s%N; }
+
+$PY tests/shell/stream.py make 4 32 64 3 --batch 4 --classes a,b > "$W/tiny.bs" || die "stream.py failed"
+$PY tests/shell/stream.py make 1 32 64 3 > "$W/one.bs"
+cat > "$W/big.json" <<'JSON'
+{"input_shape": [32, 64, 3], "layers": [
+  {"type": "Flatten", "name": "flatten"},
+  {"type": "Dense", "units": 4096, "activation": "relu", "name": "dense"},
+  {"type": "Dense", "units": 2, "activation": "softmax", "name": "dense_1"}],
+ "optimizer": {"type": "sgd", "learning_rate": 0.01}, "loss": "sparse_categorical_crossentropy"}
+JSON
+nntrain -q -j 1 --seed 1 -m "$W/big.json" -o "$W/big.model" "$W/tiny.bs" 2> /dev/null || die "nntrain failed"
+$PY bench/model_load.py "$W/big.model" "$W/big.h5" || die "model_load.py failed"
+$PY tests/shell/keras_convert.py "$W/big.h5" keras3 "$W/big.keras" || die "keras_convert.py failed"
+formats="model:big.model h5:big.h5 keras:big.keras"
+if [ -f "$TFJS" ]; then
+    $PY "$TFJS" "$W/big.h5" "$W/tfjs" > /dev/null || die "h5_to_tfjs_layers.py failed"
+    formats="$formats tfjs:tfjs/model.json"
+fi
+
+# The same probabilities from every format (our file also names the classes).
+for f in $formats; do
+    file=${f#*:}
+    nnpredict -q -j 1 -m "$W/$file" "$W/one.bs" | cut -f 3 > "$W/${f%%:*}.out" || die "nnpredict $file failed"
+    cmp -s "$W/model.out" "$W/${f%%:*}.out" || die "$file predicts other numbers than big.model"
+done
+
+data_of() {  # the bytes cat reads: the model file, or model.json and its shard
+    case $1 in tfjs/*) echo "$W/tfjs/model.json $W/tfjs/group1-shard1of1.bin" ;; *) echo "$W/$1" ;; esac
+}
+load=$(cut -d ' ' -f 1 /proc/loadavg)
+for f in $formats; do cat $(data_of "${f#*:}") > /dev/null; done
+r=0
+while [ $r -lt "$ROUNDS" ]; do
+    r=$((r + 1))
+    for f in $formats; do
+        name=${f%%:*} file=${f#*:}
+        a=$(ms); cat $(data_of "$file") > /dev/null; b=$(ms)
+        echo "($b - $a) / 1000000" | bc -l >> "$W/$name.cat"
+        a=$(ms)
+        IMGPIPE_LOAD_TIME=1 nnpredict -q -j 1 -m "$W/$file" "$W/one.bs" 2> "$W/err" > /dev/null || die "nnpredict $file failed"
+        b=$(ms)
+        echo "($b - $a) / 1000000" | bc -l >> "$W/$name.whole"
+        sed -n 's/.*: load \([0-9.]*\) s$/\1 * 1000/p' "$W/err" | bc -l >> "$W/$name.load"
+        if [ -n "${BASE_BIN:-}" ]; then
+            a=$(ms)
+            "$BASE_BIN/nnpredict" -q -j 1 -m "$W/$file" "$W/one.bs" > /dev/null 2>&1 || die "$BASE_BIN/nnpredict $file failed"
+            b=$(ms)
+            echo "($b - $a) / 1000000" | bc -l >> "$W/$name.base"
+        fi
+    done
+done
+load_end=$(cut -d ' ' -f 1 /proc/loadavg)
+
+{
+    echo "## Loading a 100 MB model"
+    echo
+    echo "$(date -u +%Y-%m-%d), $(cpu); load average $load at the start, $load_end at the end; $ROUNDS rounds,"
+    echo "formats interleaved, warm cache. A Dense-heavy model (Flatten, Dense 4096, Dense 2 on 32x64x3: 25.2 million"
+    echo "floats), the same weights in each format (every format's predictions checked equal). Milliseconds, median"
+    echo "(lowest-highest). *cat*: \`cat FILE > /dev/null\` (TF.js: model.json and its shard), process included."
+    echo "*load*: Model::load alone (IMGPIPE_LOAD_TIME: opening the file to the weights in place). *nnpredict*:"
+    echo "the whole process on a one-sample stream, libtorch's start-up included. The goal: load <= 2x cat."
+    echo
+    base_head= base_rule=
+    [ -n "${BASE_BIN:-}" ] && base_head=" nnpredict, $BASE_BIN |" base_rule="---:|"
+    echo "| format | MB | cat | load | load / cat | nnpredict |$base_head"
+    echo "|---|---:|---:|---:|---:|---:|$base_rule"
+    for f in $formats; do
+        name=${f%%:*} file=${f#*:}
+        mb=$(cat $(data_of "$file") | wc -c | awk '{printf "%.1f", $1 / 1e6}')
+        c=$(median < "$W/$name.cat") l=$(median < "$W/$name.load")
+        echo "| $name | $mb | $c ($(range < "$W/$name.cat")) | $l ($(range < "$W/$name.load")) | $(awk "BEGIN {printf \"%.1f\", $l / $c}")x | $(median < "$W/$name.whole") ($(range < "$W/$name.whole")) |$(
+            [ -n "${BASE_BIN:-}" ] && echo " $(median < "$W/$name.base") ($(range < "$W/$name.base")) |")"
+    done
+    echo
+    echo "Our model file's load is its header, checked, then one \`pread\` per tensor straight into the model's"
+    echo "parameters (the optimizer's flat buffer, in 2 MB pages): the same bytes cat reads, into memory the"
+    echo "process must fault in once. The Keras formats are read by the torch-free readers into zero-filled"
+    echo "\`std::vector<float>\` arrays (the HDF5 in a forked child, the .keras member taken out of its zip"
+    echo "first), then turned into our layouts (a Dense kernel transposed) by one copy into each parameter: two"
+    echo "passes over 100 MB of fresh memory and a transposing one at least, so they stay above 2x cat."
+    echo
+    echo "Command: \`sh bench/model_load.sh\` (\`BASE_BIN=../main/bin\` adds the whole nnpredict of another build)."
+} > "$RESULT"
+cat "$RESULT"
