@@ -77,6 +77,21 @@ run nnpredict -q --model sign.json --weights "$W/signlang_cnn/sign_lang_model.h5
 check_status "--model SPEC --weights FILE" 0
 check "gives the outputs of the whole file" '[ "$(py "$S" max-diff apart.bs x "$W/signlang_cnn/tfjs_output.npy" | awk "{print (\$1 <= 1e-5)}")" = 1 ]'
 
+# Training on from a Keras file, and fine-tuning from one: a new head for 3 classes.
+py "$S" make 64 64 64 1 --batch 32 --classes a,b,c > gray3.bs
+py - sign-config.json > sign3.json <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["config"]["layers"][-1]["config"]["units"] = 3
+print(json.dumps(m))
+PY
+run nntrain --model sign3.json --init-from "$H" --skip-mismatch --freeze 'conv2d_*' --epochs 1 -o sign3.model gray3.bs
+check_status "--init-from a Keras .h5 into a re-headed model" 0
+check_err "loading every layer but the head" "loaded 6 layers: conv2d_1, conv2d_2, conv2d_3, conv2d_4, dense_1, dense_2"
+check_err "whose shape differs" "skipped (their shapes differ) 1 layer: out_layer"
+run nnpredict -q --model sign3.model gray3.bs
+check "the fine-tuned model predicts its 3 classes" '[ "$(cut -f2 "$T/out" | sort -u | tr "\n" " ")" != "" ] && [ $(grep -c . "$T/out") -eq 64 ] && cut -f2 "$T/out" | grep -qx "[abc]"'
+
 # Fine-tuning from our own model file: a 10-class model, re-headed for 3 classes.
 cat > base.json <<'JSON'
 {"input_shape": [28, 28, 1], "layers": [

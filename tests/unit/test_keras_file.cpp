@@ -220,7 +220,7 @@ TEST_CASE("keras file: Keras 3 .keras and .weights.h5, named by the saving walk"
         CHECK(f.format == "keras3-weights-h5");
         REQUIRE(layer_names(f) == std::vector<std::string>{"c1", "bn", "c2", "out"});
         check_values(f.layers[3].arrays[0], {12, 2}, 800);
-        refused(fixtures() + "k3_seq.weights.h5", "give the model's JSON beside it");
+        refused(fixtures() + "k3_seq.weights.h5", "give its JSON: --model MODEL.json --weights FILE");
         // Another model's architecture: its walk does not name the file's groups.
         refused(fixtures() + "k3_seq.weights.h5", "layers/batch_normalization: the file has weights there", fixtures() + "k3_fun.json");
     }
