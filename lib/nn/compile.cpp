@@ -239,7 +239,14 @@ std::vector<std::string> parse_metrics(const json& v, const std::string& where, 
     for (const json& m : v) {
         std::string name;
         if (m.is_string()) name = m.get<std::string>();
-        else if (m.is_object() && m.contains("class_name") && m["class_name"].is_string()) name = m["class_name"].get<std::string>();
+        else if (m.is_object() && m.contains("class_name") && m["class_name"].is_string()) {
+            name = m["class_name"].get<std::string>();
+            // tf.keras 2.3+ saves a function metric wrapped: {"class_name": "MeanMetricWrapper",
+            // "config": {"name": "accuracy", "fn": "categorical_accuracy"}}; the function is the metric.
+            const json* c = m.contains("config") && m["config"].is_object() ? &m["config"] : nullptr;
+            if (name == "MeanMetricWrapper" && c && c->contains("fn") && (*c)["fn"].is_string())
+                name = (*c)["fn"].get<std::string>();
+        }
         else if (m.is_array()) {  // Keras 3 nests per-output lists
             for (const std::string& s : parse_metrics(m, where, unknown)) out.push_back(s);
             continue;

@@ -40,6 +40,11 @@ run nnpredict -q --model sign.weights.h5 in.bs
 check_status "a Keras 3 .weights.h5 alone: 65" 65
 check_err "saying it needs the architecture" "--weights"
 
+# tf.keras 2.6's training_config wraps its metric ({"class_name": "MeanMetricWrapper", "config":
+# {"fn": "categorical_accuracy"}}): read as that metric, not left out with a warning.
+run nntrain -m "$H" --summary
+check "a wrapped Keras 2 metric is read, not left out" '! grep -q "MeanMetricWrapper" "$T/err"'
+
 # Teachable Machine's metadata.json names the classes.
 py "$S" npy "$W/tm_mobilenetv2/inputs.npy" > in.bs
 run nnpredict -q --model "$W/tm_mobilenetv2/model.json" in.bs
