@@ -31,11 +31,10 @@ std::string shapes_of(const std::vector<std::vector<int64_t>>& shapes) {
     return "[" + out + "]";
 }
 
+}  // namespace
 
-// Matches the file's layers to the spec's by name; `keras`: the arrays are in
-// Keras' layouts, else in ours.
-std::vector<MatchedWeight> match_weights(const Spec& spec, const KerasFile& file, const std::string& path,
-                                         const ImportOptions& options, ImportReport* report, bool keras) {
+std::vector<MatchedWeight> match_weights(const Spec& spec, const KerasFile& file, const std::string& path, bool keras,
+                                         const ImportOptions& options, ImportReport* report) {
     std::map<std::string, const KerasLayerWeights*> by_layer;
     for (const KerasLayerWeights& l : file.layers) by_layer[l.layer] = &l;
     std::map<std::string, bool> used;
@@ -81,32 +80,7 @@ std::vector<MatchedWeight> match_weights(const Spec& spec, const KerasFile& file
     return out;
 }
 
-Frame to_frame(const std::vector<MatchedWeight>& matched) {
-    Frame out;
-    for (const MatchedWeight& m : matched) {
-        Tensor t(m.name, DType::F32, m.weight.shape);
-        const std::vector<float>& ours = m.keras ? from_keras_layout(m.weight, m.array->values) : m.array->values;
-        std::copy(ours.begin(), ours.end(), t.values<float>());
-        out.tensors.push_back(std::move(t));
-    }
-    return out;
-}
-
-}  // namespace
-
-std::vector<MatchedWeight> match_keras_weights(const Spec& spec, const KerasFile& file, const std::string& path,
-                                               const ImportOptions& options, ImportReport* report) {
-    return match_weights(spec, file, path, options, report, true);
-}
-
-Frame import_keras_weights(const Spec& spec, const KerasFile& file, const std::string& path, const ImportOptions& options,
-                           ImportReport* report) {
-    return to_frame(match_weights(spec, file, path, options, report, true));
-}
-
-Frame import_model_weights(const Spec& spec, const Frame& file, const std::string& path,
-                           const ImportOptions& options, ImportReport* report) {
-    // Our names and layouts: a layer's weights are "<layer>.<weight>" in the same order.
+KerasFile model_file_layers(const Spec& spec, const Frame& file, const std::string& path) {
     KerasFile ours;
     for (const LayerSpec& l : spec.layers) {
         KerasLayerWeights layer{l.name, {}};
@@ -118,9 +92,7 @@ Frame import_model_weights(const Spec& spec, const Frame& file, const std::strin
         }
         if (!layer.arrays.empty()) ours.layers.push_back(std::move(layer));
     }
-    ImportOptions by_name = options;
-    by_name.by_name = true;  // a model file holds other tensors (the optimizer's); layers are matched by name
-    return to_frame(match_weights(spec, ours, path, by_name, report, false));
+    return ours;
 }
 
 std::string import_summary(const ImportReport& r) {

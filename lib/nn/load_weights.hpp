@@ -1,8 +1,8 @@
 // Keras' weights onto a spec's layers (doc/design.md, "Keras files in"): each
 // layer of the spec that has weights takes the arrays a Keras, Keras 3 or TF.js
 // file holds for the layer of the same name, in Keras' get_weights() order,
-// checked against the Keras shapes its table entry gives and turned into our
-// layouts. Torch-free: the result is the model file's named tensors.
+// checked against the Keras shapes its table entry gives (the engine turns them
+// into our layouts: WeightSpec::keras_perm). Torch-free.
 #pragma once
 #include <string>
 #include <vector>
@@ -28,26 +28,23 @@ struct ImportReport {
     std::vector<std::string> notes;                   // one line per skipped layer: why
 };
 
-// Tensors "<layer>.<weight>" (the model file's names), F32 in our layouts, for
-// every layer taken. Throws DataError(path, "layer 3 (conv2d_1, Conv2D): ...").
-Frame import_keras_weights(const Spec& spec, const KerasFile& file, const std::string& path,
-                           const ImportOptions& options = {}, ImportReport* report = nullptr);
-
-// The matching alone, for a load that converts each array straight into the
-// model's tensor (model.cpp): a weight taken, under its model-file name, and
-// the file's array it comes from, in Keras' layout (`keras`) or ours. The
-// arrays are the KerasFile's: it must outlive the result.
+// A weight the file gives, under its model-file name, and the file's array it
+// comes from, in Keras' layout (`keras`) or ours. The arrays are the KerasFile's:
+// it must outlive the result.
 struct MatchedWeight {
     std::string name;  // "<layer>.<weight>"
     WeightSpec weight;
     const KerasArray* array;
     bool keras;
 };
-std::vector<MatchedWeight> match_keras_weights(const Spec& spec, const KerasFile& file, const std::string& path,
-                                               const ImportOptions& options = {}, ImportReport* report = nullptr);
-// The same from our own model file's tensors ("<layer>.<weight>", our layouts).
-Frame import_model_weights(const Spec& spec, const Frame& file, const std::string& path,
-                           const ImportOptions& options = {}, ImportReport* report = nullptr);
+// Matches the file's layers to the spec's by name, each array's count and shape
+// checked (Keras' shapes when `keras`, else ours). Throws DataError(path, "layer 3
+// (conv2d_1, Conv2D): ...").
+std::vector<MatchedWeight> match_weights(const Spec& spec, const KerasFile& file, const std::string& path, bool keras,
+                                         const ImportOptions& options = {}, ImportReport* report = nullptr);
+// Our own model file's weights ("<layer>.<weight>", our layouts) as the layers
+// match_weights reads (with keras = false).
+KerasFile model_file_layers(const Spec& spec, const Frame& file, const std::string& path);
 // "loaded 12 layers: conv1, ...; skipped 1: ...; new 1: dense_2", one part a line.
 std::string import_summary(const ImportReport& report);
 

@@ -151,6 +151,16 @@ private:
     std::vector<std::shared_ptr<torch::autograd::Node>> accumulators_;
 };
 
+// A matched weight's values into its tensor, turned into our layout on the way
+// (a permuted copy_ is libtorch's blocked one; match_weights checked the count).
+void copy_weight(const MatchedWeight& m, torch::Tensor& dst) {
+    torch::Tensor src = torch::from_blob(const_cast<float*>(m.array->values.data()),
+                                         m.keras ? m.weight.keras_shape : m.weight.shape, torch::kFloat);
+    if (m.keras && !m.weight.keras_perm.empty())
+        src = src.permute(std::vector<int64_t>(m.weight.keras_perm.begin(), m.weight.keras_perm.end()));
+    dst.copy_(src.reshape(dst.sizes()));
+}
+
 // A model file's format and spec, checked (its frame decoded whole or header only).
 void check_model_frame(const Frame& f, const std::string& path) {
     auto it = f.metadata.find("format");
@@ -436,12 +446,11 @@ public:
         options.by_name = true;
         options.skip_mismatch = skip_mismatch;
         ImportReport report;
-        Frame tensors = keras_file_kind(path).empty()
-                            ? import_model_weights(spec_, read_model_file(path), path, options, &report)
-                            : import_keras_weights(spec_, read_keras_file(path), path, options, &report);
+        const bool keras = !keras_file_kind(path).empty();
+        KerasFile file = keras ? read_keras_file(path) : model_file_layers(spec_, read_model_file(path), path);
         torch::NoGradGuard no_grad;
-        for (Parameter& p : net_.parameters())
-            if (const Tensor* t = tensors.find(p.name)) p.value.copy_(to_torch(*t));
+        for (const MatchedWeight& m : match_weights(spec_, file, path, keras, options, &report))
+            copy_weight(m, net_.find(m.name)->value);
         return import_summary(report);
     }
 
@@ -668,9 +677,9 @@ std::unique_ptr<Model> load_keras(const std::string& path, const Overrides& over
     torch::manual_seed(seed);
     auto model = std::make_unique<TorchModel>(std::move(spec), seed, false);
     model->set_threshold(overrides.threshold);
-    // Each array turned into our layout once, straight into its tensor (a
-    // transposed copy_ is libtorch's blocked one): restore sees names and shapes.
-    std::vector<MatchedWeight> matched = match_keras_weights(model->spec(), file, source);
+    // Each array turned into our layout once, straight into its tensor
+    // (copy_weight): restore sees names and shapes.
+    std::vector<MatchedWeight> matched = match_weights(model->spec(), file, source, true);
     Frame tensors;
     std::map<std::string, const MatchedWeight*> by_name;
     for (const MatchedWeight& m : matched) {
@@ -683,14 +692,8 @@ std::unique_ptr<Model> load_keras(const std::string& path, const Overrides& over
     }
     std::vector<std::string> classes = keras_class_names(file, source, model->output_shape());
     if (!classes.empty()) tensors.set_classes(classes);
-    model->restore(tensors, source, false, [&](const Tensor& t, torch::Tensor& dst) {
-        const MatchedWeight& m = *by_name.at(t.name);  // its values are its shape's count (match_keras_weights)
-        torch::Tensor src = torch::from_blob(const_cast<float*>(m.array->values.data()),
-                                             m.keras ? m.weight.keras_shape : m.weight.shape, torch::kFloat);
-        if (m.keras && !m.weight.keras_perm.empty())
-            src = src.permute(std::vector<int64_t>(m.weight.keras_perm.begin(), m.weight.keras_perm.end()));
-        dst.copy_(src.reshape(dst.sizes()));
-    });
+    model->restore(tensors, source, false,
+                   [&](const Tensor& t, torch::Tensor& dst) { copy_weight(*by_name.at(t.name), dst); });
     if (overrides.lr > 0) model->set_learning_rate(overrides.lr);
     return model;
 }
