@@ -8,6 +8,8 @@
 #include "cli/error.hpp"
 #include "cli/io.hpp"
 #include "cli/random.hpp"
+#include "image/label_map.hpp"
+#include "list/pairs.hpp"
 #include "list/table.hpp"
 #include "list/walk.hpp"
 
@@ -16,6 +18,7 @@ using namespace imgpipe;
 namespace {
 struct Options {
     std::string root, subset, split, shard, output, classes_out;
+    std::string masks, mask_colors;  // segmentation pairs
     std::vector<std::string> classes, extensions;
     double validation_split = 0;
     bool no_labels = false, follow_links = false, hidden = false, shuffle = false, nul = false;
@@ -173,7 +176,7 @@ int main(int argc, char** argv) {
     CLI::App& cli = app.cli();
     cli.add_option("folder", o.root, "Folder of class folders (or of images); with --table, what file names are relative to");
     // One comma-separated word per use, so that the folder after it stays the folder.
-    cli.add_option("--classes", o.classes, "Only these class folders (a table: these classes), numbered in this order")
+    cli.add_option("--classes", o.classes, "Only these class folders (a table: these classes; --masks: the masks' classes, value 0 first), numbered in this order")
         ->delimiter(',')
         ->allow_extra_args(false);
     cli.add_flag("--no-labels", o.no_labels, "Write paths only");
@@ -213,9 +216,13 @@ int main(int argc, char** argv) {
     cli.add_option("--label-separator", o.label_separator, "--table: what separates several classes in a cell (default: |)")
         ->needs(table);
     cli.add_option("--delimiter", o.delimiter, "--table: the field separator (default: tab for .tsv, comma otherwise)")->needs(table);
-    cli.add_flag("-k,--keep-going", o.keep_going, "--table: list missing files as PATH<TAB>missing (warning for each), exit 65 at the end")
-        ->needs(table);
-    cli.add_flag("--allow-skipped", o.allow_skipped, "--table: with --keep-going, exit 0 although files were missing")->needs(table);
+    cli.add_flag("-k,--keep-going", o.keep_going,
+                 "--table: list missing files as PATH<TAB>missing; --masks: list the pairs; a warning for each, exit 65 at the end");
+    cli.add_flag("--allow-skipped", o.allow_skipped, "With --keep-going, exit 0 although files were missing or unpaired");
+    // Segmentation pairs.
+    CLI::Option* masks = cli.add_option("--masks", o.masks, "Pair each image with the mask of the same relative path and stem in FOLDER (any image extension)");
+    cli.add_option("--mask-colors", o.mask_colors, "--masks: the classes, named by a colour map (JSON, as imgprep --mask-colors)")->needs(masks);
+    masks->excludes(table);
     cli.add_flag("--allow-duplicates", o.allow_duplicates, "--table: keep rows that name the same file (as Keras)")->needs(table);
     for (const char* name : {"--ext", "--follow-links", "--hidden"}) cli.get_option(name)->excludes(table);
 
@@ -223,6 +230,7 @@ int main(int argc, char** argv) {
         if (o.validation_split > 0 && o.subset.empty()) throw UsageError("--validation-split needs --subset training|validation");
         if (!o.subset.empty() && o.validation_split <= 0) throw UsageError("--subset needs --validation-split");
         if (o.allow_skipped && !o.keep_going) throw UsageError("--allow-skipped needs --keep-going");
+        if (o.keep_going && o.table.empty() && o.masks.empty()) throw UsageError("--keep-going is for --table or --masks");
         if (!o.table.empty()) {
             if (o.split.empty()) o.split = "hash";  // a table's rows come in any order: the head of it is no sample
             return list_table(o, app);
@@ -239,10 +247,39 @@ int main(int argc, char** argv) {
         walk.follow_links = o.follow_links;
         walk.hidden = o.hidden;
         int lost = 0;
-        Listing listing = walk_directory(o.root, walk, [&](const std::string& path, const std::string& message, bool loss) {
+        auto warn = [&](const std::string& path, const std::string& message, bool loss) {
             lost += loss;
             app.warn(path, message);
-        });
+        };
+        // Pairs: the folder's whole tree (no class folders), each image with its mask.
+        size_t unpaired = 0;
+        std::vector<std::string> mask_classes;
+        Listing listing;
+        if (!o.masks.empty()) {
+            if (o.no_labels) throw UsageError("--no-labels lists images alone: leave out --masks");
+            if (!o.classes.empty() && !o.mask_colors.empty()) throw UsageError("name the masks' classes once: --classes or --mask-colors");
+            mask_classes = o.mask_colors.empty() ? o.classes : ColorMap::read(o.mask_colors).names;
+            if (mask_classes.empty())
+                throw UsageError("--masks needs the classes its values stand for: --classes NAME,NAME,... (value 0 first) or --mask-colors FILE");
+            if (mask_classes.size() > 256) throw UsageError("a mask holds 8-bit values: at most 256 classes");
+            const std::vector<std::string> images = walk_tree(o.root, walk, warn);
+            WalkOptions mask_walk = walk;
+            mask_walk.extensions = kDefaultExtensions;
+            const MaskPairing pairing = pair_masks(images, o.root, walk_tree(o.masks, mask_walk, warn), o.masks);
+            for (const auto& [path, what] : pairing.problems) app.warn(path, what);
+            unpaired = pairing.problems.size();
+            if (unpaired && !o.keep_going)
+                throw DataError(o.root, std::to_string(unpaired) + (unpaired == 1 ? " image or mask does" : " images or masks do") +
+                                            " not pair (--keep-going lists the pairs)");
+            for (const ListEntry& e : pairing.pairs) {
+                if (e.mask.find_first_of("\t\n") != std::string::npos)
+                    throw DataError(e.mask, "a mask's path may not hold a tab or newline");
+                listing.entries.push_back(e);
+                listing.class_of.push_back(0);
+            }
+        } else {
+            listing = walk_directory(o.root, walk, warn);
+        }
 
         std::vector<size_t> keep;
         std::vector<bool> validation;
@@ -271,6 +308,8 @@ int main(int argc, char** argv) {
         for (size_t i : keep)
             if (!listing.classes.empty()) listed[listing.class_of[i]] = true;
         Output out(o.output, false);
+        for (size_t c = 0; c < mask_classes.size(); ++c)  // a mask holds indices: every class is declared
+            out.write(format_list_line(ListEntry::of_class("", int32_t(c), mask_classes[c]), o.nul));
         if (!o.no_labels)
             for (size_t c = 0; c < listing.classes.size(); ++c) {
                 if (listed[c]) continue;
@@ -286,11 +325,15 @@ int main(int argc, char** argv) {
         out.commit();
         if (!o.classes_out.empty()) {
             std::string text;
-            for (const std::string& c : listing.classes) text += c + "\n";
+            for (const std::string& c : mask_classes.empty() ? listing.classes : mask_classes) text += c + "\n";
             write_file_atomic(o.classes_out, text.data(), text.size());
         }
-        app.note("imglist: Found " + std::to_string(keep.size()) + " images belonging to " + std::to_string(listing.classes.size()) +
-                 " classes.");
+        if (o.masks.empty())
+            app.note("imglist: Found " + std::to_string(keep.size()) + " images belonging to " +
+                     std::to_string(listing.classes.size()) + " classes.");
+        else
+            app.note("imglist: Found " + std::to_string(keep.size()) + " images with masks of " +
+                     std::to_string(mask_classes.size()) + " classes.");
         // Images were found, but the split or the shard asked for took none of them.
         if (keep.empty() && !listing.entries.empty()) {
             std::ostringstream part;
@@ -307,6 +350,11 @@ int main(int argc, char** argv) {
             for (size_t i = 0; i < walk.extensions.size(); ++i)
                 looked += std::string(i == 0 ? "" : i + 1 == walk.extensions.size() ? " or " : ", ") + "." + walk.extensions[i];
             throw NoInputError(o.root, "no images found (no file ends in " + looked + ")");
+        }
+        if (unpaired) {
+            app.warn(o.root, std::to_string(unpaired) + " unpaired image" + (unpaired == 1 ? "" : "s") + " or mask" +
+                                 (unpaired == 1 ? "" : "s") + " left out" + (o.allow_skipped ? "" : "; --allow-skipped accepts that"));
+            if (!o.allow_skipped) return int(kDataErr);
         }
         return lost ? int(kNoInput) : int(kOk);
     });

@@ -3,12 +3,15 @@
 #include <cmath>
 #include <cstring>
 
+#include <nlohmann/json.hpp>
+
 #include "augment/options.hpp"
 #include "cli/app.hpp"
 #include "cli/error.hpp"
 #include "cli/io.hpp"
 #include "cli/progress.hpp"
 #include "cli/random.hpp"
+#include "image/label_map.hpp"
 #include "image/source.hpp"
 #include "list/list.hpp"
 #include "stream/epoch.hpp"
@@ -64,6 +67,21 @@ int main(int argc, char** argv) {
     cli.add_option("-o,--output", output, "Write the stream to FILE (atomically) instead of stdout");
     AugmentOptions augment_options;
     augment_options.add_to(cli);
+    std::string log_transforms;
+    cli.add_option("--log-transforms", log_transforms,
+                   "Write each sample's drawn transform to FILE, one JSON line each, in Keras' apply_transform names")
+        ->group("Augmentation (Keras ImageDataGenerator)");
+    const char* seg = "Segmentation masks (mask= lines)";
+    int ignore_index = -1, mask_fill = -1;
+    std::string mask_colors;
+    cli.add_option("--ignore-index", ignore_index, "A mask value that means no label (255 by convention); not a class")
+        ->check(CLI::Range(0, 255))
+        ->group(seg);
+    cli.add_option("--mask-fill", mask_fill, "The mask's value where padding or a transform leaves no source pixel (default: --ignore-index, else 0)")
+        ->check(CLI::Range(0, 255))
+        ->group(seg);
+    cli.add_option("--mask-colors", mask_colors, "JSON colour map for RGB masks: {\"classes\": [{\"name\": N, \"color\": [r, g, b]}...], \"ignore\": [[r, g, b]]}")
+        ->group(seg);
 
     return app.main(argc, argv, [&] {
         parse_size(size, prep.width, prep.height);
@@ -96,19 +114,54 @@ int main(int argc, char** argv) {
         if (list.entries.empty())
             throw DataError(in.name(), listed ? "no images in shard " + shard + " (the list holds " + std::to_string(listed) + ")"
                                               : "no images in the list");
+        // Segmentation pairs: the masks' classes are the list's declared ones.
+        std::shared_ptr<MaskOptions> masks;
+        const bool pairs = list.kind == TargetKind::mask && class_mode != "input";
+        if (!pairs && (ignore_index >= 0 || mask_fill >= 0 || !mask_colors.empty()))
+            throw UsageError(std::string(cli.count("--ignore-index") ? "--ignore-index" : cli.count("--mask-fill") ? "--mask-fill" : "--mask-colors") +
+                             " is for masks: the list has " + target_kind_name(list.kind) +
+                             (class_mode == "input" ? " (--class-mode input ignores them)" : ""));
+        if (pairs) {
+            masks = std::make_shared<MaskOptions>();
+            masks->classes = int(list.classes.size());
+            if (masks->classes == 0)
+                throw DataError(in.name(), "mask= lines need their classes declared (<TAB>INDEX<TAB>NAME lines: imglist --masks "
+                                           "DIR --classes a,b,... or --mask-colors FILE)");
+            if (masks->classes > 256) throw DataError(in.name(), "a mask holds 8-bit indices: at most 256 classes, the list declares " +
+                                                                   std::to_string(masks->classes));
+            masks->ignore_index = ignore_index;
+            masks->fill = uint8_t(mask_fill >= 0 ? mask_fill : ignore_index >= 0 ? ignore_index : 0);
+            if (mask_fill >= 0 && mask_fill >= masks->classes && mask_fill != ignore_index)
+                throw UsageError("--mask-fill " + std::to_string(mask_fill) + " is neither a class (0-" +
+                                 std::to_string(masks->classes - 1) + ") nor --ignore-index");
+            if (!mask_colors.empty()) {
+                auto map = std::make_shared<ColorMap>(ColorMap::read(mask_colors));
+                if (map->names != list.classes)
+                    throw DataError(mask_colors, "names the classes " + json_list(map->names) + ", the list " +
+                                                     json_list(list.classes) + " (in index order)");
+                masks->colors = map;
+            }
+            masks->validate();
+        }
         Output out(output, true);
+        std::unique_ptr<Output> transforms;
+        if (!log_transforms.empty()) transforms.reset(new Output(log_transforms, true));
 
         SourceOptions so;
+        so.masks = masks;
         so.threads = app.thread_count();
         so.epochs = epochs;
         so.shuffle = shuffle;
         so.seed = app.seed_given ? app.seed : fresh_seed();
         so.keep_going = keep_going;
         if (augmentation.active())
-            so.after_decode = [&, seed = so.seed](uint8_t* pixels, int64_t epoch, int64_t position) {
+            so.after_decode = [&, seed = so.seed](uint8_t* pixels, uint8_t* mask, int64_t epoch, int64_t position) {
                 thread_local std::vector<float> scratch;
+                thread_local std::vector<uint8_t> mask_scratch;
+                // Drawn once: the mask gets the image's geometry.
                 Transform t = draw_transform(augmentation, prep.height, prep.width, seed, uint64_t(epoch), uint64_t(position));
                 apply_transform(augmentation, t, pixels, prep.height, prep.width, prep.channels(), scratch);
+                if (mask) apply_mask_transform(augmentation, t, mask, prep.height, prep.width, masks->fill, mask_scratch);
             };
         SampleSource source(list, prep, so, [&](const Error& e) { app.warn(e.where(), e.what()); });
 
@@ -138,12 +191,20 @@ int main(int argc, char** argv) {
             layout.y = TargetLayout::Y::multi_hot, layout.columns = int64_t(list.classes.size()), mode = "multi_label";
         else if (list.kind == TargetKind::numbers)
             layout.y = TargetLayout::Y::numbers, layout.columns = int64_t(list.targets), mode = "raw";
+        else if (pairs)
+            layout.y = TargetLayout::Y::mask, layout.height = prep.height, layout.width = prep.width, mode = "mask";
         std::map<std::string, std::string> metadata = {{"format", kStreamFormat},
                                                        {"class_mode", mode},
                                                        {"classes", json_list(list.classes)},
                                                        {"epoch_size", std::to_string(n + missing)},
                                                        {"epochs", std::to_string(epochs)}};
         if (mode == "raw") metadata["targets"] = json_list(list.target_names);
+        if (pairs && masks->ignore_index >= 0) metadata["ignore_index"] = std::to_string(masks->ignore_index);
+        if (pairs && masks->colors) {
+            nlohmann::json colors = nlohmann::json::array();
+            for (const Color& c : masks->colors->colors) colors.push_back({c[0], c[1], c[2]});
+            metadata["colors"] = colors.dump();
+        }
         // Shards' streams joined with cat read as one epoch of the whole list (batchstream(5)).
         if (!shard.empty()) metadata[kShardKey] = std::to_string(the_shard.k) + "/" + std::to_string(the_shard.n);
         EpochWriter writer(out, metadata, batch, layout, make_x);
@@ -185,13 +246,24 @@ int main(int argc, char** argv) {
             for (const auto& c : e.classes) target.classes.push_back(c.first);
             target.numbers = e.numbers;
             target.weight = e.weight;
+            target.mask = s.mask;
             writer.add(e.path, target, s.pixels, bytes);
+            if (transforms) {  // drawn again (cheap, and the same numbers): in output order whatever -j
+                const Transform t = draw_transform(augmentation, prep.height, prep.width, so.seed, uint64_t(s.epoch), uint64_t(s.position));
+                nlohmann::json j = {{"path", e.path}, {"epoch", s.epoch}, {"index", s.position}, {"theta", t.theta},
+                                    {"tx", t.tx}, {"ty", t.ty}, {"shear", t.shear}, {"zx", t.zx}, {"zy", t.zy},
+                                    {"flip_horizontal", t.flip_horizontal}, {"flip_vertical", t.flip_vertical},
+                                    {"channel_shift_intensity", t.channel_shift},
+                                    {"brightness", t.brightness ? nlohmann::json(t.brightness) : nlohmann::json(nullptr)}};
+                transforms->write(j.dump() + "\n");
+            }
             progress.bar(s.position + 1, n);
         }
         record_skips();
         begin_epoch(-1);  // ends the last epoch
         const int64_t emitted = writer.written();
         out.commit();
+        if (transforms) transforms->commit();
         if (source.skipped() > 0 || missing > 0) {
             std::string what;
             if (source.skipped() > 0) what = std::to_string(source.skipped()) + " bad file" + (source.skipped() > 1 ? "s" : "");

@@ -111,32 +111,48 @@ Transform draw_transform(const Augmentation& a, int height, int width, uint64_t 
     return t;
 }
 
-void apply_transform(const Augmentation& a, const Transform& t, uint8_t* pixels, int h, int w, int c,
-                     std::vector<float>& out) {
-    const size_t n = size_t(h) * size_t(w) * size_t(c);
-    out.resize(n);
-    if (a.geometric()) {
-        // Keras' matrix in (row, col) coordinates: rotation . shift . shear . zoom,
-        // about the image centre; it maps output coordinates to input ones.
-        double th = t.theta * kPi / 180, sh = t.shear * kPi / 180;
-        double m[3][3] = {{std::cos(th), -std::sin(th), 0}, {std::sin(th), std::cos(th), 0}, {0, 0, 1}};
-        auto times = [&](const double b[3][3]) {
-            double r[3][3] = {};
-            for (int i = 0; i < 3; ++i)
-                for (int j = 0; j < 3; ++j)
-                    for (int k = 0; k < 3; ++k) r[i][j] += m[i][k] * b[k][j];
-            std::copy(&r[0][0], &r[0][0] + 9, &m[0][0]);
-        };
+namespace {
+// Keras' matrix in (row, col) coordinates: rotation . shift . shear . zoom,
+// about the image centre; it maps output coordinates to input ones:
+// input (row, col) = m (out - centre) + centre = (m00 r + m01 c + off_r, m10 r + m11 c + off_c).
+struct Affine {
+    double m[3][3];
+    double off_r, off_c;
+    Affine(const Transform& t, int h, int w) : m{{std::cos(t.theta * kPi / 180), -std::sin(t.theta * kPi / 180), 0},
+                                                 {std::sin(t.theta * kPi / 180), std::cos(t.theta * kPi / 180), 0},
+                                                 {0, 0, 1}} {
+        const double sh = t.shear * kPi / 180;
         const double shift[3][3] = {{1, 0, t.tx}, {0, 1, t.ty}, {0, 0, 1}};
         const double shear[3][3] = {{1, -std::sin(sh), 0}, {0, std::cos(sh), 0}, {0, 0, 1}};
         const double zoom[3][3] = {{t.zx, 0, 0}, {0, t.zy, 0}, {0, 0, 1}};
         times(shift);
         times(shear);
         times(zoom);
-        double cr = h / 2.0 - 0.5, cc = w / 2.0 - 0.5;
-        // offset . m . reset: input = m (out - centre) + centre
-        double off_r = cr - m[0][0] * cr - m[0][1] * cc + m[0][2];
-        double off_c = cc - m[1][0] * cr - m[1][1] * cc + m[1][2];
+        const double cr = h / 2.0 - 0.5, cc = w / 2.0 - 0.5;
+        off_r = cr - m[0][0] * cr - m[0][1] * cc + m[0][2];
+        off_c = cc - m[1][0] * cr - m[1][1] * cc + m[1][2];
+    }
+    void times(const double b[3][3]) {
+        double r[3][3] = {};
+        for (int i = 0; i < 3; ++i)
+            for (int j = 0; j < 3; ++j)
+                for (int k = 0; k < 3; ++k) r[i][j] += m[i][k] * b[k][j];
+        std::copy(&r[0][0], &r[0][0] + 9, &m[0][0]);
+    }
+};
+
+// scipy's 'constant' takes no value from beyond the input's extent.
+bool beyond(double ir, double ic, int h, int w) { return ir < -1e-9 || ir > h - 1 + 1e-9 || ic < -1e-9 || ic > w - 1 + 1e-9; }
+}  // namespace
+
+void apply_transform(const Augmentation& a, const Transform& t, uint8_t* pixels, int h, int w, int c,
+                     std::vector<float>& out) {
+    const size_t n = size_t(h) * size_t(w) * size_t(c);
+    out.resize(n);
+    if (a.geometric()) {
+        const Affine f(t, h, w);
+        const auto& m = f.m;
+        const double off_r = f.off_r, off_c = f.off_c;
         const float cval = float(a.cval);
         const size_t row_stride = size_t(w) * size_t(c);
         for (int r = 0; r < h; ++r) {
@@ -158,7 +174,7 @@ void apply_transform(const Augmentation& a, const Transform& t, uint8_t* pixels,
                     continue;
                 }
                 // scipy's 'constant': outside the input's extent is cval, no interpolation there.
-                if (a.fill_mode == FillMode::Constant && (ir < -1e-9 || ir > h - 1 + 1e-9 || ic < -1e-9 || ic > w - 1 + 1e-9)) {
+                if (a.fill_mode == FillMode::Constant && beyond(ir, ic, h, w)) {
                     std::fill(dst, dst + c, cval);
                     continue;
                 }
@@ -196,6 +212,36 @@ void apply_transform(const Augmentation& a, const Transform& t, uint8_t* pixels,
             for (int k = 0; k < c; ++k) dst[k] = uint8_t(std::clamp(src[k] * gain, 0.f, 255.f) + 0.5f);
         }
     }
+}
+
+void apply_mask_transform(const Augmentation& a, const Transform& t, uint8_t* mask, int h, int w, uint8_t fill,
+                          std::vector<uint8_t>& out) {
+    const size_t n = size_t(h) * size_t(w);
+    out.assign(mask, mask + n);
+    if (a.geometric()) {
+        // The image's mapping, sampled at the nearest source pixel (scipy's
+        // order 0: floor(x + 0.5)), with the image's fill mode.
+        const Affine f(t, h, w);
+        for (int r = 0; r < h; ++r) {
+            // Accumulated as apply_transform does, so both see the same coordinates.
+            double ir = f.m[0][1] * -1 + f.m[0][0] * r + f.off_r, ic = f.m[1][1] * -1 + f.m[1][0] * r + f.off_c;
+            for (int col = 0; col < w; ++col) {
+                ir += f.m[0][1];
+                ic += f.m[1][1];
+                uint8_t& dst = out[size_t(r) * size_t(w) + size_t(col)];
+                const int sr = boundary(int(std::floor(ir + 0.5)), h, a.fill_mode);
+                const int sc = boundary(int(std::floor(ic + 0.5)), w, a.fill_mode);
+                dst = (a.fill_mode == FillMode::Constant && beyond(ir, ic, h, w)) || sr < 0 || sc < 0
+                          ? fill
+                          : mask[size_t(sr) * size_t(w) + size_t(sc)];
+            }
+        }
+    }
+    for (int r = 0; r < h; ++r)
+        for (int col = 0; col < w; ++col) {
+            const int sr = t.flip_vertical ? h - 1 - r : r, sc = t.flip_horizontal ? w - 1 - col : col;
+            mask[size_t(r) * size_t(w) + size_t(col)] = out[size_t(sr) * size_t(w) + size_t(sc)];
+        }
 }
 
 std::string ChannelStats::to_json() const {

@@ -50,6 +50,14 @@ Transform draw_transform(const Augmentation& a, int height, int width, uint64_t 
 void apply_transform(const Augmentation& a, const Transform& t, uint8_t* pixels, int height, int width, int channels,
                      std::vector<float>& scratch);
 
+// Applies t's geometry (the affine transform, flips) to a mask of class
+// indices [h][w] in place, as apply_transform moves the image's pixels but
+// taking the nearest source pixel (Keras' apply_transform with order 0) and
+// `fill` where constant filling leaves no source pixel. Photometric draws
+// (brightness, channel shift) do not touch it.
+void apply_mask_transform(const Augmentation& a, const Transform& t, uint8_t* mask, int height, int width, uint8_t fill,
+                          std::vector<uint8_t>& scratch);
+
 // The per-channel statistics featurewise normalization needs (Keras' fit()),
 // read from and written as JSON: {"mean": [...], "std": [...], "samples": n}.
 struct ChannelStats {

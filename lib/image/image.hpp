@@ -104,6 +104,12 @@ public:
     // when it is not an image, is corrupt or declares more than max_pixels;
     // both name the path.
     void load_file(const std::string& path, uint8_t* out);
+    // An image and its mask of class indices (lib/image/label_map.hpp): the
+    // image as load_file, the mask decoded by `masks`, checked to be the
+    // image's size, resized and placed by nearest neighbour with the image's
+    // plan into mask_out (width x height bytes). DataError names the file.
+    void load_pair(const std::string& path, const std::string& mask, class MaskDecoder& masks, uint8_t* out,
+                   uint8_t* mask_out);
     // The same for bytes already in memory; `where` names them in errors.
     void load_buffer(const uint8_t* data, size_t size, const std::string& where, uint8_t* out);
     // Decodes only: full size, oriented, 8-bit sRGB with 1 to 4 channels

@@ -10,6 +10,7 @@
 
 #include "cli/error.hpp"
 #include "image/codec.hpp"
+#include "image/label_map.hpp"
 
 namespace imgpipe {
 
@@ -59,8 +60,11 @@ struct ImageLoader::State {
     JpegDecoder jpeg;
     Resampler resampler;
     std::vector<uint8_t> file, repaired;
-    Pixels decoded, upright, work_a, work_b, resized;
+    Pixels decoded, upright, work_a, work_b, resized, mask, mask_resized;
     Decoder last = Decoder::None;
+    // The last prepare()'s plan, on the file's upright size: a mask follows it.
+    Plan plan;
+    int upright_w = 0, upright_h = 0, orientation = 1;
 
     explicit State(const PrepOptions& o) : options(o) {}
 
@@ -100,7 +104,8 @@ struct ImageLoader::State {
         const int file_w = swap ? d.file_h : d.file_w, file_h = swap ? d.file_w : d.file_h;
         // The plan is made on the file's own size, then mapped onto what the
         // decoder returned (smaller when it shrank while decoding).
-        Plan plan = make_plan(file_w, file_h, options);
+        plan = make_plan(file_w, file_h, options);
+        upright_w = file_w, upright_h = file_h, orientation = d.orientation;
         const double x0 = plan.x0 * d.scale, x1 = std::min(plan.x1 * d.scale, double(src.width));
         const double y0 = plan.y0 * d.scale, y1 = std::min(plan.y1 * d.scale, double(src.height));
 
@@ -173,6 +178,28 @@ ImageLoader::~ImageLoader() = default;
 void ImageLoader::load_file(const std::string& path, uint8_t* out) {
     const size_t size = read_into(path, state_->file);
     state_->prepare(state_->file.data(), size, path, out);
+}
+
+void ImageLoader::load_pair(const std::string& path, const std::string& mask, MaskDecoder& masks, uint8_t* out,
+                            uint8_t* mask_out) {
+    load_file(path, out);
+    State& s = *state_;
+    const size_t size = read_into(mask, s.file);
+    masks.decode(s.file.data(), size, mask, *this, s.mask);
+    if (s.mask.width != s.upright_w || s.mask.height != s.upright_h) {
+        auto dims = [](int w, int h) { return std::to_string(w) + "x" + std::to_string(h); };
+        const bool turned = s.orientation >= 5 && s.mask.width == s.upright_h && s.mask.height == s.upright_w;
+        throw DataError(mask, "is " + dims(s.mask.width, s.mask.height) + ", its image " + path + " " +
+                                  dims(s.upright_w, s.upright_h) +
+                                  (turned ? " as its EXIF orientation shows it (a mask is drawn on the image as shown)" : ""));
+    }
+    // Nearest, whatever --interpolation says: a mask's values are classes, not intensities.
+    const Plan& p = s.plan;
+    s.resampler.resample(s.mask, p.x0, p.y0, p.x1, p.y1, p.dest_w, p.dest_h, Interpolation::Nearest, s.mask_resized);
+    const int out_w = s.options.width, out_h = s.options.height;
+    if (p.dest_w != out_w || p.dest_h != out_h) std::memset(mask_out, masks.options().fill, size_t(out_w) * size_t(out_h));
+    for (int y = 0; y < p.dest_h; ++y)
+        std::memcpy(mask_out + size_t(y + p.off_y) * size_t(out_w) + size_t(p.off_x), s.mask_resized.row(y), size_t(p.dest_w));
 }
 
 void ImageLoader::load_buffer(const uint8_t* data, size_t size, const std::string& where, uint8_t* out) {

@@ -33,6 +33,15 @@ struct Item {
     bool known_bad = false;  // found bad in an earlier epoch: not decoded again
 };
 
+// One decoding thread's decoders: images, and masks for pairs.
+struct Decoders {
+    ImageLoader image;
+    std::unique_ptr<MaskDecoder> masks;
+    Decoders(const PrepOptions& prep, const SourceOptions& options) : image(prep) {
+        if (options.masks) masks.reset(new MaskDecoder(*options.masks, prep.max_pixels));
+    }
+};
+
 struct Slot {
     Item item;
     bool done = false;
@@ -58,7 +67,7 @@ struct SampleSource::Impl {
     std::vector<Item> passed_over;  // bad items not yet handed to take_skipped()
 
     // -j 1: decoded here.
-    std::unique_ptr<ImageLoader> loader;
+    std::unique_ptr<Decoders> loader;
     Slot single;
 
     // -j N: workers. Sequence numbers: issued < next_issue, taken by a
@@ -74,7 +83,7 @@ struct SampleSource::Impl {
     std::mutex mutex;
     std::condition_variable work_ready, work_done;
     std::vector<std::thread> workers;
-    std::unique_ptr<ImageLoader> helper;  // the consumer's, for when it would wait
+    std::unique_ptr<Decoders> helper;  // the consumer's, for when it would wait
 
     Impl(const ImageList& l, const PrepOptions& p, const SourceOptions& o, SkipHandler h)
         : list(l), prep(p), options(o), on_skip(std::move(h)), n(l.entries.size()), bad(l.entries.size(), 0) {
@@ -110,12 +119,18 @@ struct SampleSource::Impl {
         return true;
     }
 
-    void decode(ImageLoader& l, Slot& s) {
+    // The bytes of a slot: the image, then its mask.
+    size_t slot_bytes() const { return prep.sample_bytes() + (options.masks ? size_t(prep.width) * size_t(prep.height) : 0); }
+    uint8_t* mask_of(Slot& s) const { return options.masks ? s.pixels.data() + prep.sample_bytes() : nullptr; }
+
+    void decode(Decoders& d, Slot& s) {
         s.error = nullptr;
         if (s.item.known_bad) return;
         try {
-            l.load_file(list.entries[s.item.entry].path, s.pixels.data());
-            if (options.after_decode) options.after_decode(s.pixels.data(), s.item.epoch, s.item.position);
+            const ListEntry& e = list.entries[s.item.entry];
+            if (d.masks) d.image.load_pair(e.path, e.mask, *d.masks, s.pixels.data(), mask_of(s));
+            else d.image.load_file(e.path, s.pixels.data());
+            if (options.after_decode) options.after_decode(s.pixels.data(), mask_of(s), s.item.epoch, s.item.position);
         } catch (...) {
             s.error = std::current_exception();
         }
@@ -155,7 +170,7 @@ struct SampleSource::Impl {
     }
 
     // Decodes sequences [first, first + count); false if stopping.
-    bool fill(ImageLoader& l, uint64_t first, uint64_t count) {
+    bool fill(Decoders& l, uint64_t first, uint64_t count) {
         for (uint64_t k = first; k < first + count; ++k) {
             Slot& s = slots[k % slots.size()];
             decode(l, s);
@@ -172,7 +187,7 @@ struct SampleSource::Impl {
     }
 
     void worker() {
-        ImageLoader l(prep);
+        Decoders l(prep, options);
         for (;;) {
             uint64_t first, count;
             {
@@ -219,10 +234,10 @@ struct SampleSource::Impl {
         // images a chunk left -j 2 on 28x28 PNGs 15% slower: the deeper ring
         // rides out the time slices the writing thread loses to the workers.)
         const size_t threads = size_t(options.threads);
-        chunk = std::max<size_t>(1, std::min<size_t>(64, (size_t(1) << 20) / std::max<size_t>(1, prep.sample_bytes())));
+        chunk = std::max<size_t>(1, std::min<size_t>(64, (size_t(1) << 20) / std::max<size_t>(1, slot_bytes())));
         slots.resize(std::max({size_t(4), 3 * threads, 2 * chunk * threads}));
-        for (Slot& s : slots) s.pixels.resize(prep.sample_bytes());
-        helper.reset(new ImageLoader(prep));
+        for (Slot& s : slots) s.pixels.resize(slot_bytes());
+        helper.reset(new Decoders(prep, options));
         refill();
         for (int i = 0; i < options.threads; ++i) workers.emplace_back([this] { worker(); });
     }
@@ -250,6 +265,7 @@ struct SampleSource::Impl {
         out.position = it.position;
         out.entry = it.entry;
         out.pixels = single.pixels.data();
+        out.mask = mask_of(single);
         return true;
     }
 
@@ -285,6 +301,7 @@ struct SampleSource::Impl {
             out.position = s.item.position;
             out.entry = s.item.entry;
             out.pixels = s.pixels.data();
+            out.mask = mask_of(s);
             return true;
         }
     }
@@ -293,8 +310,8 @@ struct SampleSource::Impl {
 SampleSource::SampleSource(const ImageList& list, const PrepOptions& prep, const SourceOptions& options, SkipHandler on_skip)
     : impl_(new Impl(list, prep, options, std::move(on_skip))) {
     if (options.threads <= 1) {
-        impl_->loader.reset(new ImageLoader(impl_->prep));
-        impl_->single.pixels.resize(prep.sample_bytes());
+        impl_->loader.reset(new Decoders(impl_->prep, options));
+        impl_->single.pixels.resize(impl_->slot_bytes());
     } else {
         impl_->start_workers();
     }

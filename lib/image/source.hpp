@@ -10,6 +10,7 @@
 
 #include "cli/error.hpp"
 #include "image/image.hpp"
+#include "image/label_map.hpp"
 #include "list/list.hpp"
 
 namespace imgpipe {
@@ -20,9 +21,12 @@ struct SourceOptions {
     bool shuffle = false;
     uint64_t seed = 0;
     bool keep_going = false;  // skip bad files instead of stopping at the first
+    // Segmentation pairs: each entry's mask (ListEntry::mask) is decoded with
+    // these options beside its image. Null: images alone.
+    std::shared_ptr<const MaskOptions> masks;
     // Runs on the decoding thread after each image is decoded (augmentation):
-    // (pixels, epoch, position). Must depend on nothing else, so -j does not change bytes.
-    std::function<void(uint8_t*, int64_t, int64_t)> after_decode;
+    // (pixels, mask or null, epoch, position). Must depend on nothing else, so -j does not change bytes.
+    std::function<void(uint8_t*, uint8_t*, int64_t, int64_t)> after_decode;
 };
 
 struct Sample {
@@ -30,6 +34,7 @@ struct Sample {
     int64_t position = 0;  // place in the epoch's order of the list (gaps where files were skipped)
     size_t entry = 0;      // index into the list's entries
     const uint8_t* pixels = nullptr;  // PrepOptions::sample_bytes(); valid until the next call
+    const uint8_t* mask = nullptr;    // pairs: width x height class indices, likewise
 };
 
 class SampleSource {

@@ -14,6 +14,7 @@ const char* target_kind_name(TargetKind kind) {
         case TargetKind::one_class: return "one class";
         case TargetKind::classes: return "several classes (classes=)";
         case TargetKind::numbers: return "numbers (y=)";
+        case TargetKind::mask: return "a mask (mask=)";
     }
     return "?";
 }
@@ -59,6 +60,8 @@ std::string format_list_line(const ListEntry& e, bool nul) {
         line += "\tclasses=" + joined(e.classes, '|', [](const auto& c) { return std::to_string(c.first) + ":" + c.second; });
     else if (e.kind == TargetKind::numbers)
         line += "\ty=" + joined(e.numbers, ',', [](double v) { return format_number(v); });
+    else if (e.kind == TargetKind::mask)
+        line += "\tmask=" + e.mask;
     if (e.weighted && !e.missing) line += "\tw=" + format_number(e.weight);
     line += nul ? '\0' : '\n';
     return line;
@@ -68,7 +71,7 @@ namespace {
 bool all_digits(const std::string& s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos; }
 bool starts(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
 bool tagged(const std::string& s) {
-    return starts(s, "classes=") || starts(s, "y=") || starts(s, "targets=") || s == "missing";
+    return starts(s, "classes=") || starts(s, "y=") || starts(s, "targets=") || starts(s, "mask=") || s == "missing";
 }
 
 std::vector<std::string> split(const std::string& s, char sep) {
@@ -92,7 +95,7 @@ int32_t label_index(const std::string& index, const std::string& where) {
     return int32_t(std::stol(index));
 }
 
-// "classes=", "y=" or "targets=": the field's value into e.
+// "classes=", "y=", "mask=" or "targets=": the field's value into e.
 void read_tagged(const std::string& field, ListEntry& e, const std::string& where) {
     if (field == "missing") {
         e.missing = true;
@@ -119,6 +122,10 @@ void read_tagged(const std::string& field, ListEntry& e, const std::string& wher
                 throw DataError(where, "y=: more than " + std::to_string(kMaxTargets) + " numbers");
             e.numbers.push_back(v);
         }
+    } else if (starts(field, "mask=")) {
+        e.kind = TargetKind::mask;
+        e.mask = field.substr(5);
+        if (e.mask.empty()) throw DataError(where, "mask=: an empty path");
     } else {  // targets=
         for (const std::string& name : split(field.substr(8), '|')) {
             if (name.empty()) throw DataError(where, "targets=: an empty name");
@@ -252,7 +259,7 @@ ImageList read_list(Input& in, bool nul) {
                                        ": weight every line or none");
         list.entries.push_back(std::move(e));
     }
-    if (declared_classes && list.kind != TargetKind::one_class && list.kind != TargetKind::classes && kind_line)
+    if (declared_classes && !list.has_classes() && kind_line)
         throw DataError(in.name(), "declares classes, but its lines have " + std::string(target_kind_name(list.kind)));
     if (declared_classes && !kind_line) list.kind = TargetKind::one_class;
     if (!list.target_names.empty() && (list.kind != TargetKind::numbers || list.target_names.size() != list.targets))

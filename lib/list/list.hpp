@@ -4,6 +4,7 @@
 //   PATH<TAB>INDEX<TAB>NAME              one class
 //   PATH<TAB>classes=I:NAME|I:NAME...    several classes (multi-label; may be empty)
 //   PATH<TAB>y=V[,V...]                  numbers (regression)
+//   PATH<TAB>mask=MASK                   a mask of class indices (segmentation)
 // each optionally followed by <TAB>w=W, the sample's weight, or
 //   PATH<TAB>missing                     a table's row whose file is not there
 // (imglist --table --keep-going), for imgprep to record as skipped. A line with no
@@ -19,8 +20,8 @@
 
 namespace imgpipe {
 
-enum class TargetKind { none, one_class, classes, numbers };
-const char* target_kind_name(TargetKind kind);  // "none", "one class", "several classes", "numbers"
+enum class TargetKind { none, one_class, classes, numbers, mask };
+const char* target_kind_name(TargetKind kind);  // "no target", "one class", ..., "a mask (mask=)"
 
 struct ListEntry {
     std::string path;
@@ -29,6 +30,7 @@ struct ListEntry {
     std::string label_name;  // may be empty when the line gave only an index
     std::vector<std::pair<int32_t, std::string>> classes;  // several classes: (index, name), by index
     std::vector<double> numbers;                           // numbers: the targets
+    std::string mask;                                      // mask: the mask's path
     bool weighted = false;
     double weight = 1;                      // w=: finite, >= 0
     std::vector<std::string> target_names;  // a "targets=" declaration
@@ -83,6 +85,8 @@ struct ImageList {
     // there. Not in entries (they have no target), but to be recorded as skipped.
     std::vector<ListEntry> missing;
     bool labelled() const { return kind == TargetKind::one_class || kind == TargetKind::classes; }
+    // The kinds whose classes are declared by "<TAB>INDEX<TAB>NAME" lines.
+    bool has_classes() const { return labelled() || kind == TargetKind::mask; }
 };
 
 // Reads a whole list. Every line has the same kind of target (and as many

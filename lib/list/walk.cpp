@@ -154,6 +154,19 @@ Listing walk_directory(const std::string& root, const WalkOptions& options, cons
     return listing;
 }
 
+std::vector<std::string> walk_tree(const std::string& root, const WalkOptions& options, const WalkWarning& warn) {
+    struct stat st {};
+    if (::stat(root.c_str(), &st) != 0) throw NoInputError(root, std::string("cannot open: ") + std::strerror(errno));
+    if (!S_ISDIR(st.st_mode)) throw NoInputError(root, "not a folder");
+    Walker walker{options, warn, {}, {}};
+    walker.walk(root);
+    std::sort(walker.folders.begin(), walker.folders.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<std::string> paths;
+    for (const auto& [folder, images] : walker.folders)
+        for (const std::string& f : images) paths.push_back(join(folder, f));
+    return paths;
+}
+
 std::vector<bool> split_head(const Listing& listing, double fraction) {
     size_t classes = std::max<size_t>(1, listing.classes.size());
     std::vector<size_t> count(classes, 0), seen(classes, 0);

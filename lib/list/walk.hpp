@@ -34,6 +34,10 @@ struct Listing {
 using WalkWarning = std::function<void(const std::string& path, const std::string& message, bool lost)>;
 Listing walk_directory(const std::string& root, const WalkOptions& options, const WalkWarning& warn);
 
+// Every image file under root, its own and its subfolders' (no class folders:
+// segmentation pairs mirror the tree), sorted by folder then name.
+std::vector<std::string> walk_tree(const std::string& root, const WalkOptions& options, const WalkWarning& warn);
+
 // Keras' validation_split: the first int(fraction * n) files of each class
 // (in walk order) are the validation subset. Returns true for validation members.
 std::vector<bool> split_head(const Listing& listing, double fraction);

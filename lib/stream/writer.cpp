@@ -49,6 +49,7 @@ void EpochWriter::flush() {
         frame_.tensors.push_back(frame_.tensors[0]);
         frame_.tensors.back().name = "y";
         break;
+    case Y::mask: frame_.tensors.push_back(tensor_of("y", DType::U8, {k, layout_.height, layout_.width, 1}, masks_)); break;
     }
     if (layout_.weighted) frame_.tensors.push_back(tensor_of("w", DType::F32, {k}, weights_));
     frame_.set_paths(paths_);
@@ -58,7 +59,7 @@ void EpochWriter::flush() {
     frame_.set_meta_int("index", index_);
     write_frame(out_, frame_);
     index_ += k;
-    paths_.clear(), labels_.clear(), values_.clear(), weights_.clear(), pixels_.clear(), skipped_.clear();
+    paths_.clear(), labels_.clear(), values_.clear(), weights_.clear(), pixels_.clear(), masks_.clear(), skipped_.clear();
 }
 
 void EpochWriter::begin_epoch(int64_t epoch) {
@@ -87,6 +88,7 @@ void EpochWriter::add(const std::string& path, const SampleTarget& target, const
                                 std::to_string(layout_.columns));
         for (double v : target.numbers) values_.push_back(to_f32(v, path));
     }
+    if (layout_.y == Y::mask) masks_.insert(masks_.end(), target.mask, target.mask + layout_.height * layout_.width);
     if (layout_.weighted) weights_.push_back(to_f32(target.weight, path));
     paths_.push_back(path);
     pixels_.insert(pixels_.end(), pixels, pixels + bytes);

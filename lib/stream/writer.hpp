@@ -23,9 +23,11 @@ struct TargetLayout {
         multi_hot,  // F32 [n, columns]: 1 for each class the image shows ("multi_label")
         numbers,    // F32 [n, columns]: the numbers ("raw")
         image,      // y = x, the image itself ("input")
+        mask,       // U8 [n, height, width, 1]: a class index per pixel ("mask")
     };
     Y y = Y::none;
     int64_t columns = 0;    // multi_hot: the classes; numbers: the numbers per sample
+    int64_t height = 0, width = 0;  // mask: its size
     bool weighted = false;  // every frame has w, F32 [n]
 };
 
@@ -35,6 +37,7 @@ struct SampleTarget {
     std::vector<int32_t> classes;  // multi_hot: the indices shown (each < columns)
     std::vector<double> numbers;   // numbers: `columns` of them, cast to F32 (as Keras' model casts float64)
     double weight = 1;             // weighted
+    const uint8_t* mask = nullptr; // mask: height x width class indices
 };
 
 // A list's number as F32, as Keras' model casts float64 targets; DataError
@@ -70,7 +73,7 @@ private:
     std::vector<std::string> paths_, skipped_;
     std::vector<int32_t> labels_;
     std::vector<float> values_, weights_;  // y rows (multi_hot, numbers); w
-    std::vector<uint8_t> pixels_;
+    std::vector<uint8_t> pixels_, masks_;
 };
 
 }  // namespace imgpipe
