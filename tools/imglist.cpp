@@ -18,7 +18,7 @@ using namespace imgpipe;
 namespace {
 struct Options {
     std::string root, subset, split, shard, output, classes_out;
-    std::string masks, mask_colors;  // segmentation pairs
+    std::string masks, mask_colors, mask_col;  // segmentation pairs
     std::vector<std::string> classes, extensions;
     double validation_split = 0;
     bool no_labels = false, follow_links = false, hidden = false, shuffle = false, nul = false;
@@ -57,7 +57,17 @@ struct TableSplit {
     }
 };
 
-int list_table(const Options& o, const App& app) {
+// The classes a mask's values stand for: --classes, or a colour map's names.
+std::vector<std::string> mask_classes_of(const Options& o) {
+    if (!o.classes.empty() && !o.mask_colors.empty()) throw UsageError("name the masks' classes once: --classes or --mask-colors");
+    std::vector<std::string> names = o.mask_colors.empty() ? o.classes : ColorMap::read(o.mask_colors).names;
+    if (names.empty())
+        throw UsageError("masks need the classes their values stand for: --classes NAME,NAME,... (value 0 first) or --mask-colors FILE");
+    if (names.size() > 256) throw UsageError("a mask holds 8-bit values: at most 256 classes");
+    return names;
+}
+
+int list_table(const Options& o, App& app) {
     TableOptions t;
     if (!parse_table_mode(o.class_mode, t.mode)) {
         if (o.class_mode == "multi_output")
@@ -65,8 +75,16 @@ int list_table(const Options& o, const App& app) {
                              "or several classes with categorical");
         throw UsageError("--class-mode: \"" + o.class_mode + "\" is not categorical, binary, sparse, raw, input or none");
     }
+    std::vector<std::string> mask_classes;
+    if (!o.mask_col.empty()) {  // the masks are the targets
+        if (app.cli().count("--y-col") || app.cli().count("--class-mode"))
+            throw UsageError("--mask-col: the masks are the targets; leave out --y-col and --class-mode");
+        if (o.no_labels) throw UsageError("--no-labels lists images alone: leave out --mask-col");
+        mask_classes = mask_classes_of(o);
+        t.mode = TableMode::none, t.mask_col = o.mask_col;
+    }
     const bool targets = t.mode != TableMode::input && t.mode != TableMode::none;
-    if (!o.classes.empty() && (t.mode == TableMode::raw || !targets))
+    if (!o.classes.empty() && o.mask_col.empty() && (t.mode == TableMode::raw || !targets))
         throw UsageError("--classes names classes; --class-mode " + o.class_mode + " has none");
     if (!o.weight_col.empty() && t.mode == TableMode::none)
         throw UsageError("--weight-col: --class-mode none has no target to weigh (input weighs the image)");
@@ -85,7 +103,7 @@ int list_table(const Options& o, const App& app) {
     }
     t.x_col = o.x_col, t.y_cols = o.y_cols.empty() ? std::vector<std::string>{"class"} : o.y_cols;
     t.weight_col = o.weight_col, t.label_separator = o.label_separator;
-    t.classes = o.classes, t.directory = o.root, t.allow_tabs = o.nul, t.allow_duplicates = o.allow_duplicates;
+    t.classes = o.mask_col.empty() ? o.classes : std::vector<std::string>{}, t.directory = o.root, t.allow_tabs = o.nul, t.allow_duplicates = o.allow_duplicates;
     for (size_t i = 0; i < o.classes.size(); ++i)
         for (size_t j = 0; j < i; ++j)
             if (o.classes[i] == o.classes[j]) throw UsageError("--classes names \"" + o.classes[i] + "\" twice");
@@ -110,6 +128,8 @@ int list_table(const Options& o, const App& app) {
     // Every class is declared first, so that any part of the list (a subset,
     // a shard, its head) still numbers and names them all.
     Output out(o.output, false);
+    for (size_t c = 0; c < mask_classes.size(); ++c)
+        out.write(format_list_line(ListEntry::of_class("", int32_t(c), mask_classes[c]), o.nul));
     if (!o.no_labels && (table.kind == TargetKind::one_class || table.kind == TargetKind::classes))
         for (size_t c = 0; c < table.classes.size(); ++c)
             out.write(format_list_line(ListEntry::of_class("", int32_t(c), table.classes[c]), o.nul));
@@ -153,7 +173,8 @@ int list_table(const Options& o, const App& app) {
     }
     // Keras' words (flow_from_dataframe).
     const std::string found = "imglist: Found " + std::to_string(kept - kept_missing) + " validated image filenames";
-    app.note(found + (table.classes.empty() ? "." : " belonging to " + std::to_string(table.classes.size()) + " classes."));
+    if (!mask_classes.empty()) app.note(found + " with masks of " + std::to_string(mask_classes.size()) + " classes.");
+    else app.note(found + (table.classes.empty() ? "." : " belonging to " + std::to_string(table.classes.size()) + " classes."));
     if (kept == 0) {
         std::ostringstream part;
         if (!o.subset.empty()) part << "the " << o.subset << " subset of --validation-split " << o.validation_split << " (--split " << o.split << ")";
@@ -221,7 +242,8 @@ int main(int argc, char** argv) {
     cli.add_flag("--allow-skipped", o.allow_skipped, "With --keep-going, exit 0 although files were missing or unpaired");
     // Segmentation pairs.
     CLI::Option* masks = cli.add_option("--masks", o.masks, "Pair each image with the mask of the same relative path and stem in FOLDER (any image extension)");
-    cli.add_option("--mask-colors", o.mask_colors, "--masks: the classes, named by a colour map (JSON, as imgprep --mask-colors)")->needs(masks);
+    cli.add_option("--mask-col", o.mask_col, "--table: the column of each image's mask (segmentation)")->needs(table);
+    cli.add_option("--mask-colors", o.mask_colors, "--masks, --mask-col: the classes, named by a colour map (JSON, as imgprep --mask-colors)");
     masks->excludes(table);
     cli.add_flag("--allow-duplicates", o.allow_duplicates, "--table: keep rows that name the same file (as Keras)")->needs(table);
     for (const char* name : {"--ext", "--follow-links", "--hidden"}) cli.get_option(name)->excludes(table);
@@ -231,6 +253,7 @@ int main(int argc, char** argv) {
         if (!o.subset.empty() && o.validation_split <= 0) throw UsageError("--subset needs --validation-split");
         if (o.allow_skipped && !o.keep_going) throw UsageError("--allow-skipped needs --keep-going");
         if (o.keep_going && o.table.empty() && o.masks.empty()) throw UsageError("--keep-going is for --table or --masks");
+        if (!o.mask_colors.empty() && o.masks.empty() && o.mask_col.empty()) throw UsageError("--mask-colors names the classes of --masks or --mask-col");
         if (!o.table.empty()) {
             if (o.split.empty()) o.split = "hash";  // a table's rows come in any order: the head of it is no sample
             return list_table(o, app);
@@ -257,11 +280,7 @@ int main(int argc, char** argv) {
         Listing listing;
         if (!o.masks.empty()) {
             if (o.no_labels) throw UsageError("--no-labels lists images alone: leave out --masks");
-            if (!o.classes.empty() && !o.mask_colors.empty()) throw UsageError("name the masks' classes once: --classes or --mask-colors");
-            mask_classes = o.mask_colors.empty() ? o.classes : ColorMap::read(o.mask_colors).names;
-            if (mask_classes.empty())
-                throw UsageError("--masks needs the classes its values stand for: --classes NAME,NAME,... (value 0 first) or --mask-colors FILE");
-            if (mask_classes.size() > 256) throw UsageError("a mask holds 8-bit values: at most 256 classes");
+            mask_classes = mask_classes_of(o);
             const std::vector<std::string> images = walk_tree(o.root, walk, warn);
             WalkOptions mask_walk = walk;
             mask_walk.extensions = kDefaultExtensions;

@@ -132,6 +132,13 @@ void MaskDecoder::decode(const uint8_t* data, size_t size, const std::string& wh
     const int fmt = colour ? SPNG_FMT_RGB8 : SPNG_FMT_PNG;
     size_t bytes = 0;
     if (int err = spng_decoded_image_size(c, fmt, &bytes)) throw fail(err);
+    const int samples = ihdr.color_type == SPNG_COLOR_TYPE_GRAYSCALE_ALPHA ? 2 : 1;
+    if (!colour && depth == 8 && samples == 1) {  // the usual mask: straight into place
+        out.reset(w, h, 1);
+        if (bytes != out.data.size()) throw DataError(where, "corrupt PNG file (unexpected image size)");
+        if (int err = spng_decode_image(c, out.data.data(), bytes, fmt, 0)) throw fail(err);
+        return check_values(out, where);
+    }
     Pixels& raw = decoded_;
     raw.data.resize(bytes);
     if (int err = spng_decode_image(c, raw.data.data(), bytes, fmt, 0)) throw fail(err);
@@ -140,7 +147,6 @@ void MaskDecoder::decode(const uint8_t* data, size_t size, const std::string& wh
         from_colors(raw, where, out);
     } else {
         // Gray or palette samples of 1-8 bits, packed in rows; gray+alpha: the gray.
-        const int samples = ihdr.color_type == SPNG_COLOR_TYPE_GRAYSCALE_ALPHA ? 2 : 1;
         const size_t row_bytes = bytes / size_t(h);
         out.reset(w, h, 1);
         for (int y = 0; y < h; ++y) {
@@ -192,6 +198,13 @@ void MaskDecoder::from_colors(const Pixels& rgb, const std::string& where, Pixel
 }
 
 void MaskDecoder::check_values(const Pixels& indices, const std::string& where) const {
+    // The common case, every value good, in one pass the compiler vectorizes;
+    // the histogram only to name what is wrong.
+    const uint8_t classes = uint8_t(options_.classes - 1), ignore = uint8_t(options_.ignore_index);
+    const bool has_ignore = options_.ignore_index >= 0;
+    uint8_t bad = 0;
+    for (uint8_t v : indices.data) bad |= uint8_t(v > classes && (!has_ignore || v != ignore));
+    if (!bad) return;
     uint64_t count[256] = {};
     for (uint8_t v : indices.data) ++count[v];
     for (int v = options_.classes; v < 256; ++v) {

@@ -161,6 +161,8 @@ ListEntry Table::entry(size_t i) const {
         e.label = int32_t(label_ids_[r.target_at]), e.label_name = classes[size_t(e.label)];
     else if (kind == TargetKind::classes)
         for (int32_t c : labels(i)) e.classes.emplace_back(c, classes[size_t(c)]);
+    else if (kind == TargetKind::mask)
+        e.mask = masks_.substr(r.mask_at, r.mask_len);
     e.weighted = weighted, e.weight = r.weight;
     return e;
 }
@@ -262,6 +264,7 @@ private:
             for (const std::string& y : o_.y_cols) y_.push_back(column(y, "--y-col"));
         x_ = column(o_.x_col, "--x-col");
         if (!o_.weight_col.empty()) weight_ = column(o_.weight_col, "--weight-col");
+        if (!o_.mask_col.empty()) mask_ = column(o_.mask_col, "--mask-col"), table_.kind = TargetKind::mask;
         table_.weighted = !o_.weight_col.empty();
         if (o_.mode == TableMode::raw) {
             table_.kind = TargetKind::numbers;
@@ -311,10 +314,21 @@ private:
         if (name.find('\0') != std::string::npos) bad_cell(x_, "file name holds a NUL byte");
         if (o_.allow_tabs && name.find('\t') != std::string::npos && !reads_back(name))
             bad_cell(x_, "file name " + quoted(name) + " ends in a tab and a field that a -0 list line would read as a target");
-        std::string path = name;
-        if (!o_.directory.empty() && name[0] != '/')  // os.path.join: an absolute name stands alone
-            path = (o_.directory.back() == '/' ? o_.directory : o_.directory + "/") + name;
+        // os.path.join: an absolute name stands alone
+        auto joined = [&](const std::string& n) {
+            return o_.directory.empty() || n[0] == '/' ? n : (o_.directory.back() == '/' ? o_.directory : o_.directory + "/") + n;
+        };
+        std::string path = joined(name);
         if (path.size() > UINT32_MAX) bad_cell(x_, "file name too long");
+        mask_path_.clear();
+        if (mask_ != std::string::npos) {
+            const std::string& m = cells_[mask_];
+            if (m.empty()) bad_cell(mask_, "an empty mask name");
+            if (m.find_first_of(std::string("\t\n\r\0", 4)) != std::string::npos)
+                bad_cell(mask_, "mask name " + quoted(m) + " holds a tab, a line break or a NUL");
+            mask_path_ = joined(m);
+            if (mask_path_.size() > UINT32_MAX) bad_cell(mask_, "mask name too long");
+        }
         double weight = 1;
         std::string why;
         if (weight_ != std::string::npos) {
@@ -336,6 +350,8 @@ private:
             struct stat st;
             missing = stat(path.c_str(), &st) != 0 || S_ISDIR(st.st_mode);
             if (missing) table_.missing_rows.push_back({index, row_line_, path});
+            else if (!mask_path_.empty() && (stat(mask_path_.c_str(), &st) != 0 || S_ISDIR(st.st_mode)))
+                missing = true, table_.missing_rows.push_back({index, row_line_, mask_path_});
         } else if (first_) {  // the second reading: the first one stat()ed
             while (next_missing_ < first_->missing_rows.size() && first_->missing_rows[next_missing_].index < index)
                 ++next_missing_;
@@ -350,6 +366,8 @@ private:
         r.line = row_line_, r.weight = weight, r.missing = missing;
         r.path_at = table_.paths_.size(), r.path_len = uint32_t(path.size());
         table_.paths_ += path;
+        r.mask_at = table_.masks_.size(), r.mask_len = uint32_t(mask_path_.size());
+        table_.masks_ += mask_path_;
         if (table_.kind == TargetKind::numbers) {
             r.target_at = uint32_t(table_.numbers_.size()), r.target_count = uint32_t(numbers_.size());
             table_.numbers_.insert(table_.numbers_.end(), numbers_.begin(), numbers_.end());
@@ -366,6 +384,7 @@ private:
         if (!missing) {
             e.kind = first_->kind;
             if (e.kind == TargetKind::numbers) e.numbers = numbers_;
+            if (e.kind == TargetKind::mask) e.mask = mask_path_;
             std::sort(ids_here_.begin(), ids_here_.end());
             if (e.kind == TargetKind::one_class)
                 e.label = int32_t(ids_here_.at(0)), e.label_name = first_->classes[ids_here_[0]];
@@ -475,7 +494,8 @@ private:
     int64_t line_ = 0, row_line_ = 1, multi_line_ = 0;
     bool in_row_ = false;
     std::vector<std::string> header_, cells_;
-    size_t x_ = 0, weight_ = std::string::npos;
+    size_t x_ = 0, weight_ = std::string::npos, mask_ = std::string::npos;
+    std::string mask_path_;  // the row's mask, joined to the directory
     std::vector<size_t> y_;
     std::unordered_map<std::string, uint32_t> ids_;  // class name -> order of first sight
     std::vector<std::string> names_;

@@ -25,6 +25,7 @@ struct TableOptions {
     std::string x_col = "filename";
     std::vector<std::string> y_cols = {"class"};
     std::string weight_col;  // empty: no weights
+    std::string mask_col;    // segmentation: each row's mask (the targets; y_cols unread)
     TableMode mode = TableMode::categorical;
     std::string label_separator = "|";  // several classes in one cell (besides a ['a', 'b'] list)
     std::vector<std::string> classes;   // explicit classes, in this order; empty: the sorted set of names
@@ -46,7 +47,7 @@ void reread_table(Input& in, const TableOptions& options, const Table& first, co
 class Table {
 public:
     std::string name;                       // the file, for messages
-    TargetKind kind = TargetKind::none;     // one_class, classes (a list in some cell), numbers, none
+    TargetKind kind = TargetKind::none;     // one_class, classes (a list in some cell), numbers, mask, none
     std::vector<std::string> classes;       // index -> name
     std::vector<std::string> target_names;  // numbers: the y columns
     bool weighted = false;
@@ -54,9 +55,9 @@ public:
     struct MissingRow {
         size_t index;
         int64_t line;
-        std::string path;
+        std::string path;  // the file not there: the image, or its mask
     };
-    std::vector<MissingRow> missing_rows;  // every row whose file is not there, in order
+    std::vector<MissingRow> missing_rows;  // every row whose file (or mask) is not there, in order
 
     size_t rows() const { return count_; }
     size_t missing() const { return missing_rows.size(); }
@@ -76,11 +77,13 @@ private:
         int64_t line = 0;
         uint64_t path_at = 0;
         uint32_t path_len = 0, target_at = 0, target_count = 0;
+        uint64_t mask_at = 0;
+        uint32_t mask_len = 0;
         double weight = 1;
         bool missing = false;
     };
     std::vector<Row> rows_;
-    std::string paths_;                // every path, end to end
+    std::string paths_, masks_;        // every path (and mask path), end to end
     std::vector<double> numbers_;      // numbers: target_count per row
     std::vector<uint32_t> label_ids_;  // classes: indices into classes, target_count per row
     size_t count_ = 0;

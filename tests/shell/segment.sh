@@ -28,7 +28,7 @@ cp out pairs.list
 
 run imglist --masks masks images
 check_status "masks without their classes are a usage error" 64
-check_err "naming the remedy" "--masks needs the classes its values stand for: --classes NAME,NAME,... (value 0 first) or --mask-colors FILE"
+check_err "naming the remedy" "imglist: masks need the classes their values stand for: --classes NAME,NAME,... (value 0 first) or --mask-colors FILE"
 run imglist --masks masks images --classes a,b --no-labels
 check_status "--no-labels with --masks is a contradiction" 64
 
@@ -253,3 +253,24 @@ for (t, _), p, yk, xk in zip(plain, params, y, x):
 else
     check "python3-keras-preprocessing is installed (Keras' apply_transform is the reference)" 'py -c "import keras_preprocessing"'
 fi
+
+# A table's mask column (flow_from_dataframe users keep pairs in a table).
+printf 'filename,mask\na.png,../masks/a.png\nb.jpg,../masks/b.png\n' > pairs.csv
+run imglist --table pairs.csv --mask-col mask --classes bg,one,two images
+check_status "imglist --table --mask-col lists pairs" 0
+check "the classes declared, image names joined to the folder, mask names too" \
+    '[ "$(cat out)" = "$(printf "\t0\tbg\n\t1\tone\n\t2\ttwo\nimages/a.png\tmask=images/../masks/a.png\nimages/b.jpg\tmask=images/../masks/b.png")" ]'
+printf 'filename,mask\nimages/a.png,masks/a.png\nimages/b.jpg,masks/gone.png\n' > gone.csv
+run imglist --table gone.csv --mask-col mask --classes bg,one,two
+check_status "a row whose mask is not there is refused" 65
+check_err "naming the row and the mask" "imglist: gone.csv:3: file not found: masks/gone.png"
+run imglist -k --table gone.csv --mask-col mask --classes bg,one,two
+check "--keep-going lists it as missing, for imgprep to record" 'grep -q "^images/b.jpg	missing$" out && grep -q "^images/a.png	mask=masks/a.png$" out'
+cp out kept.list
+run imgprep --size 8x8 kept.list
+check "imgprep records it as skipped" 'py -c "$load
+assert len(y) == 1 and json.loads(meta[\"skipped\"]) == [\"images/b.jpg\"]" out'
+run imglist --table pairs.csv --mask-col mask --class-mode sparse --classes a images
+check_status "--mask-col with --class-mode is a usage error" 64
+run imglist --table pairs.csv --mask-col mask images
+check_err "and without classes names the remedy" "masks need the classes their values stand for"

@@ -257,3 +257,30 @@ TEST_CASE("a missing file's line: PATH<TAB>missing, kept apart from the entries"
     CHECK(list.missing[0].path == "d.png");
     CHECK(list.entries[0].path == "c.png");
 }
+
+TEST_CASE("a segmentation pair: PATH<TAB>mask=MASK, its classes declared, read back exactly, with -0 too", "[list]") {
+    ListEntry pair = parse_list_line("img/a.jpg\tmask=masks/a.png\tw=2", "list:1");
+    CHECK(pair.kind == TargetKind::mask);
+    CHECK(pair.mask == "masks/a.png");
+    CHECK(pair.weight == 2);
+    CHECK(format_list_line(pair, false) == "img/a.jpg\tmask=masks/a.png\tw=2\n");
+    ListEntry tabbed = parse_list_line(std::string("a\tb.jpg\tmask=m.png"), "list:2", true);
+    CHECK(tabbed.path == "a\tb.jpg");
+    CHECK(tabbed.mask == "m.png");
+    CHECK_THROWS_WITH(parse_list_line("a.jpg\tmask=", "list:3"), Catch::Contains("mask=: an empty path"));
+
+    std::string path = "/tmp/imgpipe_test_pairs.txt";
+    auto read = [&](const std::string& text) {
+        FILE* f = fopen(path.c_str(), "w");
+        fputs(text.c_str(), f);
+        fclose(f);
+        Input in(path);
+        return read_list(in, false);
+    };
+    ImageList list = read("\t0\tbg\n\t1\tcar\na.jpg\tmask=a.png\nb.jpg\tmask=b.png\n");
+    CHECK(list.kind == TargetKind::mask);
+    CHECK(list.has_classes());
+    CHECK(list.classes == std::vector<std::string>{"bg", "car"});
+    CHECK(list.entries[1].mask == "b.png");
+    CHECK_THROWS_WITH(read("a.jpg\tmask=a.png\nb.jpg\t0\tcat\n"), Catch::Contains("this line has one class, line 1 has a mask (mask=)"));
+}
