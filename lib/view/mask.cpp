@@ -214,7 +214,7 @@ std::pair<int64_t, int64_t> file_size(const std::string& path) {
     } catch (const vips::VError& e) {
         std::string message = e.what();
         if (!message.empty() && message.back() == '\n') message.pop_back();
-        throw DataError(path, "--mask-size original: cannot read the image's size: " + message.substr(0, message.find('\n')));
+        throw DataError(path, "--mask-size original: cannot read the size of " + path + ": " + message.substr(0, message.find('\n')));
     }
 }
 }  // namespace
@@ -226,7 +226,7 @@ std::string MaskWriter::write(const Tensor& mask, int64_t row, const std::string
     const std::string path = mask_path(source);
     auto [it, fresh] = written_.emplace(path, source);
     if (!fresh && it->second != source)
-        throw DataError(path, "the masks of " + it->second + " and " + source + " would both be this file");
+        throw DataError(path, "the masks of " + it->second + " and " + source + " would both be " + path);
     const int64_t h = mask.shape[1], w = mask.shape[2];
     const uint8_t* m = mask.values<uint8_t>() + size_t(row * h * w);
     std::vector<uint8_t> resized;
@@ -243,6 +243,31 @@ std::string MaskWriter::write(const Tensor& mask, int64_t row, const std::string
     make_folders(path);
     save_mask_png(m, oh, ow, palette, path);
     return mask_list_line(source, path, weighted, weight);
+}
+
+std::string MaskWriter::write_batch(const Frame& batch, const Tensor& mask) {
+    const std::vector<std::string> paths = batch.paths();
+    const Tensor* w = batch.find("w");
+    const bool weighted = w && w->dtype == DType::F32 && w->shape.size() == 1 && w->shape[0] == mask.shape[0];
+    const Palette palette = Palette::of(batch);
+    std::string lines;
+    for (int64_t i = 0; i < mask.shape[0]; ++i)
+        lines += write(mask, i, size_t(i) < paths.size() ? paths[size_t(i)] : "", palette, weighted,
+                       weighted ? double(w->values<float>()[i]) : 1.0);
+    return lines;
+}
+
+bool segments(const std::string& loss, const std::vector<int64_t>& output_shape) {
+    return output_shape.size() == 3 && (loss == "sparse_categorical_crossentropy" || loss == "categorical_crossentropy" ||
+                                        loss == "dice" || loss == "ce_dice");
+}
+
+void set_predicted_mask(Frame& outputs, Tensor mask, const std::vector<std::string>& classes) {
+    mask.name = "y";
+    outputs.tensors.push_back(std::move(mask));
+    outputs.metadata["class_mode"] = "mask";
+    outputs.metadata["predicted"] = "mask";
+    outputs.set_classes(classes);
 }
 
 }  // namespace imgpipe

@@ -59,6 +59,17 @@ std::string mask_list_line(const std::string& path, const std::string& mask, boo
 // DataError when the outputs are not [n, h, w, C] with 1 <= C <= 256.
 Tensor predicted_mask(const Tensor& outputs);
 
+// Whether a model trained with `loss` on an output of `output_shape` (one
+// sample's) segments: [h, w, C] under a loss of classes per pixel
+// (sparse_)categorical_crossentropy, dice, ce_dice. A [h, w, 1] sigmoid under
+// binary_crossentropy may be an image's too: --masks says so.
+bool segments(const std::string& loss, const std::vector<int64_t>& output_shape);
+
+// nnpredict's stream of a segmentation model: `outputs` (x) gets y = `mask`,
+// class_mode mask, the classes and "predicted" = "mask" (imgsheet draws only
+// the mask of such a stream, beside another stream's image).
+void set_predicted_mask(Frame& outputs, Tensor mask, const std::vector<std::string>& classes);
+
 // Writes predicted masks into a folder: each sample's mask is DIR/PATH with
 // the source path's extension replaced by .png (leading "/", "./" and "../"
 // dropped, so it stays inside DIR, which mirrors the images' folders), at the
@@ -71,6 +82,9 @@ public:
     // list line. DataError (naming both) when two sources map to one file.
     std::string write(const Tensor& mask, int64_t row, const std::string& source, const Palette& palette, bool weighted,
                       double weight);
+    // Every sample of `batch` (its paths, weights and palette) with its row of
+    // `mask`: their list lines.
+    std::string write_batch(const Frame& batch, const Tensor& mask);
     // The file a source's mask goes to.
     std::string mask_path(const std::string& source) const;
 
