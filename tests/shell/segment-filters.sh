@@ -233,3 +233,23 @@ check_err "are named" "nnpredict: twin.bin: frame 1: the masks of a/b.png and a/
 run nnpredict -m soft.model --masks om --mask-size original twin.bin
 check_status "--mask-size original without the image file" 65
 check_err "names it" "nnpredict: twin.bin: frame 1: --mask-size original: cannot read the size of a/b.png: "
+py -c "
+import sys, json, numpy as np; sys.path.insert(0, '.'); from stream import read_frames, write_frame
+t, m = next(read_frames(open('px.bin', 'rb')))
+write_frame(open('up.bin', 'wb'), t, dict(m, epoch_size='2', paths=json.dumps(['../up/a.jpg', '/abs/b.c.jpeg'])))"
+run nnpredict -m soft.model --masks um up.bin
+check "mask files stay inside DIR: leading ../ and / dropped, the last extension replaced" '[ "$(cat out)" = "$(printf "../up/a.jpg\tmask=um/up/a.png\n/abs/b.c.jpeg\tmask=um/abs/b.c.png")" ] && [ -f um/up/a.png ] && [ -f um/abs/b.c.png ]'
+
+# Metadata that does not say what batchstream(5) says is named, not drawn in other colours.
+py -c "
+import sys, json; sys.path.insert(0, '.'); from stream import read_frames, write_frame
+t, m = next(read_frames(open('v.bin', 'rb')))
+write_frame(open('badc.bin', 'wb'), t, dict(m, epoch_size='2', colors='[[1, 2, 3], [1, 2]]'))
+write_frame(open('badi.bin', 'wb'), t, dict(m, epoch_size='2', ignore_index='256'))"
+run imgsave -d bad badc.bin
+check_status "colours that are not [r, g, b]" 65
+check_err "are named with the entry" 'imgsave: badc.bin: frame 1: metadata "colors": entry 1 is not [r, g, b] of 0..255: [1,2]'
+run imgsheet -o bad.png badi.bin
+check_status "an ignore index that is no byte" 65
+check_err "is named" 'imgsheet: badi.bin: frame 1: metadata "ignore_index" is not an index 0..255: "256"'
+check "and no sheet is left" '[ ! -e bad.png ]'
