@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
                 throw UsageError("--masks: " + model_path + " is " + model_kind + "; its output is not a mask [h,w,C]");
             if (!masks_dir.empty() && format == nn::PredictFormat::Json)
                 throw UsageError("--masks: the masks' list lines are the output; -f json has no place for them");
-            const bool segmenting = !masks_dir.empty() || segments(model->loss_name(), shape);
+            const bool segmenting = !masks_dir.empty() || segments(model->loss_name(), shape, !model->classes().empty());
             std::vector<std::string> mask_classes;
             if (segmenting) mask_classes = nn::class_names(model->classes(), std::max<int64_t>(2, shape[2]));
             std::unique_ptr<MaskWriter> masks;

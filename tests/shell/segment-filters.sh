@@ -253,3 +253,15 @@ run imgsheet -o bad.png badi.bin
 check_status "an ignore index that is no byte" 65
 check_err "is named" 'imgsheet: badi.bin: frame 1: metadata "ignore_index" is not an index 0..255: "256"'
 check "and no sheet is left" '[ ! -e bad.png ]'
+
+# --mask-size original: the upright size, after the file's EXIF orientation (6: turned a quarter).
+py -c "
+import sys, json, numpy as np; sys.path.insert(0, '.'); from stream import read_frames, write_frame
+from PIL import Image
+im = Image.new('RGB', (10, 12), (200, 30, 30)); exif = Image.Exif(); exif[0x0112] = 6; im.save('img/turned.jpg', exif=exif.tobytes())
+t, m = next(read_frames(open('px.bin', 'rb')))
+write_frame(open('turned.bin', 'wb'), {'x': t['x'][:1]}, dict(m, epoch_size='1', paths=json.dumps(['img/turned.jpg'])))"
+run nnpredict -m sig.model --masks tu --mask-size original turned.bin
+check "the mask of a file with EXIF orientation 6 is its upright 12x10" 'py -c "
+from PIL import Image
+assert Image.open(\"tu/img/turned.png\").size == (12, 10), Image.open(\"tu/img/turned.png\").size"'
