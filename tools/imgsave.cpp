@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
         std::vector<std::string> classes;
         std::vector<bool> listed;  // classes with a line; the others are declared at the end
         TargetKind kind = TargetKind::none;
+        Palette palette;
         while ((max_samples == 0 || saved < max_samples) && cursor.next()) {
             const Frame& f = cursor.frame();
             const Tensor* t = f.find(tensor);
@@ -84,8 +85,9 @@ int main(int argc, char** argv) {
             if (tensor == "x" && is_mask_frame(f)) {
                 mask_path = dir + "/" + prefix + name + "mask.png";
                 try {
+                    if (row == 0) palette = Palette::of(f);  // once a frame, not once a mask
                     const int64_t pixels = y->shape[1] * y->shape[2];
-                    save_mask_png(y->values<uint8_t>() + row * pixels, y->shape[1], y->shape[2], Palette::of(f), mask_path);
+                    save_mask_png(y->values<uint8_t>() + row * pixels, y->shape[1], y->shape[2], palette, mask_path);
                 } catch (const DataError& e) {
                     throw DataError(cursor.where(), e.what());
                 }

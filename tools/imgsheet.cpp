@@ -40,14 +40,25 @@ Source open_source(const std::string& spec) {
 
 std::string basename_of(const std::string& path) { return path.substr(path.rfind('/') + 1); }
 
-// What y says of sample `row`: its class; the classes a multi-hot row shows,
-// joined with "+"; or its numbers (raw), joined with ",". Empty otherwise.
+// What y says of sample `row`: its class; the classes a multi-hot row or a
+// mask shows, joined with "+"; or its numbers (raw), joined with ",". Empty otherwise.
 std::string target_caption(const Frame& f, int64_t row) {
     const Tensor* y = f.find("y");
     if (!y) return "";
     std::vector<std::string> classes = f.classes();
     auto name = [&](int64_t c) { return c >= 0 && size_t(c) < classes.size() ? classes[size_t(c)] : std::to_string(c); };
     if (y->dtype == DType::I32 && y->shape.size() == 1) return name(y->values<int32_t>()[row]);
+    if (is_mask_frame(f)) {  // the classes the mask shows, joined with "+" (not the ignore index)
+        const int64_t pixels = y->shape[1] * y->shape[2];
+        const uint8_t* m = y->values<uint8_t>() + row * pixels;
+        std::vector<bool> shown(256, false);
+        for (int64_t i = 0; i < pixels; ++i) shown[m[i]] = true;
+        const int ignore = Palette::of(f).ignore;
+        std::string caption;
+        for (int c = 0; c < 256; ++c)
+            if (shown[size_t(c)] && c != ignore) caption += (caption.empty() ? "" : "+") + name(c);
+        return caption;
+    }
     if (y->dtype != DType::F32 || y->shape.size() != 2) return "";
     auto mode = f.metadata.find("class_mode");
     const bool multi = mode != f.metadata.end() && mode->second == "multi_label";

@@ -147,6 +147,10 @@ for i in range(5):
                 v = mask[r, c]
                 want = x[i, r, c] if v in (0, 255) else np.floor(0.75 * x[i, r, c] + 0.25 * np.array(colors[v]) + 0.5)
                 assert (tile[r, c] == want).all(), (i, r, c, tile[r, c], want)"'
+run imgsheet --label class --columns 5 -o cap.png v.bin
+check_status "--label class on masks" 0
+check "captions the classes each mask shows: a strip under the tiles" 'py -c "
+from PIL import Image; assert Image.open(\"cap.png\").size == (84, 28)"' 
 run imgsheet --overlay 1.5 -o bad.png m.bin
 check_status "--overlay above 1 is refused" 64
 
@@ -165,7 +169,8 @@ spec = {"input_shape": [h, w, 3], "name": "seg", "layers": [{"type": "Conv2D", "
 header, blobs, off = {}, [], 0
 for k, v in {"conv2d.weight": weight, "conv2d.bias": bias}.items():
     b = v.tobytes(); header[k] = {"dtype": "F32", "shape": list(v.shape), "data_offsets": [off, off + len(b)]}; blobs.append(b); off += len(b)
-header["__metadata__"] = {"format": "imgpipe-model/1", "spec": json.dumps(spec), "classes": json.dumps(["red", "green", "blue"] if n == 3 else []),
+classes = ["red", "green", "blue"] if n == 3 else sys.argv[5].split(",") if len(sys.argv) > 5 else []
+header["__metadata__"] = {"format": "imgpipe-model/1", "spec": json.dumps(spec), "classes": json.dumps(classes),
                           "input_shape": json.dumps([h, w, 3]), "input_dtype": "U8", "loss": loss, "metrics": "[]"}
 t = json.dumps(header).encode(); t += b" " * ((8 - len(t) % 8) % 8)
 open(out, "wb").write(struct.pack("<Q", len(t)) + t + b"".join(blobs))
@@ -265,3 +270,23 @@ run nnpredict -m sig.model --masks tu --mask-size original turned.bin
 check "the mask of a file with EXIF orientation 6 is its upright 12x10" 'py -c "
 from PIL import Image
 assert Image.open(\"tu/img/turned.png\").size == (12, 10), Image.open(\"tu/img/turned.png\").size"'
+
+# A one-sigmoid model that knows its classes (trained on masks) segments without --masks.
+py mkmodel.py sigmoid 6 5 sigc.model background,red
+run nnpredict -m sigc.model -f stream -o sigc.bin px.bin
+check "a sigmoid mask model's stream: y = red > 128, classes the model's" 'py -c "
+import sys, json, numpy as np; sys.path.insert(0, \".\"); from stream import read_frames
+x = np.load(\"px.npy\"); ys = []
+for t, m in read_frames(open(\"sigc.bin\", \"rb\")):
+    assert m[\"class_mode\"] == \"mask\" and json.loads(m[\"classes\"]) == [\"background\", \"red\"]; ys.append(t[\"y\"])
+assert (np.concatenate(ys)[..., 0] == (x[..., 0] > 128)).all()"'
+run nnpredict -m sig.model -f stream -o sig.bin px.bin
+check "without classes, a sigmoid's outputs are an image's: no y" 'py -c "
+import sys; sys.path.insert(0, \".\"); from stream import read_frames
+assert all(\"y\" not in t and \"class_mode\" not in m for t, m in read_frames(open(\"sig.bin\", \"rb\")))"'
+py -c "
+import sys, json; sys.path.insert(0, '.'); from stream import read_frames, write_frame
+t, m = next(read_frames(open('px.bin', 'rb'))); m.pop('paths'); write_frame(open('nopaths.bin', 'wb'), t, dict(m, epoch_size='2'))"
+run nnpredict -m soft.model --masks np nopaths.bin
+check_status "--masks on a stream without paths" 65
+check_err "says the masks need them" 'nnpredict: nopaths.bin: frame 1: the stream names no source path (metadata "paths") to name the mask after'
