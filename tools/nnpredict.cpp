@@ -71,11 +71,11 @@ int main(int argc, char** argv) {
             model->to_device(device, world->local_rank());
             nn::Digest same;  // what every rank writes must read as one output
             std::string what = std::to_string(model->fingerprint()) + " " + std::to_string(steps) + " " + format_name + " " +
-                               std::to_string(top_k) + " " + std::to_string(threshold);
+                               std::to_string(top_k) + " " + std::to_string(threshold) + " " + masks_dir + " " + mask_size;
             same.add(what.data(), what.size());
             if (!world->same_everywhere(same.value()))
                 throw UsageError("the ranks were started with different models or options: --model, --steps, --format, "
-                                 "--top-k and --threshold must be the same on every rank");
+                                 "--top-k, --threshold, --masks and --mask-size must be the same on every rank");
             nn::OutputKind kind = nn::output_kind(model->loss_name(), model->output_shape());
             auto classes = nn::class_names(model->classes(), nn::class_count(kind, model->output_shape()));
             const std::string model_kind = nn::describe(kind, model->loss_name(), model->output_shape());

@@ -290,3 +290,30 @@ t, m = next(read_frames(open('px.bin', 'rb'))); m.pop('paths'); write_frame(open
 run nnpredict -m soft.model --masks np nopaths.bin
 check_status "--masks on a stream without paths" 65
 check_err "says the masks need them" 'nnpredict: nopaths.bin: frame 1: the stream names no source path (metadata "paths") to name the mask after'
+
+# A full disk: 74 naming the mask file, and no mask file, whole or partial, left behind.
+py mkmodel.py softmax 64 64 soft64.model
+py -c "
+import sys, json, numpy as np; sys.path.insert(0, '.'); from stream import write_frame
+x = np.random.default_rng(1).integers(0, 256, (1, 64, 64, 3), dtype=np.uint8)  # a mask PNG well over 1 KiB
+write_frame(open('r64.bin', 'wb'), {'x': x}, {'format': 'batchstream/1', 'epoch': '0', 'index': '0', 'epoch_size': '1', 'paths': json.dumps(['r.png'])})"
+run sh -c 'ulimit -f 2; exec "$@"' full nnpredict -q -m soft64.model --masks fm r64.bin
+check_status "nnpredict --masks on a full disk" 74
+check_err "names the mask file" "nnpredict: fm/r.png: write failed: File too large"
+check "leaves no mask file behind" '[ -z "$(ls fm)" ]'
+
+# Two ranks share px.bin's two frames: each writes its masks, rank 0 the lines of both in order.
+port=$(py -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
+nnpredict -m soft.model --masks two -j 1 --rank 1 --world-size 2 --master 127.0.0.1:$port px.bin > out1 2> err1 &
+pid1=$!
+run nnpredict -m soft.model --masks two -j 1 --rank 0 --world-size 2 --master 127.0.0.1:$port -o two.list px.bin
+wait $pid1; status1=$?
+run nnpredict -m soft.model --masks one -o one.list px.bin
+check "--masks on 2 ranks: one process's lines and mask files" '[ "$status1" -eq 0 ] && [ "$(sed s/two/one/ two.list)" = "$(cat one.list)" ] && diff -r one two > /dev/null'
+port=$(py -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
+nnpredict -m soft.model --masks other -j 1 --rank 1 --world-size 2 --master 127.0.0.1:$port px.bin > out1 2> err1 &
+pid1=$!
+run nnpredict -m soft.model --masks two -j 1 --rank 0 --world-size 2 --master 127.0.0.1:$port -o bad.list px.bin
+wait $pid1
+check_status "ranks given different --masks" 64
+check_err "are told" "--masks and --mask-size must be the same on every rank"
