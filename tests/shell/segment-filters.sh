@@ -42,6 +42,7 @@ py mk.py v.bin
 # imgsave: each image, its mask beside it as a palette PNG, and mask= lines.
 run imgsave -d s m.bin
 check_status "imgsave writes a mask stream" 0
+cp out s.list
 check "an image and a .mask.png per sample" '[ "$(ls s | tr "\n" " ")" = "img_000_000000.mask.png img_000_000000.png img_000_000001.mask.png img_000_000001.png img_000_000002.mask.png img_000_000002.png img_000_000003.mask.png img_000_000003.png img_000_000004.mask.png img_000_000004.png " ]'
 check "the classes first, then PATH mask=MASK w=W lines" '[ "$(head -n 5 out)" = "$(printf "\t0\tbg\n\t1\tcat\n\t2\tdog\ns/img_000_000000.png\tmask=s/img_000_000000.mask.png\tw=0.5\ns/img_000_000001.png\tmask=s/img_000_000001.mask.png\tw=1.5")" ] && [ $(wc -l < out) -eq 8 ]'
 check "the masks are palette PNGs whose indices are y's bytes" 'py -c "
@@ -63,6 +64,19 @@ p = Image.open(\"v/voc_000_000001.mask.png\").getpalette()
 voc = [0, 0, 0, 128, 0, 0, 0, 128, 0, 128, 128, 0, 0, 0, 128, 128, 0, 128, 0, 128, 128, 128, 128, 128, 64, 0, 0]
 assert p[:27] == voc and p[3 * 20:3 * 21] == [0, 64, 128] and p[3 * 255:] == [255, 255, 255], p[:27]"'
 check "no weights, no w=" '[ "$(sed -n 4p out)" = "v/voc_000_000000.png	mask=v/voc_000_000000.mask.png" ]'
+
+# imgprep reads the saved pairs back to the same stream (x, y, w; the ignore index given again).
+# Before imgprep read mask= lines (issue 26's data side) there was nothing to round-trip to.
+if imgprep --help 2>&1 | grep -q -- --ignore-index; then
+    run sh -c 'imgprep -q --size 5x6 --ignore-index 255 < s.list > back.bin'
+    check "imgprep reads imgsave's pairs back to the same x, y and w" 'py -c "
+import sys, json, numpy as np; sys.path.insert(0, \".\"); from stream import read_frames
+t = [(f, m) for f, m in read_frames(open(\"back.bin\", \"rb\"))]
+cat = lambda k: np.concatenate([f[k] for f, m in t])
+assert (cat(\"x\") == np.load(\"m.bin.x.npy\")).all() and (cat(\"y\") == np.load(\"m.bin.y.npy\")).all()
+assert (cat(\"w\") == np.array([0.5, 1.5, 2.5, 3.5, 4.5], np.float32)).all()
+assert all(m[\"class_mode\"] == \"mask\" and json.loads(m[\"classes\"]) == [\"bg\", \"cat\", \"dog\"] and m[\"ignore_index\"] == \"255\" for f, m in t)"'
+fi
 
 # batchpack: y moves with x, byte for byte, through regrouping and a shuffle window.
 run batchpack -b 3 --shuffle-buffer 4 --seed 7 -o packed.bin m.bin
