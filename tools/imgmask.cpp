@@ -7,6 +7,7 @@
 #include "cli/random.hpp"
 #include "mask/mask.hpp"
 #include "stream/frame.hpp"
+#include "view/mask.hpp"
 
 using namespace imgpipe;
 
@@ -58,8 +59,10 @@ int main(int argc, char** argv) {
                          " mask resized (nearest) to the images' " + std::to_string(w) + "x" + std::to_string(h));
                 told_size = true;
             }
+            // A segmentation mask stays y: the masked image still has its classes to learn.
+            const bool keep_y = keep_labels || is_mask_frame(frame);
             // The original (the new y) and the mask tensor only when they are written.
-            Tensor original = keep_labels ? Tensor() : *x;
+            Tensor original = keep_y ? Tensor() : *x;
             Tensor mask_tensor = emit_mask ? Tensor("mask", DType::U8, {n, h, w, 1}) : Tensor();
             int64_t epoch = frame.meta_int("epoch", 0), index = frame.meta_int("index", samples);
             for (int64_t i = 0; i < n; ++i) {
@@ -73,7 +76,7 @@ int main(int argc, char** argv) {
                 }
                 if (emit_mask) std::copy(keep.begin(), keep.end(), mask_tensor.data.begin() + ptrdiff_t(i * h * w));
             }
-            if (!keep_labels) {
+            if (!keep_y) {
                 original.name = "y";
                 if (Tensor* y = frame.find("y")) *y = std::move(original);
                 else frame.tensors.push_back(std::move(original));

@@ -11,6 +11,7 @@
 #include "list/list.hpp"
 #include "stream/batch.hpp"
 #include "stream/drain.hpp"
+#include "view/mask.hpp"
 #include "view/picture.hpp"
 
 using namespace imgpipe;
@@ -51,6 +52,7 @@ int main(int argc, char** argv) {
         std::vector<std::string> classes;
         std::vector<bool> listed;  // classes with a line; the others are declared at the end
         TargetKind kind = TargetKind::none;
+        Palette palette;
         while ((max_samples == 0 || saved < max_samples) && cursor.next()) {
             const Frame& f = cursor.frame();
             const Tensor* t = f.find(tensor);
@@ -79,7 +81,20 @@ int main(int argc, char** argv) {
                 if (size_t(c) < listed.size()) listed[size_t(c)] = true;
                 return size_t(c) < classes.size() ? classes[size_t(c)] : std::to_string(c);
             };
-            if (y && y->dtype == DType::I32 && y->shape.size() == 1) {
+            std::string mask_path;  // a segmentation pair: the mask beside its image, as a palette PNG
+            if (tensor == "x" && is_mask_frame(f)) {
+                mask_path = dir + "/" + prefix + name + "mask.png";
+                try {
+                    if (row == 0) palette = Palette::of(f);  // once a frame, not once a mask
+                    const int64_t pixels = y->shape[1] * y->shape[2];
+                    save_mask_png(y->values<uint8_t>() + row * pixels, y->shape[1], y->shape[2], palette, mask_path);
+                } catch (const DataError& e) {
+                    throw DataError(cursor.where(), e.what());
+                }
+                if (saved == 0)  // every class first: a mask holds indices, not names
+                    for (size_t c = 0; c < classes.size(); ++c)
+                        list.write(format_list_line(ListEntry::of_class("", int32_t(c), classes[c]), false));
+            } else if (y && y->dtype == DType::I32 && y->shape.size() == 1) {
                 entry.kind = TargetKind::one_class;
                 entry.label = y->values<int32_t>()[row];
                 entry.label_name = name_of(entry.label);
@@ -103,7 +118,7 @@ int main(int argc, char** argv) {
                 entry.weight = list_number(w->values<float>()[row]);
             }
             if (kind == TargetKind::none) kind = entry.kind;
-            list.write(format_list_line(entry, false));
+            list.write(mask_path.empty() ? format_list_line(entry, false) : mask_list_line(path, mask_path, entry.weighted, entry.weight));
             ++saved;
         }
         // A class with no image saved keeps its name and index in the list (imglist's declaration).

@@ -2,6 +2,10 @@
 // in stream order, joined to the source paths (Keras' predict_generator with
 // shuffle=False, without its ordering pitfalls); on N ranks, each predicts its
 // part and rank 0 writes them all. See man/man1/nnpredict.1.
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
 #include <memory>
 
 #include "cli/app.hpp"
@@ -12,6 +16,8 @@
 #include "nn/engine.hpp"
 #include "nn/report.hpp"
 #include "stream/frame.hpp"
+#include "view/mask.hpp"
+#include "view/picture.hpp"
 
 using namespace imgpipe;
 
@@ -19,7 +25,8 @@ int main(int argc, char** argv) {
     App app("nnpredict", "Predicts with a trained model: one line per sample, or a batch stream of outputs.");
     app.add_allow_skipped_option();
     app.add_threads_option();
-    std::string model_path, weights, input = "-", output = "-", device = "cpu", format_name = "tsv", profile;
+    std::string model_path, weights, input = "-", output = "-", device = "cpu", format_name = "tsv", profile, masks_dir,
+                mask_size = "model";
     int top_k = 1;
     int64_t steps = 0;
     double threshold = 0.5;
@@ -38,6 +45,11 @@ int main(int argc, char** argv) {
             ->check(CLI::Range(0.0, 1.0));
     cli.add_option("--steps", steps, "Predict the first N batches (default: one epoch, or the whole stream)")
         ->check(CLI::PositiveNumber);
+    cli.add_option("--masks", masks_dir, "Segmentation: write each predicted mask to DIR as a palette PNG (named from the "
+                                         "sample's path) and print PATH<TAB>mask=FILE list lines");
+    auto* mask_size_option = cli.add_option("--mask-size", mask_size, "--masks at the model's size (model, default) or resized "
+                                                                      "(nearest) to each image file's size (original)")
+                                 ->check(CLI::IsMember({"model", "original"}));
     cli.add_option("--device", device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
     cli.add_option("--profile", profile, "Write a Chrome trace of the engine's work (each layer's forward pass) to FILE (rank 0)");
     nn::PlacementOptions place;
@@ -59,11 +71,11 @@ int main(int argc, char** argv) {
             model->to_device(device, world->local_rank());
             nn::Digest same;  // what every rank writes must read as one output
             std::string what = std::to_string(model->fingerprint()) + " " + std::to_string(steps) + " " + format_name + " " +
-                               std::to_string(top_k) + " " + std::to_string(threshold);
+                               std::to_string(top_k) + " " + std::to_string(threshold) + " " + masks_dir + " " + mask_size;
             same.add(what.data(), what.size());
             if (!world->same_everywhere(same.value()))
                 throw UsageError("the ranks were started with different models or options: --model, --steps, --format, "
-                                 "--top-k and --threshold must be the same on every rank");
+                                 "--top-k, --threshold, --masks and --mask-size must be the same on every rank");
             nn::OutputKind kind = nn::output_kind(model->loss_name(), model->output_shape());
             auto classes = nn::class_names(model->classes(), nn::class_count(kind, model->output_shape()));
             const std::string model_kind = nn::describe(kind, model->loss_name(), model->output_shape());
@@ -76,7 +88,29 @@ int main(int argc, char** argv) {
                 throw UsageError("--top-k: " + model_path + " is not a classifier (its output is " +
                                  shape_text(model->output_shape()) + " values per sample, not class probabilities); -k "
                                  "is for classifiers");
-            nn::PredictionWriter writer(format, kind, model->output_shape(), classes, top_k, threshold);
+            // Segmentation: the mask of each sample, as files (--masks) and as y of the stream.
+            const std::vector<int64_t>& shape = model->output_shape();
+            if (mask_size_option->count() && masks_dir.empty()) throw UsageError("--mask-size is for --masks DIR");
+            if (!masks_dir.empty() && shape.size() != 3)
+                throw UsageError("--masks: " + model_path + " is " + model_kind + "; its output is not a mask [h,w,C]");
+            if (!masks_dir.empty() && format == nn::PredictFormat::Json)
+                throw UsageError("--masks: the masks' list lines are the output; -f json has no place for them");
+            const bool segmenting = !masks_dir.empty() || segments(model->loss_name(), shape, !model->classes().empty());
+            std::vector<std::string> mask_classes;
+            if (segmenting) mask_classes = nn::class_names(model->classes(), std::max<int64_t>(2, shape[2]));
+            std::unique_ptr<MaskWriter> masks;
+            if (!masks_dir.empty()) {
+                start_vips("nnpredict");  // --mask-size original reads the images' headers
+                if (::mkdir(masks_dir.c_str(), 0777) != 0 && errno != EEXIST)
+                    throw CantCreateError(masks_dir, std::string("cannot create folder: ") + std::strerror(errno));
+                masks = std::make_unique<MaskWriter>(masks_dir, mask_size == "original");
+            }
+            if (segmenting && !masks && format != nn::PredictFormat::Stream)
+                throw UsageError(model_path + " segments (its output is " + shape_text(shape) + " per sample under " +
+                                 model->loss_name() + "): give --masks DIR for mask files and their list lines, or "
+                                 "--format stream");
+            // --masks prints list lines, not the writer's: it only frames the stream.
+            nn::PredictionWriter writer(masks ? nn::PredictFormat::Stream : format, kind, shape, classes, top_k, threshold);
 
             nn::EvalStream in(input, steps, *world);
             std::unique_ptr<Output> out;
@@ -96,9 +130,15 @@ int main(int argc, char** argv) {
                     done[0] += double(batch.samples());
                     ++done[1];
                     try {
+                        Tensor mask = segmenting ? predicted_mask(outputs) : Tensor();
+                        std::string mask_lines = masks ? masks->write_batch(batch, mask) : "";
                         if (format == nn::PredictFormat::Stream) {
-                            std::vector<uint8_t> bytes = encode_frame(writer.frame(batch, std::move(outputs)));
+                            Frame frame = writer.frame(batch, std::move(outputs));
+                            if (segmenting) set_predicted_mask(frame, std::move(mask), mask_classes);
+                            std::vector<uint8_t> bytes = encode_frame(frame);
                             piece.assign(bytes.begin(), bytes.end());
+                        } else if (masks) {
+                            piece = std::move(mask_lines);
                         } else {
                             writer.set_position(in.position());
                             piece = writer.lines(batch, outputs);

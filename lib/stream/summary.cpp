@@ -30,6 +30,7 @@ void StreamSummary::add(const Frame& frame, const std::string& where) {
         const Tensor* x = frame.find("x");
         if (!y) target_ = Target::none;
         else if (y->dtype == DType::I32 && y->shape.size() == 1) target_ = Target::classes;
+        else if (class_mode_ == "mask" && y->dtype == DType::U8 && y->shape.size() == 4 && y->shape[3] == 1) target_ = Target::mask;
         else if (x && y->shape.size() == x->shape.size() && y->shape.size() == 4) target_ = Target::image;
         else if (y->dtype == DType::F32 && y->shape.size() == 2)
             target_ = class_mode_ == "multi_label" ? Target::multi_hot : Target::numbers;
@@ -38,6 +39,10 @@ void StreamSummary::add(const Frame& frame, const std::string& where) {
         // A first frame of no rows may declare any width: no counters of absurd size.
         if (columns_ > kMaxColumns && (target_ == Target::multi_hot || target_ == Target::numbers)) target_ = Target::other;
         if (target_ == Target::multi_hot) class_counts_.assign(size_t(columns_), 0);
+        if (target_ == Target::mask) {
+            mask_values_.assign(256, 0);
+            ignore_index_ = frame.meta_int("ignore_index", -1);
+        }
         if (target_ == Target::numbers) {
             if (frame.metadata.count("targets")) target_names_ = parse_json_list(get("targets"), "metadata \"targets\"");
             sums_.assign(size_t(columns_), 0.0);
@@ -76,6 +81,8 @@ void StreamSummary::add(const Frame& frame, const std::string& where) {
             sums_[c] += double(v[i]), mins_[c] = std::min(mins_[c], double(v[i])), maxes_[c] = std::max(maxes_[c], double(v[i]));
         }
     }
+    if (target_ == Target::mask && y && y->dtype == DType::U8)
+        for (int64_t i = 0; i < y->elements(); ++i) ++mask_values_[y->values<uint8_t>()[i]];
     const Tensor* w = frame.find("w");
     if (weighted_ && w && w->dtype == DType::F32) {
         for (int64_t i = 0; i < w->elements(); ++i) {
@@ -118,6 +125,11 @@ std::string StreamSummary::text() const {
         break;
     case Target::classes: o << "targets:    a class index per image (y I32)\n"; break;
     case Target::image: o << "targets:    the image (y has x's shape)\n"; break;
+    case Target::mask:
+        o << "targets:    a mask per image, " << classes_.size() << " classes (y U8 class indices)";
+        if (ignore_index_ >= 0) o << ", ignore index " << ignore_index_;
+        o << "\n";
+        break;
     case Target::other: o << "targets:    y of no form batchstream(5) names\n"; break;
     case Target::multi_hot:
         o << "targets:    multi-label, " << columns_ << " classes (y F32 multi-hot)";
@@ -176,7 +188,17 @@ std::string StreamSummary::text() const {
               << ": it was cut after an epoch's end\n";
         }
     }
-    if (!class_counts_.empty()) {
+    if (target_ == Target::mask && frames_) {
+        // Pixels of each class, of the ignore index, and of values that are neither.
+        o << "classes:    " << classes_.size() << " (pixels of each)\n";
+        for (size_t i = 0; i < classes_.size(); ++i) o << "  " << i << "\t" << classes_[i] << "\t" << (i < 256 ? mask_values_[i] : 0) << "\n";
+        if (ignore_index_ >= 0 && ignore_index_ < 256) o << "ignored:    " << mask_values_[size_t(ignore_index_)] << " pixels\n";
+        std::string stray;
+        int64_t strays = 0;
+        for (size_t v = classes_.size(); v < 256; ++v)
+            if (mask_values_[v] && int64_t(v) != ignore_index_) stray += (stray.empty() ? "" : ", ") + std::to_string(v), strays += mask_values_[v];
+        if (strays) o << "no class:   " << strays << " pixels hold values that are no class (" << stray << ")\n";
+    } else if (!class_counts_.empty()) {
         o << "classes:    " << class_counts_.size() << (target_ == Target::multi_hot ? " (images showing each)" : "") << "\n";
         for (size_t i = 0; i < class_counts_.size(); ++i)
             o << "  " << i << "\t" << (i < classes_.size() ? classes_[i] : "?") << "\t" << class_counts_[i] << "\n";

@@ -27,9 +27,11 @@ private:
     };
     int64_t frames_ = 0, samples_ = 0, min_batch_ = INT64_MAX, max_batch_ = 0, skipped_ = 0, dropped_ = 0;
     std::vector<std::string> classes_;
-    std::vector<int64_t> class_counts_;  // sparse: images of each class; multi_label: images showing it
+    std::vector<int64_t> class_counts_;  // sparse: images of each class; multi_label: images showing it; mask: pixels
+    std::vector<int64_t> mask_values_;   // mask: pixels of each value 0..255
+    int64_t ignore_index_ = -1;          // mask: the "ignore_index" metadata
     // What y is (batchstream(5), the y forms), from class_mode and y's dtype and shape.
-    enum class Target { none, classes, multi_hot, numbers, image, other } target_ = Target::none;
+    enum class Target { none, classes, multi_hot, numbers, image, mask, other } target_ = Target::none;
     int64_t columns_ = 0, shown_ = 0;  // y's columns; multi_label: classes shown in all
     std::vector<std::string> target_names_;  // raw: the "targets" metadata
     std::vector<double> sums_, mins_, maxes_;  // raw: per column
