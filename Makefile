@@ -189,7 +189,7 @@ FUZZ_BUILD    := $(BUILD)/fuzz
 FUZZ_SECONDS  ?= 60
 FUZZ_TIMEOUT  ?= 30
 FUZZ_CXXFLAGS := -std=c++17 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -Ilib -MMD -MP
-FUZZ_TARGETS  := frame_reader batch_feed list_line table spec expr model_file placement keras_h5 keras_zip tfjs_manifest keras_names
+FUZZ_TARGETS  := frame_reader batch_feed list_line table spec expr model_file placement keras_h5 keras_zip tfjs_manifest keras_names mask_file
 FUZZ_IO_SRC           := lib/cli/io.cpp $(wildcard lib/cli/error.cpp)
 FUZZ_FRAME_SRC        := lib/stream/frame.cpp $(wildcard lib/stream/epoch.cpp)
 FUZZ_SRC_frame_reader := $(FUZZ_FRAME_SRC) $(FUZZ_IO_SRC)
@@ -213,6 +213,9 @@ FUZZ_LIBS_keras_h5 = $(KERAS_LIBS)
 FUZZ_LIBS_keras_zip = $(KERAS_LIBS)
 FUZZ_LIBS_tfjs_manifest = $(KERAS_LIBS)
 FUZZ_LIBS_keras_names = $(KERAS_LIBS)
+# Segmentation masks (lib/image/label_map.cpp) and the image code they sit on.
+FUZZ_SRC_mask_file    := $(wildcard lib/image/*.cpp) lib/cli/random.cpp $(FUZZ_IO_SRC)
+FUZZ_LIBS_mask_file   := $(IMAGE_LIBS)
 
 $(FUZZ_BUILD)/%.o: %.cpp
 	@mkdir -p $(@D)
@@ -221,6 +224,7 @@ $(FUZZ_BUILD)/%.o: %.cpp
 $(FUZZ_BUILD)/lib/nn/%.o $(FUZZ_BUILD)/tests/fuzz/model_file.o: FUZZ_CXXFLAGS += $(TORCH_CFLAGS)
 $(FUZZ_BUILD)/lib/nn/collective.o: FUZZ_CXXFLAGS += $(C10D_FLAGS)
 $(FUZZ_BUILD)/lib/nn/keras_%.o: FUZZ_CXXFLAGS += $(KERAS_CFLAGS)
+$(FUZZ_BUILD)/lib/image/%.o $(FUZZ_BUILD)/tests/fuzz/mask_file.o: FUZZ_CXXFLAGS += $(IMAGE_CFLAGS)
 
 define fuzz_target
 $(FUZZ_BUILD)/$(1): $(patsubst %.cpp,$(FUZZ_BUILD)/%.o,tests/fuzz/$(1).cpp $(FUZZ_SRC_$(1)))
@@ -237,7 +241,7 @@ fuzz:
 	@mkdir -p tests/fuzz/crashes; status=0; \
 	for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
-	  dict=$$(case $$t in expr) echo -dict=tests/fuzz/expr.dict;; list_line|table|placement|keras_h5|keras_zip) ;; *) echo -dict=tests/fuzz/json.dict;; esac); \
+	  dict=$$(case $$t in expr) echo -dict=tests/fuzz/expr.dict;; list_line|table|placement|keras_h5|keras_zip|mask_file) ;; *) echo -dict=tests/fuzz/json.dict;; esac); \
 	  if ASAN_OPTIONS=detect_leaks=0 $(FUZZ_BUILD)/$$t $$dict -max_total_time=$(FUZZ_SECONDS) -timeout=$(FUZZ_TIMEOUT) -rss_limit_mb=4096 \
 	       -artifact_prefix=tests/fuzz/crashes/$$t- -print_final_stats=1 \
 	       $(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t >$(FUZZ_BUILD)/$$t.log 2>&1; \

@@ -85,17 +85,6 @@ void MaskOptions::validate() const {
         throw UsageError("the colour map has \"ignore\" colours: they need --ignore-index (255 by convention)");
 }
 
-Color voc_color(int k) {
-    // VOC's devkit (labelcolormap): the bits of k spread over the high bits of r, g, b.
-    Color c{};
-    for (int shift = 7, v = k; shift >= 0 && v; --shift, v >>= 3) {
-        c[0] = uint8_t(c[0] | ((v & 1) << shift));
-        c[1] = uint8_t(c[1] | (((v >> 1) & 1) << shift));
-        c[2] = uint8_t(c[2] | (((v >> 2) & 1) << shift));
-    }
-    return c;
-}
-
 void MaskDecoder::decode(const uint8_t* data, size_t size, const std::string& where, ImageLoader& loader, Pixels& out) {
     if (size == 0) throw DataError(where, "empty file");
     const ImageFormat format = sniff_format(data, size);

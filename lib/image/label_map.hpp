@@ -35,9 +35,6 @@ struct MaskOptions {
     void validate() const;  // UsageError
 };
 
-// The PASCAL VOC colour map (the palette of VOC's masks): class k's colour.
-Color voc_color(int k);
-
 class MaskDecoder {
 public:
     MaskDecoder(const MaskOptions& options, uint64_t max_pixels) : options_(options), max_pixels_(max_pixels) {}

@@ -16,7 +16,7 @@
 
 namespace imgpipe {
 
-Rgb voc_color(int index) {
+Color voc_color(int index) {
     // VOCdevkit's labelcolormap: the bits of the index, three at a time,
     // spread from the high bit of r, g and b down.
     int r = 0, g = 0, b = 0, c = index;
@@ -155,9 +155,9 @@ void save_mask_png(const uint8_t* indices, int64_t h, int64_t w, const Palette& 
 std::string mask_list_line(const std::string& path, const std::string& mask, bool weighted, double weight) {
     for (const std::string* p : {&path, &mask})
         if (p->find_first_of("\t\n") != std::string::npos) throw DataError(*p, "a path with a tab or a newline has no list line");
-    std::string line = path + "\tmask=" + mask;
-    if (weighted) line += "\tw=" + format_number(weight);
-    return line + "\n";
+    ListEntry e = ListEntry::unlabelled(path);
+    e.kind = TargetKind::mask, e.mask = mask, e.weighted = weighted, e.weight = weight;
+    return format_list_line(e, false);
 }
 
 Tensor predicted_mask(const Tensor& outputs) {

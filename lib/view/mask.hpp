@@ -12,19 +12,18 @@
 #include <string>
 #include <vector>
 
+#include "image/label_map.hpp"  // Color
 #include "stream/frame.hpp"
 
 namespace imgpipe {
 
-using Rgb = std::array<uint8_t, 3>;
-
 // Entry `index` of the PASCAL VOC colour map (VOCdevkit's bitget palette):
 // 0 black, 1 (128,0,0), 2 (0,128,0), 3 (128,128,0), ...
-Rgb voc_color(int index);
+Color voc_color(int index);
 
 // What every class index (0..255) is drawn as.
 struct Palette {
-    std::array<Rgb, 256> colors{};
+    std::array<Color, 256> colors{};
     int ignore = -1;  // the ignore index (drawn white), or -1
 
     Palette();  // VOC's, no ignore index

@@ -7,26 +7,26 @@
 using namespace imgpipe;
 
 TEST_CASE("the PASCAL VOC colour map, as VOCdevkit's labelcolormap computes it", "[mask]") {
-    CHECK(voc_color(0) == Rgb{0, 0, 0});
-    CHECK(voc_color(1) == Rgb{128, 0, 0});
-    CHECK(voc_color(2) == Rgb{0, 128, 0});
-    CHECK(voc_color(7) == Rgb{128, 128, 128});
-    CHECK(voc_color(8) == Rgb{64, 0, 0});
-    CHECK(voc_color(15) == Rgb{192, 128, 128});  // person
-    CHECK(voc_color(20) == Rgb{0, 64, 128});     // tvmonitor
-    CHECK(voc_color(255) == Rgb{224, 224, 192}); // VOC's own border colour: white when it is the ignore index
+    CHECK(voc_color(0) == Color{0, 0, 0});
+    CHECK(voc_color(1) == Color{128, 0, 0});
+    CHECK(voc_color(2) == Color{0, 128, 0});
+    CHECK(voc_color(7) == Color{128, 128, 128});
+    CHECK(voc_color(8) == Color{64, 0, 0});
+    CHECK(voc_color(15) == Color{192, 128, 128});  // person
+    CHECK(voc_color(20) == Color{0, 64, 128});     // tvmonitor
+    CHECK(voc_color(255) == Color{224, 224, 192}); // VOC's own border colour: white when it is the ignore index
 }
 
 TEST_CASE("a stream's palette: its colours over VOC's, the ignore index white", "[mask]") {
     Frame f;
-    CHECK(Palette::of(f).colors[255] == Rgb{224, 224, 192});
+    CHECK(Palette::of(f).colors[255] == Color{224, 224, 192});
     f.metadata["colors"] = "[[1, 2, 3], [4, 5, 6]]";
     f.metadata["ignore_index"] = "255";
     Palette p = Palette::of(f);
-    CHECK(p.colors[0] == Rgb{1, 2, 3});
-    CHECK(p.colors[1] == Rgb{4, 5, 6});
-    CHECK(p.colors[2] == Rgb{0, 128, 0});
-    CHECK(p.colors[255] == Rgb{255, 255, 255});
+    CHECK(p.colors[0] == Color{1, 2, 3});
+    CHECK(p.colors[1] == Color{4, 5, 6});
+    CHECK(p.colors[2] == Color{0, 128, 0});
+    CHECK(p.colors[255] == Color{255, 255, 255});
     CHECK(p.ignore == 255);
     f.metadata["colors"] = "[[1, 2, 300]]";
     CHECK_THROWS_AS(Palette::of(f), DataError);
