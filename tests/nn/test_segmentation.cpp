@@ -11,6 +11,8 @@
 
 #include "cli/error.hpp"
 #include "nn/batch_check.hpp"
+#include "nn/callbacks.hpp"
+#include "nn/compile.hpp"
 #include "nn/objective.hpp"
 #include "nn/report.hpp"
 #include "nn/spec.hpp"
@@ -269,4 +271,20 @@ TEST_CASE("nneval on masks: the pixel confusion matrix, IoU per class and their 
                       "the stream's targets are not masks (class_mode sparse) but the model is a segmentation model (a "
                       "mask of 3 classes, output [3,4,3], sparse_categorical_crossentropy): evaluate it on targets of "
                       "the kind it was trained on");
+}
+
+TEST_CASE("Keras' Dice loss and MeanIoU metric are read by their class names; mean_iou and dice improve upwards",
+          "[segmentation][compile]") {
+    auto j = nlohmann::json::parse(R"({"module": "keras.losses", "class_name": "Dice", "config": {"name": "dice",
+        "reduction": "sum_over_batch_size", "axis": null, "dtype": null}})");
+    CHECK(parse_loss(j, "m.keras") == "dice");
+    j["config"]["axis"] = nlohmann::json::array({1, 2});
+    CHECK_THROWS_WITH(parse_loss(j, "m.keras"), Catch::Contains("the Dice sums over the whole batch"));
+    CHECK(parse_loss("ce_dice", "s.json") == "ce_dice");
+    auto m = nlohmann::json::parse(R"(["accuracy", {"module": "keras.metrics", "class_name": "MeanIoU",
+        "config": {"num_classes": 2, "name": "mean_io_u", "ignore_class": null}}, "dice"])");
+    CHECK(parse_metrics(m, "m.keras") == std::vector<std::string>{"accuracy", "mean_iou", "dice"});
+    CHECK(improves_upwards("val_mean_iou", Mode::Auto));
+    CHECK(improves_upwards("dice", Mode::Auto));
+    CHECK_FALSE(improves_upwards("loss", Mode::Auto));
 }
