@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
             for (uint64_t v : {uint64_t(model->fingerprint()), uint64_t(steps)}) same.add(&v, sizeof v);
             if (!world->same_everywhere(same.value()))
                 throw UsageError("the ranks were started with different models or --steps: every rank must evaluate the same model");
-            nn::OutputKind kind = nn::output_kind(model->loss_name(), model->output_shape());
+            nn::OutputKind kind = nn::output_kind(model->loss_name(), model->output_shape(), !model->classes().empty());
             int64_t k = nn::class_count(kind, model->output_shape());
             const std::string model_kind = nn::describe(kind, model->loss_name(), model->output_shape());
             if (threshold_option->count() && kind != nn::OutputKind::MultiLabel)
@@ -129,7 +129,8 @@ int main(int argc, char** argv) {
                 throw UsageError("--plot draws regression and multi-label reports; " + model_path + " is " + model_kind);
             nn::Evaluation eval;
             eval.start(kind, nn::class_names(model->classes(), k), threshold);
-            bool has_accuracy = kind == nn::OutputKind::Binary || kind == nn::OutputKind::Categorical;
+            bool has_accuracy = kind == nn::OutputKind::Binary || kind == nn::OutputKind::Categorical ||
+                                kind == nn::OutputKind::Segmentation;
             std::vector<std::string> score_names = {"loss"};
             for (const auto& m : model->metric_names()) has_accuracy |= m == "accuracy", score_names.push_back(m);
             if (min_accuracy >= 0 && !has_accuracy)

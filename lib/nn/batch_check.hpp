@@ -20,7 +20,12 @@ struct BatchContract {
     const Spec& spec;
     const DType* trained_dtype;               // the input dtype it trained on; null before training
     const std::vector<std::string>& classes;  // its class names; empty before training
+    bool loss_picked = false;                 // the loss is still to be picked from the stream (class_mode)
 };
+
+// A mask stream's ignore index (metadata ignore_index, a decimal 0..255), -1
+// without one; DataError naming `where` for anything else.
+int64_t ignore_index(const Frame& batch, const std::string& where);
 
 // DataError naming `where` when the batch does not fit; `need_targets`: the
 // batch must hold y (training, evaluation), else only x is checked (prediction).

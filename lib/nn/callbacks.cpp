@@ -43,9 +43,10 @@ const char* mode_name(Mode mode) { return mode == Mode::Min ? "min" : mode == Mo
 bool improves_upwards(const std::string& monitor, Mode mode) {
     if (mode != Mode::Auto) return mode == Mode::Max;
     // Keras 3 asks the metric (its _direction "up"): the accuracies, auc,
-    // precision, recall, f1_score and r2_score; every loss and error goes down.
+    // precision, recall, f1_score, r2_score and mean_iou (and our dice
+    // coefficient); every loss and error goes down.
     std::string name = monitor.rfind("val_", 0) == 0 ? monitor.substr(4) : monitor;
-    for (const char* up : {"auc", "precision", "recall", "f1_score", "r2_score"})
+    for (const char* up : {"auc", "precision", "recall", "f1_score", "r2_score", "mean_iou", "dice"})
         if (name == up) return true;
     return monitor.find("acc") != std::string::npos;
 }

@@ -12,11 +12,11 @@ using nlohmann::json;
 namespace {
 const std::vector<std::string> kLosses = {"binary_crossentropy", "categorical_crossentropy",
                                           "sparse_categorical_crossentropy", "mse", "mae", "huber",
-                                          "log_cosh"};
+                                          "log_cosh", "dice", "ce_dice"};
 const std::vector<std::string> kMetrics = {"accuracy", "binary_accuracy", "categorical_accuracy",
                                            "sparse_categorical_accuracy", "mae", "mse",
                                            "root_mean_squared_error", "r2_score", "precision", "recall",
-                                           "f1_score", "auc"};
+                                           "f1_score", "auc", "mean_iou", "dice"};
 const std::vector<std::string> kOptimizers = {"adam", "adamw", "nadam", "sgd", "rmsprop"};
 const std::vector<std::string> kSchedules = {"ExponentialDecay", "InverseTimeDecay", "PolynomialDecay", "CosineDecay",
                                              "PiecewiseConstantDecay"};
@@ -281,7 +281,9 @@ LossSpec parse_loss(const json& v, const std::string& where) {
         if (!(r == "auto" || r == "sum_over_batch_size"))
             c.fail("\"reduction\": " + r.dump() + " is not supported (the mean over the batch: \"sum_over_batch_size\")");
     }
-    c.require_default("axis", -1, "the classes are the last axis");
+    // Keras' Dice sums over every axis of the batch (axis None); the others reduce the class axis.
+    if (loss.name == "dice") c.require_default("axis", nullptr, "the Dice sums over the whole batch");
+    else c.require_default("axis", -1, "the classes are the last axis");
     bool crossentropy = loss.name.find("crossentropy") != std::string::npos;
     bool smoothable = loss.name == "binary_crossentropy" || loss.name == "categorical_crossentropy";
     if (crossentropy) {

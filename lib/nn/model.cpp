@@ -311,7 +311,7 @@ public:
     }
 
     void check_batch(const Frame& batch, const std::string& where, bool need_targets) const override {
-        nn::check_batch({spec_, has_dtype_ ? &input_dtype_ : nullptr, classes_}, batch, where, need_targets);
+        nn::check_batch({spec_, has_dtype_ ? &input_dtype_ : nullptr, classes_, loss_picked_}, batch, where, need_targets);
         where_ = where;
         if (!scale_checked_) {
             scale_checked_ = true;
@@ -332,6 +332,7 @@ public:
         }
         if (classes_.empty()) classes_ = batch.classes();
         if (loss_picked_) pick_loss_from_stream(batch);
+        set_target_kind(batch);
         // The spans of a Profile's trace (nn/engine.hpp); free when none records.
         torch::Tensor input, target, weights, loss, metrics;
         {
@@ -375,6 +376,7 @@ public:
     void evaluate_batch(const Frame& batch, Scores& scores, Tensor* outputs) override {
         torch::NoGradGuard no_grad;
         const Tensor& x = batch.get("x");
+        set_target_kind(batch);
         torch::Tensor input, target, weights;
         {
             RECORD_USER_SCOPE("input");
@@ -597,16 +599,33 @@ private:
 
     // The first training frame's class_mode refines a picked loss, as the
     // output alone cannot tell: numbers (raw) train with mse, several classes
-    // per image (multi_label) with binary_crossentropy over C sigmoids.
+    // per image (multi_label) with binary_crossentropy over C sigmoids, masks
+    // (mask) with sparse_categorical_crossentropy per pixel (binary_crossentropy
+    // for one sigmoid channel), judged by pixel accuracy and mean IoU.
     void pick_loss_from_stream(const Frame& batch) {
         loss_picked_ = false;
         auto mode = batch.metadata.find("class_mode");
         if (mode == batch.metadata.end()) return;
+        bool mask = mode->second == "mask";
         if (mode->second == "raw") spec_.loss = "mse";
         else if (mode->second == "multi_label") spec_.loss = "binary_crossentropy";
-        else return;
-        if (metrics_picked_) spec_.metrics = spec_.loss == "mse" ? std::vector<std::string>{} : std::vector<std::string>{"accuracy"};
+        else if (mask) {
+            // Segmentation: each pixel's class, over C softmax channels or one sigmoid channel.
+            std::vector<int64_t> out = spec_.output_shape();
+            spec_.loss = out.size() == 3 && out[2] == 1 ? "binary_crossentropy" : "sparse_categorical_crossentropy";
+        } else return;
+        if (metrics_picked_)
+            spec_.metrics = spec_.loss == "mse" ? std::vector<std::string>{}
+                            : mask              ? std::vector<std::string>{"accuracy", "mean_iou"}
+                                                : std::vector<std::string>{"accuracy"};
         rebuild_objective();
+    }
+
+    // Whether y is a mask (class_mode mask: the losses and metrics per pixel) and its ignore index.
+    void set_target_kind(const Frame& batch) {
+        auto mode = batch.metadata.find("class_mode");
+        bool mask = mode != batch.metadata.end() && mode->second == "mask";
+        objective_.set_mask(mask, mask ? ignore_index(batch, where_) : -1);
     }
 
     Spec spec_;

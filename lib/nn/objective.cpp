@@ -1,5 +1,6 @@
 #include "nn/objective.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace imgpipe::nn {
@@ -22,6 +23,14 @@ torch::Tensor Objective::sample_weights(const Frame& batch, const torch::Tensor&
     torch::Tensor w;
     if (const Tensor* sw = batch.find("w")) w = to_torch(*sw).to(device).to(torch::kFloat).reshape({-1});
     if (!training || class_weights_.empty()) return w;
+    if (mask_) {
+        // Each pixel weighs its class's weight (an ignored pixel's does not count: the loss leaves it out).
+        torch::Tensor table = torch::tensor(std::vector<float>(class_weights_.begin(), class_weights_.end()),
+                                            torch::TensorOptions().dtype(torch::kFloat)).to(device);
+        torch::Tensor label = target.clamp(0, int64_t(class_weights_.size()) - 1);
+        torch::Tensor cw = table.index_select(0, label.reshape({-1})).view(label.sizes());
+        return w.defined() ? w.view({-1, 1, 1}) * cw : cw;
+    }
     // Keras' class_weight_to_sample_weights: the class index (a one-hot row's
     // argmax, a single output's rounded value), 1 for a class not in the map.
     torch::Tensor label = target.dim() == 1 ? target
@@ -36,6 +45,11 @@ torch::Tensor Objective::sample_weights(const Frame& batch, const torch::Tensor&
 torch::Tensor Objective::targets(const Tensor& y, torch::Device device) const {
     torch::Tensor t =
         to_torch(y).to(device);
+    if (mask_) {
+        // U8 [n,h,w,1] (or [n,h,w]) class indices: Long [n,h,w], as gather and one_hot take them.
+        t = t.to(torch::kLong);
+        return t.dim() == 4 ? t.squeeze(3) : t;
+    }
     if (is_labels(y)) {
         t = t.reshape({-1}).to(torch::kLong);
         if (loss_ == "sparse_categorical_crossentropy") return t;
@@ -51,6 +65,7 @@ torch::Tensor Objective::targets(const Tensor& y, torch::Device device) const {
 
 torch::Tensor Objective::loss(const Network::Output& out, const torch::Tensor& target,
                               const torch::Tensor& weights) const {
+    if (mask_) return mask_loss(out, target, weights);
     const double eps = 1e-7;  // Keras' backend epsilon
     const torch::Tensor& p = out.y;
     const std::string& name = loss_.name;
@@ -120,8 +135,103 @@ torch::Tensor Objective::total(const Network::Output& out, const torch::Tensor& 
     return r.defined() ? l + r : l;
 }
 
+torch::Tensor Objective::mask_loss(const Network::Output& out, const torch::Tensor& target,
+                                   const torch::Tensor& weights) const {
+    const double eps = 1e-7;  // Keras' backend epsilon
+    const torch::Tensor& p = out.y;  // [n,h,w,C]
+    const std::string& name = loss_.name;
+    const int64_t C = p.size(-1);
+    torch::Tensor valid = ignore_ >= 0 ? target != ignore_ : torch::ones_like(target, torch::kBool);
+    torch::Tensor t = torch::where(valid, target, torch::zeros_like(target));  // ignored pixels: any class, weight 0
+    torch::Tensor total;
+    if (name != "dice") {
+        // Each pixel's crossentropy [n,h,w]: binary for one sigmoid channel, else over the class axis (the last).
+        torch::Tensor values;
+        if (C == 1) {
+            torch::Tensor y = t.to(p.scalar_type());
+            const double s = loss_.label_smoothing;
+            if (s > 0) y = y * (1 - s) + 0.5 * s;
+            torch::Tensor z;
+            if (loss_.from_logits) z = p;
+            else if (out.final_activation == Activation::Sigmoid && out.logits.defined()) z = out.logits;
+            if (z.defined()) {
+                z = z.squeeze(-1);
+                values = torch::clamp_min(z, 0) - z * y + torch::log1p(torch::exp(-z.abs()));
+            } else {
+                torch::Tensor q = p.squeeze(-1).clamp(eps, 1 - eps);
+                values = -(y * q.log() + (1 - y) * (1 - q).log());
+            }
+        } else {
+            torch::Tensor log_p;
+            if (loss_.from_logits) log_p = torch::log_softmax(p, -1);
+            else if (out.final_activation == Activation::Softmax && out.logits.defined()) log_p = torch::log_softmax(out.logits, -1);
+            else log_p = (p / p.sum(-1, true)).clamp(eps, 1 - eps).log();
+            values = -log_p.gather(-1, t.unsqueeze(-1)).squeeze(-1);
+        }
+        // The mean over the pixels that count (PyTorch's ignore_index, Keras' ignore_class),
+        // each weighted by its sample's and its class's weight (not divided by their sum: Keras' class_weight).
+        torch::Tensor w = valid.to(values.scalar_type());
+        if (weights.defined()) w = w * (weights.dim() == 1 ? weights.view({-1, 1, 1}) : weights);
+        total = (values * w).sum() / valid.sum().clamp_min(1).to(values.scalar_type());
+    }
+    if (name == "dice" || name == "ce_dice") {
+        // Keras' dice(y_true, y_pred, axis=None): 1 - 2 sum(y p) / (sum y + sum p + eps) over the
+        // whole batch, y the mask one-hot (one sigmoid channel: the mask itself), p the probabilities;
+        // ignored pixels leave both sums. Unweighted, as Keras' Dice returns one number per batch.
+        torch::Tensor q = p;
+        if (loss_.from_logits) q = C == 1 ? torch::sigmoid(p) : torch::softmax(p, -1);
+        torch::Tensor y = C == 1 ? t.unsqueeze(-1).to(q.scalar_type()) : torch::one_hot(t, C).to(q.scalar_type());
+        torch::Tensor m = valid.unsqueeze(-1).to(q.scalar_type());
+        y = y * m;
+        q = q * m;
+        torch::Tensor d = 1 - 2 * (y * q).sum() / (y.sum() + q.sum() + eps);
+        total = total.defined() ? total + d : d;
+    }
+    return total;
+}
+
+size_t Objective::metric_width(const std::string& m) const {
+    if (!mask_) {
+        int64_t outputs = 1;
+        for (int64_t d : output_) outputs *= d;
+        return Scores::sum_count(m, outputs);
+    }
+    if (m == "accuracy") return 2;                        // correct pixels, counted pixels
+    if (m == "mean_iou") return 3 * size_t(std::max<int64_t>(output_.back(), 2));  // per class tp, fp, fn
+    return Scores::sum_count(m, 1);
+}
+
+torch::Tensor Objective::mask_metrics(const torch::Tensor& p, const torch::Tensor& target) const {
+    const int64_t C = p.size(-1), K = std::max<int64_t>(C, 2);  // one sigmoid channel: classes 0 and 1
+    torch::Tensor valid = ignore_ >= 0 ? target != ignore_ : torch::ones_like(target, torch::kBool);
+    torch::Tensor t = torch::where(valid, target, torch::zeros_like(target));
+    torch::Tensor predicted = C == 1 ? (p.squeeze(-1) > threshold_).to(torch::kLong) : p.argmax(-1);
+    std::vector<torch::Tensor> values;
+    auto one = [&](const torch::Tensor& v) { values.push_back(v.to(torch::kFloat).reshape({-1})); };
+    for (const std::string& m : metrics_) {
+        if (m == "accuracy") {
+            one(torch::stack({((predicted == t) & valid).sum(), valid.sum()}));
+        } else if (m == "mean_iou") {
+            // Keras' MeanIoU: the confusion of the counted pixels; per class TP, FP (predicted, not true), FN.
+            torch::Tensor pairs = (t * K + predicted).masked_select(valid);
+            torch::Tensor cm = torch::bincount(pairs, {}, K * K).view({K, K});  // rows: true class
+            torch::Tensor tp = cm.diagonal();
+            one(torch::cat({tp, cm.sum(0) - tp, cm.sum(1) - tp}));
+        } else {  // dice: the Dice loss's sums, soft, for the epoch's coefficient
+            torch::Tensor y = C == 1 ? t.unsqueeze(-1).to(p.scalar_type()) : torch::one_hot(t, C).to(p.scalar_type());
+            torch::Tensor mk = valid.unsqueeze(-1).to(p.scalar_type());
+            torch::Tensor q = p * mk;
+            y = y * mk;
+            one(torch::stack({(y * q).sum(), y.sum(), q.sum()}));
+        }
+    }
+    if (values.empty()) return torch::empty({0}, p.options().dtype(torch::kFloat));
+    return torch::cat(values);
+}
+
 torch::Tensor Objective::metric_values(const torch::Tensor& p, const torch::Tensor& target) const {
     torch::NoGradGuard no_grad;
+    if (mask_) return mask_metrics(p, target);
     std::vector<torch::Tensor> values;  // each metric's value or sums, flat
     auto one = [&](const torch::Tensor& v) { values.push_back(v.to(torch::kFloat).reshape({-1})); };
     for (const std::string& m : metrics_) {
@@ -194,11 +304,9 @@ void Objective::report(const torch::Tensor& loss, const torch::Tensor& metric_va
                             .contiguous();
     const double* v = all.data_ptr<double>();
     scores.add("loss", v[0], n);
-    int64_t outputs = 1;
-    for (int64_t d : output_) outputs *= d;
     size_t at = 1;
     for (const std::string& m : metrics_) {
-        size_t k = Scores::sum_count(m, outputs);
+        size_t k = metric_width(m);
         if (k == 1) scores.add(m, v[at], n);
         else scores.add_sums(m, std::vector<double>(v + at, v + at + k), n);
         at += k;

@@ -24,16 +24,26 @@ public:
     Objective(LossSpec loss, std::vector<std::string> metrics, std::vector<int64_t> output, double threshold = 0.5);
 
     const LossSpec& loss() const { return loss_; }
+
+    // Segmentation (the stream's class_mode mask): y is a mask of class indices
+    // U8 [n,h,w,1] against an output [n,h,w,C]; the losses and metrics are per
+    // pixel, the pixels equal to `ignore_index` (-1: none) left out.
+    void set_mask(bool mask, int64_t ignore_index = -1) {
+        mask_ = mask;
+        ignore_ = ignore_index;
+    }
+    bool mask() const { return mask_; }
     const std::vector<std::string>& metrics() const { return metrics_; }
 
-    // The stream's y as the loss wants it, on `device`: class indices (sparse
-    // crossentropy), one-hot rows, a float column for one output, U8 pixels as
+    // The stream's y as the loss wants it, on `device`: a mask's class indices
+    // Long [n,h,w]; class indices (sparse crossentropy), one-hot rows, a float column for one output, U8 pixels as
     // value/255, F32 as it is.
     torch::Tensor targets(const Tensor& y, torch::Device device) const;
     // Keras' class_weight, by class index (empty: none): applied in training only.
     void set_class_weights(std::vector<double> weights) { class_weights_ = std::move(weights); }
     // Each sample's weight, F32 [n] on `device`: the stream's w, times its class's
     // weight when `training` and class weights are set; undefined when neither.
+    // For a mask, each pixel's: F32 [n,h,w] when class weights apply, else [n].
     torch::Tensor sample_weights(const Frame& batch, const torch::Tensor& target, bool training,
                                  torch::Device device) const;
     // The compiled loss: each sample's loss (the mean over the last axis), times
@@ -56,6 +66,12 @@ public:
     void report(const torch::Tensor& loss, const torch::Tensor& metric_values, int64_t n, Scores& scores) const;
 
 private:
+    torch::Tensor mask_loss(const Network::Output& out, const torch::Tensor& target, const torch::Tensor& weights) const;
+    torch::Tensor mask_metrics(const torch::Tensor& p, const torch::Tensor& target) const;
+    size_t metric_width(const std::string& m) const;
+
+    bool mask_ = false;
+    int64_t ignore_ = -1;
     LossSpec loss_;
     std::vector<std::string> metrics_;
     std::vector<int64_t> output_;

@@ -12,6 +12,7 @@
 #include <numeric>
 
 #include "cli/error.hpp"
+#include "nn/batch_check.hpp"
 #include "stream/feed.hpp"
 
 namespace imgpipe::nn {
@@ -49,7 +50,12 @@ std::string after_rows(const std::string& state) {
 
 }  // namespace
 
-OutputKind output_kind(const std::string& loss, const std::vector<int64_t>& output_shape) {
+OutputKind output_kind(const std::string& loss, const std::vector<int64_t>& output_shape, bool has_classes) {
+    if (output_shape.size() == 3) {
+        bool masks = loss == "sparse_categorical_crossentropy" || loss == "dice" || loss == "ce_dice" ||
+                     (loss == "binary_crossentropy" && output_shape[2] == 1 && has_classes);
+        return masks ? OutputKind::Segmentation : OutputKind::Values;
+    }
     if (output_shape.size() != 1) return OutputKind::Values;
     if (loss == "binary_crossentropy") return output_shape[0] == 1 ? OutputKind::Binary : OutputKind::MultiLabel;
     if ((loss == "categorical_crossentropy" || loss == "sparse_categorical_crossentropy") && output_shape[0] >= 2)
@@ -62,6 +68,7 @@ int64_t class_count(OutputKind kind, const std::vector<int64_t>& output_shape) {
         case OutputKind::Binary: return 2;
         case OutputKind::Categorical:
         case OutputKind::MultiLabel: return output_shape.at(0);
+        case OutputKind::Segmentation: return std::max<int64_t>(output_shape.at(2), 2);
         case OutputKind::Regression:
         case OutputKind::Values: return 0;
     }
@@ -76,6 +83,9 @@ std::string describe(OutputKind kind, const std::string& loss, const std::vector
         case OutputKind::MultiLabel: return "a multi-label classifier (" + units + " sigmoid units, " + loss + ")";
         case OutputKind::Regression: return "a regression model (" + units + " numbers, loss " + loss + ")";
         case OutputKind::Values: return "a model of image outputs (" + units + ", loss " + loss + ")";
+        case OutputKind::Segmentation:
+            return "a segmentation model (a mask of " + std::to_string(class_count(kind, output_shape)) + " classes, output " +
+                   units + ", " + loss + ")";
     }
     return "";
 }
@@ -89,6 +99,8 @@ void check_target_kind(OutputKind kind, const std::string& loss, const std::vect
     if (mode == "raw" && kind != OutputKind::Regression) what = "numbers (class_mode raw, regression)";
     else if (mode == "multi_label" && kind != OutputKind::MultiLabel) what = "several classes per image (class_mode multi_label)";
     else if (mode == "sparse" && kind == OutputKind::MultiLabel) what = "one class per image (class_mode sparse)";
+    else if (mode == "mask" && kind != OutputKind::Segmentation) what = "masks of class indices (class_mode mask)";
+    else if (mode != "mask" && kind == OutputKind::Segmentation) what = "not masks (class_mode " + mode + ")";
     if (what.empty()) return;
     throw DataError(where, "the stream's targets are " + what + " but the model is " + describe(kind, loss, output_shape) +
                                ": evaluate it on targets of the kind it was trained on");
@@ -562,7 +574,8 @@ void Evaluation::start(OutputKind k, const std::vector<std::string>& classes, do
     classification = kind == OutputKind::Binary || kind == OutputKind::Categorical;
     multi_label = kind == OutputKind::MultiLabel;
     regression = kind == OutputKind::Regression;
-    confusion = ConfusionMatrix(classification ? classes : std::vector<std::string>{});
+    segmentation = kind == OutputKind::Segmentation;
+    confusion = ConfusionMatrix(classification || segmentation ? classes : std::vector<std::string>{});
     labels = MultiLabelReport(multi_label ? classes : std::vector<std::string>{}, threshold);
 }
 
@@ -578,6 +591,41 @@ void Evaluation::add(const Frame& batch, const Tensor& outputs, int64_t position
         else regression = false;  // class labels under a regression loss: the loss alone, as before
     }
     if (multi_label) labels.add_batch(batch, outputs, where);
+    if (segmentation) {
+        // Each pixel's class (the highest of C channels; one sigmoid channel: 1 above 0.5, as the
+        // accuracy metric) against the mask's, the ignore index left out.
+        const int64_t K = int64_t(confusion.classes().size()), ignore = ignore_index(batch, where);
+        const int64_t pixels = y.elements(), C = pixels ? outputs.elements() / pixels : 0;
+        if (y.dtype != DType::U8 || outputs.dtype != DType::F32 || C < 1 || C * pixels != outputs.elements())
+            throw DataError(where, "y is " + std::string(dtype_name(y.dtype)) + " " + shape_text(y.shape) +
+                                       ", not a U8 mask of the outputs' " + shape_text(outputs.shape));
+        const uint8_t* truth = y.values<uint8_t>();
+        const float* p = outputs.values<float>();
+        for (int64_t i = 0; i < pixels; ++i) {
+            if (truth[i] == ignore) continue;
+            const float* row = p + i * C;
+            int predicted = C == 1 ? int(row[0] > 0.5f) : int(std::max_element(row, row + C) - row);
+            if (truth[i] >= K)
+                throw DataError(where, "mask value " + std::to_string(truth[i]) + " is not a class index below " +
+                                           std::to_string(K));
+            confusion.add(truth[i], predicted);
+        }
+    }
+}
+
+double Evaluation::iou(int c) const {
+    int64_t tp = confusion.count(c, c), fp = -tp, fn = confusion.class_total(c) - tp;
+    for (size_t t = 0; t < confusion.classes().size(); ++t) fp += confusion.count(int(t), c);
+    int64_t d = tp + fp + fn;
+    return d ? double(tp) / double(d) : kNaN;
+}
+
+double Evaluation::mean_iou() const {
+    double sum = 0;
+    int n = 0;
+    for (size_t c = 0; c < confusion.classes().size(); ++c)
+        if (double v = iou(int(c)); !std::isnan(v)) sum += v, ++n;
+    return n ? sum / n : kNaN;
 }
 
 std::string Evaluation::state() const {
@@ -595,7 +643,7 @@ void Evaluation::merge(const std::string& state) {
 double Evaluation::accuracy() const {
     double a = scores.mean("accuracy");
     if (!std::isnan(a)) return a;
-    return classification ? confusion.accuracy() : kNaN;
+    return classification || segmentation ? confusion.accuracy() : kNaN;
 }
 
 std::string Evaluation::text() const {
@@ -605,6 +653,22 @@ std::string Evaluation::text() const {
     if (classification) out += "\n" + confusion.text();
     if (regression) out += "\n" + numbers.text();
     if (multi_label) out += "\n" + labels.text();
+    if (segmentation) {
+        out += "\npixel " + confusion.text();  // the pixels' confusion matrix, and each class's recall
+        size_t name_width = 0, index_width = std::to_string(confusion.classes().size() - 1).size();
+        for (const auto& c : confusion.classes()) name_width = std::max(name_width, c.size());
+        out += "\nIoU per class:\n";
+        for (size_t c = 0; c < confusion.classes().size(); ++c) {
+            const std::string& name = confusion.classes()[c];
+            std::string index = std::to_string(c);
+            double v = iou(int(c));
+            out += std::string(index_width - index.size(), ' ') + index + " " + name +
+                   std::string(name_width - name.size(), ' ') + "  " + (std::isnan(v) ? std::string("     -") : fixed4(v)) +
+                   "\n";
+        }
+        double m = mean_iou();
+        out += "mean IoU: " + (std::isnan(m) ? std::string("-") : fixed4(m)) + "\n";
+    }
     return out;
 }
 
@@ -648,6 +712,20 @@ std::string Evaluation::json() const {
         for (size_t c = 0; c < labels.classes().size(); ++c) per_class[labels.classes()[c]] = stats(labels.per_class(int64_t(c)));
         j["multi_label"] = {{"classes", labels.classes()}, {"threshold", labels.threshold()}, {"weighted", labels.weighted()},
                             {"per_class", per_class}, {"micro", stats(labels.micro())}, {"macro", stats(labels.macro())}};
+    }
+    if (segmentation) {
+        const auto& names = confusion.classes();
+        Json matrix = Json::array(), per_class = Json::object(), iou_of = Json::object();
+        for (size_t t = 0; t < names.size(); ++t) {
+            Json row = Json::array();
+            for (size_t p = 0; p < names.size(); ++p) row.push_back(confusion.count(int(t), int(p)));
+            matrix.push_back(row);
+            per_class[names[t]] = number_or_null(confusion.class_accuracy(int(t)));
+            iou_of[names[t]] = number_or_null(iou(int(t)));
+        }
+        j["segmentation"] = {{"classes", names}, {"pixels", confusion.total()},
+                             {"pixel_accuracy", number_or_null(confusion.accuracy())}, {"confusion_matrix", matrix},
+                             {"per_class_accuracy", per_class}, {"iou", iou_of}, {"mean_iou", number_or_null(mean_iou())}};
     }
     return dump(j) + "\n";
 }
@@ -717,7 +795,7 @@ PredictionWriter::PredictionWriter(PredictFormat format, OutputKind kind, std::v
     : format_(format), kind_(kind), output_shape_(std::move(output_shape)), classes_(std::move(classes)), top_k_(top_k),
       threshold_(threshold) {
     if (format_ == PredictFormat::Stream) return;
-    if (kind_ == OutputKind::Values)
+    if (kind_ == OutputKind::Values || kind_ == OutputKind::Segmentation)
         throw UsageError("the model outputs " + shape_text(output_shape_) +
                          " per sample (an image), not classes; use --format stream");
     if (kind_ == OutputKind::Regression || kind_ == OutputKind::MultiLabel) {

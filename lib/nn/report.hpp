@@ -24,9 +24,14 @@ enum class OutputKind {
     MultiLabel,   // k >= 2 units, binary_crossentropy: p[c] = P(the image shows class c)
     Regression,   // a flat output [k] under any other loss (mse, mae, huber, ...): k numbers
     Values,       // anything else: images
+    Segmentation, // [h,w,C] under sparse_categorical_crossentropy, dice or ce_dice, or [h,w,1] under
+                  // binary_crossentropy for a model that knows its classes: a mask's class per pixel
 };
-OutputKind output_kind(const std::string& loss, const std::vector<int64_t>& output_shape);
-// Number of classes the outputs stand for (2 for Binary, k for MultiLabel), 0 otherwise.
+// `has_classes`: the model knows class names (it trained on classes), which tells a one-channel
+// sigmoid mask model from an image-to-image one under binary_crossentropy.
+OutputKind output_kind(const std::string& loss, const std::vector<int64_t>& output_shape, bool has_classes = false);
+// Number of classes the outputs stand for (2 for Binary, k for MultiLabel, C for Segmentation
+// (2 for one sigmoid channel)), 0 otherwise.
 int64_t class_count(OutputKind kind, const std::vector<int64_t>& output_shape);
 // "a multi-label classifier (3 sigmoid units, binary_crossentropy)" and the like: messages.
 std::string describe(OutputKind kind, const std::string& loss, const std::vector<int64_t>& output_shape);
@@ -189,6 +194,7 @@ struct Evaluation {
     bool classification = false;
     ConfusionMatrix confusion{{}};
     bool regression = false, multi_label = false;  // which report follows the scores
+    bool segmentation = false;   // masks: `confusion` counts pixels (the ignore index left out)
     RegressionReport numbers;
     MultiLabelReport labels;
     OutputKind kind = OutputKind::Values;
@@ -199,7 +205,11 @@ struct Evaluation {
     // the multi-label statistics at `threshold`, or the regression statistics.
     void start(OutputKind kind, const std::vector<std::string>& classes, double threshold);
     // Whether the report needs the model's outputs (evaluate_batch's).
-    bool wants_outputs() const { return classification || regression || multi_label; }
+    bool wants_outputs() const { return classification || regression || multi_label || segmentation; }
+    // Segmentation: class c's IoU, TP / (TP + FP + FN) of the pixel confusion (NaN when 0/0), and
+    // their mean over the classes that have one (Keras' MeanIoU, without its epsilons).
+    double iou(int c) const;
+    double mean_iou() const;
     // One batch's outputs against its y; `position`: the stream position of its
     // first sample. Targets that are not what the report reads (an image, or
     // class labels under a regression loss) leave the scores alone.

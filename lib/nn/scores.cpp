@@ -21,6 +21,8 @@ size_t Scores::sum_count(const std::string& name, int64_t outputs) {
     if (name == "f1_score") return 3 * size_t(outputs);     // per output: tp, fp, fn
     if (name == "r2_score") return 4 * size_t(outputs);     // per output: sum y, sum y^2, sum (y - p)^2, count
     if (name == "auc") return 400;                          // 200 buckets of positives, 200 of negatives
+    if (name == "dice") return 3;                           // masks: sum y*p, sum y, sum p
+    if (name == "mean_iou") return 3 * size_t(outputs);     // masks: per class tp, fp, fn (outputs: the classes)
     return 1;                                               // a mean (root_mean_squared_error: of the squares)
 }
 
@@ -28,6 +30,22 @@ double Scores::value(const Sum& s) {
     const std::vector<double>& v = s.sums;
     if (s.name == "root_mean_squared_error") return std::sqrt(v[0] / double(s.n));
     if (s.name == "precision" || s.name == "recall") return ratio(v[0], v[0] + v[1]);
+    // Masks (Objective: segmentation): pixel accuracy from the correct and the counted pixels.
+    if (s.name == "accuracy" && v.size() == 2) return ratio(v[0], v[1]);
+    if (s.name == "dice") return 2 * v[0] / (v[1] + v[2] + 1e-7);  // the Dice coefficient, 1 - Keras' dice loss
+    if (s.name == "mean_iou") {
+        // Keras' MeanIoU.result(): TP / (TP + FP + FN + eps) per class, summed over the
+        // classes whose denominator is not 0, divided by their count (+ eps).
+        const double eps = 1e-7;
+        size_t k = v.size() / 3;
+        double sum = 0, valid = 0;
+        for (size_t i = 0; i < k; ++i) {
+            double d = v[i] + v[k + i] + v[2 * k + i];
+            valid += d > 1e-9;
+            sum += v[i] / (d + eps);
+        }
+        return sum / (valid + eps);
+    }
     if (s.name == "f1_score") {
         // Keras' F1Score(average="macro"): each output's F1 with its epsilons, then their mean.
         const double eps = 1e-7;

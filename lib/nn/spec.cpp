@@ -661,7 +661,7 @@ Spec parse_spec(const std::string& text, const std::string& where) {
                     spec.metrics_given = true;
                     for (const std::string& name : unknown)
                         std::cerr << stderr_line_start() + progress_prefixed(where + ": compile_config: metric " + name +
-                                     " is not one nntrain computes (" + join({"accuracy", "mae", "mse", "rmse", "r2", "precision", "recall", "f1", "auc"}) +
+                                     " is not one nntrain computes (" + join({"accuracy", "mae", "mse", "rmse", "r2", "precision", "recall", "f1", "auc", "mean_iou", "dice"}) +
                                      "); it is left out") + "\n";
                 }
             }

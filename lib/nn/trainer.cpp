@@ -21,6 +21,7 @@
 #include "cli/app.hpp"
 #include "cli/error.hpp"
 #include "cli/progress.hpp"
+#include "nn/batch_check.hpp"
 #include "nn/callbacks.hpp"
 #include "nn/config.hpp"
 #include "nn/report.hpp"
@@ -408,6 +409,7 @@ void check_weights(const Frame& f, const std::string& where) {
 std::string no_class_weights(const Frame& f) {
     auto mode = f.metadata.find("class_mode");
     std::string m = mode == f.metadata.end() ? "" : mode->second;
+    if (m == "mask") return "";  // each pixel weighs its class's weight
     if (m == "multi_label")
         return "the targets are several classes per image (multi_label), and Keras would weigh each image by its "
                "multi-hot row's first class only; give each image its weight instead (the stream's w)";
@@ -434,6 +436,24 @@ void Fit::count_classes() {
     Frame f;
     while (feed.next(f)) {
         if (std::string why = no_class_weights(f); !why.empty()) throw DataError(feed.where(), "--class-weight: " + why);
+        auto mode = f.metadata.find("class_mode");
+        if (mode != f.metadata.end() && mode->second == "mask") {
+            // A mask's pixels are its samples (scikit-learn's compute_class_weight over every pixel's
+            // class), the ignore index left out.
+            int64_t ignore = ignore_index(f, feed.where());
+            const Tensor& y = f.get("y");
+            if (y.dtype != DType::U8)
+                throw DataError(feed.where(), "--class-weight: y is " + std::string(dtype_name(y.dtype)) +
+                                                  ", not a U8 mask of class indices");
+            std::vector<int64_t> count(256, 0);
+            for (int64_t i = 0; i < y.elements(); ++i) ++count[y.values<uint8_t>()[i]];
+            for (size_t v = 0; v < 256; ++v) {
+                if (!count[v] || int64_t(v) == ignore) continue;
+                if (v >= class_counts_.size()) class_counts_.resize(v + 1, 0);
+                class_counts_[v] += count[v];
+            }
+            continue;
+        }
         for (int64_t label : labels_of(f.get("y"))) {
             if (label < 0) continue;  // refused by the batch check when trained on
             if (size_t(label) >= class_counts_.size()) class_counts_.resize(size_t(label) + 1, 0);
