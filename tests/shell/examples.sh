@@ -65,6 +65,18 @@ check "its list lines carry several classes" 'grep -q "classes=[0-9]:[a-z_]*|[0-
 check "it reports micro and macro precision, recall, F1 and AUC" 'grep -q "^micro average" mos-out/evaluation.txt && grep -q "^macro average" mos-out/evaluation.txt'
 check "and predicts every class's probability" '[ "$(head -n 1 mos-out/predictions.tsv | awk -F"\t" "{ print NF }")" -eq 12 ]'
 
+run make -C "$E/segmentation" DATA="$T/seg" OUT="$T/seg-out" TRAIN=60 TEST=20 EPOCHS=1 BIN="${BIN_DIR:-$ROOT/bin}"
+check_status "the segmentation workflow runs (scenes exported, U-Net trained, evaluated, masks predicted, sheet drawn)" 0
+check "its list lines are image and mask pairs" '[ "$(grep -c "	mask=" seg-out/predicted.list)" -eq 20 ]'
+check "it reports the pixel confusion and mean IoU" 'grep -q "^pixel confusion matrix" seg-out/eval.txt && grep -q "^mean IoU: [0-9.]*$" seg-out/eval.txt'
+check "its predicted masks are palette PNGs of the model's size, only classes in them" 'py -c "
+from PIL import Image; import glob, numpy as np
+files = glob.glob(\"seg-out/masks/**/*.png\", recursive=True); assert len(files) == 20, len(files)
+for f in files:
+    m = Image.open(f); assert m.mode == \"P\" and m.size == (64, 64); assert set(np.unique(np.array(m))) <= {0, 1, 2, 3}
+"'
+check "and the sheet is image, true mask, predicted mask for each scene" 'py -c "from PIL import Image; im = Image.open(\"seg-out/sheet.png\"); assert im.size[0] >= 3 * 64, im.size"'
+
 # Every example Makefile runs its recipes in bash with pipefail, and deletes what a failed recipe made.
 for mk in "$E"/*/Makefile; do
     check "$(basename "$(dirname "$mk")")/Makefile sets pipefail and .DELETE_ON_ERROR" \
