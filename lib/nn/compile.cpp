@@ -16,7 +16,7 @@ const std::vector<std::string> kLosses = {"binary_crossentropy", "categorical_cr
 const std::vector<std::string> kMetrics = {"accuracy", "binary_accuracy", "categorical_accuracy",
                                            "sparse_categorical_accuracy", "mae", "mse",
                                            "root_mean_squared_error", "r2_score", "precision", "recall",
-                                           "f1_score", "auc", "mean_iou", "dice"};
+                                           "f1_score", "auc", "mean_iou", "iou", "dice"};
 const std::vector<std::string> kOptimizers = {"adam", "adamw", "nadam", "sgd", "rmsprop"};
 const std::vector<std::string> kSchedules = {"ExponentialDecay", "InverseTimeDecay", "PolynomialDecay", "CosineDecay",
                                              "PiecewiseConstantDecay"};

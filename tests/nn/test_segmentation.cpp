@@ -222,7 +222,7 @@ TEST_CASE("a mask batch is checked against the model, its loss and its metrics",
     mae.metrics = {"accuracy", "mae"};
     CHECK(refusal(mae, mask_frame(mask())) ==
           "t.bs: frame 1: the metric mae does not apply to a mask (class_mode mask); its metrics are accuracy (of the "
-          "pixels), mean_iou and dice");
+          "pixels), mean_iou, iou (each class's) and dice");
     Frame wrong = mask_frame(mask());
     wrong.tensors[1] = Tensor("y", DType::U8, {N, 4, 3, 1});
     CHECK(refusal(spec, wrong) == "t.bs: frame 1: y is U8 [2,4,3,1] but the model's masks are U8 [*,3,4,1] (its output [*,3,4,3])");

@@ -158,3 +158,10 @@ run nntrain -j1 -m aug-small.json --epochs 1 -o aug-small.model train.bs
 check_status "augmentation at another size than the mask: refused" 65
 check_err "names the layer and the sizes" "layer random_flip (RandomFlip) transforms images of 4x4 but the target y is 8x8, so it cannot move y with x"
 check "and writes no model" "[ ! -e aug-small.model ]"
+
+# Each class's IoU as a metric (iou): iou_0, iou_1, ... in the epoch lines, the history, --monitor.
+run nntrain -j1 -m seg.json --metrics accuracy,iou --epochs 2 --val test.bs --monitor val_iou_2 --history hi.jsonl -o iou.model train.bs
+check_status "--metrics iou" 0
+check_err "each class's IoU in the epoch line" " - iou_0: "
+check_err "and validation's" " - val_iou_2: "
+check "history keys per class" "py -c \"import json; r = json.loads(open('hi.jsonl').readline()); assert all('iou_%d' % i in r and 'val_iou_%d' % i in r for i in range(3)), r\""
