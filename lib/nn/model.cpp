@@ -559,7 +559,8 @@ private:
         const Tensor& x = batch.get("x");
         const Tensor* y = batch.find("y");
         auto mode = batch.metadata.find("class_mode");
-        bool image_target = (mode != batch.metadata.end() && mode->second == "input") || (y && y->shape.size() == 4);
+        bool image_target = (mode != batch.metadata.end() && (mode->second == "input" || mode->second == "mask")) ||
+                            (y && y->shape.size() == 4);
         // The augmentation layers move an image or mask target with x (train_batch), when
         // they see images of the target's size.
         if (image_target && y && y->shape.size() >= 3)

@@ -165,3 +165,14 @@ check_status "--metrics iou" 0
 check_err "each class's IoU in the epoch line" " - iou_0: "
 check_err "and validation's" " - val_iou_2: "
 check "history keys per class" "py -c \"import json; r = json.loads(open('hi.jsonl').readline()); assert all('iou_%d' % i in r and 'val_iou_%d' % i in r for i in range(3)), r\""
+# The same with masks of rank 3 ([n,h,w], no channel axis): refused by name, not an internal error.
+py -c "
+import sys; sys.path.insert(0, '$ROOT/tests/shell')
+from stream import read_frames, write_frame
+for t, m in read_frames(open('train.bs', 'rb')):
+    write_frame(sys.stdout.buffer, dict(t, y=t['y'][..., 0].copy()), m)" > rank3.bs
+run nntrain -j1 -m aug-small.json --epochs 1 rank3.bs
+check_status "rank-3 masks, augmentation at another size: refused" 65
+check_err "names the layer" "layer random_flip (RandomFlip) transforms images of 4x4 but the target y is 8x8"
+run nntrain -j1 -m aug.json --epochs 1 rank3.bs
+check_status "rank-3 masks train" 0
