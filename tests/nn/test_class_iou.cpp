@@ -2,7 +2,11 @@
 // (iou_0, iou_1, ...) in the epoch lines and the history. Torch-free.
 #include <catch2/catch.hpp>
 
+#include <nlohmann/json.hpp>
+
+#include "cli/error.hpp"
 #include "nn/callbacks.hpp"
+#include "nn/compile.hpp"
 #include "nn/engine.hpp"
 
 using namespace imgpipe::nn;
@@ -35,4 +39,13 @@ TEST_CASE("--monitor takes a class's IoU when the metric iou is reported", "[seg
                       "--monitor val_iou_2: no such value (the epochs report: loss, iou, lr)");
     o.monitor = "iou_x";
     CHECK_THROWS(Callbacks(o).check_monitor({"loss", "iou", "lr"}));
+}
+
+TEST_CASE("Keras' ignore_class is refused with where the ignored pixels come from", "[segmentation][compile]") {
+    auto j = nlohmann::json::parse(R"({"class_name": "SparseCategoricalCrossentropy", "config": {"ignore_class": 255}})");
+    CHECK_THROWS_WITH(parse_loss(j, "m.json"),
+                      Catch::Contains("\"ignore_class\": 255 is not supported (the pixels left out are the mask stream's "
+                                      "ignore_index, from imgprep --ignore-index)"));
+    j["config"]["ignore_class"] = nullptr;
+    CHECK(parse_loss(j, "m.json") == "sparse_categorical_crossentropy");
 }
