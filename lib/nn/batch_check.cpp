@@ -45,9 +45,9 @@ void check_mask(const BatchContract& model, const Frame& batch, const Tensor& y,
                                            : "sparse_categorical_crossentropy (" + std::to_string(C) + " softmax channels)") +
                                    ", dice or ce_dice");
     for (const std::string& m : spec.metrics)
-        if (m != "accuracy" && m != "mean_iou" && m != "dice")
+        if (m != "accuracy" && m != "mean_iou" && m != "iou" && m != "dice")
             throw DataError(where, "the metric " + m + " does not apply to a mask (class_mode mask); its metrics are "
-                                   "accuracy (of the pixels), mean_iou and dice");
+                                   "accuracy (of the pixels), mean_iou, iou (each class's) and dice");
     std::vector<std::string> names = batch.classes();
     if (!names.empty() && int64_t(names.size()) != K && !(C == 1 && names.size() == 1))
         throw DataError(where, "the stream has " + std::to_string(names.size()) + " classes but the model outputs " +
@@ -109,7 +109,7 @@ void check_batch(const BatchContract& model, const Frame& batch, const std::stri
         throw DataError(where, "the loss " + loss + " is for masks of class indices (class_mode mask); this stream's "
                                "targets are not masks");
     for (const std::string& m : spec.metrics)
-        if (m == "mean_iou" || m == "dice")
+        if (m == "mean_iou" || m == "iou" || m == "dice")
             throw DataError(where, "the metric " + m + " is for masks of class indices (class_mode mask); this "
                                    "stream's targets are not masks");
     std::vector<int64_t> out = spec.output_shape();

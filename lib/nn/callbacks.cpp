@@ -43,11 +43,12 @@ const char* mode_name(Mode mode) { return mode == Mode::Min ? "min" : mode == Mo
 bool improves_upwards(const std::string& monitor, Mode mode) {
     if (mode != Mode::Auto) return mode == Mode::Max;
     // Keras 3 asks the metric (its _direction "up"): the accuracies, auc,
-    // precision, recall, f1_score, r2_score and mean_iou (and our dice
-    // coefficient); every loss and error goes down.
+    // precision, recall, f1_score, r2_score, mean_iou and each class's IoU (and
+    // our dice coefficient); every loss and error goes down.
     std::string name = monitor.rfind("val_", 0) == 0 ? monitor.substr(4) : monitor;
     for (const char* up : {"auc", "precision", "recall", "f1_score", "r2_score", "mean_iou", "dice"})
         if (name == up) return true;
+    if (name.rfind("iou_", 0) == 0) return true;  // a class's IoU (the metric iou)
     return monitor.find("acc") != std::string::npos;
 }
 
@@ -82,7 +83,15 @@ void Callbacks::reset() {
 }
 
 void Callbacks::check_monitor(const std::vector<std::string>& names) const {
-    if (std::find(names.begin(), names.end(), o_.monitor) == names.end()) no_such_value(o_.monitor, names);
+    if (std::find(names.begin(), names.end(), o_.monitor) != names.end()) return;
+    // The metric iou reports iou_0, iou_1, ... (one per class, known from the stream): a class
+    // index is taken now, and one beyond the classes is named after the first epoch.
+    const std::string& m = o_.monitor;
+    size_t at = m.rfind("iou_", 0) == 0 ? 4 : m.rfind("val_iou_", 0) == 0 ? 8 : 0;
+    if (at && at < m.size() && m.find_first_not_of("0123456789", at) == std::string::npos &&
+        std::find(names.begin(), names.end(), m.substr(0, at - 1)) != names.end())
+        return;
+    no_such_value(o_.monitor, names);
 }
 
 EpochActions Callbacks::on_epoch_end(int64_t epoch, const Logs& logs) {

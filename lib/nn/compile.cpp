@@ -16,7 +16,7 @@ const std::vector<std::string> kLosses = {"binary_crossentropy", "categorical_cr
 const std::vector<std::string> kMetrics = {"accuracy", "binary_accuracy", "categorical_accuracy",
                                            "sparse_categorical_accuracy", "mae", "mse",
                                            "root_mean_squared_error", "r2_score", "precision", "recall",
-                                           "f1_score", "auc", "mean_iou", "dice"};
+                                           "f1_score", "auc", "mean_iou", "iou", "dice"};
 const std::vector<std::string> kOptimizers = {"adam", "adamw", "nadam", "sgd", "rmsprop"};
 const std::vector<std::string> kSchedules = {"ExponentialDecay", "InverseTimeDecay", "PolynomialDecay", "CosineDecay",
                                              "PiecewiseConstantDecay"};
@@ -287,7 +287,9 @@ LossSpec parse_loss(const json& v, const std::string& where) {
     bool crossentropy = loss.name.find("crossentropy") != std::string::npos;
     bool smoothable = loss.name == "binary_crossentropy" || loss.name == "categorical_crossentropy";
     if (crossentropy) {
-        c.require_default("ignore_class", nullptr, "not implemented");
+        // The pixels left out come with the data: the mask stream's ignore_index (imgprep --ignore-index).
+        c.require_default("ignore_class", nullptr,
+                          "the pixels left out are the mask stream's ignore_index, from imgprep --ignore-index");
         loss.from_logits = c.boolean("from_logits", false);
     }
     if (smoothable) {

@@ -339,13 +339,22 @@ public:
             RECORD_USER_SCOPE("input");
             input = input_of(x);
             target = objective_.targets(batch.get("y"), device_);
-            weights = objective_.sample_weights(batch, target, true, device_);
         }
         {
             RECORD_USER_SCOPE("zero_grad");
             optimizer_.zero_grad();
         }
-        Network::Output out = net_.forward(input, true);
+        // A mask or an image target moves with x through the augmentation layers (Keras 3's
+        // segmentation_masks): the same draw, nearest for a mask, filled with its ignore index or 0.
+        Network::Target moved;
+        if (augmentation_layer(spec_) && ((objective_.mask() && target.dim() == 3) || target.dim() == 4)) {
+            moved.value = target;
+            moved.mask = objective_.mask();
+            moved.mask_fill = double(std::max<int64_t>(objective_.ignore_index(), 0));
+        }
+        Network::Output out = net_.forward(input, true, moved.value.defined() ? &moved : nullptr);
+        if (moved.value.defined()) target = moved.value;
+        weights = objective_.sample_weights(batch, target, true, device_);  // a pixel's class weight after the move
         {
             RECORD_USER_SCOPE("loss");
             loss = objective_.total(out, target, net_.parameters(), weights);
@@ -550,11 +559,21 @@ private:
         const Tensor& x = batch.get("x");
         const Tensor* y = batch.find("y");
         auto mode = batch.metadata.find("class_mode");
-        bool image_target = (mode != batch.metadata.end() && mode->second == "input") || (y && y->shape.size() == 4);
-        if (const LayerSpec* a = augmentation_layer(spec_); a && image_target)
-            throw DataError(where_, "layer " + a->name + " (" + a->type + ") transforms x but not the image target y, "
-                                    "so the pairs no longer match; augment upstream, before the pairs are made (imgprep's "
-                                    "--horizontal-flip, --rotation-range, ... before imgmask), or remove the layer");
+        bool image_target = (mode != batch.metadata.end() && (mode->second == "input" || mode->second == "mask")) ||
+                            (y && y->shape.size() == 4);
+        // The augmentation layers move an image or mask target with x (train_batch), when
+        // they see images of the target's size.
+        if (image_target && y && y->shape.size() >= 3)
+            for (const Node& n : spec_.nodes) {
+                const LayerSpec& a = spec_.layers[n.layer];
+                if (!a.kind().is(kAugmentation) || a.output_shape.size() != 3) continue;
+                if (a.output_shape[0] != y->shape[1] || a.output_shape[1] != y->shape[2])
+                    throw DataError(where_, "layer " + a.name + " (" + a.type + ") transforms images of " +
+                                                std::to_string(a.output_shape[0]) + "x" + std::to_string(a.output_shape[1]) +
+                                                " but the target y is " + std::to_string(y->shape[1]) + "x" +
+                                                std::to_string(y->shape[2]) + ", so it cannot move y with x; put it "
+                                                "before any layer that changes the size, or augment upstream (imgprep)");
+            }
         if (const LayerSpec* l = raw_input_layer(spec_); l && x.dtype == DType::U8)
             warn(where_, "layer " + l->name + " (" + l->type + ") reads raw U8 pixels (0 to 255): no Rescaling, Lambda "
                          "or Normalization comes before it, and training on unscaled bytes converges slowly if at all; "

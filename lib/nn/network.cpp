@@ -185,6 +185,9 @@ struct LayerCall {
     bool relu_after;           // a max pooling that applies the ReLU of the layer before
     bool defer_bias_gradient;  // a max pooling after it sums the bias's gradient
     torch::Tensor bias_before;  // a max pooling's: the bias whose gradient it sums
+    torch::Tensor* target = nullptr;  // NCHW floats the augmentation layers move with x (Network::Target)
+    bool target_mask = false;
+    double mask_fill = 0;
 
     torch::Tensor w(const char* what) const {
         std::string name = l.name + "." + what;
@@ -433,11 +436,23 @@ torch::Tensor prelu_forward(const LayerCall& c, const Inputs& in) {
     return torch::relu(in[0]) - c.w("alpha") * torch::relu(-in[0]);  // Keras' form: alpha scales the negative part
 }
 
+// The target that moves with x (LayerCall::target), when one does: it must be x's size.
+torch::Tensor* moving_target(const LayerCall& c, const torch::Tensor& x) {
+    if (!c.target || !c.target->defined()) return nullptr;
+    if (c.target->size(2) != x.size(2) || c.target->size(3) != x.size(3))
+        throw Error(kSoftware, "", "layer " + c.l.name + " transforms " + std::to_string(x.size(2)) + "x" +
+                                       std::to_string(x.size(3)) + " but the target is " + std::to_string(c.target->size(2)) +
+                                       "x" + std::to_string(c.target->size(3)));
+    return c.target;
+}
+
 torch::Tensor random_flip_forward(const LayerCall& c, const Inputs& in) {
     torch::Tensor x = in[0];
     if (!c.training) return x;
-    auto flip = [&](int64_t dim) {  // each image, with probability 1/2
+    torch::Tensor* y = moving_target(c, x);
+    auto flip = [&](int64_t dim) {  // each image, with probability 1/2; its target with it
         torch::Tensor pick = (torch::rand({x.size(0), 1, 1, 1}, x.options().requires_grad(false)) < 0.5);
+        if (y) *y = torch::where(pick, y->flip({dim}), *y);
         return torch::where(pick, x.flip({dim}), x);
     };
     const std::string& mode = c.l.get<FlipOptions>().mode;
@@ -462,6 +477,21 @@ torch::Tensor warp(const torch::Tensor& x, const torch::Tensor& a, const torch::
     if (l.fill_mode == "constant" && l.fill_value != 0)  // zeros outside, shifted to fill_value
         return torch::grid_sampler(x - l.fill_value, grid, mode, padding, false) + l.fill_value;
     return torch::grid_sampler(x, grid, mode, padding, false);
+}
+
+// x warped, and the target that moves with it by the same matrix: a mask by
+// nearest neighbour, filled (constant) with the mask's fill value.
+torch::Tensor warp_both(const LayerCall& c, const torch::Tensor& x, const torch::Tensor& a, const torch::Tensor& t,
+                        const WarpOptions& l) {
+    if (torch::Tensor* y = moving_target(c, x)) {
+        WarpOptions m = l;
+        if (c.target_mask) {
+            m.interpolation = "nearest";
+            m.fill_value = c.mask_fill;
+        }
+        *y = warp(y->to(x.scalar_type()), a, t, m).to(y->scalar_type());  // the matrix is x's dtype
+    }
+    return warp(x, a, t, l);
 }
 
 // One draw per image in [lower, upper].
@@ -492,7 +522,7 @@ torch::Tensor random_translation_forward(const LayerCall& c, const Inputs& in) {
     WarpDraw d = identity_warp(x);
     torch::Tensor dy = uniform(d.n, l.height_factor, d.o) * double(x.size(2));
     torch::Tensor dx = uniform(d.n, l.width_factor, d.o) * double(x.size(3));
-    return warp(x, d.a, torch::stack({dx, dy}, 1), l);
+    return warp_both(c, x, d.a, torch::stack({dx, dy}, 1), l);
 }
 
 torch::Tensor random_rotation_forward(const LayerCall& c, const Inputs& in) {
@@ -501,7 +531,7 @@ torch::Tensor random_rotation_forward(const LayerCall& c, const Inputs& in) {
     const WarpOptions& l = c.l.get<WarpOptions>();
     WarpDraw d = identity_warp(x);
     torch::Tensor angle = uniform(d.n, l.rotation, d.o) * (2 * M_PI), cos = torch::cos(angle), sin = torch::sin(angle);
-    return warp(x, torch::stack({cos, -sin, sin, cos}, 1), d.t, l);
+    return warp_both(c, x, torch::stack({cos, -sin, sin, cos}, 1), d.t, l);
 }
 
 torch::Tensor random_zoom_forward(const LayerCall& c, const Inputs& in) {  // a zoom above 1 reads a larger area (zooms out)
@@ -511,7 +541,7 @@ torch::Tensor random_zoom_forward(const LayerCall& c, const Inputs& in) {  // a 
     WarpDraw d = identity_warp(x);
     torch::Tensor zy = uniform(d.n, {1 + l.height_factor[0], 1 + l.height_factor[1]}, d.o);
     torch::Tensor zx = l.width_follows_height ? zy : uniform(d.n, {1 + l.width_factor[0], 1 + l.width_factor[1]}, d.o);
-    return warp(x, torch::stack({zx, d.zero, d.zero, zy}, 1), d.t, l);
+    return warp_both(c, x, torch::stack({zx, d.zero, d.zero, zy}, 1), d.t, l);
 }
 
 // Add, Multiply, Maximum, Minimum: `op` folded over the inputs, first to last.
@@ -671,13 +701,18 @@ void Network::to(torch::Device device, torch::Dtype dtype) {
     }
 }
 
-Network::Output Network::forward(const torch::Tensor& input, bool training) {
+Network::Output Network::forward(const torch::Tensor& input, bool training, Target* target) {
     Output out;
     // Pixels go to floats, unless a Lambda alone reads them (lambda_forward looks them up).
     const bool keep_bytes = input.scalar_type() == torch::kByte && input_lambda_;
     torch::Tensor x = keep_bytes || input.is_floating_point() ? input : input.to(torch::kFloat);
     if (x.dim() == 4) x = x.permute({0, 3, 1, 2});
     const bool cpu = x.is_cpu();  // the pooling's kernel that sums a deferred bias gradient is the CPU's
+    // The target that moves with x, NCHW floats as x (a mask: one channel of class indices).
+    torch::Tensor moving;
+    if (target && training && target->value.defined())
+        moving = target->mask ? target->value.unsqueeze(1).to(x.options().dtype(torch::kFloat))
+                              : target->value.permute({0, 3, 1, 2}).to(torch::kFloat);
     size_t last = spec_.nodes.size() - 1;
     std::vector<torch::Tensor> values(spec_.nodes.size());
     for (size_t k = 0; k < spec_.nodes.size(); ++k) {
@@ -695,6 +730,11 @@ Network::Output Network::forward(const torch::Tensor& input, bool training) {
                        relu_after_[k] != 0,
                        cpu && bias_deferred_[k] != 0,
                        cpu && bias_after_[k] >= 0 ? params_[size_t(bias_after_[k])].value : torch::Tensor()};
+        if (moving.defined()) {
+            call.target = &moving;
+            call.target_mask = target->mask;
+            call.mask_fill = target->mask_fill;
+        }
         // A frozen convolution, its BatchNormalization and ReLU as one convolution (lib/nn/fold.hpp).
         const FoldedChain* f = in.size() == 1 ? folding_.at(k, in[0], training, params_) : nullptr;
         {
@@ -716,6 +756,9 @@ Network::Output Network::forward(const torch::Tensor& input, bool training) {
         if (out.logits.defined()) out.logits = out.logits.permute({0, 2, 3, 1}).contiguous();
     }
     out.y = x;
+    if (moving.defined())
+        target->value = target->mask ? moving.squeeze(1).round().to(torch::kLong)
+                                     : moving.permute({0, 2, 3, 1}).contiguous().to(target->value.scalar_type());
     return out;
 }
 

@@ -40,10 +40,20 @@ public:
         torch::Tensor logits;  // the output layer's input to a final sigmoid/softmax, else undefined
         Activation final_activation = Activation::Linear;
     };
+    // A training target the augmentation layers (RandomFlip, RandomTranslation,
+    // RandomRotation, RandomZoom) move with its image, by the image's own draw, as
+    // Keras 3 transforms segmentation_masks: a mask Long [n,h,w] (nearest; where
+    // nothing maps, constant fill takes mask_fill) or an image [n,h,w,c] (as the
+    // layer transforms x). forward replaces `value` with the moved target.
+    struct Target {
+        torch::Tensor value;
+        bool mask = false;
+        double mask_fill = 0;
+    };
     // x: [n, ...input_shape] channels-last, any floating dtype, or U8 pixels
     // (taken as floats). Runs the graph's calls in order; a value is dropped
-    // after its last reader.
-    Output forward(const torch::Tensor& x, bool training);
+    // after its last reader. `target` (training only): moved with x, above.
+    Output forward(const torch::Tensor& x, bool training, Target* target = nullptr);
 
     std::vector<Parameter>& parameters() { return params_; }
     const std::vector<Parameter>& parameters() const { return params_; }

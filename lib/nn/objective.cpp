@@ -197,7 +197,7 @@ size_t Objective::metric_width(const std::string& m) const {
         return Scores::sum_count(m, outputs);
     }
     if (m == "accuracy") return 2;                        // correct pixels, counted pixels
-    if (m == "mean_iou") return 3 * size_t(std::max<int64_t>(output_.back(), 2));  // per class tp, fp, fn
+    if (m == "mean_iou" || m == "iou") return 3 * size_t(std::max<int64_t>(output_.back(), 2));  // per class tp, fp, fn
     return Scores::sum_count(m, 1);
 }
 
@@ -211,7 +211,7 @@ torch::Tensor Objective::mask_metrics(const torch::Tensor& p, const torch::Tenso
     for (const std::string& m : metrics_) {
         if (m == "accuracy") {
             one(torch::stack({((predicted == t) & valid).sum(), valid.sum()}));
-        } else if (m == "mean_iou") {
+        } else if (m == "mean_iou" || m == "iou") {
             // Keras' MeanIoU: the confusion of the counted pixels; per class TP, FP (predicted, not true), FN.
             torch::Tensor pairs = (t * K + predicted).masked_select(valid);
             torch::Tensor cm = torch::bincount(pairs, {}, K * K).view({K, K});  // rows: true class

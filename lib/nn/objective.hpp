@@ -33,6 +33,7 @@ public:
         ignore_ = ignore_index;
     }
     bool mask() const { return mask_; }
+    int64_t ignore_index() const { return ignore_; }
     const std::vector<std::string>& metrics() const { return metrics_; }
 
     // The stream's y as the loss wants it, on `device`: a mask's class indices

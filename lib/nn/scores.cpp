@@ -14,6 +14,19 @@ namespace {
 
 double ratio(double a, double b) { return b == 0 ? 0 : a / b; }  // Keras' divide_no_nan
 
+// Masks' "iou": each class's IoU from its tp, fp, fn, as Keras' IoU(target_class_ids=[c])
+// computes it, shown as iou_0, iou_1, ... (the epoch lines, the history, --monitor).
+std::vector<std::pair<std::string, double>> class_ious(const std::vector<double>& v) {
+    const double eps = 1e-7;
+    size_t k = v.size() / 3;
+    std::vector<std::pair<std::string, double>> out;
+    for (size_t i = 0; i < k; ++i) {
+        double d = v[i] + v[k + i] + v[2 * k + i];
+        out.emplace_back("iou_" + std::to_string(i), v[i] / (d + eps) / (double(d > 1e-9) + eps));
+    }
+    return out;
+}
+
 }  // namespace
 
 size_t Scores::sum_count(const std::string& name, int64_t outputs) {
@@ -22,7 +35,7 @@ size_t Scores::sum_count(const std::string& name, int64_t outputs) {
     if (name == "r2_score") return 4 * size_t(outputs);     // per output: sum y, sum y^2, sum (y - p)^2, count
     if (name == "auc") return 400;                          // 200 buckets of positives, 200 of negatives
     if (name == "dice") return 3;                           // masks: sum y*p, sum y, sum p
-    if (name == "mean_iou") return 3 * size_t(outputs);     // masks: per class tp, fp, fn (outputs: the classes)
+    if (name == "mean_iou" || name == "iou") return 3 * size_t(outputs);  // masks: per class tp, fp, fn
     return 1;                                               // a mean (root_mean_squared_error: of the squares)
 }
 
@@ -107,13 +120,20 @@ void Scores::add_sums(const std::string& name, const std::vector<double>& sums, 
 
 std::vector<std::pair<std::string, double>> Scores::means() const {
     std::vector<std::pair<std::string, double>> out;
-    for (const Sum& s : sums_) out.emplace_back(s.name, value(s));
+    for (const Sum& s : sums_) {
+        if (s.name != "iou") out.emplace_back(s.name, value(s));
+        else for (auto& one : class_ious(s.sums)) out.push_back(std::move(one));
+    }
     return out;
 }
 
 double Scores::mean(const std::string& name) const {
-    for (const Sum& s : sums_)
+    for (const Sum& s : sums_) {
         if (s.name == name) return value(s);
+        if (s.name == "iou" && name.rfind("iou_", 0) == 0)
+            for (const auto& [n, v] : class_ious(s.sums))
+                if (n == name) return v;
+    }
     return std::numeric_limits<double>::quiet_NaN();
 }
 
@@ -155,12 +175,11 @@ void Scores::set_totals(const std::vector<std::string>& names, const std::vector
 std::string Scores::keras_text(const std::string& prefix) const {
     std::string out;
     char buf[64];
-    for (const Sum& s : sums_) {
-        double v = value(s);
+    for (const auto& [name, v] : means()) {
         // Keras prints 4 decimals, and switches to scientific notation for tiny values.
         if (v != 0 && std::fabs(v) < 1e-3) std::snprintf(buf, sizeof buf, "%.4e", v);
         else std::snprintf(buf, sizeof buf, "%.4f", v);
-        out += " - " + prefix + s.name + ": " + buf;
+        out += " - " + prefix + name + ": " + buf;
     }
     return out;
 }

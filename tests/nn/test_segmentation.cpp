@@ -222,7 +222,7 @@ TEST_CASE("a mask batch is checked against the model, its loss and its metrics",
     mae.metrics = {"accuracy", "mae"};
     CHECK(refusal(mae, mask_frame(mask())) ==
           "t.bs: frame 1: the metric mae does not apply to a mask (class_mode mask); its metrics are accuracy (of the "
-          "pixels), mean_iou and dice");
+          "pixels), mean_iou, iou (each class's) and dice");
     Frame wrong = mask_frame(mask());
     wrong.tensors[1] = Tensor("y", DType::U8, {N, 4, 3, 1});
     CHECK(refusal(spec, wrong) == "t.bs: frame 1: y is U8 [2,4,3,1] but the model's masks are U8 [*,3,4,1] (its output [*,3,4,3])");
@@ -287,4 +287,46 @@ TEST_CASE("Keras' Dice loss and MeanIoU metric are read by their class names; me
     CHECK(improves_upwards("val_mean_iou", Mode::Auto));
     CHECK(improves_upwards("dice", Mode::Auto));
     CHECK_FALSE(improves_upwards("loss", Mode::Auto));
+}
+
+namespace {
+Spec augmenting(const std::string& layers) {
+    return parse_spec(R"({"input_shape": [9, 9, 1], "layers": [)" + layers + "]}", "aug.json");
+}
+}  // namespace
+
+TEST_CASE("the augmentation layers move a mask with its image: the same draw, nearest, the fill its own", "[segmentation][preprocessing]") {
+    torch::manual_seed(11);
+    // Each pixel of x is its mask value + 1: a pixel of x and of the moved mask must still agree,
+    // and where x got the fill (0), the mask gets its own (255).
+    torch::Tensor mask = torch::randint(0, 4, {16, 9, 9}, torch::kLong);
+    torch::Tensor x = (mask + 1).to(torch::kFloat).unsqueeze(3);
+    Network net(augmenting(R"({"type": "RandomFlip"}, {"type": "RandomRotation", "factor": 0.2, "fill_mode": "constant",
+        "interpolation": "nearest"}, {"type": "RandomZoom", "height_factor": [-0.3, 0.3], "fill_mode": "constant",
+        "interpolation": "nearest"})"), 1);
+    Network::Target t{mask, true, 255};
+    torch::Tensor y = net.forward(x, true, &t).y.squeeze(3);
+    REQUIRE(t.value.scalar_type() == torch::kLong);
+    REQUIRE(t.value.sizes() == mask.sizes());
+    CHECK(torch::equal(t.value, torch::where(y == 0, torch::full_like(t.value, 255), y.round().to(torch::kLong) - 1)));
+    CHECK((y == 0).any().item<bool>());                 // some pixels were filled
+    CHECK_FALSE(torch::equal(t.value, mask));           // and the masks moved
+    // Not in training: neither moves.
+    Network::Target still{mask, true, 255};
+    CHECK(torch::equal(net.forward(x, false, &still).y.squeeze(3), x.squeeze(3)));
+    CHECK(torch::equal(still.value, mask));
+}
+
+TEST_CASE("an image target moves with x through the augmentation layers as x does (bilinear, reflect)", "[segmentation][preprocessing]") {
+    torch::manual_seed(12);
+    torch::Tensor x = torch::rand({8, 9, 9, 1});
+    Network net(augmenting(R"({"type": "RandomFlip", "mode": "horizontal"}, {"type": "RandomTranslation",
+        "height_factor": 0.2, "width_factor": 0.2}, {"type": "RandomRotation", "factor": 0.1})"), 1);
+    Network::Target t{x * 2 - 1, false, 0};  // reflect and bilinear are linear: the target stays 2x - 1
+    torch::Tensor y = net.forward(x, true, &t).y;
+    CHECK(torch::allclose(t.value, y * 2 - 1, 1e-5, 1e-5));
+    CHECK_FALSE(torch::allclose(y, x, 1e-3, 1e-3));
+    // A target of another size than the images a layer sees cannot move with them.
+    Network::Target small{torch::rand({8, 5, 5, 1}), false, 0};
+    CHECK_THROWS_WITH(net.forward(x, true, &small), Catch::Contains("layer random_flip transforms 9x9 but the target is 5x5"));
 }

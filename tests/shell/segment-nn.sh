@@ -138,3 +138,41 @@ check_status "a value that is no class: refused" 65
 check_err "names the value" "mask value 9 (1 pixels) is not a class of the model's 3 (the stream has no ignore_index)"
 run nneval -j1 -m seg.model bad.bs
 check_status "nneval refuses it too" 65
+
+# Augmentation layers in the model move the mask with the image (tests/nn checks the pixels);
+# one that sees another size than the mask's cannot, and is refused by name.
+cat > aug.json <<'JSON'
+{"input_shape": [8, 8, 3], "layers": [
+  {"type": "Rescaling", "scale": 0.00392156862745098},
+  {"type": "RandomFlip"}, {"type": "RandomRotation", "factor": 0.1},
+  {"type": "Conv2D", "filters": 3, "kernel_size": 1, "activation": "softmax"}]}
+JSON
+run nntrain -j1 -m aug.json --epochs 1 -o aug.model train.bs
+check_status "augmentation layers with masks: trains" 0
+cat > aug-small.json <<'JSON'
+{"input_shape": [8, 8, 3], "layers": [
+  {"type": "MaxPooling2D"}, {"type": "RandomFlip"}, {"type": "UpSampling2D"},
+  {"type": "Conv2D", "filters": 3, "kernel_size": 1, "activation": "softmax"}]}
+JSON
+run nntrain -j1 -m aug-small.json --epochs 1 -o aug-small.model train.bs
+check_status "augmentation at another size than the mask: refused" 65
+check_err "names the layer and the sizes" "layer random_flip (RandomFlip) transforms images of 4x4 but the target y is 8x8, so it cannot move y with x"
+check "and writes no model" "[ ! -e aug-small.model ]"
+
+# Each class's IoU as a metric (iou): iou_0, iou_1, ... in the epoch lines, the history, --monitor.
+run nntrain -j1 -m seg.json --metrics accuracy,iou --epochs 2 --val test.bs --monitor val_iou_2 --history hi.jsonl -o iou.model train.bs
+check_status "--metrics iou" 0
+check_err "each class's IoU in the epoch line" " - iou_0: "
+check_err "and validation's" " - val_iou_2: "
+check "history keys per class" "py -c \"import json; r = json.loads(open('hi.jsonl').readline()); assert all('iou_%d' % i in r and 'val_iou_%d' % i in r for i in range(3)), r\""
+# The same with masks of rank 3 ([n,h,w], no channel axis): refused by name, not an internal error.
+py -c "
+import sys; sys.path.insert(0, '$ROOT/tests/shell')
+from stream import read_frames, write_frame
+for t, m in read_frames(open('train.bs', 'rb')):
+    write_frame(sys.stdout.buffer, dict(t, y=t['y'][..., 0].copy()), m)" > rank3.bs
+run nntrain -j1 -m aug-small.json --epochs 1 rank3.bs
+check_status "rank-3 masks, augmentation at another size: refused" 65
+check_err "names the layer" "layer random_flip (RandomFlip) transforms images of 4x4 but the target y is 8x8"
+run nntrain -j1 -m aug.json --epochs 1 rank3.bs
+check_status "rank-3 masks train" 0
