@@ -152,13 +152,15 @@ private:
 };
 
 // A matched weight's values into its tensor, turned into our layout on the way
-// (a permuted copy_ is libtorch's blocked one; match_weights checked the count).
+// (read_weight: from the file's bytes, once; match_weights checked the count).
 void copy_weight(const MatchedWeight& m, torch::Tensor& dst) {
-    torch::Tensor src = torch::from_blob(const_cast<float*>(m.array->values.data()),
-                                         m.keras ? m.weight.keras_shape : m.weight.shape, torch::kFloat);
-    if (m.keras && !m.weight.keras_perm.empty())
-        src = src.permute(std::vector<int64_t>(m.weight.keras_perm.begin(), m.weight.keras_perm.end()));
-    dst.copy_(src.reshape(dst.sizes()));
+    if (dst.is_cpu() && dst.is_contiguous() && dst.scalar_type() == torch::kFloat) {
+        read_weight(m, dst.data_ptr<float>());
+        return;
+    }
+    torch::Tensor ours = torch::empty(dst.sizes(), torch::kFloat);
+    read_weight(m, ours.data_ptr<float>());
+    dst.copy_(ours);
 }
 
 // A model file's format and spec, checked (its frame decoded whole or header only).
@@ -447,7 +449,7 @@ public:
         options.skip_mismatch = skip_mismatch;
         ImportReport report;
         const bool keras = !keras_file_kind(path).empty();
-        KerasFile file = keras ? read_keras_file(path) : model_file_layers(spec_, read_model_file(path), path);
+        KerasFile file = keras ? read_keras_file(path, "", true) : model_file_layers(spec_, read_model_file(path), path);
         torch::NoGradGuard no_grad;
         for (const MatchedWeight& m : match_weights(spec_, file, path, keras, options, &report))
             copy_weight(m, net_.find(m.name)->value);
@@ -654,7 +656,7 @@ namespace {
 std::unique_ptr<Model> load_keras(const std::string& path, const Overrides& overrides, const std::string& weights,
                                   uint64_t seed) {
     const std::string& source = weights.empty() ? path : weights;
-    KerasFile file = read_keras_file(source, weights.empty() ? "" : path);
+    KerasFile file = read_keras_file(source, weights.empty() ? "" : path, true);
     std::string arch = file.model_config;
     if (!weights.empty()) {
         std::vector<uint8_t> text = read_file(path);
