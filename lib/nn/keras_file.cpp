@@ -82,14 +82,19 @@ struct KerasSource {
     KerasSource(const KerasSource&) = delete;
     KerasSource& operator=(const KerasSource&) = delete;
 
-    // The open file's first `size` bytes, mapped read-only (page tables filled at
-    // once: cheaper than a fault a page).
-    const char* map(int fd, uint64_t size, const std::string& where) {
+    // The open file's first `size` bytes, mapped read-only, the page tables filled
+    // at once (cheaper than a fault a page) unless `populate` is false: then
+    // populate() fills them later (while the HDF5 child parses).
+    const char* map(int fd, uint64_t size, const std::string& where, bool populate = true) {
         if (size == 0) return "";
-        void* p = mmap(nullptr, size_t(size), PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+        void* p = mmap(nullptr, size_t(size), PROT_READ, MAP_PRIVATE | (populate ? MAP_POPULATE : 0), fd, 0);
         if (p == MAP_FAILED) throw IoError(where, std::string("cannot map the file: ") + std::strerror(errno));
         maps.emplace_back(p, size_t(size));
         return static_cast<const char*>(p);
+    }
+    static void populate(const char* p, uint64_t size) {
+        // MADV_POPULATE_READ (Linux 5.14); where it is not known, the pages fault in as read.
+        if (size) (void)madvise(const_cast<char*>(p), size_t(size), 22);
     }
 };
 
@@ -299,10 +304,11 @@ void limit_child(uint64_t file_bytes) {
 // Runs `read` in a child; each array it defers (its float32 bytes at `at` in
 // the file or image, `size` of them) is then placed here by `place`, which
 // returns false when the bytes are not all there. `reap` given: a child that
-// answered is left to exit on its own, its pid added there.
+// answered is left to exit on its own, its pid added there. `meanwhile` runs
+// here while the child reads.
 KerasFile isolated(const std::string& where, uint64_t file_bytes, const std::function<keras_detail::H5Read()>& read,
                    const std::function<bool(uint64_t at, uint64_t size, KerasArray& a)>& place,
-                   std::vector<pid_t>* reap) {
+                   std::vector<pid_t>* reap, const std::function<void()>& meanwhile) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) throw Error(kSoftware, where, std::string("pipe: ") + std::strerror(errno));
     pid_t pid = fork();
@@ -332,6 +338,7 @@ KerasFile isolated(const std::string& where, uint64_t file_bytes, const std::fun
         _exit(0);  // no atexit handlers, no destructors of the parent's state
     }
     close(fds[1]);
+    meanwhile();
     PipeIn in{fds[0]};
     KerasFile f;
     std::vector<Deferred> deferred;
@@ -986,19 +993,20 @@ KerasFile read_keras_file(const std::string& path, const std::string& config_pat
         // The file mapped once: the child parses it there (its own copy-on-write
         // view), and the bulk of the bytes stay in it for the loader.
         auto source = std::make_shared<KerasSource>(path);
-        const char* base = source->map(fd.fd, size, path);
+        const char* base = source->map(fd.fd, size, path, false);
         f = isolated(
             path, size,
             [&] {
                 mprotect(const_cast<char*>(base), size_t(size), PROT_READ | PROT_WRITE);
                 return read_h5_deferred("", base, size_t(size), path, config, false, true);
             },
-            [&](uint64_t at, uint64_t n, KerasArray& a) { return place_in(base, size, source, at, n, a); }, &source->children);
+            [&](uint64_t at, uint64_t n, KerasArray& a) { return place_in(base, size, source, at, n, a); }, &source->children,
+            [&] { KerasSource::populate(base, size); });
     } else if (kind == "keras3") {
         Fd fd{-1};
         const uint64_t size = open_regular(path, fd);
         auto source = std::make_shared<KerasSource>(path);
-        const char* zip_bytes = source->map(fd.fd, size, path);
+        const char* zip_bytes = source->map(fd.fd, size, path, false);
         Zip zip(zip_bytes, size, path);
         std::string weights;
         int64_t stored = -1;
@@ -1024,7 +1032,7 @@ KerasFile read_keras_file(const std::string& path, const std::string& config_pat
                 return read_h5_deferred("", image, size_t(image_size), path + ": model.weights.h5", config, true, true);
             },
             [&](uint64_t at, uint64_t n, KerasArray& a) { return place_in(image, image_size, source, at, n, a); },
-            &source->children);
+            &source->children, [&] { KerasSource::populate(zip_bytes, size); });
         f.format = "keras3";
         f.model_config = config;
     } else if (kind == "tfjs") {

@@ -694,8 +694,15 @@ std::unique_ptr<Model> load_keras(const std::string& path, const Overrides& over
     }
     std::vector<std::string> classes = keras_class_names(file, source, model->output_shape());
     if (!classes.empty()) tensors.set_classes(classes);
+    const auto copy_start = std::chrono::steady_clock::now();
     model->restore(tensors, source, false,
                    [&](const Tensor& t, torch::Tensor& dst) { copy_weight(*by_name.at(t.name), dst); });
+    if (std::getenv("IMGPIPE_LOAD_TIME")) {  // the copy into the parameters alone (bench/model_load.sh)
+        std::chrono::duration<double> s = std::chrono::steady_clock::now() - copy_start;
+        char text[64];
+        std::snprintf(text, sizeof text, "weights copied in %.4f s", s.count());
+        std::cerr << stderr_line_start() + progress_prefixed(source + ": " + text) + "\n";
+    }
     if (overrides.lr > 0) model->set_learning_rate(overrides.lr);
     return model;
 }
