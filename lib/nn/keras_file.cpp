@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -14,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <cmath>
@@ -27,6 +29,99 @@
 #include "cli/error.hpp"
 
 namespace imgpipe::nn {
+
+// ---- deferred arrays: the files they lie in, mapped read-only ----
+// A load copies each weight once, from the page cache straight into its
+// parameter (transposing on the way where our layout differs): no array of its
+// own, no zero-filled memory, no second pass (doc/design.md, "Keras files in").
+namespace {
+std::atomic<int> live_sources{0};
+char shrank_text[1024];
+std::atomic<size_t> shrank_size{0};
+// A mapped file cut shorter while we read it: SIGBUS at the first page past its
+// end. Said as an error, not a crash (the handler runs no destructors).
+void on_sigbus(int sig) {
+    if (live_sources.load() > 0 && shrank_size.load() > 0) {
+        ssize_t n = write(2, shrank_text, shrank_size.load());
+        (void)n;
+        _exit(kIoErr);
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+}  // namespace
+
+struct KerasSource {
+    std::vector<std::pair<void*, size_t>> maps;
+    std::string memory;  // an inflated .keras member
+    std::vector<pid_t> children;  // the HDF5 readers that answered, still to be reaped
+
+    explicit KerasSource(const std::string& where) {
+        static const bool installed = [] {
+            struct sigaction sa = {};
+            sa.sa_handler = on_sigbus;
+            sigemptyset(&sa.sa_mask);
+            return sigaction(SIGBUS, &sa, nullptr) == 0;
+        }();
+        (void)installed;
+        // As the tools say an error: "nnpredict: FILE: ..." (glibc's name of the program).
+        const std::string text = std::string(program_invocation_short_name) + ": " + where + ": the file shrank while it was read\n";
+        shrank_size = 0;
+        const size_t n = std::min(text.size(), sizeof shrank_text);
+        std::memcpy(shrank_text, text.data(), n);
+        shrank_size = n;
+        live_sources++;
+    }
+    ~KerasSource() {
+        for (auto& [p, n] : maps) munmap(p, n);
+        for (pid_t pid : children)
+            while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+            }
+        live_sources--;
+    }
+    KerasSource(const KerasSource&) = delete;
+    KerasSource& operator=(const KerasSource&) = delete;
+
+    // The open file's first `size` bytes, mapped read-only, the page tables filled
+    // at once (cheaper than a fault a page) unless `populate` is false: then
+    // populate() fills them later (while the HDF5 child parses).
+    const char* map(int fd, uint64_t size, const std::string& where, bool populate = true) {
+        if (size == 0) return "";
+        void* p = mmap(nullptr, size_t(size), PROT_READ, MAP_PRIVATE | (populate ? MAP_POPULATE : 0), fd, 0);
+        if (p == MAP_FAILED) throw IoError(where, std::string("cannot map the file: ") + std::strerror(errno));
+        maps.emplace_back(p, size_t(size));
+        return static_cast<const char*>(p);
+    }
+    static void populate(const char* p, uint64_t size) {
+        // MADV_POPULATE_READ (Linux 5.14); where it is not known, the pages fault in as read.
+        if (size) (void)madvise(const_cast<char*>(p), size_t(size), 22);
+    }
+};
+
+uint64_t keras_count(const KerasArray& a) {
+    return a.pieces.empty() ? a.values.size() : (a.pieces.back().offset + a.pieces.back().size) / 4;
+}
+
+const char* keras_span(const KerasArray& a, uint64_t first, uint64_t n, std::vector<char>& buffer) {
+    if (a.pieces.empty()) return reinterpret_cast<const char*>(a.values.data() + first);
+    uint64_t at = first * 4, left = n * 4;
+    // The piece the span starts in: the last that starts at or before it.
+    auto it = std::upper_bound(a.pieces.begin(), a.pieces.end(), at,
+                               [](uint64_t x, const KerasArray::Piece& p) { return x < p.offset; });
+    if (it == a.pieces.begin()) throw Error(kSoftware, a.name, "no piece holds the span");
+    --it;
+    at -= it->offset;
+    if (left <= it->size - at) return it->bytes + at;
+    buffer.resize(size_t(n * 4));  // across pieces (a TF.js weight across shards)
+    for (char* to = buffer.data(); left; ++it, at = 0) {
+        if (it == a.pieces.end() || at > it->size) throw Error(kSoftware, a.name, "read past the array's end");
+        const uint64_t k = std::min(left, it->size - at);
+        std::memcpy(to, it->bytes + at, size_t(k));
+        to += k, left -= k;
+    }
+    return buffer.data();
+}
+
 namespace {
 
 using nlohmann::json;
@@ -143,7 +238,7 @@ void send_file(int fd, const keras_detail::H5Read& r) {
     }
 }
 
-// `fill(at, to, bytes)` reads a deferred array's bytes in the parent.
+// A deferred array's bytes, for the parent to place.
 struct Deferred {
     KerasArray* array;
     uint64_t at;
@@ -206,10 +301,14 @@ void limit_child(uint64_t file_bytes) {
 #endif
 }
 
-// Runs `read` in a child; the arrays it defers are then read here with `fill`
-// (from the file's bytes at an offset: `size` bytes, true when all were there).
+// Runs `read` in a child; each array it defers (its float32 bytes at `at` in
+// the file or image, `size` of them) is then placed here by `place`, which
+// returns false when the bytes are not all there. `reap` given: a child that
+// answered is left to exit on its own, its pid added there. `meanwhile` runs
+// here while the child reads.
 KerasFile isolated(const std::string& where, uint64_t file_bytes, const std::function<keras_detail::H5Read()>& read,
-                   const std::function<bool(uint64_t at, char* to, uint64_t size)>& fill) {
+                   const std::function<bool(uint64_t at, uint64_t size, KerasArray& a)>& place,
+                   std::vector<pid_t>* reap, const std::function<void()>& meanwhile) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) throw Error(kSoftware, where, std::string("pipe: ") + std::strerror(errno));
     pid_t pid = fork();
@@ -239,6 +338,7 @@ KerasFile isolated(const std::string& where, uint64_t file_bytes, const std::fun
         _exit(0);  // no atexit handlers, no destructors of the parent's state
     }
     close(fds[1]);
+    meanwhile();
     PipeIn in{fds[0]};
     KerasFile f;
     std::vector<Deferred> deferred;
@@ -248,9 +348,15 @@ KerasFile isolated(const std::string& where, uint64_t file_bytes, const std::fun
     if (!ok) kill(pid, SIGKILL);  // a child that sent garbage may still be writing
     close(fds[0]);
     int ws = 0;
-    while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
+    // A whole answer is all we need: its exit (the unmapping of a copy of this
+    // process: milliseconds) is waited for later, by `reap`'s owner.
+    if (ok && tag == 0 && reap) {
+        reap->push_back(pid);
+    } else {
+        while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
+        }
     }
-    if (!ok || !WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
+    if (!ok || (!(tag == 0 && reap) && (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0))) {
         std::string how = !WIFSIGNALED(ws)            ? ""
                           : WTERMSIG(ws) == SIGALRM ? " (it was still reading after the time limit)"
                                                     : std::string(" (it died of signal ") + std::to_string(WTERMSIG(ws)) + ")";
@@ -262,8 +368,7 @@ KerasFile isolated(const std::string& where, uint64_t file_bytes, const std::fun
         uint64_t n = 1;
         for (int64_t v : d.array->shape) n *= uint64_t(v);
         if (n > file_bytes / 4 + 1) throw DataError(where, d.array->name + ": larger than the file");
-        d.array->values.resize(size_t(n));
-        if (!fill(d.at, reinterpret_cast<char*>(d.array->values.data()), n * 4))
+        if (!place(d.at, n * 4, *d.array))
             throw DataError(where, d.array->name + ": the file is shorter than the dataset says (truncated?)");
     }
     return f;
@@ -308,11 +413,31 @@ struct FolderShards : keras_detail::ShardSource {
             done += uint64_t(n);
         }
     }
+    // The shard mapped whole, once; it must still be the size the manifest was checked against.
+    const char* map(const std::string& path) override {
+        auto it = mapped.find(path);
+        if (it != mapped.end()) return it->second;
+        int f = open((dir + path).c_str(), O_RDONLY | O_CLOEXEC);
+        if (f < 0) throw NoInputError(where, "shard " + path + ": " + std::strerror(errno));
+        struct stat st;
+        const char* p = nullptr;
+        try {
+            if (fstat(f, &st) != 0 || !S_ISREG(st.st_mode) || uint64_t(st.st_size) != size(path))
+                throw DataError(where, "shard " + path + ": changed while it was read");
+            p = deferred->map(f, uint64_t(st.st_size), where);
+        } catch (...) {
+            close(f);
+            throw;
+        }
+        close(f);
+        return mapped[path] = p;
+    }
     ~FolderShards() override {
         if (fd >= 0) close(fd);
     }
     std::string open_path;
     int fd = -1;
+    std::map<std::string, const char*> mapped;
 };
 
 // JavaScript's ToInt32, as an Int32Array stores a double (Math.round's result
@@ -559,21 +684,38 @@ KerasFile read_tfjs(const std::string& text, ShardSource& shards, const std::str
                 to += k, n -= k, file_at += k;
             }
         };
+        // Deferred: where a float32 weight's bytes lie, across shard boundaries.
+        auto defer = [&](KerasArray& a, uint64_t n) {
+            a.source = shards.deferred;
+            while (n) {
+                while (file < files.size() && file_at == files[file].second) file++, file_at = 0;
+                if (file == files.size()) throw Error(kSoftware, where, "shards ended before the weights");
+                const uint64_t k = std::min(n, files[file].second - file_at);
+                a.pieces.push_back({shards.map(files[file].first) + file_at, k, a.pieces.empty() ? 0 : a.pieces.back().offset + a.pieces.back().size});
+                n -= k, file_at += k;
+            }
+        };
         std::string tmp;
         for (Spec& s : specs) {
             KerasArray a;
             a.name = s.name;
             a.shape = s.shape;
-            a.values.resize(size_t(s.count));
+            if (s.kind == 0 && shards.deferred) {
+                defer(a, s.bytes);  // little-endian, as tfjs' typed arrays on every host it runs on
+                s.kind = -1;
+            } else {
+                a.values.resize(size_t(s.count));
+            }
             float* v = a.values.data();
             if (s.kind == 0) {
                 take(reinterpret_cast<char*>(v), s.bytes);  // little-endian, as tfjs' typed arrays on every host it runs on
-            } else {
+            } else if (s.kind > 0) {
                 tmp.resize(size_t(s.bytes));
                 take(tmp.data(), s.bytes);
             }
             const unsigned char* p = reinterpret_cast<const unsigned char*>(tmp.data());
             switch (s.kind) {
+                case -1:
                 case 0:
                     break;
                 case 1:
@@ -608,34 +750,42 @@ KerasFile read_tfjs(const std::string& text, ShardSource& shards, const std::str
     return out;
 }
 
-std::string zip_member(const std::string& bytes, const char* name, bool required, const std::string& where) {
-    zip_error_t err;
-    zip_error_init(&err);
-    zip_source_t* src = zip_source_buffer_create(bytes.data(), bytes.size(), 0, &err);
-    if (!src) throw DataError(where, "not a readable zip");
-    zip_t* za = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &err);
-    if (!za) {
-        zip_source_free(src);
-        std::string m = zip_error_strerror(&err);
-        zip_error_fini(&err);
-        throw DataError(where, "not a readable zip (" + m + ")");
+namespace {
+
+// A zip in memory (a string, or a file mapped), opened with libzip's checks.
+struct Zip {
+    zip_t* z = nullptr;
+    uint64_t size;
+    Zip(const char* bytes, uint64_t n, const std::string& where) : size(n) {
+        zip_error_t err;
+        zip_error_init(&err);
+        zip_source_t* src = zip_source_buffer_create(bytes, n, 0, &err);
+        if (!src) throw DataError(where, "not a readable zip");
+        z = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &err);
+        if (!z) {
+            zip_source_free(src);
+            std::string m = zip_error_strerror(&err);
+            zip_error_fini(&err);
+            throw DataError(where, "not a readable zip (" + m + ")");
+        }
     }
-    struct Close {
-        zip_t* z;
-        ~Close() { zip_discard(z); }
-    } closer{za};
-    // The member, whole, no bigger than deflate could make it from this archive.
-    {
+    ~Zip() { zip_discard(z); }
+    Zip(const Zip&) = delete;
+    Zip& operator=(const Zip&) = delete;
+
+    // The member, whole (inflated, CRC checked), no bigger than deflate could
+    // make it from this archive, or "" when it is not there and not `required`.
+    std::string member(const char* name, bool required, const std::string& where) {
         zip_stat_t st;
         zip_stat_init(&st);
-        if (zip_stat(za, name, 0, &st) != 0) {
+        if (zip_stat(z, name, 0, &st) != 0) {
             if (required) throw DataError(where, std::string("a .keras file holds ") + name + "; this one has none");
             return "";
         }
-        if (!(st.valid & ZIP_STAT_SIZE) || st.size / 1100 > bytes.size() || st.size > (uint64_t(1) << 36))
+        if (!(st.valid & ZIP_STAT_SIZE) || st.size / 1100 > size || st.size > (uint64_t(1) << 36))
             throw DataError(where, std::string(name) + ": its size is a lie");
-        zip_file_t* f = zip_fopen(za, name, 0);
-        if (!f) throw DataError(where, std::string(name) + ": cannot open (" + zip_strerror(za) + ")");
+        zip_file_t* f = zip_fopen(z, name, 0);
+        if (!f) throw DataError(where, std::string(name) + ": cannot open (" + zip_strerror(z) + ")");
         std::string out(size_t(st.size), '\0');
         zip_int64_t n = out.empty() ? 0 : zip_fread(f, out.data(), out.size());
         // One more byte must not come: the header said how long it is. The CRC is
@@ -644,28 +794,121 @@ std::string zip_member(const std::string& bytes, const char* name, bool required
         zip_int64_t more = zip_fread(f, &extra, 1);
         zip_fclose(f);
         if (n != zip_int64_t(out.size()) || more != 0)
-            throw DataError(where, std::string(name) + ": truncated or damaged (" + zip_strerror(za) + ")");
+            throw DataError(where, std::string(name) + ": truncated or damaged (" + zip_strerror(z) + ")");
         return out;
     }
+};
+
+uint64_t le(const char* p, int bytes) {
+    uint64_t v = 0;
+    for (int i = bytes; i-- > 0;) v = v << 8 | uint8_t(p[i]);
+    return v;
+}
+
+// Where a stored (not deflated, not encrypted) member's bytes begin in the zip
+// `z` of `n` bytes, or -1: libzip has no call for it, so the central directory
+// (zip64 too) and the local header are read here, and the entry must agree with
+// what libzip found (method, sizes, CRC). What Keras writes (zipfile, stored).
+int64_t stored_at(const char* z, uint64_t n, Zip& zip, const char* name) {
+    zip_stat_t st;
+    zip_stat_init(&st);
+    if (zip_stat(zip.z, name, 0, &st) != 0 || !(st.valid & ZIP_STAT_COMP_METHOD) || st.comp_method != ZIP_CM_STORE ||
+        !(st.valid & ZIP_STAT_SIZE) || !(st.valid & ZIP_STAT_COMP_SIZE) || st.size != st.comp_size || !(st.valid & ZIP_STAT_CRC) ||
+        ((st.valid & ZIP_STAT_ENCRYPTION_METHOD) && st.encryption_method != ZIP_EM_NONE))
+        return -1;
+    // The end of central directory record: the last "PK\5\6" in the final 64 KB + 22 bytes.
+    if (n < 22) return -1;
+    int64_t eocd = -1;
+    for (uint64_t i = n - 22 + 1; i-- > 0 && n - i <= 65557;)
+        if (std::memcmp(z + i, "PK\5\6", 4) == 0) {
+            eocd = int64_t(i);
+            break;
+        }
+    if (eocd < 0) return -1;
+    const char* e = z + eocd;
+    uint64_t entries = le(e + 10, 2), cd_size = le(e + 12, 4), cd_at = le(e + 16, 4);
+    if ((entries == 0xffff || cd_size == 0xffffffff || cd_at == 0xffffffff) && eocd >= 20 &&
+        std::memcmp(e - 20, "PK\6\7", 4) == 0) {
+        const uint64_t z64 = le(e - 20 + 8, 8);
+        if (z64 > n || n - z64 < 56 || std::memcmp(z + z64, "PK\6\6", 4) != 0) return -1;
+        entries = le(z + z64 + 32, 8), cd_size = le(z + z64 + 40, 8), cd_at = le(z + z64 + 48, 8);
+    }
+    if (cd_at > n || cd_size > n - cd_at) return -1;
+    const size_t name_len = std::strlen(name);
+    for (uint64_t at = cd_at, k = 0; k < entries && at + 46 <= cd_at + cd_size; k++) {
+        const char* c = z + at;
+        if (std::memcmp(c, "PK\1\2", 4) != 0) return -1;
+        const uint64_t nl = le(c + 28, 2), xl = le(c + 30, 2), cl = le(c + 32, 2);
+        if (at + 46 + nl + xl + cl > cd_at + cd_size) return -1;
+        if (nl == name_len && std::memcmp(c + 46, name, nl) == 0) {
+            uint64_t usize = le(c + 24, 4), csize = le(c + 20, 4), local = le(c + 42, 4);
+            // Zip64: the fields that read 0xffffffff follow in its extra field, in this order.
+            for (const char* x = c + 46 + nl; x + 4 <= c + 46 + nl + xl;) {
+                const uint64_t id = le(x, 2), len = le(x + 2, 2);
+                const char* v = x + 4;
+                if (v + len > c + 46 + nl + xl) return -1;
+                if (id == 1) {
+                    const char* end = v + len;
+                    for (uint64_t* f : {&usize, &csize, &local})
+                        if (*f == 0xffffffff) {
+                            if (v + 8 > end) return -1;
+                            *f = le(v, 8), v += 8;
+                        }
+                }
+                x += 4 + len;
+            }
+            if (le(c + 10, 2) != 0 || (le(c + 8, 2) & 1) || usize != st.size || csize != st.size || le(c + 16, 4) != st.crc)
+                return -1;
+            if (local > n || n - local < 30 || std::memcmp(z + local, "PK\3\4", 4) != 0) return -1;
+            const char* l = z + local;
+            const uint64_t lnl = le(l + 26, 2), lxl = le(l + 28, 2);
+            const uint64_t data = local + 30 + lnl + lxl;
+            if (lnl != name_len || data > n || std::memcmp(l + 30, name, lnl) != 0 || st.size > n - data) return -1;
+            return int64_t(data);
+        }
+        at += 46 + nl + xl + cl;
+    }
+    return -1;
 }
 
 // The .keras members read_keras_zip and read_keras_file need: config.json
-// (checked to be JSON) and model.weights.h5.
-std::pair<std::string, std::string> keras_zip_members(const std::string& bytes, const std::string& where) {
-    std::string config = zip_member(bytes, "config.json", true, where);
+// (checked to be JSON) and model.weights.h5 (or where it lies, `stored`: its
+// bytes are then left in the zip and `weights` is empty).
+std::string keras_zip_members(Zip& zip, const std::string& where, std::string& weights, int64_t* stored,
+                              const char* bytes) {
+    std::string config = zip.member("config.json", true, where);
     parse_json(config, where, "config.json");
-    std::string weights = zip_member(bytes, "model.weights.h5", false, where);
+    zip_stat_t st;
+    zip_stat_init(&st);
+    if (zip_stat(zip.z, "model.weights.h5", 0, &st) == 0 && stored && (*stored = stored_at(bytes, zip.size, zip, "model.weights.h5")) >= 0)
+        return config;
+    weights = zip.member("model.weights.h5", false, where);
     if (weights.empty()) {
-        if (!zip_member(bytes, "model.weights.npz", false, where).empty())
+        if (!zip.member("model.weights.npz", false, where).empty())
             throw DataError(where, "model.weights.npz: weights saved as npz are not read; save as .keras with h5 weights");
         throw DataError(where, "a .keras file holds model.weights.h5; this one has none");
     }
-    return {std::move(config), std::move(weights)};
+    return config;
+}
+
+}  // namespace
+
+std::string zip_member(const std::string& bytes, const char* name, bool required, const std::string& where) {
+    Zip zip(bytes.data(), bytes.size(), where);
+    return zip.member(name, required, where);
 }
 
 KerasFile read_keras_zip(const std::string& bytes, const std::string& where) {
-    auto [config, weights] = keras_zip_members(bytes, where);
-    KerasFile f = read_h5_image(weights.data(), weights.size(), where + ": model.weights.h5", config, true);
+    Zip zip(bytes.data(), bytes.size(), where);
+    std::string weights;
+    int64_t stored = -1;
+    std::string config = keras_zip_members(zip, where, weights, &stored, bytes.data());
+    zip_stat_t st;
+    zip_stat_init(&st);
+    const char* image = weights.data();
+    size_t size = weights.size();
+    if (stored >= 0 && zip_stat(zip.z, "model.weights.h5", 0, &st) == 0) image = bytes.data() + stored, size = size_t(st.size);
+    KerasFile f = read_h5_image(image, size, where + ": model.weights.h5", config, true);
     f.format = "keras3";
     f.model_config = config;
     return f;
@@ -690,7 +933,52 @@ std::string keras_file_kind(const std::string& path) {
     return "";
 }
 
-KerasFile read_keras_file(const std::string& path, const std::string& config_path) {
+namespace {
+
+// An open file descriptor, closed on scope exit.
+struct Fd {
+    int fd;
+    ~Fd() {
+        if (fd >= 0) close(fd);
+    }
+};
+
+// The file opened and its size, or NoInputError.
+uint64_t open_regular(const std::string& path, Fd& fd) {
+    fd.fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd.fd < 0) throw NoInputError(path, std::strerror(errno));
+    struct stat st;
+    if (fstat(fd.fd, &st) != 0 || !S_ISREG(st.st_mode) || uint64_t(st.st_size) > (uint64_t(1) << 40))
+        throw DataError(path, "not a regular file of a readable size");
+    return uint64_t(st.st_size);
+}
+
+// A deferred array's bytes, `size` of them at `at` in `base` (`have` bytes).
+bool place_in(const char* base, uint64_t have, const std::shared_ptr<KerasSource>& source, uint64_t at, uint64_t size,
+              KerasArray& a) {
+    if (at > have || size > have - at) return false;
+    a.pieces.assign(1, {base + at, size, 0});
+    a.source = source;
+    return true;
+}
+
+// Every deferred array read into its values (read_keras_file without `defer`).
+void read_all(KerasFile& f) {
+    std::vector<char> buffer;
+    for (KerasLayerWeights& l : f.layers)
+        for (KerasArray& a : l.arrays) {
+            if (a.pieces.empty()) continue;
+            const uint64_t n = keras_count(a);
+            a.values.resize(size_t(n));
+            std::memcpy(a.values.data(), keras_span(a, 0, n, buffer), size_t(n * 4));
+            a.pieces.clear();
+            a.source.reset();
+        }
+}
+
+}  // namespace
+
+KerasFile read_keras_file(const std::string& path, const std::string& config_path, bool defer) {
     using namespace keras_detail;
     const std::string kind = keras_file_kind(path);
     std::string config;
@@ -698,57 +986,69 @@ KerasFile read_keras_file(const std::string& path, const std::string& config_pat
         config = slurp(config_path, uint64_t(1) << 30);
         parse_json(config, config_path, "the architecture");
     }
+    KerasFile f;
     if (kind == "keras2-h5") {
-        struct stat st;
-        if (stat(path.c_str(), &st) != 0 || access(path.c_str(), R_OK) != 0) throw NoInputError(path, std::strerror(errno));
-        int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) throw NoInputError(path, std::strerror(errno));
-        struct Close {
-            int fd;
-            ~Close() { close(fd); }
-        } closer{fd};
-        // The child parses; the bulk of the bytes come here with one pread each.
-        return isolated(
-            path, uint64_t(st.st_size), [&] { return read_h5_deferred(path, nullptr, 0, path, config, false, true); },
-            [&](uint64_t at, char* to, uint64_t size) {
-                uint64_t done = 0;
-                while (done < size) {
-                    ssize_t n = pread(fd, to + done, size - done, off_t(at + done));
-                    if (n < 0 && errno == EINTR) continue;
-                    if (n <= 0) return false;
-                    done += uint64_t(n);
-                }
-                return true;
-            });
-    }
-    if (kind == "keras3") {
+        Fd fd{-1};
+        const uint64_t size = open_regular(path, fd);
+        // The file mapped once: the child parses it there (its own copy-on-write
+        // view), and the bulk of the bytes stay in it for the loader.
+        auto source = std::make_shared<KerasSource>(path);
+        const char* base = source->map(fd.fd, size, path, false);
+        f = isolated(
+            path, size,
+            [&] {
+                mprotect(const_cast<char*>(base), size_t(size), PROT_READ | PROT_WRITE);
+                return read_h5_deferred("", base, size_t(size), path, config, false, true);
+            },
+            [&](uint64_t at, uint64_t n, KerasArray& a) { return place_in(base, size, source, at, n, a); }, &source->children,
+            [&] { KerasSource::populate(base, size); });
+    } else if (kind == "keras3") {
+        Fd fd{-1};
+        const uint64_t size = open_regular(path, fd);
+        auto source = std::make_shared<KerasSource>(path);
+        const char* zip_bytes = source->map(fd.fd, size, path, false);
+        Zip zip(zip_bytes, size, path);
         std::string weights;
-        {
-            const std::string bytes = slurp(path);
-            std::tie(config, weights) = keras_zip_members(bytes, path);
+        int64_t stored = -1;
+        config = keras_zip_members(zip, path, weights, &stored, zip_bytes);
+        // Keras writes the weights stored: the HDF5 image is a byte range of the
+        // file, read in place; a deflated one is inflated first.
+        const char* image;
+        uint64_t image_size;
+        if (stored >= 0) {
+            zip_stat_t st;
+            zip_stat_init(&st);
+            zip_stat(zip.z, "model.weights.h5", 0, &st);
+            image = zip_bytes + stored, image_size = st.size;
+        } else {
+            source->memory = std::move(weights);
+            image = source->memory.data(), image_size = source->memory.size();
         }
-        KerasFile f = isolated(
-            path, weights.size(),
-            [&] { return read_h5_deferred("", weights.data(), weights.size(), path + ": model.weights.h5", config, true, true); },
-            [&](uint64_t at, char* to, uint64_t size) {
-                if (at > weights.size() || size > weights.size() - at) return false;
-                std::memcpy(to, weights.data() + at, size_t(size));
-                return true;
-            });
+        f = isolated(
+            path, image_size,
+            [&] {
+                // The image is our read-only mapping: libhdf5 gets a copy-on-write view of it.
+                if (stored >= 0) mprotect(const_cast<char*>(zip_bytes), size_t(size), PROT_READ | PROT_WRITE);
+                return read_h5_deferred("", image, size_t(image_size), path + ": model.weights.h5", config, true, true);
+            },
+            [&](uint64_t at, uint64_t n, KerasArray& a) { return place_in(image, image_size, source, at, n, a); },
+            &source->children, [&] { KerasSource::populate(zip_bytes, size); });
         f.format = "keras3";
         f.model_config = config;
-        return f;
-    }
-    if (kind == "tfjs") {
+    } else if (kind == "tfjs") {
         const std::string text = slurp(path, uint64_t(1) << 30);
         FolderShards shards;
         size_t slash = path.rfind('/');
         shards.dir = slash == std::string::npos ? "" : path.substr(0, slash + 1);
         shards.where = path;
-        return read_tfjs(text, shards, path);
+        shards.deferred = std::make_shared<KerasSource>(path);
+        f = read_tfjs(text, shards, path);
+    } else {
+        if (access(path.c_str(), R_OK) != 0) throw NoInputError(path, std::strerror(errno));
+        throw DataError(path, "not a Keras .h5, .keras or TF.js model.json");
     }
-    if (access(path.c_str(), R_OK) != 0) throw NoInputError(path, std::strerror(errno));
-    throw DataError(path, "not a Keras .h5, .keras or TF.js model.json");
+    if (!defer) read_all(f);
+    return f;
 }
 
 }  // namespace imgpipe::nn

@@ -6,16 +6,36 @@
 // dataset, and no array is allocated before the file is shown to hold its bytes.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace imgpipe::nn {
 
+// The files (mapped read-only) and memory that deferred arrays are read from.
+struct KerasSource;
 struct KerasArray {
     std::string name;            // as stored: "conv2d_1/kernel:0" (Keras 2), "vars/0" (Keras 3), "conv2d_1/kernel" (TF.js)
     std::vector<int64_t> shape;  // Keras' shape
-    std::vector<float> values;   // row-major, dequantized / converted to float32
+    std::vector<float> values;   // row-major, dequantized / converted to float32; empty when deferred
+    // Deferred (read_keras_file's `defer`): the array's little-endian float32 bytes,
+    // in order, as pieces of files `source` keeps mapped (TF.js: across shards),
+    // checked to lie inside them. Read with keras_read, or in place with keras_span.
+    struct Piece {
+        const char* bytes;
+        uint64_t size;
+        uint64_t offset;  // of its first byte in the array's
+    };
+    std::vector<Piece> pieces;
+    std::shared_ptr<const KerasSource> source;
 };
+// How many values an array holds (or has deferred).
+uint64_t keras_count(const KerasArray& a);
+// Values [first, first + n) of `a` as float32 bytes: a pointer into its values or
+// its file when they lie in one piece (any alignment), else copied into `buffer`.
+// While a KerasSource lives, a mapped file that shrinks under us ends the process
+// with "tool: FILE: the file shrank while it was read" (74) rather than SIGBUS.
+const char* keras_span(const KerasArray& a, uint64_t first, uint64_t n, std::vector<char>& buffer);
 struct KerasLayerWeights {
     std::string layer;               // the Keras layer's own name (config "name"), inner name for nested models
     std::vector<KerasArray> arrays;  // in Keras' get_weights() order for that layer
@@ -35,8 +55,11 @@ std::string keras_file_kind(const std::string& path);
 // Reads a Keras/TF.js file. `config_path` gives the architecture JSON for a
 // weights-only file (Keras 2 save_weights .h5, Keras 3 .weights.h5); it is needed
 // to name Keras 3's layers/<name> paths. Throws DataError naming the file and
-// what is wrong (NoInputError when the file cannot be opened).
-KerasFile read_keras_file(const std::string& path, const std::string& config_path = "");
+// what is wrong (NoInputError when the file cannot be opened). `defer`: plain
+// float32 arrays (every Keras file's, TF.js' unquantized ones) are left in the
+// file, mapped (KerasArray::pieces), for the loader to copy once, straight into
+// its parameters; else every array's values are read.
+KerasFile read_keras_file(const std::string& path, const std::string& config_path = "", bool defer = false);
 
 // The parts, for the fuzz targets and the tests; `where` names the file in errors.
 namespace keras_detail {
@@ -61,6 +84,10 @@ struct ShardSource {
     virtual ~ShardSource() = default;
     virtual uint64_t size(const std::string& path) = 0;
     virtual void read(const std::string& path, uint64_t offset, char* to, uint64_t size) = 0;
+    // Deferring float32 weights: the shard mapped whole (its `size` bytes) and kept
+    // by `deferred`; nullptr (and no `deferred`): read them now.
+    virtual const char* map(const std::string&) { return nullptr; }
+    std::shared_ptr<KerasSource> deferred;
 };
 KerasFile read_tfjs(const std::string& json_text, ShardSource& shards, const std::string& where);
 

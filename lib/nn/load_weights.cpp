@@ -2,6 +2,12 @@
 
 #include <nlohmann/json.hpp>
 
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
+#include <algorithm>
+#include <cstring>
 #include <map>
 
 #include "cli/error.hpp"
@@ -64,9 +70,9 @@ std::vector<MatchedWeight> match_weights(const Spec& spec, const KerasFile& file
         }
         for (size_t i = 0; i < weights.size(); ++i) {
             // A dataset larger than its shape (the readers check it; a wrong count is refused here too).
-            if (int64_t(arrays[i].values.size()) != count(weights[i].shape))
+            if (int64_t(keras_count(arrays[i])) != count(weights[i].shape))
                 throw DataError(path, context + ": weight " + weights[i].keras_name + " holds " +
-                                          std::to_string(arrays[i].values.size()) + " values for " +
+                                          std::to_string(keras_count(arrays[i])) + " values for " +
                                           std::to_string(count(weights[i].shape)));
             out.push_back({l.name + "." + weights[i].name, weights[i], &arrays[i], keras});
         }
@@ -80,6 +86,108 @@ std::vector<MatchedWeight> match_weights(const Spec& spec, const KerasFile& file
     return out;
 }
 
+namespace {
+
+// Rows src[0..rows) of `cols` floats each (any alignment) into columns
+// [0, rows) of dst, a row-major [cols, stride] matrix: dst[c * stride + r] =
+// src[r][c], rows <= 16; 16 rows as 4x4 SSE transposes, four columns at a time.
+void transpose_rows(const char* const* src, int64_t rows, int64_t cols, float* dst, int64_t stride) {
+    int64_t c0 = 0;
+#if defined(__SSE2__)
+    if (rows == 16)
+        for (; c0 + 4 <= cols; c0 += 4) {
+            float* d = dst + c0 * stride;
+            for (int r = 0; r < 16; r += 4) {
+                __m128 a = _mm_loadu_ps(reinterpret_cast<const float*>(src[r] + c0 * 4));
+                __m128 b = _mm_loadu_ps(reinterpret_cast<const float*>(src[r + 1] + c0 * 4));
+                __m128 c = _mm_loadu_ps(reinterpret_cast<const float*>(src[r + 2] + c0 * 4));
+                __m128 e = _mm_loadu_ps(reinterpret_cast<const float*>(src[r + 3] + c0 * 4));
+                _MM_TRANSPOSE4_PS(a, b, c, e);
+                _mm_storeu_ps(d + r, a);
+                _mm_storeu_ps(d + stride + r, b);
+                _mm_storeu_ps(d + 2 * stride + r, c);
+                _mm_storeu_ps(d + 3 * stride + r, e);
+            }
+        }
+#endif
+    for (; c0 < cols; c0++)  // what is left: the last rows, the last columns
+        for (int64_t r = 0; r < rows; r++) std::memcpy(dst + c0 * stride + r, src[r] + c0 * 4, 4);
+}
+
+}  // namespace
+
+void read_weight(const MatchedWeight& m, float* to) {
+    const KerasArray& a = *m.array;
+    const uint64_t n = keras_count(a);
+    std::vector<char> buffer;
+    const std::vector<int>& perm = m.weight.keras_perm;
+    if (!m.keras || perm.empty()) {
+        std::memcpy(to, keras_span(a, 0, n, buffer), size_t(n) * 4);
+        return;
+    }
+    // Keras' axes, merged where ours keep them together and in order, size-1 axes
+    // dropped: dims[k] with its stride in `to` (ours is Keras' transposed by perm).
+    const std::vector<int64_t>& k = m.weight.keras_shape;
+    const size_t rank = k.size();
+    std::vector<int64_t> ours_stride(rank, 1), stride_of(rank);
+    for (size_t j = rank; j-- > 1;) ours_stride[j - 1] = ours_stride[j] * k[size_t(perm[j])];
+    for (size_t j = 0; j < rank; j++) stride_of[size_t(perm[j])] = ours_stride[j];
+    std::vector<int64_t> dims, strides;
+    for (size_t i = 0; i < rank; i++) {
+        if (k[i] == 1) continue;
+        if (!dims.empty() && strides.back() == stride_of[i] * k[i]) {
+            dims.back() *= k[i];
+            strides.back() = stride_of[i];
+        } else {
+            dims.push_back(k[i]);
+            strides.push_back(stride_of[i]);
+        }
+    }
+    if (dims.size() <= 1) {  // the same order after all
+        std::memcpy(to, keras_span(a, 0, n, buffer), size_t(n) * 4);
+        return;
+    }
+    if (dims.size() == 2 && strides[0] == 1 && strides[1] == dims[0]) {
+        // A transpose (Dense's kernel), in 256x256 tiles (256 KB: the source's and
+        // ours' lines stay in L2 while a tile is done), 16 rows at a time. Measured
+        // on a 6144x4096 kernel, warm cache: 24 ms against 13 ms for a plain copy
+        // of its bytes (tiles of 16x4096: 38 ms; streaming stores: no better).
+        const int64_t rows = dims[0], cols = dims[1], tile = 256;
+        std::vector<char> parts[16];  // a row's slice across TF.js shards
+        const char* src[16];
+        for (int64_t b0 = 0; b0 < rows; b0 += tile)
+            for (int64_t c0 = 0; c0 < cols; c0 += tile) {
+                const int64_t cn = std::min(tile, cols - c0);
+                for (int64_t r0 = b0; r0 < std::min(rows, b0 + tile); r0 += 16) {
+                    const int64_t rn = std::min<int64_t>(16, rows - r0);
+                    for (int64_t r = 0; r < rn; r++) src[r] = keras_span(a, uint64_t((r0 + r) * cols + c0), uint64_t(cn), parts[r]);
+                    transpose_rows(src, rn, cn, to + c0 * rows + r0, rows);
+                }
+            }
+        return;
+    }
+    // Any other order (a convolution's kernel): Keras' first axis a slice at a
+    // time, each value to its place.
+    const size_t r = dims.size();
+    const int64_t row = int64_t(n) / dims[0];
+    std::vector<int64_t> at(r, 0);
+    for (int64_t i0 = 0; i0 < dims[0]; i0++) {
+        const char* src = keras_span(a, uint64_t(i0 * row), uint64_t(row), buffer);
+        float* base = to + i0 * strides[0];
+        int64_t offset = 0;
+        std::fill(at.begin(), at.end(), 0);
+        for (int64_t e = 0; e < row; e++) {
+            std::memcpy(base + offset, src + e * 4, 4);
+            for (size_t i = r; i-- > 1;) {  // the next index, Keras' last axis fastest
+                offset += strides[i];
+                if (++at[i] < dims[i]) break;
+                offset -= strides[i] * dims[i];
+                at[i] = 0;
+            }
+        }
+    }
+}
+
 KerasFile model_file_layers(const Spec& spec, const Frame& file, const std::string& path) {
     KerasFile ours;
     for (const LayerSpec& l : spec.layers) {
@@ -88,7 +196,7 @@ KerasFile model_file_layers(const Spec& spec, const Frame& file, const std::stri
             const Tensor* t = file.find(l.name + "." + w.name);
             if (!t) continue;
             if (t->dtype != DType::F32) throw DataError(path, "tensor \"" + t->name + "\" is not F32");
-            layer.arrays.push_back({t->name, t->shape, std::vector<float>(t->values<float>(), t->values<float>() + t->elements())});
+            layer.arrays.push_back({t->name, t->shape, std::vector<float>(t->values<float>(), t->values<float>() + t->elements()), {}, nullptr});
         }
         if (!layer.arrays.empty()) ours.layers.push_back(std::move(layer));
     }

@@ -42,6 +42,11 @@ struct MatchedWeight {
 // (conv2d_1, Conv2D): ...").
 std::vector<MatchedWeight> match_weights(const Spec& spec, const KerasFile& file, const std::string& path, bool keras,
                                          const ImportOptions& options = {}, ImportReport* report = nullptr);
+// A matched weight's values into `to` (its count of floats, our layout): from
+// the file's bytes where the array is deferred (read_keras_file's `defer`), Keras'
+// layout turned into ours on the way (a Dense kernel transposed tile by tile),
+// with no array of the whole size between. The bytes were checked to be there.
+void read_weight(const MatchedWeight& m, float* to);
 // Our own model file's weights ("<layer>.<weight>", our layouts) as the layers
 // match_weights reads (with keras = false).
 KerasFile model_file_layers(const Spec& spec, const Frame& file, const std::string& path);

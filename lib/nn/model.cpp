@@ -152,13 +152,15 @@ private:
 };
 
 // A matched weight's values into its tensor, turned into our layout on the way
-// (a permuted copy_ is libtorch's blocked one; match_weights checked the count).
+// (read_weight: from the file's bytes, once; match_weights checked the count).
 void copy_weight(const MatchedWeight& m, torch::Tensor& dst) {
-    torch::Tensor src = torch::from_blob(const_cast<float*>(m.array->values.data()),
-                                         m.keras ? m.weight.keras_shape : m.weight.shape, torch::kFloat);
-    if (m.keras && !m.weight.keras_perm.empty())
-        src = src.permute(std::vector<int64_t>(m.weight.keras_perm.begin(), m.weight.keras_perm.end()));
-    dst.copy_(src.reshape(dst.sizes()));
+    if (dst.is_cpu() && dst.is_contiguous() && dst.scalar_type() == torch::kFloat) {
+        read_weight(m, dst.data_ptr<float>());
+        return;
+    }
+    torch::Tensor ours = torch::empty(dst.sizes(), torch::kFloat);
+    read_weight(m, ours.data_ptr<float>());
+    dst.copy_(ours);
 }
 
 // A model file's format and spec, checked (its frame decoded whole or header only).
@@ -458,7 +460,7 @@ public:
         options.skip_mismatch = skip_mismatch;
         ImportReport report;
         const bool keras = !keras_file_kind(path).empty();
-        KerasFile file = keras ? read_keras_file(path) : model_file_layers(spec_, read_model_file(path), path);
+        KerasFile file = keras ? read_keras_file(path, "", true) : model_file_layers(spec_, read_model_file(path), path);
         torch::NoGradGuard no_grad;
         for (const MatchedWeight& m : match_weights(spec_, file, path, keras, options, &report))
             copy_weight(m, net_.find(m.name)->value);
@@ -692,7 +694,7 @@ namespace {
 std::unique_ptr<Model> load_keras(const std::string& path, const Overrides& overrides, const std::string& weights,
                                   uint64_t seed) {
     const std::string& source = weights.empty() ? path : weights;
-    KerasFile file = read_keras_file(source, weights.empty() ? "" : path);
+    KerasFile file = read_keras_file(source, weights.empty() ? "" : path, true);
     std::string arch = file.model_config;
     if (!weights.empty()) {
         std::vector<uint8_t> text = read_file(path);
@@ -730,8 +732,15 @@ std::unique_ptr<Model> load_keras(const std::string& path, const Overrides& over
     }
     std::vector<std::string> classes = keras_class_names(file, source, model->output_shape());
     if (!classes.empty()) tensors.set_classes(classes);
+    const auto copy_start = std::chrono::steady_clock::now();
     model->restore(tensors, source, false,
                    [&](const Tensor& t, torch::Tensor& dst) { copy_weight(*by_name.at(t.name), dst); });
+    if (std::getenv("IMGPIPE_LOAD_TIME")) {  // the copy into the parameters alone (bench/model_load.sh)
+        std::chrono::duration<double> s = std::chrono::steady_clock::now() - copy_start;
+        char text[64];
+        std::snprintf(text, sizeof text, "weights copied in %.4f s", s.count());
+        std::cerr << stderr_line_start() + progress_prefixed(source + ": " + text) + "\n";
+    }
     if (overrides.lr > 0) model->set_learning_rate(overrides.lr);
     return model;
 }

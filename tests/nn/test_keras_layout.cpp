@@ -4,6 +4,7 @@
 // out here by hand for each type, and come back by to_keras_layout.
 #include <catch2/catch.hpp>
 
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <numeric>
@@ -12,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/error.hpp"
+#include "nn/load_weights.hpp"
 #include "nn/spec.hpp"
 
 using namespace imgpipe;
@@ -187,6 +189,56 @@ TEST_CASE("a Keras array of the wrong size is refused, naming the weight and bot
                          Catch::Message("weight kernel: 5 values for Keras' shape (2, 3) of 6"));
     CHECK_THROWS_MATCHES(to_keras_layout(w[1], iota(4)), DataError,
                          Catch::Message("weight bias: 4 values for our shape (3) of 3"));
+}
+
+TEST_CASE("read_weight: every layout from Keras' values or bytes left in the file, as from_keras_layout", "[keras-layout]") {
+    const std::vector<std::pair<std::string, std::string>> layers = {
+        {"[2]", R"({"type": "Dense", "units": 3})"},
+        {"[300]", R"({"type": "Dense", "units": 290})"},  // 256x256 tiles and their edges, 16 rows and the rest
+        {"[37]", R"({"type": "Dense", "units": 1})"},
+        {"[5, 4, 3]", R"({"type": "Conv2D", "filters": 6, "kernel_size": [3, 2]})"},
+        {"[5, 4, 3]", R"({"type": "Conv2D", "filters": 6, "kernel_size": 1})"},
+        {"[5, 4, 4]", R"({"type": "Conv2D", "filters": 6, "kernel_size": 3, "groups": 2})"},
+        {"[5, 4, 3]", R"({"type": "Conv2DTranspose", "filters": 5, "kernel_size": [2, 3]})"},
+        {"[4, 4, 2]", R"({"type": "DepthwiseConv2D", "kernel_size": [1, 2], "depth_multiplier": 2})"},
+        {"[4, 4, 3]", R"({"type": "SeparableConv2D", "filters": 7, "kernel_size": 3, "depth_multiplier": 2})"},
+        {"[4, 3, 2]", R"({"type": "PReLU", "shared_axes": [1]})"},
+        {"[4, 3, 2]", R"({"type": "BatchNormalization"})"},
+    };
+    size_t tried = 0;
+    for (const auto& [input, layer] : layers)
+        for (const WeightSpec& w : weights_of(input, layer)) {
+            INFO(layer << " " << w.keras_name);
+            const size_t n = size_t(count(w.keras_shape));
+            std::vector<float> keras(n);
+            for (size_t i = 0; i < n; ++i) keras[i] = float(i) * 0.25f - 7.5f;
+            const std::vector<float> want = from_keras_layout(w, keras);
+            std::vector<float> got(n, -1);
+            // The values held.
+            KerasArray held{"k", w.keras_shape, keras, {}, nullptr};
+            read_weight({"l." + w.name, w, &held, true}, got.data());
+            CHECK(got == want);
+            // The bytes left in a file: one byte off alignment, in pieces cut
+            // inside values (TF.js shards hold any number of bytes).
+            std::string bytes(n * 4 + 1, '\0');
+            std::memcpy(&bytes[1], keras.data(), n * 4);
+            KerasArray deferred{"k", w.keras_shape, {}, {}, nullptr};
+            for (uint64_t at = 0, cut = 7; at < n * 4; at += cut, cut = cut * 3 + 2) {
+                const uint64_t size = std::min<uint64_t>(cut, n * 4 - at);
+                deferred.pieces.push_back({bytes.data() + 1 + at, size, at});
+            }
+            REQUIRE(keras_count(deferred) == n);
+            std::fill(got.begin(), got.end(), -1.0f);
+            read_weight({"l." + w.name, w, &deferred, true}, got.data());
+            CHECK(got == want);
+            // Our own file's values (not Keras'): as they are.
+            KerasArray ours{"l." + w.name, w.shape, want, {}, nullptr};
+            std::fill(got.begin(), got.end(), -1.0f);
+            read_weight({"l." + w.name, w, &ours, false}, got.data());
+            CHECK(got == want);
+            tried++;
+        }
+    CHECK(tried == 24);
 }
 
 TEST_CASE("the table answers what other code asked of type names", "[keras-layout][graph]") {

@@ -3,11 +3,14 @@
 // their weights, Keras 3 / weights-only / split / nested / quantized files written
 // by tests/unit/keras_fixtures.py as Keras' own source lays them out, and hostile
 // variants of each refused by name with exit status 65.
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -131,7 +134,143 @@ std::string copy_prefix(const std::string& from, size_t bytes, const std::string
     return to;
 }
 
+// Every array of a file read with `defer` holds the values it holds read whole:
+// the float32 ones left in the file (`pieces`), read back in spans of any size.
+void check_deferred(const std::string& path, size_t min_pieces = 1) {
+    INFO(path);
+    const KerasFile whole = read_keras_file(path);
+    const KerasFile deferred = read_keras_file(path, "", true);
+    REQUIRE(deferred.layers.size() == whole.layers.size());
+    size_t left = 0, most_pieces = 0;
+    std::vector<char> buffer;
+    for (size_t l = 0; l < whole.layers.size(); l++) {
+        REQUIRE(deferred.layers[l].arrays.size() == whole.layers[l].arrays.size());
+        for (size_t i = 0; i < whole.layers[l].arrays.size(); i++) {
+            const KerasArray& w = whole.layers[l].arrays[i];
+            const KerasArray& d = deferred.layers[l].arrays[i];
+            INFO(d.name);
+            CHECK(w.pieces.empty());
+            CHECK(d.name == w.name);
+            CHECK(d.shape == w.shape);
+            REQUIRE(keras_count(d) == w.values.size());
+            if (!d.pieces.empty()) {
+                left++;
+                CHECK(d.values.empty());
+            }
+            most_pieces = std::max(most_pieces, d.pieces.size());
+            const uint64_t n = keras_count(d);
+            REQUIRE(std::memcmp(keras_span(d, 0, n, buffer), w.values.data(), n * 4) == 0);
+            for (uint64_t first = 0, k = 1; first < n; first += k, k = k * 2 + 1) {
+                const uint64_t m = std::min(k, n - first);
+                REQUIRE(std::memcmp(keras_span(d, first, m, buffer), w.values.data() + first, m * 4) == 0);
+            }
+        }
+    }
+    CHECK(left > 0);
+    CHECK(most_pieces >= min_pieces);
+}
+
+// Does `p` lie in a mapping of the file `path` (/proc/self/maps)?
+bool in_mapping_of(const void* p, const std::string& path) {
+    char real[4096];
+    REQUIRE(realpath(path.c_str(), real) != nullptr);
+    std::ifstream maps("/proc/self/maps");
+    std::string line;
+    while (std::getline(maps, line)) {
+        if (line.size() < std::strlen(real) || line.compare(line.size() - std::strlen(real), std::string::npos, real) != 0) continue;
+        unsigned long from = 0, to = 0;
+        if (std::sscanf(line.c_str(), "%lx-%lx", &from, &to) == 2 && uintptr_t(p) >= from && uintptr_t(p) < to) return true;
+    }
+    return false;
+}
+
+// A shell command's success.
+void sh(const std::string& cmd) {
+    INFO(cmd);
+    REQUIRE(std::system(cmd.c_str()) == 0);
+}
+
 }  // namespace
+
+TEST_CASE("keras file: float32 arrays left in the file (defer) hold what a whole read gives", "[keras]") {
+    SECTION("Keras 2 .h5") {
+        check_deferred(kRef + "signlang_cnn/sign_lang_model.h5");
+        const KerasFile f = read_keras_file(kRef + "signlang_cnn/sign_lang_model.h5", "", true);
+        CHECK(in_mapping_of(f.layers[0].arrays[0].pieces.at(0).bytes, kRef + "signlang_cnn/sign_lang_model.h5"));
+    }
+    SECTION("Keras 3 .keras, deflated: inflated first") { check_deferred(fixtures() + "k3_seq.keras"); }
+    SECTION("Keras 3 .keras, stored (as Keras writes it): read in place") {
+        // The same members stored, behind a member with an extra field and a
+        // comment, so that the weights' bytes start at no round offset.
+        const std::string to = fixtures() + "k3_stored.keras";
+        sh("/usr/bin/python3 -c 'import sys, zipfile\n"
+           "src = zipfile.ZipFile(sys.argv[1])\n"
+           "with zipfile.ZipFile(sys.argv[2], \"w\", zipfile.ZIP_STORED) as z:\n"
+           "    i = zipfile.ZipInfo(\"notes.txt\"); i.extra = b\"\\x99\\x99\\x03\\x00abc\"; i.comment = b\"hello\"\n"
+           "    z.writestr(i, \"x\" * 13)\n"
+           "    for n in src.namelist(): z.writestr(n, src.read(n))' " + fixtures() + "k3_seq.keras " + to);
+        check_deferred(to);
+        const KerasFile f = read_keras_file(to, "", true);
+        CHECK(f.format == "keras3");
+        CHECK(in_mapping_of(f.layers[0].arrays[0].pieces.at(0).bytes, to));
+        // Deflated, the bytes are in memory.
+        const KerasFile deflated = read_keras_file(fixtures() + "k3_seq.keras", "", true);
+        CHECK(!in_mapping_of(deflated.layers[0].arrays[0].pieces.at(0).bytes, fixtures() + "k3_seq.keras"));
+        check_values(layer(read_keras_file(to), "c1").arrays[0], {3, 3, 1, 2}, 0);
+    }
+    SECTION("TF.js, one shard and a weight across three") {
+        check_deferred(kRef + "signlang_cnn/model.json");
+        // signlang's shard cut in three at odd places: values split between shards.
+        const std::string d = fixtures() + "tfjs_split/";
+        sh("mkdir -p " + d + " && /usr/bin/python3 -c 'import json, sys\n"
+           "src, d = sys.argv[1], sys.argv[2]\n"
+           "m = json.load(open(src + \"model.json\"))\n"
+           "data = open(src + \"group1-shard1of1.bin\", \"rb\").read()\n"
+           "cuts = [0, 1001, 50003, len(data)]\n"
+           "for i in range(3): open(d + \"s%d.bin\" % i, \"wb\").write(data[cuts[i]:cuts[i + 1]])\n"
+           "m[\"weightsManifest\"][0][\"paths\"] = [\"s0.bin\", \"s1.bin\", \"s2.bin\"]\n"
+           "json.dump(m, open(d + \"model.json\", \"w\"))' " + kRef + "signlang_cnn/ " + d);
+        check_deferred(d + "model.json", 2);
+    }
+}
+
+TEST_CASE("keras file: a file cut short while its arrays are read ends the process with 74, said", "[keras]") {
+    const std::string path = copy_prefix(kRef + "signlang_cnn/sign_lang_model.h5", size_t(1) << 30, "shrinking.h5");
+    const std::string err = fixtures() + "shrinking.err";
+    fflush(nullptr);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        int fd = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 2);
+        float sum = 0;
+        try {
+            const KerasFile f = read_keras_file(path, "", true);
+            if (truncate(path.c_str(), 0) != 0) _exit(2);
+            std::vector<char> buffer;
+            for (const KerasLayerWeights& l : f.layers)
+                for (const KerasArray& a : l.arrays) {
+                    const uint64_t n = keras_count(a);
+                    const char* p = keras_span(a, 0, n, buffer);
+                    for (uint64_t i = 0; i < n; i++) {
+                        float v;
+                        std::memcpy(&v, p + i * 4, 4);
+                        sum += v;
+                    }
+                }
+        } catch (...) {
+            _exit(3);
+        }
+        _exit(sum == 12345 ? 4 : 5);  // not reached: the bytes are gone
+    }
+    int ws = 0;
+    REQUIRE(waitpid(pid, &ws, 0) == pid);
+    REQUIRE(WIFEXITED(ws));
+    CHECK(WEXITSTATUS(ws) == kIoErr);
+    std::ifstream in(err);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    CHECK(text == std::string(program_invocation_short_name) + ": " + path + ": the file shrank while it was read\n");
+}
 
 TEST_CASE("keras file: the kind of a path, by its first bytes", "[keras]") {
     CHECK(keras_file_kind(kRef + "signlang_cnn/sign_lang_model.h5") == "keras2-h5");
