@@ -87,7 +87,7 @@ check "IoU per class, named" "grep -Eq '^2 green +[01]\.[0-9]{4}$' '$T/out'"
 check "mean IoU line" "grep -Eq '^mean IoU: 0\.[0-9]{4}$' '$T/out'"
 run nnpredict -j1 -m seg.model test.bs
 check_status "masks as text lines: refused" 64
-check_err "says the way" "use --format stream"
+check_err "says the way" "give --masks DIR for mask files and their list lines, or --format stream"
 
 # One sigmoid channel: binary crossentropy per pixel, two classes.
 run nntrain -j1 -m bin.json --epochs 2 -o bin.model bin.bs
