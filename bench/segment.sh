@@ -38,8 +38,8 @@ for seed in $seeds; do
     imglist -q --masks "$data/test/masks" --classes $classes "$data/test/images" | imgprep -q --size 64x64 --ignore-index 255 \
         | batchpack -q -b 100 | nneval -q --json --model "$out/unet.model" -o "$out/eval.json" || exit 70
     ours_s="$ours_s $(echo "$start $end" | awk '{printf "%.1f", $2 - $1}')"
-    ours_iou="$ours_iou $($PY -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["segmentation"]["mean_iou"])' "$out/eval.json")"
-    ours_acc="$ours_acc $($PY -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["segmentation"]["pixel_accuracy"])' "$out/eval.json")"
+    ours_iou="$ours_iou $($PY -c 'import json,sys; j=json.load(open(sys.argv[1])); print(round(j["segmentation"]["mean_iou"], 4))' "$out/eval.json")"
+    ours_acc="$ours_acc $($PY -c 'import json,sys; j=json.load(open(sys.argv[1])); print(round(j["segmentation"]["pixel_accuracy"], 4))' "$out/eval.json")"
     line=$(cd bench && $PY segment_torch.py "../$data" --epochs "$epochs" --workers 2 --threads 2 --malloc-fix --seed "$seed") || exit 70
     theirs_s="$theirs_s $(echo "$line" | $PY -c 'import json,sys; print(json.load(sys.stdin)["seconds"])')"
     theirs_iou="$theirs_iou $(echo "$line" | $PY -c 'import json,sys; print(json.load(sys.stdin)["mean_iou"])')"

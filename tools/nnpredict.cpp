@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
             if (!world->same_everywhere(same.value()))
                 throw UsageError("the ranks were started with different models or options: --model, --steps, --format, "
                                  "--top-k, --threshold, --masks and --mask-size must be the same on every rank");
-            nn::OutputKind kind = nn::output_kind(model->loss_name(), model->output_shape());
+            nn::OutputKind kind = nn::output_kind(model->loss_name(), model->output_shape(), !model->classes().empty());
             auto classes = nn::class_names(model->classes(), nn::class_count(kind, model->output_shape()));
             const std::string model_kind = nn::describe(kind, model->loss_name(), model->output_shape());
             if (threshold_option->count() && kind != nn::OutputKind::MultiLabel)
@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
                 throw UsageError("--masks: " + model_path + " is " + model_kind + "; its output is not a mask [h,w,C]");
             if (!masks_dir.empty() && format == nn::PredictFormat::Json)
                 throw UsageError("--masks: the masks' list lines are the output; -f json has no place for them");
-            const bool segmenting = !masks_dir.empty() || segments(model->loss_name(), shape, !model->classes().empty());
+            const bool segmenting = !masks_dir.empty() || kind == nn::OutputKind::Segmentation;
             std::vector<std::string> mask_classes;
             if (segmenting) mask_classes = nn::class_names(model->classes(), std::max<int64_t>(2, shape[2]));
             std::unique_ptr<MaskWriter> masks;

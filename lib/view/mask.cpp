@@ -257,11 +257,6 @@ std::string MaskWriter::write_batch(const Frame& batch, const Tensor& mask) {
     return lines;
 }
 
-bool segments(const std::string& loss, const std::vector<int64_t>& output_shape, bool has_classes) {
-    return output_shape.size() == 3 && (loss == "sparse_categorical_crossentropy" || loss == "dice" || loss == "ce_dice" ||
-                                        (loss == "binary_crossentropy" && output_shape[2] == 1 && has_classes));
-}
-
 void set_predicted_mask(Frame& outputs, Tensor mask, const std::vector<std::string>& classes) {
     mask.name = "y";
     outputs.tensors.push_back(std::move(mask));

@@ -58,13 +58,6 @@ std::string mask_list_line(const std::string& path, const std::string& mask, boo
 // DataError when the outputs are not [n, h, w, C] with 1 <= C <= 256.
 Tensor predicted_mask(const Tensor& outputs);
 
-// Whether a model trained with `loss` on an output of `output_shape` (one
-// sample's) segments: [h, w, C] under sparse_categorical_crossentropy, dice or
-// ce_dice, or [h, w, 1] under binary_crossentropy when the model knows its
-// classes (it trained on a mask stream; an autoencoder of gray images has
-// none). The nn tools' OutputKind::Segmentation rule (lib/nn/report), torch-free.
-bool segments(const std::string& loss, const std::vector<int64_t>& output_shape, bool has_classes);
-
 // nnpredict's stream of a segmentation model: `outputs` (x) gets y = `mask`,
 // class_mode mask, the classes and "predicted" = "mask" (imgsheet draws only
 // the mask of such a stream, beside another stream's image).

@@ -54,15 +54,6 @@ TEST_CASE("the predicted mask: argmax with ties to the lower class, one sigmoid 
     CHECK_THROWS_AS(predicted_mask(Tensor("x", DType::F32, {2, 10})), DataError);
 }
 
-TEST_CASE("which models segment: the nn tools' rule", "[mask]") {
-    CHECK(segments("sparse_categorical_crossentropy", {8, 8, 3}, false));
-    CHECK(segments("ce_dice", {8, 8, 3}, false));
-    CHECK_FALSE(segments("sparse_categorical_crossentropy", {3}, true));
-    CHECK_FALSE(segments("mse", {8, 8, 3}, true));
-    CHECK(segments("binary_crossentropy", {8, 8, 1}, true));
-    CHECK_FALSE(segments("binary_crossentropy", {8, 8, 1}, false));  // a gray autoencoder
-}
-
 TEST_CASE("mask files mirror the source path inside the folder", "[mask]") {
     MaskWriter w("out", false);
     CHECK(w.mask_path("data/cat/1.jpg") == "out/data/cat/1.png");
