@@ -220,6 +220,15 @@ std::vector<uint8_t> read_file(const std::string& path) {
     return data;
 }
 
+void make_directories(const std::string& dir) {
+    for (size_t slash = dir.find('/', 1);; slash = dir.find('/', slash + 1)) {
+        const std::string part = dir.substr(0, slash);
+        if (!part.empty() && ::mkdir(part.c_str(), 0777) != 0 && errno != EEXIST)
+            throw CantCreateError(part, std::string("cannot create folder: ") + std::strerror(errno));
+        if (slash == std::string::npos) break;
+    }
+}
+
 void write_file_atomic(const std::string& path, const void* data, size_t n) {
     Output out(path, false);
     out.write(data, n);

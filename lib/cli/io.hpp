@@ -66,5 +66,7 @@ private:
 std::vector<uint8_t> read_file(const std::string& path);
 // Writes a whole file atomically.
 void write_file_atomic(const std::string& path, const void* data, size_t n);
+// mkdir -p: dir and every folder above it; CantCreateError naming the one that failed.
+void make_directories(const std::string& dir);
 
 }  // namespace imgpipe

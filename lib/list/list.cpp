@@ -34,6 +34,12 @@ std::string format_number(double value) {
     return ec == std::errc() ? std::string(buf, ptr) : std::string("nan");
 }
 
+std::string without_extension(const std::string& path) {
+    const size_t slash = path.rfind('/'), dot = path.rfind('.');
+    const bool has = dot != std::string::npos && (slash == std::string::npos || dot > slash + 1);
+    return has ? path.substr(0, dot) : path;
+}
+
 namespace {
 template <class Items, class Each>
 std::string joined(const Items& items, char sep, Each each) {

@@ -73,6 +73,8 @@ ListEntry parse_list_line(const std::string& record, const std::string& where, b
 // False (and `value` untouched) otherwise.
 bool parse_number(const std::string& text, double& value);
 std::string format_number(double value);  // shortest round-trip form
+// The path without its file name's extension: "a/b.jpg" -> "a/b" ("a.d/b" and "a/.x" have none).
+std::string without_extension(const std::string& path);
 
 struct ImageList {
     std::vector<ListEntry> entries;

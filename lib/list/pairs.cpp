@@ -8,10 +8,7 @@ namespace {
 // "root/a/b.jpg" -> "a/b": the path below root without its extension.
 std::string relative_stem(const std::string& path, const std::string& root) {
     const std::string prefix = root.empty() || root.back() == '/' ? root : root + "/";
-    std::string rel = path.rfind(prefix, 0) == 0 ? path.substr(prefix.size()) : path;
-    const size_t slash = rel.rfind('/'), dot = rel.rfind('.');
-    if (dot != std::string::npos && (slash == std::string::npos || dot > slash + 1)) rel.erase(dot);
-    return rel;
+    return without_extension(path.rfind(prefix, 0) == 0 ? path.substr(prefix.size()) : path);
 }
 
 // stem -> paths with that stem, in walk order.

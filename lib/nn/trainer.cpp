@@ -20,6 +20,7 @@
 
 #include "cli/app.hpp"
 #include "cli/error.hpp"
+#include "cli/io.hpp"
 #include "cli/progress.hpp"
 #include "nn/batch_check.hpp"
 #include "nn/callbacks.hpp"
@@ -43,16 +44,6 @@ std::string directory_of(const std::string& path) {
 void check_writable_dir(const std::string& dir, const std::string& what) {
     if (::access(dir.c_str(), W_OK) != 0)
         throw CantCreateError(what, std::string("cannot write in ") + dir + ": " + std::strerror(errno));
-}
-
-// mkdir -p: the checkpoint folder and any folder above it.
-void make_directories(const std::string& dir) {
-    for (size_t slash = dir.find('/', 1);; slash = dir.find('/', slash + 1)) {
-        std::string part = dir.substr(0, slash);
-        if (!part.empty() && ::mkdir(part.c_str(), 0777) != 0 && errno != EEXIST)
-            throw CantCreateError(dir, "cannot create directory " + part + ": " + std::strerror(errno));
-        if (slash == std::string::npos) break;
-    }
 }
 
 CallbackOptions callback_options(const TrainOptions& o) {

@@ -1,7 +1,6 @@
 #include "view/mask.hpp"
 
 #include <spng.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -189,21 +188,12 @@ std::string MaskWriter::mask_path(const std::string& source) const {
         else if (rel.rfind("../", 0) == 0) rel.erase(0, 3);
         else break;
     }
-    size_t slash = rel.rfind('/'), dot = rel.rfind('.');
-    if (dot != std::string::npos && (slash == std::string::npos || dot > slash + 1)) rel.erase(dot);
+    rel = without_extension(rel);
     if (rel.empty() || rel.find("/../") != std::string::npos) throw DataError(source, "no mask file can be named after this path");
     return dir_ + "/" + rel + ".png";
 }
 
 namespace {
-void make_folders(const std::string& file) {  // mkdir -p of the file's folder
-    for (size_t slash = file.find('/', 1); slash != std::string::npos; slash = file.find('/', slash + 1)) {
-        std::string folder = file.substr(0, slash);
-        if (::mkdir(folder.c_str(), 0777) != 0 && errno != EEXIST)
-            throw CantCreateError(folder, std::string("cannot create folder: ") + std::strerror(errno));
-    }
-}
-
 // The upright size of the image file at `path` (its header only).
 std::pair<int64_t, int64_t> file_size(const std::string& path) {
     try {
@@ -240,7 +230,7 @@ std::string MaskWriter::write(const Tensor& mask, int64_t row, const std::string
         }
         m = resized.data();
     }
-    make_folders(path);
+    make_directories(path.substr(0, path.rfind('/')));  // path is DIR/...: it has a slash
     save_mask_png(m, oh, ow, palette, path);
     return mask_list_line(source, path, weighted, weight);
 }

@@ -284,3 +284,11 @@ TEST_CASE("a segmentation pair: PATH<TAB>mask=MASK, its classes declared, read b
     CHECK(list.entries[1].mask == "b.png");
     CHECK_THROWS_WITH(read("a.jpg\tmask=a.png\nb.jpg\t0\tcat\n"), Catch::Contains("this line has one class, line 1 has a mask (mask=)"));
 }
+
+TEST_CASE("a path without its extension: the file name's, never a folder's", "[list]") {
+    CHECK(without_extension("a/b.jpg") == "a/b");
+    CHECK(without_extension("b.tar.gz") == "b.tar");
+    CHECK(without_extension("a.d/b") == "a.d/b");
+    CHECK(without_extension("a/.x") == "a/.x");
+    CHECK(without_extension("b") == "b");
+}
