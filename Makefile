@@ -116,9 +116,10 @@ $(BIN)/nnexport: $(BUILD)/tools/nnexport.o $(call obj,$(EXPORT_SRC)) $(NN_LIB) $
 $(BUILD)/unit_tests: $(call obj,$(UNIT_SRC)) $(DATA_LIB)
 	$(call say,LD,$@)
 	$(Q)$(CXX) $(LDFLAGS) $^ -o $@ $(IMAGE_LIBS) $(CSV_LIBS) $(KERAS_LIBS)
-$(BUILD)/nn_tests: $(call obj,$(NN_TEST_SRC)) $(NN_LIB) $(DATA_LIB)
+# (with the export writers: a test checks the ONNX writer's table against the engine's)
+$(BUILD)/nn_tests: $(call obj,$(NN_TEST_SRC)) $(call obj,$(EXPORT_SRC)) $(NN_LIB) $(DATA_LIB)
 	$(call say,LD,$@)
-	$(Q)$(CXX) $(LDFLAGS) -fopenmp $^ -o $@ $(TORCH_LIBS) $(IMAGE_LIBS) $(CSV_LIBS) $(KERAS_LIBS)
+	$(Q)$(CXX) $(LDFLAGS) -fopenmp $^ -o $@ $(TORCH_LIBS) $(IMAGE_LIBS) $(CSV_LIBS) $(KERAS_LIBS) $(ONNX_LIBS)
 
 # The Debian packages the project needs; installs only what is missing. The Python
 # ones are the tests' independent references (numpy readers, Pillow, scipy, PyTorch
