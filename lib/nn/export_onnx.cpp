@@ -75,7 +75,7 @@ struct Value {
 
 class Builder {
 public:
-    Builder(onnx::GraphProto* g, const ExportModel& m, int opset) : g_(g), model_(m), opset(opset) {}
+    Builder(onnx::GraphProto* g, const ExportModel& m) : g_(g), model_(m) {}
 
     std::string fresh(const std::string& hint) {
         int& n = used_[hint];
@@ -134,7 +134,6 @@ public:
 
     onnx::GraphProto* g_;
     const ExportModel& model_;
-    int opset;
 
 private:
     std::map<std::string, int> used_;
@@ -580,7 +579,11 @@ std::vector<uint8_t> write_onnx(const ExportModel& m, const ExportOptions& optio
 
     onnx::GraphProto* g = model.mutable_graph();
     g->set_name(spec.name);
-    Builder b(g, m, options.opset);
+    Builder b(g, m);
+    // The input's and the output's names first: no node or initializer may take them.
+    const LayerSpec& last = spec.layers[spec.nodes.back().layer];
+    b.fresh(spec.input_name);
+    b.fresh(last.name);
     const bool image_input = spec.input_shape.size() == 3;
     declare(g->add_input(), spec.input_name, bytes ? onnx::TensorProto::UINT8 : onnx::TensorProto::FLOAT, spec.input_shape);
     // Pixels go to floats (a deployed model takes raw bytes, as nnpredict does), then NCHW.
@@ -601,7 +604,6 @@ std::vector<uint8_t> write_onnx(const ExportModel& m, const ExportOptions& optio
         }
     }
     // The output, named as the last layer, NHWC as nnpredict gives it.
-    const LayerSpec& last = spec.layers[spec.nodes.back().layer];
     const Value& y = values.back();
     std::string out = last.name;
     if (y.image) {
