@@ -2,7 +2,8 @@
 # runs every exported model within 1e-5 of `nnpredict -f stream` on the same inputs: every
 # example model, the four functional references of ../shared/reference/keras-models, and
 # models of every layer type, activation and Lambda function, with U8 and F32 inputs, at
-# opsets 17 and 13; Debian's python3-onnx checker accepts each file; the metadata; `-o -`;
+# opsets 17 and 13; the three models trained in Keras give tfjs-layers' reference outputs;
+# Debian's python3-onnx checker accepts each file; the metadata; `-o -`;
 # a failed export leaves no file.
 . "$ROOT/tests/shell/lib.sh"
 ORT="$ROOT/tests/node/ort_run.js"
@@ -102,6 +103,19 @@ prove "functional: mobilenetv2_monkeypox_keras2" "$REF/mobilenetv2_monkeypox_ker
 prove "functional: unet256_tfjs_keras2" "$REF/unet256_tfjs_keras2.json" 256,256,3 F32 mask 2 2 17
 prove "functional: unet_weeds_keras3" "$REF/unet_weeds_keras3.json" 360,480,3 F32 mask 2 2 17
 
+# Models trained in Keras (../shared/reference/keras-models/weights), exported from Keras'
+# own files: onnxruntime gives tfjs-layers 4.22's reference outputs within 1e-5, a check
+# that goes through neither nnpredict nor our engine.
+W="$ROOT/../shared/reference/keras-models/weights"
+for m in signlang_cnn/sign_lang_model.h5 tm_mobilenetv2/model.json fer_mini_xception/fer2013_mini_XCEPTION.102-0.66.hdf5; do
+    d=$(dirname $m)
+    run nnexport "$W/$m" -o $d.onnx
+    check_status "Keras' $m: exported" 0
+    run node "$ORT" $d.onnx "$W/$d/inputs.npy" $d.out.npy
+    py -c "import numpy as np; a = np.load('$d.out.npy'); print(float(np.abs(a - np.load('$W/$d/tfjs_output.npy').reshape(a.shape)).max()))" > diff.txt 2>&1
+    check "Keras' $m: onnxruntime within 1e-5 of tfjs-layers' reference ($(cat diff.txt))" 'awk "{ exit !(\$1 <= 1e-5) }" diff.txt'
+done
+
 # Every layer type (Dropout, SpatialDropout2D and the Random* layers are left out, as in
 # inference), every activation, every Lambda function, a shared layer; odd sizes, so that
 # "same" padding puts its odd pixel at the bottom/right.
@@ -189,7 +203,7 @@ JSON
 prove "flat input: rows, Lambda over bytes, Reshape" flat.json 12 U8 sparse 2 5
 
 # Debian's onnx (python3-onnx) accepts every file; the metadata; the opsets and IR versions.
-run py - $(ls m*.onnx) <<'PY'
+run py - $(ls m*.onnx) signlang_cnn.onnx tm_mobilenetv2.onnx fer_mini_xception.onnx <<'PY'
 import json, sys
 import onnx
 for path in sys.argv[1:]:
@@ -203,9 +217,9 @@ for path in sys.argv[1:]:
           m.graph.input[0].type.tensor_type.shape.dim[0].dim_param, [d.dim_value for d in m.graph.input[0].type.tensor_type.shape.dim[1:]])
 PY
 check_status "python3-onnx's checker (full_check) accepts every file" 0
-check "every file checked ($models models, 4 of them at opset 17 alone)" '[ "$(wc -l < "$T/out")" -eq $((models * 2 - 4)) ]'
+check "every file checked ($models models, 4 of them at opset 17 alone; 3 Keras files)" '[ "$(wc -l < "$T/out")" -eq $((models * 2 - 4 + 3)) ]'
 check "opset 17 is IR 8, opset 13 IR 7; producer imgpipe" \
-    '! grep -v -E "^m[0-9]+\.17\.onnx 17 8 imgpipe |^m[0-9]+\.13\.onnx 13 7 imgpipe " "$T/out"'
+    '! grep -v -E "^(m[0-9]+\.17|[a-z0-9_]+)\.onnx 17 8 imgpipe |^m[0-9]+\.13\.onnx 13 7 imgpipe " "$T/out"'
 check "a U8 model takes uint8 (2), a dynamic batch N, NHWC as the stream" 'grep -q "^m1\.17\.onnx 17 8 imgpipe U8 2 N \[64, 64, 3\]$" "$T/out"'
 check "an F32 model takes float (1)" 'grep -q "^m11\.17\.onnx 17 8 imgpipe F32 1 N \[64, 64, 3\]$" "$T/out"'
 run py -c "
