@@ -69,7 +69,16 @@ int main(int argc, char** argv) {
         std::vector<uint8_t> bytes = loaded->encode(loaded->state_json());
         nn::ExportModel model = nn::export_model(decode_frame(bytes.data(), bytes.size(), model_path), model_path);
         switch (format) {
-        case nn::ExportFormat::Onnx: write_whole(output, nn::write_onnx(model, options)); break;
+        case nn::ExportFormat::Onnx: {
+            std::vector<uint8_t> onnx = nn::write_onnx(model, options);
+            write_whole(output, onnx);
+            std::string shape = "[N";
+            for (int64_t d : model.spec.input_shape) shape += ", " + std::to_string(d);
+            app.note("nnexport: " + output + ": ONNX opset " + std::to_string(options.opset) + ", " + std::to_string(onnx.size()) +
+                     " bytes; input " + model.spec.input_name + " " + (model.input_dtype == "U8" ? "uint8 " : "float32 ") +
+                     shape + "] (NHWC)");
+            break;
+        }
         case nn::ExportFormat::Keras: write_whole(output, nn::write_keras(model)); break;
         case nn::ExportFormat::KerasH5: write_whole(output, nn::write_keras_h5(model)); break;
         case nn::ExportFormat::TfJs: write_tfjs_files(output, nn::write_tfjs(model)); break;

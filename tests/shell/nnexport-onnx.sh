@@ -236,8 +236,11 @@ check "a shared layer (b1, called twice) is one initializer that two nodes read"
 check "Dropout and the Random* layers are left out" '! grep -Eq "Dropout|Random" "$T/out" && grep -q "ConvTranspose" "$T/out"'
 
 # -o -: the same bytes as a file; a failed export leaves no file.
-nnexport m1.model --format onnx -o - > stdout.onnx
-check "-o - gives the same bytes as a file" 'cmp -s stdout.onnx m1.17.onnx'
+run nnexport m1.model --format onnx -o -
+check "-o - gives the same bytes as a file" 'cmp -s out m1.17.onnx'
+run nnexport m1.model -o again.onnx
+check "a summary line without -q: the input as the graph takes it" \
+    '[ "$(cat "$T/err")" = "nnexport: again.onnx: ONNX opset 17, $(wc -c < m1.17.onnx) bytes; input input_layer uint8 [N, 64, 64, 3] (NHWC)" ]'
 head -c 3000 m1.model > broken.model
 run nnexport broken.model -o never.onnx
 check_status "a broken model: 65" 65
