@@ -37,6 +37,9 @@ CSV_LIBS     := -lcsv
 # (Keras 3 .keras) read Keras model files (lib/nn/keras_*.cpp).
 KERAS_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags hdf5 2>/dev/null || echo -I/usr/include/hdf5/serial))
 KERAS_LIBS   := $(shell pkg-config --libs hdf5 2>/dev/null || echo -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5) -lhdf5_hl -lzip
+# Debian's onnx 1.12 (its protobuf classes and checker) writes ONNX files: nnexport only.
+ONNX_CFLAGS  := -DONNX_ML=1 -DONNX_NAMESPACE=onnx
+ONNX_LIBS    := -lonnx -lonnx_proto -lprotobuf
 
 # libtorch for the nn tools: Debian's libtorch-dev by default, or any libtorch
 # tree (a CUDA build, say) with `make TORCH=/path/to/libtorch`.
@@ -53,11 +56,13 @@ BIN   ?= bin
 # lib/nn's torch-free Keras file readers go into the data library, which
 # unit_tests links too (the nn tools link both).
 KERAS_SRC    := $(wildcard lib/nn/keras_*.cpp)
+# The writers of nnexport (lib/nn/export*.cpp) link into it alone.
+EXPORT_SRC   := $(wildcard lib/nn/export*.cpp)
 DATA_LIB_SRC := $(filter-out lib/nn/%,$(wildcard lib/*/*.cpp)) $(KERAS_SRC)
-NN_LIB_SRC   := $(filter-out $(KERAS_SRC),$(wildcard lib/nn/*.cpp))
+NN_LIB_SRC   := $(filter-out $(KERAS_SRC) $(EXPORT_SRC),$(wildcard lib/nn/*.cpp))
 NN_TOOLS     := $(filter nntrain nneval nnpredict,$(notdir $(basename $(wildcard tools/*.cpp))))
-DATA_TOOLS   := $(sort $(filter-out $(NN_TOOLS),$(notdir $(basename $(wildcard tools/*.cpp)))))
-TOOLS        := $(DATA_TOOLS) $(NN_TOOLS)
+DATA_TOOLS   := $(sort $(filter-out $(NN_TOOLS) nnexport,$(notdir $(basename $(wildcard tools/*.cpp)))))
+TOOLS        := $(DATA_TOOLS) $(NN_TOOLS) nnexport
 UNIT_SRC     := $(wildcard tests/unit/*.cpp)
 NN_TEST_SRC  := $(wildcard tests/nn/*.cpp)
 
@@ -65,7 +70,7 @@ obj = $(patsubst %.cpp,$(BUILD)/%.o,$(1))
 DATA_LIB := $(BUILD)/libimgpipe.a
 NN_LIB   := $(BUILD)/libimgpipe_nn.a
 
-.PHONY: all deps test check install uninstall clean bench demo
+.PHONY: all deps node-deps test check install uninstall clean bench demo
 all: $(addprefix $(BIN)/,$(TOOLS))
 
 $(BUILD)/%.o: %.cpp
@@ -75,7 +80,8 @@ $(BUILD)/%.o: %.cpp
 
 # Only lib/nn, the nn tools and their tests see torch headers.
 $(BUILD)/lib/nn/%.o $(BUILD)/tests/nn/%.o: CPPFLAGS += $(TORCH_CFLAGS)
-$(BUILD)/lib/nn/keras_%.o: CPPFLAGS += $(KERAS_CFLAGS)
+$(BUILD)/lib/nn/keras_%.o $(BUILD)/lib/nn/export%.o: CPPFLAGS += $(KERAS_CFLAGS)
+$(BUILD)/lib/nn/export%.o: CPPFLAGS += $(ONNX_CFLAGS)
 # c10d's process groups (lib/nn/collective.cpp): Gloo always, NCCL in a CUDA libtorch.
 C10D_FLAGS := -DUSE_C10D_GLOO $(if $(and $(TORCH),$(wildcard $(TORCH)/lib/libtorch_cuda.so)),-DUSE_C10D_NCCL)
 $(BUILD)/lib/nn/collective.o: CPPFLAGS += $(C10D_FLAGS)
@@ -102,13 +108,18 @@ $(addprefix $(BIN)/,$(NN_TOOLS)): $(BIN)/%: $(BUILD)/tools/%.o $(NN_LIB) $(DATA_
 	@mkdir -p $(BIN)
 	$(call say,LD,$@)
 	$(Q)$(CXX) $(LDFLAGS) -fopenmp $^ -o $@ $(TORCH_LIBS) $(IMAGE_LIBS) $(CSV_LIBS) $(KERAS_LIBS)
+$(BIN)/nnexport: $(BUILD)/tools/nnexport.o $(call obj,$(EXPORT_SRC)) $(NN_LIB) $(DATA_LIB)
+	@mkdir -p $(BIN)
+	$(call say,LD,$@)
+	$(Q)$(CXX) $(LDFLAGS) -fopenmp $^ -o $@ $(TORCH_LIBS) $(IMAGE_LIBS) $(CSV_LIBS) $(KERAS_LIBS) $(ONNX_LIBS)
 
 $(BUILD)/unit_tests: $(call obj,$(UNIT_SRC)) $(DATA_LIB)
 	$(call say,LD,$@)
 	$(Q)$(CXX) $(LDFLAGS) $^ -o $@ $(IMAGE_LIBS) $(CSV_LIBS) $(KERAS_LIBS)
-$(BUILD)/nn_tests: $(call obj,$(NN_TEST_SRC)) $(NN_LIB) $(DATA_LIB)
+# (with the export writers: a test checks the ONNX writer's table against the engine's)
+$(BUILD)/nn_tests: $(call obj,$(NN_TEST_SRC)) $(call obj,$(EXPORT_SRC)) $(NN_LIB) $(DATA_LIB)
 	$(call say,LD,$@)
-	$(Q)$(CXX) $(LDFLAGS) -fopenmp $^ -o $@ $(TORCH_LIBS) $(IMAGE_LIBS) $(CSV_LIBS) $(KERAS_LIBS)
+	$(Q)$(CXX) $(LDFLAGS) -fopenmp $^ -o $@ $(TORCH_LIBS) $(IMAGE_LIBS) $(CSV_LIBS) $(KERAS_LIBS) $(ONNX_LIBS)
 
 # The Debian packages the project needs; installs only what is missing. The Python
 # ones are the tests' independent references (numpy readers, Pillow, scipy, PyTorch
@@ -120,7 +131,8 @@ $(BUILD)/nn_tests: $(call obj,$(NN_TEST_SRC)) $(NN_LIB) $(DATA_LIB)
 # and nneval.sh checks that it does. A missing one fails the tests that need it, never skips them.
 DEB_PACKAGES := g++ make pkg-config ccache libvips-dev libvips-tools libcli11-dev nlohmann-json3-dev catch2 libtorch-dev \
   libcsv-dev libhdf5-dev libzip-dev libturbojpeg0-dev libspng-dev dataset-fashion-mnist python3-numpy python3-pil python3-scipy python3-torch python3-skimage \
-  python3-keras-preprocessing python3-pandas python3-h5py libgloo-dev openmpi-bin libopenblas0-pthread jq
+  python3-keras-preprocessing python3-pandas python3-h5py libgloo-dev openmpi-bin libopenblas0-pthread jq \
+  libonnx-dev python3-onnx
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BENCH_PACKAGES := python3-torch python3-torchvision python3-pil python3-skimage hyperfine time bc
 deps:
@@ -130,9 +142,21 @@ deps:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
+# The independent runtimes nnexport's files are checked against (tests/node/package.json,
+# pinned by its lock): onnxruntime-node and @tensorflow/tfjs from the npm registry into
+# tests/node/node_modules. --ignore-scripts: onnxruntime-node's install script only
+# fetches GPU parts; its CPU library is in the package. Node and npm from Debian
+# unless some node (with its npm) is already there.
+node-deps:
+	@command -v npm >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; }
+	@cmp -s tests/node/package-lock.json tests/node/node_modules/.installed-lock.json 2>/dev/null || \
+	  { echo "installing: tests/node (npm ci)"; cd tests/node && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null && \
+	    cp package-lock.json node_modules/.installed-lock.json; }
+
 # Installs what is missing, builds, runs every suite; ends with "N passed, N failed".
 test:
 	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory node-deps
 	@$(MAKE) --no-print-directory all $(BUILD)/unit_tests $(if $(NN_TEST_SRC),$(BUILD)/nn_tests)
 	@BUILD_DIR=$(BUILD) BIN_DIR=$(BIN) tests/run
 

@@ -124,15 +124,23 @@ rm -f shoes.model .shoes.model.retrain.new before.model
 printf '#!/bin/sh\nprintf "%%s\\n" "$*" >> "%s"\nexec %s "$@"\n' "$T/mv.log" "$(command -v mv)" > shim/mv && chmod +x shim/mv
 run env TMPDIR="$T/tmp" PATH="$T/shim:$PATH" "$E/cron/retrain" shoes shoes.model 0.0
 check_status "retrain replaces the model when the bar is met (once the lock is free)" 0
-check "and says so" 'grep -q "shoes.model replaced: loss" out'
-check "by a rename from the model's own folder" \
-    '[ "$(grep -c . mv.log)" -eq 1 ] && [ "$(dirname "$(awk "{ print \$(NF - 1) }" mv.log)")" = . ] && [ "$(awk "{ print \$NF }" mv.log)" = shoes.model ]'
+check "and says so" 'grep -q "shoes.model replaced (and shoes.onnx): loss" out'
+check "by renames from the model's own folder: the model, then its ONNX export" \
+    '[ "$(grep -c . mv.log)" -eq 2 ] && [ "$(awk "{ print \$(NF - 1) }" mv.log | xargs -n1 dirname | sort -u)" = . ] && [ "$(awk "{ print \$NF }" mv.log | tr "\n" " ")" = "shoes.model shoes.onnx " ]'
+# The export beside the model runs in onnxruntime (tests/node, make node-deps) as nnpredict runs the model.
+py -c "import numpy as np; np.save('shoe.npy', np.random.RandomState(5).randint(0, 256, (2, 28, 28, 1)).astype(np.uint8))"
+py "$ROOT/tests/shell/stream.py" npy shoe.npy > shoe.bs
+nnpredict -q -m shoes.model -f stream -o shoe.pred.bs shoe.bs
+run node "$ROOT/tests/node/ort_run.js" shoes.onnx shoe.npy shoe.onnx.npy
+check_status "the accepted model's shoes.onnx runs in onnxruntime" 0
+check "with nnpredict's outputs (1e-5)" \
+    'py "$ROOT/tests/shell/stream.py" max-diff shoe.pred.bs x shoe.onnx.npy | awk "{ exit !(\$1 <= 1e-5) }"'
 check "leaving no temporary file beside the model or in TMPDIR" '[ -z "$(ls -A | grep "^\.shoes")" ] && [ -z "$(ls -A tmp)" ]'
-cp shoes.model before.model
+cp shoes.model before.model && cp shoes.onnx before.onnx
 run "$E/cron/retrain" shoes shoes.model 1.0
 check_status "retrain fails loudly below the bar" 1
 check_err "naming the bar" "below the bar of 1.0, shoes.model kept"
-check "and keeps the old model" 'cmp -s shoes.model before.model'
+check "and keeps the old model and its ONNX export" 'cmp -s shoes.model before.model && cmp -s shoes.onnx before.onnx'
 check "and removes the new one" '[ -z "$(ls -A | grep "^\.shoes")" ]'
 run "$E/cron/retrain" missing shoes.model 0.5
 check_status "a missing folder is the tool's own status" 66
