@@ -151,7 +151,11 @@ KModel keras_graph(const ExportModel& m, Flavor flavor) {
         const Node& node = spec.nodes[n];
         const LayerSpec& l = spec.layers[node.layer];
         auto in = [&](int i) { return i == kModelInput ? 0 : alias[size_t(i)]; };
-        bool leave_out = flavor == Flavor::TfJs && (l.kind().is(kAugmentation) || l.find<DropoutOptions>());
+        // Augmentation and dropout are the identity in inference; so is a Flatten of a
+        // flat input (an option-less layer keeping its values and shape), which tfjs refuses.
+        bool identity = l.kind().is(kKeepsValues) && std::holds_alternative<std::monostate>(l.options) &&
+                        l.input_shape == l.output_shape;
+        bool leave_out = flavor == Flavor::TfJs && (l.kind().is(kAugmentation) || l.find<DropoutOptions>() || identity);
         if (leave_out) {
             alias[n] = in(node.inputs[0]);
             continue;
