@@ -260,6 +260,46 @@ json input_layer_config(const ExportModel& m, Flavor f) {
     return c;
 }
 
+// Keras 3's compile_config, when every part is a Keras name meaning what ours
+// does (a loss without options, metrics Keras computes alike, the optimizer with
+// Keras 3's keys); else null: a model that compiles otherwise would be a claim.
+json compile_config(const Spec& s) {
+    static const std::set<std::string> kLosses = {"binary_crossentropy", "categorical_crossentropy",
+                                                  "sparse_categorical_crossentropy", "mse", "mae", "huber", "log_cosh"};
+    static const std::set<std::string> kMetrics = {"accuracy", "binary_accuracy", "categorical_accuracy",
+                                                   "sparse_categorical_accuracy", "mae", "mse"};
+    static const std::map<std::string, std::string> kOptimizers = {
+        {"adam", "Adam"}, {"adamw", "AdamW"}, {"nadam", "Nadam"}, {"sgd", "SGD"}, {"rmsprop", "RMSprop"}};
+    if (s.loss.empty() || s.loss.has_options() || !kLosses.count(s.loss.name)) return nullptr;
+    for (const std::string& m : s.metrics)
+        if (!kMetrics.count(m)) return nullptr;
+    auto cls = kOptimizers.find(s.optimizer.name);
+    if (cls == kOptimizers.end()) return nullptr;
+    json config = s.optimizer.to_json();
+    config.erase("type");
+    if (config["learning_rate"].is_object()) {
+        const json& lr = config["learning_rate"];
+        config["learning_rate"] = keras_object(Flavor::Keras3, "keras.optimizers.schedules", lr["class_name"], lr["config"]);
+    }
+    config["name"] = s.optimizer.name;
+    if (!config.contains("weight_decay")) config["weight_decay"] = nullptr;
+    for (const char* k : {"clipnorm", "global_clipnorm", "clipvalue", "ema_overwrite_frequency", "loss_scale_factor",
+                          "gradient_accumulation_steps"})
+        config[k] = nullptr;
+    config["use_ema"] = false;
+    config["ema_momentum"] = 0.99;
+    if (config.contains("beta_1")) config["amsgrad"] = false;
+    if (config.contains("rho")) config["centered"] = false;
+    return {{"optimizer", keras_object(Flavor::Keras3, "keras.optimizers", cls->second, config)},
+            {"loss", s.loss.name},
+            {"loss_weights", nullptr},
+            {"metrics", s.metrics},
+            {"weighted_metrics", nullptr},
+            {"run_eagerly", false},
+            {"steps_per_execution", 1},
+            {"jit_compile", false}};
+}
+
 // The Functional model's config: Keras 3's inbound nodes ({"args": [KerasTensor]})
 // or Keras 2's lists ([[name, node, tensor, {}]]), one per call of the layer.
 json model_config(const ExportModel& m, const KModel& g, Flavor f) {
@@ -307,7 +347,8 @@ json model_config(const ExportModel& m, const KModel& g, Flavor f) {
     if (f != Flavor::Keras3) config.erase("trainable");
     if (f == Flavor::Keras3)
         return {{"module", "keras.src.models.functional"}, {"class_name", "Functional"}, {"config", config},
-                {"registered_name", "Functional"}, {"build_config", {{"input_shape", nullptr}}}, {"compile_config", nullptr}};
+                {"registered_name", "Functional"}, {"build_config", {{"input_shape", nullptr}}},
+                {"compile_config", compile_config(m.spec)}};
     return {{"class_name", f == Flavor::TfJs ? "Model" : "Functional"}, {"config", config},
             {"keras_version", f == Flavor::TfJs ? "tfjs-layers 4.22.0" : kKeras2Version},
             {"backend", f == Flavor::TfJs ? "tensor_flow.js" : "tensorflow"}};

@@ -269,3 +269,25 @@ refuse "bilinear UpSampling2D in TF.js" up interpolation '"bilinear"' out/ "laye
 refuse "Subtract in TF.js" merge type '"Subtract"' out/model.json "layer 'merge' (Subtract): tfjs-layers 4.22 has no Subtract layer"
 run nnexport refuse.model -o out.keras
 check "what TF.js refuses, .keras takes (Subtract, groups)" '[ "$status" -eq 0 ] && [ -s out.keras ]'
+
+# compile_config: the loss, metrics and optimizer (a schedule too) in Keras 3's form,
+# read back by our loader (a second export gives the same); null where a part has
+# no Keras name that means ours (dice).
+spec_top() {  # spec_top KEY JSON OUT: base.model with the spec's KEY set (the loss is the file's too)
+    py -c "
+import json, sys; sys.path.insert(0, '$ROOT/tests/shell'); import stream
+(t, meta), = stream.read_frames(open('base.model', 'rb'))
+spec = json.loads(meta['spec']); spec[sys.argv[1]] = json.loads(sys.argv[2]); meta['spec'] = json.dumps(spec)
+if sys.argv[1] == 'loss': meta['loss'] = spec['loss']
+stream.write_frame(open(sys.argv[3], 'wb'), t, meta)" "$@"
+}
+compile_of() { unzip -p "$1" config.json | py -c "import json, sys; print(json.dumps(json.load(sys.stdin)['compile_config'], sort_keys=True))"; }
+spec_top optimizer '{"type": "sgd", "momentum": 0.9, "nesterov": true, "learning_rate": {"type": "ExponentialDecay", "initial_learning_rate": 0.1, "decay_steps": 100, "decay_rate": 0.5}}' sgd.model
+nnexport sgd.model -o sgd.keras && nnexport sgd.keras -o sgd2.keras
+compile_of sgd.keras > cc1.txt; compile_of sgd2.keras > cc2.txt
+check "compile_config: Keras 3's SGD with its ExponentialDecay, and the loss" \
+    "grep -q '\"class_name\": \"SGD\"' cc1.txt && grep -q '\"class_name\": \"ExponentialDecay\"' cc1.txt && grep -q '\"nesterov\": true' cc1.txt && grep -q '\"loss\": \"categorical_crossentropy\"' cc1.txt"
+check "our loader reads it back: a second export writes the same compile_config" 'cmp -s cc1.txt cc2.txt'
+spec_top loss '"dice"' dice.model
+nnexport dice.model -o dice.keras
+check "compile_config null for a loss Keras has not (dice)" '[ "$(compile_of dice.keras)" = null ]'
