@@ -436,12 +436,11 @@ public:
     }
     // An attribute as h5py writes a list of bytes (numpy 'S' strings, NUL-padded);
     // an empty list is numpy's empty float64 array.
-    void strings(hid_t obj, const std::string& name, const std::vector<std::string>& values, bool scalar = false,
-                 size_t width = 1) {
+    void strings(hid_t obj, const std::string& name, const std::vector<std::string>& values, size_t width = 1) {
         if (values.empty()) {
             hsize_t zero = 0;
             H5Id space(H5Screate_simple(1, &zero, nullptr), H5Sclose, "a dataspace");
-            H5Id a(H5Acreate2(obj, name.c_str(), H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose, "an attribute");
+            H5Id a(H5Acreate2(obj, name.c_str(), H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose, ("attribute " + name).c_str());
             return;
         }
         for (const std::string& v : values) width = std::max(width, v.size());
@@ -451,17 +450,19 @@ public:
         H5Tset_size(type, width);
         H5Tset_strpad(type, H5T_STR_NULLPAD);
         hsize_t n = values.size();
-        H5Id space(scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, nullptr), H5Sclose, "a dataspace");
-        H5Id a(H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose, "an attribute");
+        H5Id space(H5Screate_simple(1, &n, nullptr), H5Sclose, "a dataspace");
+        H5Id a(H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose, ("attribute " + name).c_str());
         h5_check(H5Awrite(a, type, packed.data()), "attribute " + name);
     }
-    // A Python str attribute (h5py: variable-length UTF-8).
-    void text(hid_t obj, const std::string& name, const std::string& value) {
+    // A scalar Python str (h5py: a variable-length UTF-8 string) or bytes (the
+    // same, ASCII): no size limit, where a fixed-length string above 64 KB does
+    // not fit an object header.
+    void text(hid_t obj, const std::string& name, const std::string& value, bool utf8 = true) {
         H5Id type(H5Tcopy(H5T_C_S1), H5Tclose, "a string type");
         H5Tset_size(type, H5T_VARIABLE);
-        H5Tset_cset(type, H5T_CSET_UTF8);
+        H5Tset_cset(type, utf8 ? H5T_CSET_UTF8 : H5T_CSET_ASCII);
         H5Id space(H5Screate(H5S_SCALAR), H5Sclose, "a dataspace");
-        H5Id a(H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose, "an attribute");
+        H5Id a(H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose, ("attribute " + name).c_str());
         const char* p = value.c_str();
         h5_check(H5Awrite(a, type, &p), "attribute " + name);
     }
@@ -494,7 +495,7 @@ void split_strings(H5Memory& h5, hid_t obj, const std::string& name, const std::
         size_t size = n / chunks + (c < n % chunks ? 1 : 0);
         std::vector<std::string> part(values.begin() + long(at), values.begin() + long(at + size));
         // Each chunk keeps the whole array's width, as numpy's slices do.
-        h5.strings(obj, name + std::to_string(c), part, false, width);
+        h5.strings(obj, name + std::to_string(c), part, width);
         at += size;
     }
 }
@@ -588,13 +589,13 @@ std::vector<uint8_t> write_keras_h5(const ExportModel& m) {
     H5Memory h5;
     h5.text(h5.root(), "keras_version", kKeras2Version);
     h5.text(h5.root(), "backend", "tensorflow");
-    h5.strings(h5.root(), "model_config", {json{{"class_name", config["class_name"]}, {"config", config["config"]}}.dump()}, true);
+    h5.text(h5.root(), "model_config", json{{"class_name", config["class_name"]}, {"config", config["config"]}}.dump(), false);
     H5Id weights(h5.group("model_weights"), H5Gclose, "a group");
     std::vector<std::string> names;
     for (const KLayer& k : g.layers) names.push_back(k.name);
     split_strings(h5, weights, "layer_names", names);
-    h5.strings(weights, "backend", {"tensorflow"}, true);
-    h5.strings(weights, "keras_version", {kKeras2Version}, true);
+    h5.text(weights, "backend", "tensorflow", false);
+    h5.text(weights, "keras_version", kKeras2Version, false);
     // Groups in sorted order, as Keras creates them.
     std::vector<const KLayer*> sorted;
     for (const KLayer& k : g.layers) sorted.push_back(&k);

@@ -207,7 +207,7 @@ done
 check "the .keras names the shared layer's second call (node index 1)" \
     "unzip -p every.keras config.json | grep -q '\"keras_history\":\[\"shared\",1,0\]'"
 check "the .h5 names it the Keras 2 way" \
-    "py -c \"import h5py; print(h5py.File('every.h5')['/'].attrs['model_config'].decode())\" | grep -q '\[\"shared\",1,0,{}\]'"
+    "py -c \"import h5py; m = h5py.File('every.h5').attrs['model_config']; print(m if isinstance(m, str) else m.decode())\" | grep -q '\[\"shared\",1,0,{}\]'"
 run nnexport every.model -o every-js/
 check_status "TF.js: Normalization refused" 65
 check_err "by name, with the reason" "nnexport: every.model: layer 'norm' (Normalization): tfjs-layers 4.22 has no Normalization layer"
@@ -291,3 +291,25 @@ check "our loader reads it back: a second export writes the same compile_config"
 spec_top loss '"dice"' dice.model
 nnexport dice.model -o dice.keras
 check "compile_config null for a loss Keras has not (dice)" '[ "$(compile_of dice.keras)" = null ]'
+
+# A model of 1203 layers with long names: layer_names above 64512 bytes is split as
+# Keras splits it (layer_names0, layer_names1, array_split's sizes), and a
+# model_config of 400 KB is stored as h5py stores Python bytes (variable-length).
+py -c "
+import json
+L = [{'type': 'Activation', 'name': 'a_rather_long_layer_name_to_fill_keras_layer_names_attribute_%04d' % i,
+      'activation': 'linear'} for i in range(1199)]
+json.dump({'input_shape': [4, 4, 1], 'layers': [{'type': 'Rescaling', 'scale': 0.00392156862745098}] + L +
+           [{'type': 'Flatten'}, {'type': 'Dense', 'units': 2, 'activation': 'softmax'}]}, open('many.json', 'w'))"
+nntrain -q -j1 --model many.json --epochs 1 -o many.model train.bs
+run nnexport many.model -o many.h5
+check_status "1203 layers: exported as .h5" 0
+check "layer_names split in two: 602 and 601 names of 65 bytes" "py -c \"
+import h5py; a = h5py.File('many.h5')['model_weights'].attrs
+assert 'layer_names' not in a and [(a[k].shape, a[k].dtype.str) for k in ('layer_names0', 'layer_names1')] == [((602,), '|S65'), ((601,), '|S65')]
+assert 'layer_names2' not in a\""
+run py "$C" many.model many.h5
+check "1203 layers: Keras' layout and the weights ($(cat "$T/out" "$T/err" | head -c 200))" '[ "$status" -eq 0 ]'
+nnpredict -q --model many.model -f stream -o ref.bs in.bs
+nnpredict -q --model many.h5 -f stream -o got.bs in.bs
+check "1203 layers: read back by our loader, the same outputs" 'cmp -s ref.bs got.bs'
