@@ -99,18 +99,19 @@ KLayer keras_layer(const ExportModel& m, const LayerSpec& l, Flavor flavor) {
         k.class_name = "Rescaling";
         k.config = {{"scale", (*a)[0]}, {"offset", (*a)[1]}};
     }
-    auto activation = [&](const std::string& why_not) {
-        if (!k.config.contains("activation")) return;
+    // Activations whose name means another function there, or none.
+    if (k.config.contains("activation")) {
         std::string a = k.config["activation"];
-        if (flavor == Flavor::TfJs && !kTfjsActivations.count(a)) refuse(m, l, "activation " + a + ": " + why_not);
+        const std::string ours = ", ours Keras 3's relu6(x + 3) / 6";
+        if (flavor == Flavor::TfJs && a == "hard_sigmoid")
+            refuse(m, l, "activation hard_sigmoid: tfjs-layers' hard_sigmoid is Keras 2's 0.2x + 0.5" + ours);
+        if (flavor == Flavor::TfJs && !kTfjsActivations.count(a))
+            refuse(m, l, "activation " + a + ": tfjs-layers 4.22 has no such activation");
         if (flavor == Flavor::Keras2 && a == "hard_sigmoid")
-            refuse(m, l, "Keras 2's hard_sigmoid is max(0, min(1, 0.2x + 0.5)), ours Keras 3's relu6(x + 3) / 6");
+            refuse(m, l, "Keras 2's hard_sigmoid is max(0, min(1, 0.2x + 0.5))" + ours);
         if (flavor == Flavor::Keras2 && a == "leaky_relu")
             refuse(m, l, "Keras 2 has no leaky_relu activation; use a LeakyReLU layer");
-    };
-    activation(k.config.value("activation", "") == "hard_sigmoid"
-                   ? "tfjs-layers' hard_sigmoid is Keras 2's 0.2x + 0.5, ours Keras 3's relu6(x + 3) / 6"
-                   : "tfjs-layers 4.22 has no such activation");
+    }
     if (const LeakyReluOptions* o = l.find<LeakyReluOptions>(); o && flavor != Flavor::Keras3) {
         k.config.erase("negative_slope");  // Keras 2 and tfjs call the slope alpha
         k.config["alpha"] = o->negative_slope;
