@@ -137,6 +137,9 @@ for f in keras h5; do
     run nnexport "$W/signlang_cnn/sign_lang_model.h5" --format $f -o -
     check "-o - --format $f: the same bytes as -o sign.$f" '[ "$status" -eq 0 ] && cmp -s "$T/out" "sign.$f"'
 done
+run nnexport "$W/signlang_cnn/sign_lang_model.h5" --format tfjs -o -
+check_status "-o - --format tfjs: a usage error (several files)" 64
+check_err "saying what to give instead" "give a folder or a model.json path"
 
 # Every layer type in one graph (a shared layer called twice, every merge), trained
 # one epoch: .keras and .h5 round trip exactly; TF.js leaves out what is the identity
