@@ -56,8 +56,11 @@ BIN   ?= bin
 # lib/nn's torch-free Keras file readers go into the data library, which
 # unit_tests links too (the nn tools link both).
 KERAS_SRC    := $(wildcard lib/nn/keras_*.cpp)
-# The writers of nnexport (lib/nn/export*.cpp) link into it alone.
+# The writers of nnexport (lib/nn/export*.cpp) link into it alone, with the
+# torch-free part of lib/nn they build on (the spec, the layer table, the Keras
+# weights' mapping): nnexport links no libtorch and starts in milliseconds.
 EXPORT_SRC   := $(wildcard lib/nn/export*.cpp)
+SPEC_SRC     := $(addprefix lib/nn/,spec.cpp layers.cpp config.cpp compile.cpp expr.cpp load_weights.cpp)
 DATA_LIB_SRC := $(filter-out lib/nn/%,$(wildcard lib/*/*.cpp)) $(KERAS_SRC)
 NN_LIB_SRC   := $(filter-out $(KERAS_SRC) $(EXPORT_SRC),$(wildcard lib/nn/*.cpp))
 NN_TOOLS     := $(filter nntrain nneval nnpredict,$(notdir $(basename $(wildcard tools/*.cpp))))
@@ -108,10 +111,10 @@ $(addprefix $(BIN)/,$(NN_TOOLS)): $(BIN)/%: $(BUILD)/tools/%.o $(NN_LIB) $(DATA_
 	@mkdir -p $(BIN)
 	$(call say,LD,$@)
 	$(Q)$(CXX) $(LDFLAGS) -fopenmp $^ -o $@ $(TORCH_LIBS) $(IMAGE_LIBS) $(CSV_LIBS) $(KERAS_LIBS)
-$(BIN)/nnexport: $(BUILD)/tools/nnexport.o $(call obj,$(EXPORT_SRC)) $(NN_LIB) $(DATA_LIB)
+$(BIN)/nnexport: $(BUILD)/tools/nnexport.o $(call obj,$(EXPORT_SRC) $(SPEC_SRC)) $(DATA_LIB)
 	@mkdir -p $(BIN)
 	$(call say,LD,$@)
-	$(Q)$(CXX) $(LDFLAGS) -fopenmp $^ -o $@ $(TORCH_LIBS) $(IMAGE_LIBS) $(CSV_LIBS) $(KERAS_LIBS) $(ONNX_LIBS)
+	$(Q)$(CXX) $(LDFLAGS) $^ -o $@ $(KERAS_LIBS) $(ONNX_LIBS)
 
 $(BUILD)/unit_tests: $(call obj,$(UNIT_SRC)) $(DATA_LIB)
 	$(call say,LD,$@)

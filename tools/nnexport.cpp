@@ -6,7 +6,6 @@
 #include "cli/error.hpp"
 #include "cli/io.hpp"
 #include "cli/progress.hpp"
-#include "nn/engine.hpp"
 #include "nn/export.hpp"
 
 using namespace imgpipe;
@@ -64,25 +63,34 @@ int main(int argc, char** argv) {
         nn::ExportFormat format = format_name.empty() && is_directory(output)
                                       ? nn::ExportFormat::TfJs
                                       : nn::export_format(output, format_name);
-        // Whatever the model was loaded from, the exporters read it as a model file.
-        auto loaded = nn::Model::load(model_path, {}, weights);
-        std::vector<uint8_t> bytes = loaded->encode(loaded->state_json());
-        nn::ExportModel model = nn::export_model(decode_frame(bytes.data(), bytes.size(), model_path), model_path);
+        nn::ExportModel model = nn::read_export_model(model_path, weights);
+        // One line of what was written: the format, its size, what the model takes.
+        std::string what;
+        size_t size = 0;
+        auto whole = [&](std::string name, const std::vector<uint8_t>& bytes) {
+            write_whole(output, bytes);
+            what = std::move(name);
+            size = bytes.size();
+        };
         switch (format) {
-        case nn::ExportFormat::Onnx: {
-            std::vector<uint8_t> onnx = nn::write_onnx(model, options);
-            write_whole(output, onnx);
-            std::string shape = "[N";
-            for (int64_t d : model.spec.input_shape) shape += ", " + std::to_string(d);
-            app.note("nnexport: " + output + ": ONNX opset " + std::to_string(options.opset) + ", " + std::to_string(onnx.size()) +
-                     " bytes; input " + model.spec.input_name + " " + (model.input_dtype == "U8" ? "uint8 " : "float32 ") +
-                     shape + "] (NHWC)");
+        case nn::ExportFormat::Onnx: whole("ONNX opset " + std::to_string(options.opset), nn::write_onnx(model, options)); break;
+        case nn::ExportFormat::Keras: whole("Keras 3 .keras", nn::write_keras(model)); break;
+        case nn::ExportFormat::KerasH5: whole("Keras 2 .h5", nn::write_keras_h5(model)); break;
+        case nn::ExportFormat::TfJs: {
+            nn::TfjsFiles files = nn::write_tfjs(model);
+            write_tfjs_files(output, files);
+            size = files.model_json.size();
+            for (const auto& shard : files.shards) size += shard.second.size();
+            what = "TF.js Layers, " + std::to_string(files.shards.size()) + " shard" + (files.shards.size() == 1 ? "" : "s");
             break;
         }
-        case nn::ExportFormat::Keras: write_whole(output, nn::write_keras(model)); break;
-        case nn::ExportFormat::KerasH5: write_whole(output, nn::write_keras_h5(model)); break;
-        case nn::ExportFormat::TfJs: write_tfjs_files(output, nn::write_tfjs(model)); break;
         }
+        // Only ONNX takes the bytes a U8 model reads; Keras and TF.js take them as floats.
+        bool bytes_in = format == nn::ExportFormat::Onnx && model.input_dtype == "U8";
+        std::string shape = "[N";
+        for (int64_t d : model.spec.input_shape) shape += ", " + std::to_string(d);
+        app.note("nnexport: " + output + ": " + what + ", " + std::to_string(size) + " bytes; input " + model.spec.input_name +
+                 (bytes_in ? " uint8 " : " float32 ") + shape + "] (NHWC)");
         return 0;
     });
 }

@@ -4,6 +4,8 @@
 #include <cstring>
 
 #include "cli/error.hpp"
+#include "nn/keras_file.hpp"
+#include "nn/load_weights.hpp"
 
 namespace imgpipe::nn {
 
@@ -56,6 +58,24 @@ ExportModel export_model(const Frame& f, const std::string& source) {
             std::memcpy(values.data(), t->data.data(), values.size() * sizeof(float));
             m.weights.emplace(name, std::move(values));
         }
+    }
+    return m;
+}
+
+ExportModel read_export_model(const std::string& path, const std::string& weights) {
+    if (weights.empty() && keras_file_kind(path).empty()) return export_model(read_model_file(path), path);
+    KerasModel keras = read_keras_model(path, weights, true);
+    ExportModel m;
+    m.source = path;
+    m.spec = std::move(keras.spec);
+    m.spec_json = m.spec.to_json();
+    m.classes = keras_class_names(keras.file, keras.source, m.spec.output_shape());
+    for (const MatchedWeight& w : match_weights(m.spec, keras.file, keras.source, true)) {
+        int64_t n = 1;
+        for (int64_t d : w.weight.shape) n *= d;
+        std::vector<float> values(static_cast<size_t>(n));
+        read_weight(w, values.data());
+        m.weights.emplace(w.name, std::move(values));
     }
     return m;
 }

@@ -1,9 +1,8 @@
 // Models out (nnexport(1)): a model as every exporter reads it, and the writers
-// of each format. Torch-free: the model comes as a model file's frame (what
-// Model::encode writes, whatever format the model was loaded from), so the
-// writers see one neutral form: the resolved spec and the weights in our
-// layouts (imgpipe-model(5)); WeightSpec gives Keras' layouts where a format
-// wants them (to_keras_layout).
+// of each format. Torch-free (nnexport starts in milliseconds, not libtorch's
+// half second): whatever format the model comes in, the writers see one neutral
+// form: the resolved spec and the weights in our layouts (imgpipe-model(5));
+// WeightSpec gives Keras' layouts where a format wants them (to_keras_layout).
 #pragma once
 #include <cstdint>
 #include <map>
@@ -30,6 +29,10 @@ struct ExportModel {
 // The model file's frame (its metadata and every F32 weight tensor), checked:
 // DataError naming `source` for a missing or misshapen weight.
 ExportModel export_model(const Frame& model_file, const std::string& source);
+// Any model the nn tools read (our model file, a Keras .h5 or .keras, a TF.js
+// model.json; with `weights`, `path` is the architecture), read without torch:
+// the Keras arrays turned into our layouts (load_weights.hpp).
+ExportModel read_export_model(const std::string& path, const std::string& weights);
 
 enum class ExportFormat { Onnx, Keras, KerasH5, TfJs };
 // The format an output's name says (.onnx, .keras, .h5, a model.json or a

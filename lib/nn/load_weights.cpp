@@ -1,5 +1,7 @@
 #include "nn/load_weights.hpp"
 
+#include <iostream>
+
 #include <nlohmann/json.hpp>
 
 #if defined(__SSE2__)
@@ -12,6 +14,7 @@
 
 #include "cli/error.hpp"
 #include "cli/io.hpp"
+#include "cli/progress.hpp"
 
 namespace imgpipe::nn {
 
@@ -252,6 +255,63 @@ std::vector<std::string> keras_class_names(const KerasFile& file, const std::str
         names.push_back(label.get<std::string>());
     }
     return names;
+}
+
+KerasModel read_keras_model(const std::string& path, const std::string& weights, bool defer) {
+    KerasModel k;
+    k.source = weights.empty() ? path : weights;
+    k.file = read_keras_file(k.source, weights.empty() ? "" : path, defer);
+    std::string arch = k.file.model_config;
+    if (!weights.empty()) {
+        std::vector<uint8_t> text = read_file(path);
+        arch.assign(text.begin(), text.end());
+    } else if (arch.empty()) {
+        throw DataError(path, "holds weights only; give the architecture: --model SPEC.json --weights " + path);
+    }
+    std::string with_training = weights.empty() ? keras_architecture(k.file) : arch;
+    try {
+        k.spec = parse_spec(with_training, path);
+    } catch (const DataError& e) {
+        if (with_training == arch) throw;
+        // Keras 2's training_config named a loss or metric of its own: run the model without them.
+        k.spec = parse_spec(arch, path);
+        std::cerr << stderr_line_start() + progress_prefixed(e.where() + ": " + e.what() + " (from its training_config: left out)") + "\n";
+    }
+    return k;
+}
+
+const char* const kModelFormat = "imgpipe-model/1";
+
+// A model file's format and spec, checked (its frame decoded whole or header only).
+void check_model_frame(const Frame& f, const std::string& path) {
+    auto it = f.metadata.find("format");
+    if (it == f.metadata.end())
+        throw DataError(path, "not an imgpipe model file (a safetensors file without \"format\": \"" +
+                                  std::string(kModelFormat) + "\" in its metadata)");
+    const std::string& format = it->second;
+    if (format.rfind("imgpipe-model/", 0) != 0)
+        throw DataError(path, "not an imgpipe model file (format \"" + format + "\")");
+    if (format != kModelFormat)
+        throw DataError(path, "model format \"" + format + "\" is newer than this imgpipe reads (" +
+                                  std::string(kModelFormat) + "); upgrade imgpipe");
+    if (!f.metadata.count("spec")) throw DataError(path, "model file lacks its spec");
+}
+
+// A stream file holds more than one frame: say what it is before its second
+// frame is refused as trailing bytes.
+void refuse_stream(const Frame& first, const std::string& path) {
+    auto it = first.metadata.find("format");
+    if (it != first.metadata.end() && it->second.rfind("batchstream/", 0) == 0)
+        throw DataError(path, "is a batch stream, not a model file");
+}
+
+// A model file's one frame, its format checked and its spec present.
+Frame read_model_file(const std::string& path) {
+    std::vector<uint8_t> bytes = read_file(path);
+    // The framing (and its words) is the stream's: read_frame, by decode_frame.
+    Frame f = decode_frame(bytes.data(), bytes.size(), path, [&](const Frame& first) { refuse_stream(first, path); });
+    check_model_frame(f, path);
+    return f;
 }
 
 }  // namespace imgpipe::nn

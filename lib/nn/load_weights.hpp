@@ -57,6 +57,26 @@ std::string import_summary(const ImportReport& report);
 // metrics) made the compile_config that parse_spec reads.
 std::string keras_architecture(const KerasFile& file);
 
+// A model trained in Keras, as every tool takes it: `path` a Keras file (known by
+// its bytes: keras_file_kind), or, `weights` given, the architecture JSON at `path`
+// with its weights in the file `weights`. The spec is parsed, not yet resolved
+// against overrides. `defer`: read_keras_file's.
+struct KerasModel {
+    KerasFile file;
+    Spec spec;
+    std::string source;  // the file the weights come from
+};
+KerasModel read_keras_model(const std::string& path, const std::string& weights, bool defer);
+
+// Our model file (imgpipe-model(5)), torch-free: the format must be ours
+// ("imgpipe-model/1") and the spec present, or a DataError naming `path`; a
+// batch stream is named as one (refuse_stream, given the first frame).
+extern const char* const kModelFormat;
+void check_model_frame(const Frame& f, const std::string& path);
+void refuse_stream(const Frame& first, const std::string& path);
+// The whole file's one frame, checked.
+Frame read_model_file(const std::string& path);
+
 // The class names a file gives for the model's outputs, or none: Teachable
 // Machine's metadata.json beside a TF.js model.json ("labels"), when there is one
 // name per output.

@@ -45,8 +45,6 @@ namespace imgpipe::nn {
 
 using nlohmann::json;
 
-const char* const kModelFormat = "imgpipe-model/1";
-
 void configure_runtime(int threads) {
     // Keep freed buffers in the heap: libtorch's big per-step buffers are
     // otherwise mapped and unmapped every step, and page faults dominate.
@@ -161,38 +159,6 @@ void copy_weight(const MatchedWeight& m, torch::Tensor& dst) {
     torch::Tensor ours = torch::empty(dst.sizes(), torch::kFloat);
     read_weight(m, ours.data_ptr<float>());
     dst.copy_(ours);
-}
-
-// A model file's format and spec, checked (its frame decoded whole or header only).
-void check_model_frame(const Frame& f, const std::string& path) {
-    auto it = f.metadata.find("format");
-    if (it == f.metadata.end())
-        throw DataError(path, "not an imgpipe model file (a safetensors file without \"format\": \"" +
-                                  std::string(kModelFormat) + "\" in its metadata)");
-    const std::string& format = it->second;
-    if (format.rfind("imgpipe-model/", 0) != 0)
-        throw DataError(path, "not an imgpipe model file (format \"" + format + "\")");
-    if (format != kModelFormat)
-        throw DataError(path, "model format \"" + format + "\" is newer than this imgpipe reads (" +
-                                  std::string(kModelFormat) + "); upgrade imgpipe");
-    if (!f.metadata.count("spec")) throw DataError(path, "model file lacks its spec");
-}
-
-// A stream file holds more than one frame: say what it is before its second
-// frame is refused as trailing bytes.
-void refuse_stream(const Frame& first, const std::string& path) {
-    auto it = first.metadata.find("format");
-    if (it != first.metadata.end() && it->second.rfind("batchstream/", 0) == 0)
-        throw DataError(path, "is a batch stream, not a model file");
-}
-
-// A model file's one frame, its format checked and its spec present.
-Frame read_model_file(const std::string& path) {
-    std::vector<uint8_t> bytes = read_file(path);
-    // The framing (and its words) is the stream's: read_frame, by decode_frame.
-    Frame f = decode_frame(bytes.data(), bytes.size(), path, [&](const Frame& first) { refuse_stream(first, path); });
-    check_model_frame(f, path);
-    return f;
 }
 
 // A model file opened for a load: its frame's header, checked as
@@ -693,25 +659,10 @@ namespace {
 // architecture (a spec), the weights are there.
 std::unique_ptr<Model> load_keras(const std::string& path, const Overrides& overrides, const std::string& weights,
                                   uint64_t seed) {
-    const std::string& source = weights.empty() ? path : weights;
-    KerasFile file = read_keras_file(source, weights.empty() ? "" : path, true);
-    std::string arch = file.model_config;
-    if (!weights.empty()) {
-        std::vector<uint8_t> text = read_file(path);
-        arch.assign(text.begin(), text.end());
-    } else if (arch.empty()) {
-        throw DataError(path, "holds weights only; give the architecture: --model SPEC.json --weights " + path);
-    }
-    Spec spec;
-    std::string with_training = weights.empty() ? keras_architecture(file) : arch;
-    try {
-        spec = parse_spec(with_training, path);
-    } catch (const DataError& e) {
-        if (with_training == arch) throw;
-        // Keras 2's training_config named a loss or metric of its own: run the model without them.
-        spec = parse_spec(arch, path);
-        std::cerr << stderr_line_start() + progress_prefixed(e.where() + ": " + e.what() + " (from its training_config: left out)") + "\n";
-    }
+    KerasModel keras = read_keras_model(path, weights, true);
+    const KerasFile& file = keras.file;
+    const std::string& source = keras.source;
+    Spec spec = std::move(keras.spec);
     apply_overrides(spec, overrides);
     set_trainable(spec, overrides.freeze, overrides.unfreeze);
     torch::manual_seed(seed);
