@@ -102,7 +102,9 @@ void MaskDecoder::decode(const uint8_t* data, size_t size, const std::string& wh
         check_values(out, where);
         return;
     }
-    // PNG: libspng, raw samples (no gamma, no palette expansion: a palette's indices are the classes).
+    // Gray and palette PNGs (nearly every mask): our own reader, on libdeflate.
+    if (png_.read(data, size, where, max_pixels_, out)) return check_values(out, where);
+    // Other PNGs: libspng, raw samples (no gamma, no palette expansion: a palette's indices are the classes).
     std::unique_ptr<spng_ctx, CtxFree> ctx(spng_ctx_new(0));
     if (!ctx) throw std::bad_alloc();
     spng_ctx* c = ctx.get();
@@ -191,8 +193,18 @@ void MaskDecoder::check_values(const Pixels& indices, const std::string& where) 
     // the histogram only to name what is wrong.
     const uint8_t classes = uint8_t(options_.classes - 1), ignore = uint8_t(options_.ignore_index);
     const bool has_ignore = options_.ignore_index >= 0;
+    // Without an ignore index, `ignore` is the last class: no value above it equals it.
+    const uint8_t ignore_or_class = has_ignore ? ignore : classes;
+    const uint8_t* v = indices.data.data();
+    const size_t n = indices.data.size();
     uint8_t bad = 0;
-    for (uint8_t v : indices.data) bad |= uint8_t(v > classes && (!has_ignore || v != ignore));
+    size_t i = 0;
+    // Blocks of a fixed 64 values: GCC's -O2 cost model vectorizes a loop only
+    // when its trip count is a known multiple of the vector width (measured:
+    // the plain loop took 6% of a pair's time).
+    for (; i + 64 <= n; i += 64)
+        for (size_t k = 0; k < 64; ++k) bad |= uint8_t((v[i + k] > classes) & (v[i + k] != ignore_or_class));
+    for (; i < n; ++i) bad |= uint8_t((v[i] > classes) & (v[i] != ignore_or_class));
     if (!bad) return;
     uint64_t count[256] = {};
     for (uint8_t v : indices.data) ++count[v];

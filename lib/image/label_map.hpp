@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "image/image.hpp"
+#include "image/png_mask.hpp"
 
 namespace imgpipe {
 
@@ -51,6 +52,7 @@ private:
     MaskOptions options_;
     uint64_t max_pixels_;
     Pixels decoded_;
+    PngMaskReader png_;  // gray and palette PNGs; libspng for the rest
 };
 
 }  // namespace imgpipe

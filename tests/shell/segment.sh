@@ -121,6 +121,21 @@ printf '\t0\tbg\n\t1\tone\n\t2\ttwo\nimages/a.png\tmask=bad/cut.png\nimages/b.jp
 run imgprep --size 8x8 cut.list
 check_status "a truncated mask is bad data" 65
 check_err "named" "imgprep: bad/cut.png: truncated PNG file"
+py - << 'PY'
+import struct, zlib
+b = open("masks/a.png", "rb").read(); pos = 8; out = b[:8]
+while pos < len(b):  # row 3's filter byte set to 7, the file otherwise well formed (CRCs made anew)
+    n, kind = struct.unpack(">I", b[pos:pos + 4])[0], b[pos + 4:pos + 8]
+    body = b[pos + 8:pos + 8 + n]
+    if kind == b"IDAT":
+        raw = bytearray(zlib.decompress(body)); raw[3 * 41] = 7; body = zlib.compress(bytes(raw))
+    out += struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body)); pos += 12 + n
+open("bad/filter.png", "wb").write(out)
+PY
+printf '\t0\tbg\n\t1\tone\n\t2\ttwo\nimages/a.png\tmask=bad/filter.png\n' > filter.list
+run imgprep --size 8x8 filter.list
+check_status "a mask with a bad row filter is bad data" 65
+check_err "named, with the row" "imgprep: bad/filter.png: corrupt PNG file (row 3: filter type 7)"
 run imgprep -k --size 8x8 cut.list
 check "--keep-going skips the pair and records it" 'py -c "$load
 assert len(y) == 1 and json.loads(frames[0][1][\"skipped\"]) == [\"images/a.png\"], frames[0][1]" out'
