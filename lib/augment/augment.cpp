@@ -262,14 +262,16 @@ void apply_mask_transform(const Augmentation& a, const Transform& t, uint8_t* ma
         // calls (this function took 8% of an augmented pair's time, now 3%; plain
         // ternaries, not std::clamp, whose references GCC compiled to stack stores).
         // Constant fills what lies beyond the mask.
-        const bool constant = a.fill_mode == FillMode::Constant;
-        map_mask(f, h, w, flip_v, flip_h, out.data(), [&](double ir, double ic) {
+        auto clamped = [&](double ir, double ic) {
             double rr = ir + 0.5, cc = ic + 0.5;
             rr = rr > 0 ? rr : 0, cc = cc > 0 ? cc : 0;
             rr = rr < last_r ? rr : last_r, cc = cc < last_c ? cc : last_c;
-            const uint8_t v = mask[ptrdiff_t(int(rr)) * w + int(cc)];
-            return constant && beyond(ir, ic, h, w) ? fill : v;
-        });
+            return mask[ptrdiff_t(int(rr)) * w + int(cc)];
+        };
+        if (a.fill_mode == FillMode::Constant)
+            map_mask(f, h, w, flip_v, flip_h, out.data(), [&](double ir, double ic) { return beyond(ir, ic, h, w) ? fill : clamped(ir, ic); });
+        else
+            map_mask(f, h, w, flip_v, flip_h, out.data(), clamped);
     } else {
         map_mask(f, h, w, flip_v, flip_h, out.data(), [&](double ir, double ic) -> uint8_t {
             const int sr = boundary(int(std::floor(ir + 0.5)), h, a.fill_mode);

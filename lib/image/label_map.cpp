@@ -155,6 +155,36 @@ void MaskDecoder::decode(const uint8_t* data, size_t size, const std::string& wh
     check_values(out, where);
 }
 
+void MaskDecoder::decode_picked(const uint8_t* data, size_t size, const std::string& where, ImageLoader& loader,
+                                const std::function<void(int, int)>& size_ok, const std::vector<int>& rows,
+                                const std::vector<int>& cols, uint8_t* out, size_t stride) {
+    if (size && sniff_format(data, size) == ImageFormat::Png && png_.start(data, size, where, max_pixels_)) {
+        const int w = png_.width(), h = png_.height();
+        size_ok(w, h);
+        bool good = true;
+        size_t k = 0;
+        for (int y = 0; y < h; ++y) {
+            const uint8_t* row = png_.next_row();
+            good &= all_valid(row, size_t(w));
+            for (; k < rows.size() && rows[k] == y; ++k) {
+                uint8_t* dst = out + k * stride;
+                for (size_t j = 0; j < cols.size(); ++j) dst[j] = row[cols[j]];
+            }
+        }
+        if (good && k == rows.size()) return;
+        // A value that is no class: the whole mask, to name it with its pixel count.
+        if (!good) decode(data, size, where, loader, whole_);
+        throw std::logic_error("decode_picked: rows must ascend");
+    }
+    decode(data, size, where, loader, whole_);
+    size_ok(whole_.width, whole_.height);
+    for (size_t r = 0; r < rows.size(); ++r) {
+        const uint8_t* row = whole_.row(rows[r]);
+        uint8_t* dst = out + r * stride;
+        for (size_t j = 0; j < cols.size(); ++j) dst[j] = row[cols[j]];
+    }
+}
+
 void MaskDecoder::from_colors(const Pixels& rgb, const std::string& where, Pixels& out) const {
     if (!options_.colors)
         throw DataError(where, "an RGB mask: its colours need a colour map to become classes (imgprep --mask-colors FILE), "
@@ -188,24 +218,25 @@ void MaskDecoder::from_colors(const Pixels& rgb, const std::string& where, Pixel
     }
 }
 
-void MaskDecoder::check_values(const Pixels& indices, const std::string& where) const {
-    // The common case, every value good, in one pass the compiler vectorizes;
-    // the histogram only to name what is wrong.
-    const uint8_t classes = uint8_t(options_.classes - 1), ignore = uint8_t(options_.ignore_index);
-    const bool has_ignore = options_.ignore_index >= 0;
-    // Without an ignore index, `ignore` is the last class: no value above it equals it.
-    const uint8_t ignore_or_class = has_ignore ? ignore : classes;
-    const uint8_t* v = indices.data.data();
-    const size_t n = indices.data.size();
+bool MaskDecoder::all_valid(const uint8_t* v, size_t n) const {
+    // The common case, every value good, in one pass the compiler vectorizes.
+    const uint8_t classes = uint8_t(options_.classes - 1);
+    // Without an ignore index, the last class stands in: no value above it equals it.
+    const uint8_t ignore = options_.ignore_index >= 0 ? uint8_t(options_.ignore_index) : classes;
     uint8_t bad = 0;
     size_t i = 0;
     // Blocks of a fixed 64 values: GCC's -O2 cost model vectorizes a loop only
     // when its trip count is a known multiple of the vector width (measured:
     // the plain loop took 6% of a pair's time).
     for (; i + 64 <= n; i += 64)
-        for (size_t k = 0; k < 64; ++k) bad |= uint8_t((v[i + k] > classes) & (v[i + k] != ignore_or_class));
-    for (; i < n; ++i) bad |= uint8_t((v[i] > classes) & (v[i] != ignore_or_class));
-    if (!bad) return;
+        for (size_t k = 0; k < 64; ++k) bad |= uint8_t((v[i + k] > classes) & (v[i + k] != ignore));
+    for (; i < n; ++i) bad |= uint8_t((v[i] > classes) & (v[i] != ignore));
+    return !bad;
+}
+
+void MaskDecoder::check_values(const Pixels& indices, const std::string& where) const {
+    // The histogram only to name what is wrong.
+    if (all_valid(indices.data.data(), indices.data.size())) return;
     uint64_t count[256] = {};
     for (uint8_t v : indices.data) ++count[v];
     for (int v = options_.classes; v < 256; ++v) {

@@ -61,7 +61,7 @@ PngMaskReader::PngMaskReader() : inflater_(libdeflate_alloc_decompressor()) {
 
 PngMaskReader::~PngMaskReader() { libdeflate_free_decompressor(inflater_); }
 
-bool PngMaskReader::read(const uint8_t* data, size_t size, const std::string& where, uint64_t max_pixels, Pixels& out) {
+bool PngMaskReader::start(const uint8_t* data, size_t size, const std::string& where, uint64_t max_pixels) {
     auto corrupt = [&](const std::string& what) { return DataError(where, "corrupt PNG file (" + what + ")"); };
     auto truncated = [&] { return DataError(where, "truncated PNG file"); };
     static const uint8_t signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
@@ -141,26 +141,32 @@ bool PngMaskReader::read(const uint8_t* data, size_t size, const std::string& wh
     if (got != want) throw corrupt("image data too short: " + std::to_string(got) + " of " + std::to_string(want) + " bytes");
     if (used != idat_bytes) throw corrupt("bytes after the zlib stream in IDAT");
 
-    // Unfilter: 8-bit rows straight into the mask; 1/2/4-bit rows into two
-    // alternating row buffers, then widened.
-    out.reset(int(w), int(h), 1);
+    where_ = where;
+    width_ = w, height_ = h, depth_ = depth, row_bytes_ = row_bytes, next_ = 0;
+    rows_.resize(2 * row_bytes);
     zeros_.assign(row_bytes, 0);
-    if (depth < 8) rows_.resize(2 * row_bytes);
-    for (size_t y = 0; y < h; ++y) {
-        uint8_t* row = raw_.data() + y * (row_bytes + 1);
-        const int filter = row[0];
-        if (filter > 4) throw corrupt("row " + std::to_string(y) + ": filter type " + std::to_string(filter));
-        if (depth == 8) {
-            unfilter(filter, row + 1, y ? out.row(int(y) - 1) : zeros_.data(), out.row(int(y)), row_bytes);
-            continue;
-        }
-        uint8_t* cur = rows_.data() + (y & 1) * row_bytes;
-        unfilter(filter, row + 1, y ? rows_.data() + (~y & 1) * row_bytes : zeros_.data(), cur, row_bytes);
-        const int per_byte = 8 / depth, bits = (1 << depth) - 1;
-        uint8_t* dst = out.row(int(y));
-        for (size_t x = 0; x < w; ++x)
-            dst[x] = uint8_t((cur[x / size_t(per_byte)] >> (8 - depth * (int(x % size_t(per_byte)) + 1))) & bits);
-    }
+    if (depth < 8) wide_.resize(w);
+    return true;
+}
+
+const uint8_t* PngMaskReader::next_row() {
+    const uint32_t y = next_++;
+    const uint8_t* row = raw_.data() + size_t(y) * (row_bytes_ + 1);
+    if (row[0] > 4)
+        throw DataError(where_, "corrupt PNG file (row " + std::to_string(y) + ": filter type " + std::to_string(row[0]) + ")");
+    uint8_t* cur = rows_.data() + (y & 1) * row_bytes_;
+    unfilter(row[0], row + 1, y ? rows_.data() + (~y & 1) * row_bytes_ : zeros_.data(), cur, row_bytes_);
+    if (depth_ == 8) return cur;
+    const int per_byte = 8 / depth_, bits = (1 << depth_) - 1;
+    for (size_t x = 0; x < width_; ++x)
+        wide_[x] = uint8_t((cur[x / size_t(per_byte)] >> (8 - depth_ * (int(x % size_t(per_byte)) + 1))) & bits);
+    return wide_.data();
+}
+
+bool PngMaskReader::read(const uint8_t* data, size_t size, const std::string& where, uint64_t max_pixels, Pixels& out) {
+    if (!start(data, size, where, max_pixels)) return false;
+    out.reset(width(), height(), 1);
+    for (int y = 0; y < height(); ++y) std::memcpy(out.row(y), next_row(), size_t(width()));
     return true;
 }
 

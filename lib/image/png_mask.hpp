@@ -30,9 +30,25 @@ public:
     // long, a bad filter byte) or one of more than max_pixels.
     bool read(const uint8_t* data, size_t size, const std::string& where, uint64_t max_pixels, Pixels& out);
 
+    // The same a row at a time, for callers that keep only some rows (a
+    // mask's nearest resize): start() reads the chunks and inflates the image
+    // data (false: left to libspng); then next_row() height() times gives
+    // each row's width() values, valid until the next call. `data` must
+    // outlive the rows.
+    bool start(const uint8_t* data, size_t size, const std::string& where, uint64_t max_pixels);
+    int width() const { return int(width_); }
+    int height() const { return int(height_); }
+    const uint8_t* next_row();
+
 private:
     libdeflate_decompressor* inflater_;
-    std::vector<uint8_t> idat_, raw_, zeros_, rows_;
+    std::string where_;
+    uint32_t width_ = 0, height_ = 0, next_ = 0;
+    int depth_ = 8;
+    size_t row_bytes_ = 0;
+    // The inflated rows (filter byte first), two unfiltered rows (the current
+    // and the one above), zeros above the first, sub-byte rows widened.
+    std::vector<uint8_t> idat_, raw_, rows_, zeros_, wide_;
 };
 
 }  // namespace imgpipe

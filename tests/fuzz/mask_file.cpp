@@ -65,12 +65,28 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     static ImageLoader loader(prep);
     MaskDecoder decoder(o, prep.max_pixels);
     Pixels out;
+    bool decoded = false;
     fuzz::expect_clean([&] {
         decoder.decode(png.data(), png.size(), "fuzz", loader, out);
         if (out.channels != 1 || out.data.size() != size_t(out.width) * size_t(out.height))
             fuzz::finding("mask", "not one channel of width x height");
         for (uint8_t v : out.data)
             if (v >= 3 && v != 255) fuzz::finding("mask", "a value that is no class: " + std::to_string(v));
+        decoded = true;
     });
+    // A row at a time, picking 3x3 of it as a nearest resize does: what decode() gave.
+    const std::vector<int> rows = {0, 1, 1, 2}, cols = {2, 0, 1};
+    uint8_t picked[4 * 3] = {};
+    bool picked_ok = false;
+    fuzz::expect_clean([&] {
+        decoder.decode_picked(png.data(), png.size(), "fuzz", loader, [](int w, int h) {
+            if (w < 3 || h < 3) throw DataError("fuzz", "under 3x3");
+        }, rows, cols, picked, 3);
+        picked_ok = true;
+        for (size_t k = 0; k < rows.size() && decoded; ++k)
+            for (size_t j = 0; j < cols.size(); ++j)
+                if (picked[k * 3 + j] != out.row(rows[k])[cols[j]]) fuzz::finding("mask", "picked rows differ from the whole mask");
+    });
+    if (picked_ok ? !decoded : decoded && out.width >= 3 && out.height >= 3) fuzz::finding("mask", "decode and decode_picked disagree");
     return 0;
 }
