@@ -23,14 +23,12 @@ uint8_t paeth(int a, int b, int c) {
     return uint8_t(thresh <= lo ? hi : hi <= thresh ? lo : c);
 }
 
-// One row of n bytes, one byte per pixel step (gray and palette samples of 1-8
+// One row of n bytes filtered with Sub, Up, Average or Paeth (types 1-4; None
+// needs no work), one byte per pixel step (gray and palette samples of 1-8
 // bits: the filters' "bpp" is 1). prior is the row above, unfiltered (zeros
 // for the first row); the three never overlap (restrict lets GCC vectorize Up).
 void unfilter(int type, const uint8_t* __restrict src, const uint8_t* __restrict prior, uint8_t* __restrict dst, size_t n) {
     switch (type) {
-        case 0:
-            std::memcpy(dst, src, n);
-            break;
         case 1:
             dst[0] = src[0];
             for (size_t i = 1; i < n; ++i) dst[i] = uint8_t(src[i] + dst[i - 1]);
@@ -145,6 +143,7 @@ bool PngMaskReader::start(const uint8_t* data, size_t size, const std::string& w
     width_ = w, height_ = h, depth_ = depth, row_bytes_ = row_bytes, next_ = 0;
     rows_.resize(2 * row_bytes);
     zeros_.assign(row_bytes, 0);
+    prior_ = zeros_.data();
     if (depth < 8) wide_.resize(w);
     return true;
 }
@@ -154,8 +153,15 @@ const uint8_t* PngMaskReader::next_row() {
     const uint8_t* row = raw_.data() + size_t(y) * (row_bytes_ + 1);
     if (row[0] > 4)
         throw DataError(where_, "corrupt PNG file (row " + std::to_string(y) + ": filter type " + std::to_string(row[0]) + ")");
-    uint8_t* cur = rows_.data() + (y & 1) * row_bytes_;
-    unfilter(row[0], row + 1, y ? rows_.data() + (~y & 1) * row_bytes_ : zeros_.data(), cur, row_bytes_);
+    // Unfiltered rows go to whichever of rows_'s two halves does not hold the
+    // row above; a None row is its inflated bytes as they are (no copy).
+    const uint8_t* cur = row + 1;
+    if (row[0] != 0) {
+        uint8_t* to = prior_ == rows_.data() ? rows_.data() + row_bytes_ : rows_.data();
+        unfilter(row[0], row + 1, prior_, to, row_bytes_);
+        cur = to;
+    }
+    prior_ = cur;
     if (depth_ == 8) return cur;
     const int per_byte = 8 / depth_, bits = (1 << depth_) - 1;
     for (size_t x = 0; x < width_; ++x)

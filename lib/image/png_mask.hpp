@@ -49,6 +49,7 @@ private:
     // The inflated rows (filter byte first), two unfiltered rows (the current
     // and the one above), zeros above the first, sub-byte rows widened.
     std::vector<uint8_t> idat_, raw_, rows_, zeros_, wide_;
+    const uint8_t* prior_ = nullptr;  // the row above, unfiltered
 };
 
 }  // namespace imgpipe
