@@ -25,12 +25,12 @@ Q   := @
 say  = @printf '  %-4s %s\n' '$(1)' '$(2)'
 endif
 
-# Image libraries for the data tools (libvips, plus the fast JPEG and PNG paths).
+# Image libraries for the data tools (libvips, plus the fast JPEG and PNG paths; libdeflate for PNG masks).
 IMAGE_PKGS   := vips-cpp libturbojpeg spng
 # Their headers are system headers (-isystem): their warnings are not ours to fix.
 # (The compiler's own directories are left out: -isystem would reorder them and break #include_next.)
 IMAGE_CFLAGS := $(patsubst -I%,-isystem %,$(filter-out -I/usr/include -I/usr/include/%-linux-gnu,$(shell pkg-config --cflags $(IMAGE_PKGS) 2>/dev/null)))
-IMAGE_LIBS   := $(shell pkg-config --libs $(IMAGE_PKGS) 2>/dev/null)
+IMAGE_LIBS   := $(shell pkg-config --libs $(IMAGE_PKGS) 2>/dev/null) -ldeflate
 # libcsv (RFC 4180, streaming) reads imglist's tables (lib/list/table.cpp).
 CSV_LIBS     := -lcsv
 # libhdf5 (Keras .h5; Debian's serial build, with its hl image driver) and libzip
@@ -133,7 +133,7 @@ $(BUILD)/nn_tests: $(call obj,$(NN_TEST_SRC)) $(call obj,$(EXPORT_SRC)) $(NN_LIB
 # with these (cc with g++, python3 with its modules), but jq: nneval(1)'s example reads its JSON with it,
 # and nneval.sh checks that it does. A missing one fails the tests that need it, never skips them.
 DEB_PACKAGES := g++ make pkg-config ccache libvips-dev libvips-tools libcli11-dev nlohmann-json3-dev catch2 libtorch-dev \
-  libcsv-dev libhdf5-dev libzip-dev libturbojpeg0-dev libspng-dev dataset-fashion-mnist python3-numpy python3-pil python3-scipy python3-torch python3-skimage \
+  libcsv-dev libhdf5-dev libzip-dev libturbojpeg0-dev libspng-dev libdeflate-dev dataset-fashion-mnist python3-numpy python3-pil python3-scipy python3-torch python3-skimage \
   python3-keras-preprocessing python3-pandas python3-h5py libgloo-dev openmpi-bin libopenblas0-pthread jq \
   libonnx-dev python3-onnx
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

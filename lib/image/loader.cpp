@@ -60,7 +60,8 @@ struct ImageLoader::State {
     JpegDecoder jpeg;
     Resampler resampler;
     std::vector<uint8_t> file, repaired;
-    Pixels decoded, upright, work_a, work_b, resized, mask, mask_resized;
+    Pixels decoded, upright, work_a, work_b, resized;
+    std::vector<int> mask_rows, mask_cols;  // the mask's pixels the plan picks
     Decoder last = Decoder::None;
     // The last prepare()'s plan, on the file's upright size: a mask follows it.
     Plan plan;
@@ -184,22 +185,34 @@ void ImageLoader::load_pair(const std::string& path, const std::string& mask, Ma
                             uint8_t* mask_out) {
     load_file(path, out);
     State& s = *state_;
-    const size_t size = read_into(mask, s.file);
-    masks.decode(s.file.data(), size, mask, *this, s.mask);
-    if (s.mask.width != s.upright_w || s.mask.height != s.upright_h) {
+    // The image's plan picks the mask's pixels by nearest, whatever --interpolation
+    // says: a mask's values are classes, not intensities.
+    const Plan p = s.plan;
+    const int image_w = s.upright_w, image_h = s.upright_h, orientation = s.orientation;
+    nearest_indices(p.x0, p.x1, p.dest_w, image_w, s.mask_cols);
+    nearest_indices(p.y0, p.y1, p.dest_h, image_h, s.mask_rows);
+    auto size_ok = [&](int w, int h) {
+        if (w == image_w && h == image_h) return;
         auto dims = [](int w, int h) { return std::to_string(w) + "x" + std::to_string(h); };
-        const bool turned = s.orientation >= 5 && s.mask.width == s.upright_h && s.mask.height == s.upright_w;
-        throw DataError(mask, "is " + dims(s.mask.width, s.mask.height) + ", its image " + path + " " +
-                                  dims(s.upright_w, s.upright_h) +
+        const bool turned = orientation >= 5 && w == image_h && h == image_w;
+        throw DataError(mask, "is " + dims(w, h) + ", its image " + path + " " + dims(image_w, image_h) +
                                   (turned ? " as its EXIF orientation shows it (a mask is drawn on the image as shown)" : ""));
-    }
-    // Nearest, whatever --interpolation says: a mask's values are classes, not intensities.
-    const Plan& p = s.plan;
-    s.resampler.resample(s.mask, p.x0, p.y0, p.x1, p.y1, p.dest_w, p.dest_h, Interpolation::Nearest, s.mask_resized);
+    };
+    const size_t size = read_into(mask, s.file);
     const int out_w = s.options.width, out_h = s.options.height;
-    if (p.dest_w != out_w || p.dest_h != out_h) std::memset(mask_out, masks.options().fill, size_t(out_w) * size_t(out_h));
-    for (int y = 0; y < p.dest_h; ++y)
-        std::memcpy(mask_out + size_t(y + p.off_y) * size_t(out_w) + size_t(p.off_x), s.mask_resized.row(y), size_t(p.dest_w));
+    masks.decode_picked(s.file.data(), size, mask, *this, size_ok, s.mask_rows, s.mask_cols,
+                        mask_out + size_t(p.off_y) * size_t(out_w) + size_t(p.off_x), size_t(out_w));
+    // Pad and fill areas (--fit pad) around the placed mask.
+    if (p.dest_w == out_w && p.dest_h == out_h) return;
+    for (int y = 0; y < out_h; ++y) {
+        uint8_t* row = mask_out + size_t(y) * size_t(out_w);
+        if (y < p.off_y || y >= p.off_y + p.dest_h) {
+            std::memset(row, masks.options().fill, size_t(out_w));
+            continue;
+        }
+        std::memset(row, masks.options().fill, size_t(p.off_x));
+        std::memset(row + p.off_x + p.dest_w, masks.options().fill, size_t(out_w - p.off_x - p.dest_w));
+    }
 }
 
 void ImageLoader::load_buffer(const uint8_t* data, size_t size, const std::string& where, uint8_t* out) {

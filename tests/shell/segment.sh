@@ -75,6 +75,19 @@ assert (y[:, :5] == 0).all()" pad0.bin'
 imgprep -q --size 40x40 --fit pad --ignore-index 255 --mask-fill 1 pairs.list > pad1.bin
 check "--mask-fill picks the value" 'py -c "$load
 assert (y[:, :5] == 1).all()" pad1.bin'
+imgprep -q --size 60x30 --fit pad --ignore-index 255 pairs.list > padx.bin
+check "--fit pad sideways: the mask between columns of the ignore index" 'py -c "$load
+assert (y[:, :, :10] == 255).all() and (y[:, :, 50:] == 255).all()
+assert (y[:, :, 10:50, 0] == np.load(\"truth.npy\")).all()" padx.bin'
+imgprep -q --size 20x30 --fit crop pairs.list > crop.bin
+check "--fit crop: the mask cropped as its image, Keras' centre" 'py -c "$load
+assert (y[..., 0] == np.load(\"truth.npy\")[:, :, 10:30]).all()" crop.bin'
+py -c 'from PIL import Image; Image.open("masks/a.png").save("a-mask.pgm"); Image.open("masks/a.png").save("a-mask.tif")'
+printf '\t0\tbg\n\t1\tone\n\t2\ttwo\nimages/a.png\tmask=a-mask.pgm\nimages/a.png\tmask=a-mask.tif\n' > other.list
+imgprep -q --size 20x15 other.list > other.bin
+check "PGM and TIFF masks (read whole, then picked): the same values, halved by nearest" 'py -c "$load
+t = np.load(\"truth.npy\")[0]
+assert (y[0, ..., 0] == t[1::2, 1::2]).all() and (y[1, ..., 0] == t[1::2, 1::2]).all()" other.bin'
 run imgprep --size 40x40 --mask-fill 7 pairs.list
 check_status "a --mask-fill that is no class is a usage error" 64
 
@@ -121,6 +134,21 @@ printf '\t0\tbg\n\t1\tone\n\t2\ttwo\nimages/a.png\tmask=bad/cut.png\nimages/b.jp
 run imgprep --size 8x8 cut.list
 check_status "a truncated mask is bad data" 65
 check_err "named" "imgprep: bad/cut.png: truncated PNG file"
+py - << 'PY'
+import struct, zlib
+b = open("masks/a.png", "rb").read(); pos = 8; out = b[:8]
+while pos < len(b):  # row 3's filter byte set to 7, the file otherwise well formed (CRCs made anew)
+    n, kind = struct.unpack(">I", b[pos:pos + 4])[0], b[pos + 4:pos + 8]
+    body = b[pos + 8:pos + 8 + n]
+    if kind == b"IDAT":
+        raw = bytearray(zlib.decompress(body)); raw[3 * 41] = 7; body = zlib.compress(bytes(raw))
+    out += struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body)); pos += 12 + n
+open("bad/filter.png", "wb").write(out)
+PY
+printf '\t0\tbg\n\t1\tone\n\t2\ttwo\nimages/a.png\tmask=bad/filter.png\n' > filter.list
+run imgprep --size 8x8 filter.list
+check_status "a mask with a bad row filter is bad data" 65
+check_err "named, with the row" "imgprep: bad/filter.png: corrupt PNG file (row 3: filter type 7)"
 run imgprep -k --size 8x8 cut.list
 check "--keep-going skips the pair and records it" 'py -c "$load
 assert len(y) == 1 and json.loads(frames[0][1][\"skipped\"]) == [\"images/a.png\"], frames[0][1]" out'

@@ -4,6 +4,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -177,4 +179,91 @@ TEST_CASE("U8 samples to floats: rescaled, then standardized sample by sample", 
     CHECK(out[3] == Approx(255 - 102));
     CHECK(out[4] == Approx(10 - 25));  // the second's is 25
     CHECK(out[7] == Approx(40 - 25));
+}
+
+namespace {
+// The mask transform as first written, a pixel at a time with floor and the
+// fill mode's boundary rule everywhere (lib/augment's Affine copied): the
+// reference the faster apply_mask_transform must match byte for byte.
+std::vector<uint8_t> plain_mask_transform(const Augmentation& a, const Transform& t, const std::vector<uint8_t>& mask, int h,
+                                          int w, uint8_t fill) {
+    const double pi = 3.14159265358979323846, th = t.theta * pi / 180, sh = t.shear * pi / 180;
+    double m[3][3] = {{std::cos(th), -std::sin(th), 0}, {std::sin(th), std::cos(th), 0}, {0, 0, 1}};
+    auto times = [&](const double b[3][3]) {
+        double r[3][3] = {};
+        for (int i = 0; i < 3; ++i)
+            for (int j = 0; j < 3; ++j)
+                for (int k = 0; k < 3; ++k) r[i][j] += m[i][k] * b[k][j];
+        std::copy(&r[0][0], &r[0][0] + 9, &m[0][0]);
+    };
+    const double shift[3][3] = {{1, 0, t.tx}, {0, 1, t.ty}, {0, 0, 1}};
+    const double shear[3][3] = {{1, -std::sin(sh), 0}, {0, std::cos(sh), 0}, {0, 0, 1}};
+    const double zoom[3][3] = {{t.zx, 0, 0}, {0, t.zy, 0}, {0, 0, 1}};
+    times(shift), times(shear), times(zoom);
+    const double cr = h / 2.0 - 0.5, cc = w / 2.0 - 0.5;
+    const double off_r = cr - m[0][0] * cr - m[0][1] * cc + m[0][2], off_c = cc - m[1][0] * cr - m[1][1] * cc + m[1][2];
+    auto boundary = [&](int i, int n) {
+        if (i >= 0 && i < n) return i;
+        switch (a.fill_mode) {
+            case FillMode::Nearest: return i < 0 ? 0 : n - 1;
+            case FillMode::Constant: return -1;
+            case FillMode::Reflect: {
+                const int period = 2 * n, k = ((i % period) + period) % period;
+                return k < n ? k : period - 1 - k;
+            }
+            case FillMode::Wrap: return ((i % n) + n) % n;
+        }
+        return -1;
+    };
+    std::vector<uint8_t> out = mask, result(mask.size());
+    for (int r = 0; r < h; ++r) {
+        double ir = m[0][1] * -1 + m[0][0] * r + off_r, ic = m[1][1] * -1 + m[1][0] * r + off_c;
+        for (int col = 0; col < w; ++col) {
+            ir += m[0][1];
+            ic += m[1][1];
+            const int sr = boundary(int(std::floor(ir + 0.5)), h), sc = boundary(int(std::floor(ic + 0.5)), w);
+            const bool beyond = ir < -1e-9 || ir > h - 1 + 1e-9 || ic < -1e-9 || ic > w - 1 + 1e-9;
+            out[size_t(r * w + col)] = (a.fill_mode == FillMode::Constant && beyond) || sr < 0 || sc < 0 ? fill : mask[size_t(sr * w + sc)];
+        }
+    }
+    for (int r = 0; r < h; ++r)
+        for (int col = 0; col < w; ++col)
+            result[size_t(r * w + col)] = out[size_t((t.flip_vertical ? h - 1 - r : r) * w + (t.flip_horizontal ? w - 1 - col : col))];
+    return result;
+}
+}  // namespace
+
+TEST_CASE("the mask transform gives the per-pixel rule's bytes for every fill mode, flip and odd size", "[augment]") {
+    Augmentation a;
+    a.rotation_range = 40;
+    a.width_shift_range = a.height_shift_range = 0.3;
+    a.shear_range = 20;
+    a.zoom_lo = 0.5, a.zoom_hi = 1.5;
+    a.horizontal_flip = a.vertical_flip = true;
+    std::vector<uint8_t> scratch;
+    int compared = 0, filled = 0;
+    for (FillMode mode : {FillMode::Nearest, FillMode::Constant, FillMode::Reflect, FillMode::Wrap})
+        for (auto [h, w] : {std::pair{64, 48}, std::pair{17, 33}, std::pair{1, 5}})
+            for (uint64_t i = 0; i < 40; ++i) {
+                a.fill_mode = mode;
+                const Transform t = draw_transform(a, h, w, 7, 0, i);
+                std::vector<uint8_t> mask = test_image(h, w, 1);
+                for (uint8_t& v : mask) v %= 5;
+                const std::vector<uint8_t> want = plain_mask_transform(a, t, mask, h, w, 255);
+                apply_mask_transform(a, t, mask.data(), h, w, 255, scratch);
+                INFO(int(mode) << " " << h << "x" << w << " draw " << i);
+                REQUIRE(mask == want);
+                filled += int(std::count(mask.begin(), mask.end(), 255));
+                ++compared;
+            }
+    CHECK(compared == 4 * 3 * 40);
+    CHECK(filled > 0);  // constant filling was exercised
+    // Flips alone (no geometric draw): the mask is mirrored.
+    Augmentation flips;
+    flips.horizontal_flip = flips.vertical_flip = true;
+    Transform t;
+    t.flip_horizontal = t.flip_vertical = true;
+    std::vector<uint8_t> m = {1, 2, 3, 4, 5, 6};
+    apply_mask_transform(flips, t, m.data(), 2, 3, 0, scratch);
+    CHECK(m == std::vector<uint8_t>{6, 5, 4, 3, 2, 1});
 }
