@@ -286,13 +286,13 @@ stream.write_frame(open(sys.argv[3], 'wb'), t, meta)" "$@"
 }
 compile_of() { unzip -p "$1" config.json | py -c "import json, sys; print(json.dumps(json.load(sys.stdin)['compile_config'], sort_keys=True))"; }
 spec_top optimizer '{"type": "sgd", "momentum": 0.9, "nesterov": true, "learning_rate": {"type": "ExponentialDecay", "initial_learning_rate": 0.1, "decay_steps": 100, "decay_rate": 0.5}}' sgd.model
-nnexport sgd.model -o sgd.keras && nnexport sgd.keras -o sgd2.keras
+nnexport -q sgd.model -o sgd.keras && nnexport -q sgd.keras -o sgd2.keras
 compile_of sgd.keras > cc1.txt; compile_of sgd2.keras > cc2.txt
 check "compile_config: Keras 3's SGD with its ExponentialDecay, and the loss" \
     "grep -q '\"class_name\": \"SGD\"' cc1.txt && grep -q '\"class_name\": \"ExponentialDecay\"' cc1.txt && grep -q '\"nesterov\": true' cc1.txt && grep -q '\"loss\": \"categorical_crossentropy\"' cc1.txt"
 check "our loader reads it back: a second export writes the same compile_config" 'cmp -s cc1.txt cc2.txt'
 spec_top loss '"dice"' dice.model
-nnexport dice.model -o dice.keras
+nnexport -q dice.model -o dice.keras
 check "compile_config null for a loss Keras has not (dice)" '[ "$(compile_of dice.keras)" = null ]'
 
 # A model of 1203 layers with long names: layer_names above 64512 bytes is split as
