@@ -75,3 +75,25 @@ for f in $formats; do
     d=$(py diff.py ours-trained.model keras-trained.model)
     check "$f: every weight and Adam slot within 1e-5 of our file's training ($d tensors)" 'within "${d%% *}" 1e-5 && [ "${d#* }" = 18 ]'
 done
+
+# Data-parallel (2 ranks over Gloo, a shared file): the flat buffers, with the
+# kernels in Keras' layout and placed at their offsets in a page, are broadcast
+# and summed as they lie; the same weights and slots as 2 ranks in our layout.
+free_port() { py -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"; }
+two_ranks() {  # two_ranks OUT ARGS...
+    out=$1; shift
+    port=$(free_port)
+    RANK=1 WORLD_SIZE=2 LOCAL_RANK=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port nntrain "$@" 2> /dev/null &
+    pid1=$!
+    RANK=0 WORLD_SIZE=2 LOCAL_RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port run nntrain "$@" -o "$out"
+    wait $pid1
+    status1=$?
+}
+two_ranks ours-two.model $train -m d.json --init-from d.model train.bs
+check "2 ranks in our layout" '[ "$status" = 0 ] && [ "$status1" = 0 ]'
+two_ranks keras-two.model $train -m d.h5 train.bs
+check "2 ranks from the .h5" '[ "$status" = 0 ] && [ "$status1" = 0 ]'
+d=$(py diff.py ours-two.model keras-two.model)
+check "2 ranks from the .h5: every weight and slot within 1e-5 of 2 ranks in our layout ($d tensors)" 'within "${d%% *}" 1e-5 && [ "${d#* }" = 18 ]'
+changed=$(weight_diff ours-trained.model ours-two.model)
+check "(2 ranks did train: their weights are not one process's, by up to $changed)" '! within "$changed" 0'
