@@ -133,10 +133,14 @@ void read_weight(const MatchedWeight& m, float* to, bool as_stored) {
     std::vector<char> buffer;
     const std::vector<int>& perm = m.weight.keras_perm;
     if (as_stored || !m.keras || perm.empty()) {
-        // In parts of 4 MB: a TF.js weight across shards goes through a buffer of that much, not of its size.
-        const uint64_t part = uint64_t(1) << 20;
-        for (uint64_t i = 0; i < n; i += part) {
-            const uint64_t k = std::min(part, n - i);
+        // In parts of 4 MB (a TF.js weight across shards goes through a buffer of
+        // that much, not of its size), cut where `to` crosses a 4 MB boundary: each
+        // part after the first starts on a page, and so in the file when `to` is
+        // placed at its source's page offset (source_page_offset). glibc's memcpy
+        // of 4 MB took 0.31 ms from and to page starts, 0.45 ms 56 bytes past them.
+        const uint64_t part = uint64_t(1) << 20;  // floats
+        for (uint64_t i = 0, k; i < n; i += k) {
+            k = std::min(part - (reinterpret_cast<uintptr_t>(to + i) / 4) % part, n - i);
             std::memcpy(to + i, keras_span(a, i, k, buffer), size_t(k) * 4);
         }
         return;
