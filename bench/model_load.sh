@@ -16,8 +16,8 @@
 # main's before this change: it has no IMGPIPE_LOAD_TIME), and the time of a
 # batch of 32 in nnpredict and of a training step in nntrain (sgd) from the .h5,
 # in DIR's build and in this one (whose Dense kernel from a Keras file is the
-# transposed view of Keras' array), and from our model file in this one: a run
-# of 17 batches less a run of 1, over 16 (--steps, --steps-per-epoch).
+# transposed view of Keras' array), and from our model file in this one (from
+# --profile's trace: a batch's spans, the median of batches 2-9).
 # Writes bench/results/model_load.md. Environment: BENCH_ROUNDS (default 7).
 set -u
 cd "$(dirname "$0")/.." || exit 70
@@ -37,7 +37,7 @@ ms() { date +%s%N; }
 
 $PY tests/shell/stream.py make 4 32 64 3 --batch 4 --classes a,b > "$W/tiny.bs" || die "stream.py failed"
 $PY tests/shell/stream.py make 1 32 64 3 > "$W/one.bs"
-$PY tests/shell/stream.py make 544 32 64 3 --batch 32 --classes a,b > "$W/steps.bs"
+$PY tests/shell/stream.py make 288 32 64 3 --batch 32 --classes a,b > "$W/steps.bs"
 cat > "$W/big.json" <<'JSON'
 {"input_shape": [32, 64, 3], "layers": [
   {"type": "Flatten", "name": "flatten"},
@@ -91,21 +91,35 @@ done
 
 # Per batch (BASE_BIN given): nnpredict's batch of 32 and nntrain's step, the
 # .h5 in BASE_BIN's build and in this one, our file in this one; interleaved.
-steps_of() {  # steps_of CMD...: (17 batches - 1 batch) / 16, in ms (CMD's last argument: the count)
-    a=$(ms); "$@" 1 > /dev/null 2>&1 || die "$* 1 failed"; b=$(ms)
-    "$@" 17 > /dev/null 2>&1 || die "$* 17 failed"; c=$(ms)
-    echo "(($c - $b) - ($b - $a)) / 16 / 1000000" | bc -l
+# From --profile's trace: a batch's engine spans (input, each layer, loss,
+# backward, metrics, optimizer, output) summed, the median over batches 2-9.
+per_batch() {  # per_batch TRACE: ms
+    $PY - "$1" <<'PY'
+import json, re, sys
+events = json.load(open(sys.argv[1]))
+events = events["traceEvents"] if isinstance(events, dict) else events
+top = {"input", "zero_grad", "loss", "backward", "metrics", "optimizer", "output"}
+spans = {}
+for e in sorted(events, key=lambda e: e.get("ts", 0)):
+    name = e.get("name", "")
+    if e.get("ph") == "X" and (name in top or re.fullmatch(r"\S+ \(\w+\)", name)):
+        spans.setdefault(name, []).append(e["dur"] / 1000)
+n = min(len(v) for v in spans.values())
+batches = sorted(sum(v[k] for v in spans.values()) for k in range(1, n))
+print(batches[len(batches) // 2])
+PY
 }
-# predict|train BIN h5|model N: N batches, from the .h5 or from our file (nntrain: --init-from, our layout).
+# predict|train BIN h5|model: 9 batches, from the .h5 or from our file (nntrain: --init-from, our layout).
 predict() {
     m=big.h5; [ "$2" = model ] && m=big.model
-    "$1/nnpredict" -q -j 1 -m "$W/$m" --steps "$3" "$W/steps.bs"
+    "$1/nnpredict" -q -j 1 -m "$W/$m" --steps 9 --profile "$W/trace.json" "$W/steps.bs" > /dev/null 2>&1 || die "$1/nnpredict $m failed"
 }
 train() {
-    bin=$1 kind=$2 n=$3
-    set -- -m "$W/big.h5"
-    [ "$kind" = model ] && set -- -m "$W/big.json" --init-from "$W/big.model"
-    "$bin/nntrain" -q -j 1 --seed 1 "$@" --optimizer sgd --lr 0.001 --epochs 1 --steps-per-epoch "$n" -o "$W/trained.model" "$W/steps.bs"
+    set -- "$1" -m "$W/big.h5"
+    [ "$kind" = model ] && set -- "$1" -m "$W/big.json" --init-from "$W/big.model"
+    bin=$1; shift
+    "$bin/nntrain" -q -j 1 --seed 1 "$@" --optimizer sgd --lr 0.001 --epochs 1 --steps-per-epoch 9 \
+        --profile "$W/trace.json" -o "$W/trained.model" "$W/steps.bs" > /dev/null 2>&1 || die "$bin/nntrain $* failed"
 }
 if [ -n "${BASE_BIN:-}" ]; then
     r=0
@@ -113,8 +127,9 @@ if [ -n "${BASE_BIN:-}" ]; then
         r=$((r + 1))
         for run in "base $BASE_BIN h5" "h5 bin h5" "model bin model"; do
             set -- $run
-            steps_of predict "$2" "$3" >> "$W/$1.predict"
-            steps_of train "$2" "$3" >> "$W/$1.train"
+            kind=$3
+            predict "$2" "$3" && per_batch "$W/trace.json" >> "$W/$1.predict"
+            train "$2" && per_batch "$W/trace.json" >> "$W/$1.train"
         done
     done
 fi
@@ -157,9 +172,11 @@ load_end=$(cut -d ' ' -f 1 /proc/loadavg)
     done
     if [ -n "${BASE_BIN:-}" ]; then
         echo
-        echo "Per batch of 32 (ms, median (lowest-highest); a run of 17 batches less a run of 1, over 16): nnpredict,"
-        echo "and nntrain's step (sgd), from the .h5 in $BASE_BIN's build, in this one, and from our model file in"
-        echo "this one (nntrain: \`--init-from\`, our layout)."
+        echo "Per batch of 32 (ms, median (lowest-highest) over the rounds of each run's median over batches 2-9;"
+        echo "\`--profile\`'s spans of a batch summed: input, each layer, loss, backward, metrics, optimizer, output):"
+        echo "nnpredict, and nntrain's step (sgd), from the .h5 in $BASE_BIN's build (the kernel transposed into our"
+        echo "layout at load), in this one (the kernel in Keras' layout), and from our model file in this one"
+        echo "(nntrain: \`--init-from\`, our layout)."
         echo
         echo "| model | nnpredict | nntrain |"
         echo "|---|---:|---:|"
