@@ -160,7 +160,7 @@ load_end=$(cut -d ' ' -f 1 /proc/loadavg)
     echo "Where a Keras load's time goes (IMGPIPE_LOAD_TIME, medians, ms): *file read*: read_keras_file (open, map,"
     echo "the HDF5 child's fork and parse while the parent fills the mapping's page tables; TF.js: the manifest,"
     echo "the shard mapped); *copied*: the weights from the mapping into the parameters; the rest: the spec, the"
-    echo "network and its flat buffers."
+    echo "network and its flat buffers (the load's median less the others': medians do not add, it may be below 0)."
     echo
     echo "| format | file read | copied | rest |"
     echo "|---|---:|---:|---:|"
@@ -194,7 +194,11 @@ load_end=$(cut -d ' ' -f 1 /proc/loadavg)
     echo "datasets' offsets. A Dense kernel is not transposed: the parameter [out, in] is the transposed view of"
     echo "Keras' [in, out] array, which is copied as it lies (Dense's sgemm blocks and torch::linear read it with"
     echo "the other trans flag), into a place at the same offset in a 4 KB page as its bytes in the file (glibc's"
-    echo "memcpy of 100 MB between such addresses took 9 ms, between others 13, measured apart)."
+    echo "memcpy of 100 MB between such addresses took 9 ms, between others 13, measured apart). The .keras' stored"
+    echo "model.weights.h5 starts where the zip's headers end, and this one's kernel 2 bytes past a float boundary:"
+    echo "no float array can share that offset, and every copy tried (glibc's memcpy whole or in parts, pread,"
+    echo "AVX-512 loops of unaligned loads or of aligned loads shifted by vpermt2b, plain or streaming stores)"
+    echo "took 13 ms from there."
     echo
     echo "Command: \`sh bench/model_load.sh\` (\`BASE_BIN=../main/bin\` adds the whole nnpredict of another build, and the"
     echo "per-batch table). Environment: BENCH_ROUNDS."
