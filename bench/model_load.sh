@@ -13,7 +13,11 @@
 # start-up excluded) and, for a Keras file, those of the copy into the
 # parameters alone. Medians and ranges in milliseconds.
 # BASE_BIN=DIR also times DIR/nnpredict, whole, each round (another build, say
-# main's before this change: it has no IMGPIPE_LOAD_TIME).
+# main's before this change: it has no IMGPIPE_LOAD_TIME), and the time of a
+# batch of 32 in nnpredict and of a training step in nntrain (sgd) from the .h5,
+# in DIR's build and in this one (whose Dense kernel from a Keras file is the
+# transposed view of Keras' array), and from our model file in this one (from
+# --profile's trace: a batch's spans, the median of batches 2-9).
 # Writes bench/results/model_load.md. Environment: BENCH_ROUNDS (default 7).
 set -u
 cd "$(dirname "$0")/.." || exit 70
@@ -33,6 +37,7 @@ ms() { date +%s%N; }
 
 $PY tests/shell/stream.py make 4 32 64 3 --batch 4 --classes a,b > "$W/tiny.bs" || die "stream.py failed"
 $PY tests/shell/stream.py make 1 32 64 3 > "$W/one.bs"
+$PY tests/shell/stream.py make 288 32 64 3 --batch 32 --classes a,b > "$W/steps.bs"
 cat > "$W/big.json" <<'JSON'
 {"input_shape": [32, 64, 3], "layers": [
   {"type": "Flatten", "name": "flatten"},
@@ -74,6 +79,7 @@ while [ $r -lt "$ROUNDS" ]; do
         echo "($b - $a) / 1000000" | bc -l >> "$W/$name.whole"
         sed -n 's/.*: load \([0-9.]*\) s$/\1 * 1000/p' "$W/err" | bc -l >> "$W/$name.load"
         sed -n 's/.*: weights copied in \([0-9.]*\) s$/\1 * 1000/p' "$W/err" | bc -l >> "$W/$name.copy"
+        sed -n 's/.*: file read in \([0-9.]*\) s$/\1 * 1000/p' "$W/err" | bc -l >> "$W/$name.read"
         if [ -n "${BASE_BIN:-}" ]; then
             a=$(ms)
             "$BASE_BIN/nnpredict" -q -j 1 -m "$W/$file" "$W/one.bs" > /dev/null 2>&1 || die "$BASE_BIN/nnpredict $file failed"
@@ -82,6 +88,51 @@ while [ $r -lt "$ROUNDS" ]; do
         fi
     done
 done
+
+# Per batch (BASE_BIN given): nnpredict's batch of 32 and nntrain's step, the
+# .h5 in BASE_BIN's build and in this one, our file in this one; interleaved.
+# From --profile's trace: a batch's engine spans (input, each layer, loss,
+# backward, metrics, optimizer, output) summed, the median over batches 2-9.
+per_batch() {  # per_batch TRACE: ms
+    $PY - "$1" <<'PY'
+import json, re, sys
+events = json.load(open(sys.argv[1]))
+events = events["traceEvents"] if isinstance(events, dict) else events
+top = {"input", "zero_grad", "loss", "backward", "metrics", "optimizer", "output"}
+spans = {}
+for e in sorted(events, key=lambda e: e.get("ts", 0)):
+    name = e.get("name", "")
+    if e.get("ph") == "X" and (name in top or re.fullmatch(r"\S+ \(\w+\)", name)):
+        spans.setdefault(name, []).append(e["dur"] / 1000)
+n = min(len(v) for v in spans.values())
+batches = sorted(sum(v[k] for v in spans.values()) for k in range(1, n))
+print(batches[len(batches) // 2])
+PY
+}
+# predict|train BIN h5|model: 9 batches, from the .h5 or from our file (nntrain: --init-from, our layout).
+predict() {
+    m=big.h5; [ "$2" = model ] && m=big.model
+    "$1/nnpredict" -q -j 1 -m "$W/$m" --steps 9 --profile "$W/trace.json" "$W/steps.bs" > /dev/null 2>&1 || die "$1/nnpredict $m failed"
+}
+train() {
+    set -- "$1" -m "$W/big.h5"
+    [ "$kind" = model ] && set -- "$1" -m "$W/big.json" --init-from "$W/big.model"
+    bin=$1; shift
+    "$bin/nntrain" -q -j 1 --seed 1 "$@" --optimizer sgd --lr 0.001 --epochs 1 --steps-per-epoch 9 \
+        --profile "$W/trace.json" -o "$W/trained.model" "$W/steps.bs" > /dev/null 2>&1 || die "$bin/nntrain $* failed"
+}
+if [ -n "${BASE_BIN:-}" ]; then
+    r=0
+    while [ $r -lt "$ROUNDS" ]; do
+        r=$((r + 1))
+        for run in "base $BASE_BIN h5" "h5 bin h5" "model bin model"; do
+            set -- $run
+            kind=$3
+            predict "$2" "$3" && per_batch "$W/trace.json" >> "$W/$1.predict"
+            train "$2" && per_batch "$W/trace.json" >> "$W/$1.train"
+        done
+    done
+fi
 load_end=$(cut -d ' ' -f 1 /proc/loadavg)
 
 {
@@ -106,23 +157,50 @@ load_end=$(cut -d ' ' -f 1 /proc/loadavg)
             [ -n "${BASE_BIN:-}" ] && echo " $(median < "$W/$name.base") ($(range < "$W/$name.base")) |")"
     done
     echo
+    echo "Where a Keras load's time goes (IMGPIPE_LOAD_TIME, medians, ms): *file read*: read_keras_file (open, map,"
+    echo "the HDF5 child's fork and parse while the parent fills the mapping's page tables; TF.js: the manifest,"
+    echo "the shard mapped); *copied*: the weights from the mapping into the parameters; the rest: the spec, the"
+    echo "network and its flat buffers (the load's median less the others': medians do not add, it may be below 0)."
+    echo
+    echo "| format | file read | copied | rest |"
+    echo "|---|---:|---:|---:|"
+    for f in $formats; do
+        name=${f%%:*}
+        [ -s "$W/$name.copy" ] || continue
+        rd=$(median < "$W/$name.read") cp=$(median < "$W/$name.copy") l=$(median < "$W/$name.load")
+        echo "| $name | $rd | $cp | $(awk "BEGIN {printf \"%.2f\", $l - $rd - $cp}") |"
+    done
+    if [ -n "${BASE_BIN:-}" ]; then
+        echo
+        echo "Per batch of 32 (ms, median (lowest-highest) over the rounds of each run's median over batches 2-9;"
+        echo "\`--profile\`'s spans of a batch summed: input, each layer, loss, backward, metrics, optimizer, output):"
+        echo "nnpredict, and nntrain's step (sgd), from the .h5 in $BASE_BIN's build (the kernel transposed into our"
+        echo "layout at load), in this one (the kernel in Keras' layout), and from our model file in this one"
+        echo "(nntrain: \`--init-from\`, our layout)."
+        echo
+        echo "| model | nnpredict | nntrain |"
+        echo "|---|---:|---:|"
+        for row in "base:.h5, $BASE_BIN" "h5:.h5, this build" "model:our model file, this build"; do
+            n=${row%%:*}
+            echo "| ${row#*:} | $(median < "$W/$n.predict") ($(range < "$W/$n.predict")) | $(median < "$W/$n.train") ($(range < "$W/$n.train")) |"
+        done
+    fi
+    echo
     echo "Our model file's load is its header, checked, then one \`pread\` per tensor straight into the model's"
     echo "parameters (the optimizer's flat buffer, in 2 MB pages): the same bytes cat reads, into memory the"
     echo "process must fault in once. The Keras formats are mapped (page tables filled at once) and each weight"
     echo "is copied once from the page cache into its parameter (read_weight), with no array of its own; the"
     echo "HDF5 (.h5, the .keras' stored member in place) is parsed in a forked child first, which sends the"
-    echo "datasets' offsets. What stays above 2x cat is our layout: Dense's kernel is Keras' transposed, and"
-    echo "the transposing copy (256x256 tiles, 4x4 SSE; IMGPIPE_LOAD_TIME's \"weights copied\", median) took"
-    copies=
-    for f in $formats; do
-        [ -s "$W/${f%%:*}.copy" ] && copies="$copies${copies:+, }${f%%:*} $(median < "$W/${f%%:*}.copy") ms"
-    done
-    echo "$copies, where our own file's whole load (a plain copy of the same bytes into the"
-    echo "same fresh memory) took $(median < "$W/model.load") ms; 8x8 AVX2, streaming stores and tile shapes from 16x4096"
-    echo "to 1024x64 were no faster (memory-bound). The .h5 and .keras add the fork of a process that has"
-    echo "libtorch loaded (4-9 ms) for the HDF5 child, whose parse (2 ms) overlaps the filling of the"
-    echo "mapping's page tables."
+    echo "datasets' offsets. A Dense kernel is not transposed: the parameter [out, in] is the transposed view of"
+    echo "Keras' [in, out] array, which is copied as it lies (Dense's sgemm blocks and torch::linear read it with"
+    echo "the other trans flag), into a place at the same offset in a 4 KB page as its bytes in the file (glibc's"
+    echo "memcpy of 100 MB between such addresses took 9 ms, between others 13, measured apart). The .keras' stored"
+    echo "model.weights.h5 starts where the zip's headers end, and this one's kernel 2 bytes past a float boundary:"
+    echo "no float array can share that offset, and every copy tried (glibc's memcpy whole or in parts, pread,"
+    echo "AVX-512 loops of unaligned loads or of aligned loads shifted by vpermt2b, plain or streaming stores)"
+    echo "took 13 ms from there."
     echo
-    echo "Command: \`sh bench/model_load.sh\` (\`BASE_BIN=../main/bin\` adds the whole nnpredict of another build)."
+    echo "Command: \`sh bench/model_load.sh\` (\`BASE_BIN=../main/bin\` adds the whole nnpredict of another build, and the"
+    echo "per-batch table). Environment: BENCH_ROUNDS."
 } > "$RESULT"
 cat "$RESULT"

@@ -44,6 +44,14 @@ void gemm(char ta, char tb, int64_t m, int64_t n, int64_t k, const float* a, int
     sgemm()(&ta, &tb, &im, &in, &ik, &one, a, &ila, b, &ilb, &beta, c, &ilc);
 }
 
+// Whether W [out, in] is the transposed view of a row-major [in, out] array
+// (Keras' kernel as it lies, doc/design.md "Keras files in"): then the sgemm
+// reads it with the other trans flag, and no copy of W is made.
+bool transposed(const at::Tensor& w) { return !w.is_contiguous() && w.t().is_contiguous(); }
+
+// W as the blocks read it: as it lies when row-major or transposed, else a row-major copy.
+at::Tensor as_blocks_read(const at::Tensor& w) { return transposed(w) ? w : w.contiguous(); }
+
 // y [n, out] = x [n, in] W^T + b: y^T = W x^T, blocks of W's rows.
 at::Tensor forward_blocks(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
     RECORD_FUNCTION("imgpipe::dense", std::vector<c10::IValue>());  // named in --profile
@@ -53,14 +61,17 @@ at::Tensor forward_blocks(const at::Tensor& x, const at::Tensor& w, const at::Te
     const float* wp = w.data_ptr<float>();
     float* yp = y.data_ptr<float>();
     const float beta = b.defined() ? 1.0f : 0.0f;
-    for_blocks(out, [&](int64_t o, int64_t m) { gemm('T', 'N', m, n, in, wp + o * in, in, xp, in, beta, yp + o, out); });
+    if (transposed(w))  // W^T row-major [in, out] is W column-major: rows o.. start at column o
+        for_blocks(out, [&](int64_t o, int64_t m) { gemm('N', 'N', m, n, in, wp + o, out, xp, in, beta, yp + o, out); });
+    else
+        for_blocks(out, [&](int64_t o, int64_t m) { gemm('T', 'N', m, n, in, wp + o * in, in, xp, in, beta, yp + o, out); });
     return y;
 }
 
 struct DenseBlocks : torch::autograd::Function<DenseBlocks> {
     static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w,
                               const at::Tensor& b) {
-        at::Tensor xc = x.contiguous(), wc = w.contiguous();
+        at::Tensor xc = x.contiguous(), wc = as_blocks_read(w);
         ctx->save_for_backward({xc, wc});
         ctx->saved_data["bias"] = b.numel() > 0;
         return forward_blocks(xc, wc, b.numel() > 0 ? b : at::Tensor());
@@ -74,12 +85,24 @@ struct DenseBlocks : torch::autograd::Function<DenseBlocks> {
         const int64_t n = x.size(0), in = x.size(1), out = w.size(0);
         const float *xp = x.data_ptr<float>(), *wp = w.data_ptr<float>(), *gp = gy.data_ptr<float>();
         at::Tensor gx, gw, gb;
+        // W transposed (W^T row-major): the same products with the other trans
+        // flags, and W's gradient in W's layout, which autograd adds into the
+        // parameter's gradient (the same layout: nn/optimizer.hpp) in memory order.
+        const bool wt = transposed(w);
         if (ctx->needs_input_grad(0)) {  // gx [n, in] = gy W: gx^T = W^T gy^T, blocks of features
             gx = at::empty({n, in}, x.options());
             float* p = gx.data_ptr<float>();
-            for_blocks(in, [&](int64_t i, int64_t m) { gemm('N', 'N', m, n, out, wp + i, in, gp, out, 0, p + i, in); });
+            if (wt)
+                for_blocks(in, [&](int64_t i, int64_t m) { gemm('T', 'N', m, n, out, wp + i * out, out, gp, out, 0, p + i, in); });
+            else
+                for_blocks(in, [&](int64_t i, int64_t m) { gemm('N', 'N', m, n, out, wp + i, in, gp, out, 0, p + i, in); });
         }
-        if (ctx->needs_input_grad(1)) {  // gw [out, in] = gy^T x: gw^T = x^T gy, blocks of features
+        if (ctx->needs_input_grad(1) && wt) {  // gw^T [in, out] = x^T gy: gw = gy^T x column-major, blocks of features
+            at::Tensor gwt = at::empty({in, out}, w.options());
+            float* p = gwt.data_ptr<float>();
+            for_blocks(in, [&](int64_t i, int64_t m) { gemm('N', 'T', out, m, n, gp, out, xp + i, in, 0, p + i * out, out); });
+            gw = gwt.t();
+        } else if (ctx->needs_input_grad(1)) {  // gw [out, in] = gy^T x: gw^T = x^T gy, blocks of features
             gw = at::empty({out, in}, w.options());
             float* p = gw.data_ptr<float>();
             for_blocks(in, [&](int64_t i, int64_t m) { gemm('N', 'T', m, out, n, xp + i, in, gp, out, 0, p + i, in); });
@@ -101,7 +124,7 @@ bool dense_blocks_runs(const at::Tensor& x, const at::Tensor& w) {
 at::Tensor dense_blocks(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
     if (at::GradMode::is_enabled() && (x.requires_grad() || w.requires_grad() || (b.defined() && b.requires_grad())))
         return DenseBlocks::apply(x, w, b.defined() ? b : at::empty({0}, w.options()));  // apply wants a defined tensor
-    return forward_blocks(x.contiguous(), w.contiguous(), b);
+    return forward_blocks(x.contiguous(), as_blocks_read(w), b);
 }
 
 }  // namespace imgpipe::nn

@@ -10,7 +10,9 @@
 namespace imgpipe::nn {
 
 // Whether dense_blocks runs this case: float CPU tensors, x [batch, in],
-// W [out, in], sizes a Fortran int holds, and a BLAS exporting sgemm_.
+// W [out, in], sizes a Fortran int holds, and a BLAS exporting sgemm_. W is
+// read as it lies when row-major or the transposed view of a row-major [in, out]
+// (a Keras kernel, doc/design.md "Keras files in"), and its gradient comes in W's layout.
 bool dense_blocks_runs(const at::Tensor& x, const at::Tensor& w);
 
 // x W^T + b (b may be undefined), differentiable in x, W and b.

@@ -42,11 +42,21 @@ struct MatchedWeight {
 // (conv2d_1, Conv2D): ...").
 std::vector<MatchedWeight> match_weights(const Spec& spec, const KerasFile& file, const std::string& path, bool keras,
                                          const ImportOptions& options = {}, ImportReport* report = nullptr);
+// Whether a matched weight is a Keras matrix that our layout transposes (Dense's
+// kernel: Keras' [in, out], our [out, in]): a loader may keep Keras' array as it
+// lies and make the parameter its transposed view (read_weight's `as_stored`),
+// instead of paying a transposing copy (doc/design.md, "Keras files in").
+bool keeps_keras_layout(const MatchedWeight& m);
+// The byte offset in a 4 KB page at which a deferred weight's bytes start in
+// the mapped file, or -1 (values in memory, or across pieces): a copy runs
+// faster into a place at the same offset (Optimizer::attach's page_offsets).
+int64_t source_page_offset(const MatchedWeight& m);
 // A matched weight's values into `to` (its count of floats, our layout): from
 // the file's bytes where the array is deferred (read_keras_file's `defer`), Keras'
 // layout turned into ours on the way (a Dense kernel transposed tile by tile),
-// with no array of the whole size between. The bytes were checked to be there.
-void read_weight(const MatchedWeight& m, float* to);
+// with no array of the whole size between. `as_stored`: the file's values in the
+// file's order, a plain copy (keeps_keras_layout). The bytes were checked to be there.
+void read_weight(const MatchedWeight& m, float* to, bool as_stored = false);
 // Our own model file's weights ("<layer>.<weight>", our layouts) as the layers
 // match_weights reads (with keras = false).
 KerasFile model_file_layers(const Spec& spec, const Frame& file, const std::string& path);

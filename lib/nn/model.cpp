@@ -151,8 +151,15 @@ private:
 
 // A matched weight's values into its tensor, turned into our layout on the way
 // (read_weight: from the file's bytes, once; match_weights checked the count).
+// A tensor that is the transposed view of a row-major array (TorchModel's
+// `keras_layout`) takes a Keras kernel as it lies: a plain copy.
 void copy_weight(const MatchedWeight& m, torch::Tensor& dst) {
-    if (dst.is_cpu() && dst.is_contiguous() && dst.scalar_type() == torch::kFloat) {
+    const bool cpu_float = dst.is_cpu() && dst.scalar_type() == torch::kFloat;
+    if (cpu_float && keeps_keras_layout(m) && !dst.is_contiguous() && dst.t().is_contiguous()) {
+        read_weight(m, dst.data_ptr<float>(), true);  // the view's first float is the array's
+        return;
+    }
+    if (cpu_float && dst.is_contiguous()) {
         read_weight(m, dst.data_ptr<float>());
         return;
     }
@@ -224,11 +231,24 @@ private:
 
 class TorchModel final : public Model {
 public:
-    // initialize false: restore is to write every weight.
-    TorchModel(Spec spec, uint64_t seed, bool initialize = true)
+    // initialize false: restore is to write every weight. `keras_layout`: the
+    // 2-D parameters to keep as the transposed view of a row-major [in, out]
+    // array, Keras' layout, which a Keras load then fills by a plain copy
+    // (doc/design.md, "Keras files in"); the flat buffers keep that layout, and
+    // place each at its source's offset in a page (>= 0; Optimizer::attach).
+    TorchModel(Spec spec, uint64_t seed, bool initialize = true, const std::map<std::string, int64_t>& keras_layout = {})
         : spec_(std::move(spec)), net_(spec_, seed, torch::kFloat, initialize), optimizer_(spec_.optimizer) {
         resolve_loss_and_metrics();
-        optimizer_.attach(net_.parameters(), initialize);
+        std::map<std::string, int64_t> page_offsets;
+        for (const auto& [name, page_offset] : keras_layout) {
+            if (page_offset >= 0) page_offsets[name] = page_offset;
+            Parameter* p = net_.find(name);
+            if (!p || p->value.dim() != 2) throw Error(kSoftware, name, "not a matrix to keep in Keras' layout");
+            torch::NoGradGuard no_grad;
+            p->value = torch::empty({p->value.size(1), p->value.size(0)}, p->value.options()).t();
+            if (p->trainable) p->value.set_requires_grad(true);
+        }
+        optimizer_.attach(net_.parameters(), initialize, page_offsets);
     }
 
     void to_device(const std::string& device, int index) override {
@@ -271,8 +291,11 @@ public:
 
     uint32_t fingerprint() const override {
         Digest d;
+        // Each value's bytes in memory order: a Dense kernel kept in Keras' layout
+        // is not copied to hash it (the ranks, which compare this, load the same file).
         for (const Parameter& p : net_.parameters()) {
-            torch::Tensor t = p.value.detach().to(torch::kCPU).contiguous();
+            torch::Tensor t = p.value.detach().to(torch::kCPU);
+            if (!t.is_non_overlapping_and_dense()) t = t.contiguous();
             d.add(t.data_ptr(), size_t(t.nbytes()));
         }
         return d.value();
@@ -659,18 +682,25 @@ namespace {
 // architecture (a spec), the weights are there.
 std::unique_ptr<Model> load_keras(const std::string& path, const Overrides& overrides, const std::string& weights,
                                   uint64_t seed) {
-    KerasModel keras = read_keras_model(path, weights, true);
+    const auto read_start = std::chrono::steady_clock::now();
+    KerasModel keras = read_keras_model(path, weights, true);  // (its spec's parse: well under a millisecond)
+    const std::chrono::duration<double> read_time = std::chrono::steady_clock::now() - read_start;
     const KerasFile& file = keras.file;
     const std::string& source = keras.source;
     Spec spec = std::move(keras.spec);
     apply_overrides(spec, overrides);
     set_trainable(spec, overrides.freeze, overrides.unfreeze);
     torch::manual_seed(seed);
-    auto model = std::make_unique<TorchModel>(std::move(spec), seed, false);
+    // Each array copied once, straight into its tensor (copy_weight): restore
+    // sees names and shapes. Dense's kernels stay in Keras' layout, their
+    // parameters its transposed view: a plain copy where a transposing one took
+    // twice cat's time of the whole file (bench/results/model_load.md).
+    std::vector<MatchedWeight> matched = match_weights(spec, file, source, true);
+    std::map<std::string, int64_t> keras_layout;
+    for (const MatchedWeight& m : matched)
+        if (keeps_keras_layout(m)) keras_layout[m.name] = source_page_offset(m);
+    auto model = std::make_unique<TorchModel>(std::move(spec), seed, false, keras_layout);
     model->set_threshold(overrides.threshold);
-    // Each array turned into our layout once, straight into its tensor
-    // (copy_weight): restore sees names and shapes.
-    std::vector<MatchedWeight> matched = match_weights(model->spec(), file, source, true);
     Frame tensors;
     std::map<std::string, const MatchedWeight*> by_name;
     for (const MatchedWeight& m : matched) {
@@ -686,9 +716,11 @@ std::unique_ptr<Model> load_keras(const std::string& path, const Overrides& over
     const auto copy_start = std::chrono::steady_clock::now();
     model->restore(tensors, source, false,
                    [&](const Tensor& t, torch::Tensor& dst) { copy_weight(*by_name.at(t.name), dst); });
-    if (std::getenv("IMGPIPE_LOAD_TIME")) {  // the copy into the parameters alone (bench/model_load.sh)
+    if (std::getenv("IMGPIPE_LOAD_TIME")) {  // the file's reading (HDF5: the child's), then the copy alone (bench/model_load.sh)
         std::chrono::duration<double> s = std::chrono::steady_clock::now() - copy_start;
         char text[64];
+        std::snprintf(text, sizeof text, "file read in %.4f s", read_time.count());
+        std::cerr << stderr_line_start() + progress_prefixed(source + ": " + text) + "\n";
         std::snprintf(text, sizeof text, "weights copied in %.4f s", s.count());
         std::cerr << stderr_line_start() + progress_prefixed(source + ": " + text) + "\n";
     }

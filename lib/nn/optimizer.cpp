@@ -64,20 +64,27 @@ torch::Tensor flat_zeros(int64_t n, const torch::TensorOptions& options) {
 }
 }  // namespace
 
-void Optimizer::attach(std::vector<Parameter>& params, bool copy_values) {
+void Optimizer::attach(std::vector<Parameter>& params, bool copy_values, const std::map<std::string, int64_t>& page_offsets) {
     torch::NoGradGuard no_grad;
+    if (!page_offsets.empty()) page_offsets_ = page_offsets;
     std::vector<Entry> entries;
     int64_t total = 0;
     torch::TensorOptions options = torch::TensorOptions().dtype(torch::kFloat);
     for (const Parameter& p : params) {
         if (!p.trainable) continue;
         if (entries.empty()) options = options.device(p.value.device());
-        entries.push_back({p.name, total, p.value.numel(), p.value.sizes().vec()});
+        auto wish = page_offsets_.find(p.name);  // the buffer starts on a page (flat_zeros) when it is large
+        if (wish != page_offsets_.end() && wish->second % 4 == 0) total += (wish->second / 4 - total % 1024 + 1024) % 1024;
+        // Its own strides where they tile its numel floats (contiguous, or transposed), else row-major.
+        std::vector<int64_t> strides = p.value.is_non_overlapping_and_dense() ? p.value.strides().vec()
+                                                                              : p.value.contiguous().strides().vec();
+        entries.push_back({p.name, total, p.value.numel(), p.value.sizes().vec(), strides});
         total += p.value.numel();
     }
     if (!entries_.empty() && entries_.size() == entries.size()) {
         for (size_t i = 0; i < entries.size(); ++i)
-            if (entries[i].name != entries_[i].name || entries[i].shape != entries_[i].shape)
+            if (entries[i].name != entries_[i].name || entries[i].shape != entries_[i].shape ||
+                entries[i].strides != entries_[i].strides)
                 throw Error(kSoftware, "", "optimizer: the parameters changed under it (" + entries[i].name + ")");
     }
     entries_ = std::move(entries);
@@ -87,10 +94,10 @@ void Optimizer::attach(std::vector<Parameter>& params, bool copy_values) {
     for (Parameter& p : params) {
         if (!p.trainable) continue;
         const Entry& e = entries_[i++];
-        torch::Tensor view = values.narrow(0, e.offset, e.numel).view(e.shape);
+        torch::Tensor view = e.in(values);
         if (copy_values) view.copy_(p.value.detach());
         view.set_requires_grad(true);
-        view.mutable_grad() = grads.narrow(0, e.offset, e.numel).view(e.shape);
+        view.mutable_grad() = e.in(grads);
         p.value = view;
     }
     values_ = values;
@@ -122,8 +129,8 @@ void Optimizer::create_slots() {
 std::vector<std::pair<std::string, torch::Tensor>> Optimizer::state() const {
     std::vector<std::pair<std::string, torch::Tensor>> out;
     for (const Entry& e : entries_) {
-        if (m_.defined()) out.emplace_back("optimizer.m." + e.name, m_.narrow(0, e.offset, e.numel).view(e.shape));
-        if (v_.defined()) out.emplace_back("optimizer.v." + e.name, v_.narrow(0, e.offset, e.numel).view(e.shape));
+        if (m_.defined()) out.emplace_back("optimizer.m." + e.name, e.in(m_));
+        if (v_.defined()) out.emplace_back("optimizer.v." + e.name, e.in(v_));
     }
     return out;
 }

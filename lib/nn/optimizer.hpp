@@ -15,6 +15,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -34,7 +35,17 @@ public:
     // tensors were replaced (Network::to); values and optimizer state are kept.
     // copy_values false: the flat buffer's values are left unset, for a load that
     // writes every one next (a copy of 100 MB of weights about to be overwritten).
-    void attach(std::vector<Parameter>& params, bool copy_values = true);
+    // A parameter keeps its memory layout there, and its gradient and slots take
+    // the same (a Dense kernel loaded from Keras is the transposed view of Keras'
+    // [in, out] array, doc/design.md "Keras files in"): the update rules are
+    // elementwise over the buffers, and the slots are saved in logical order.
+    // `page_offsets`: for a parameter that a load is to copy from a mapped file,
+    // the byte offset in a 4 KB page of its source; it is placed in the buffer at
+    // the same offset (zeros between): glibc's memcpy of 100 MB between addresses
+    // that share their offset in a page took 9 ms, else 13 (bench/results/model_load.md).
+    // Kept for later attaches: the buffers' layout must not change under the slots.
+    void attach(std::vector<Parameter>& params, bool copy_values = true,
+                const std::map<std::string, int64_t>& page_offsets = {});
     // The flat buffers: every trainable value, every gradient (in attach()'s order).
     torch::Tensor& values() { return values_; }
     torch::Tensor& gradients() { return grads_; }
@@ -64,7 +75,10 @@ private:
     struct Entry {
         std::string name;
         int64_t offset = 0, numel = 0;
-        std::vector<int64_t> shape;
+        std::vector<int64_t> shape, strides;  // the parameter's layout in the buffers
+        torch::Tensor in(const torch::Tensor& flat) const {  // its part of a flat buffer
+            return flat.as_strided(shape, strides, flat.storage_offset() + offset);
+        }
     };
     void create_slots();
 
@@ -73,6 +87,7 @@ private:
     int64_t iterations_ = 0;
     double u_product_ = 1;  // nadam: the product of u_1 ... u_t
     std::vector<Entry> entries_;
+    std::map<std::string, int64_t> page_offsets_;  // attach's
     torch::Tensor values_, grads_;  // flat, float, on the parameters' device
     torch::Tensor m_, v_;           // flat slots; undefined until the first step or a restore
 };

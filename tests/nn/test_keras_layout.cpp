@@ -9,6 +9,7 @@
 #include <map>
 #include <numeric>
 #include <sstream>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -239,6 +240,42 @@ TEST_CASE("read_weight: every layout from Keras' values or bytes left in the fil
             tried++;
         }
     CHECK(tried == 24);
+}
+
+TEST_CASE("read_weight as_stored: Keras' order as it lies, for the kernels that keep Keras' layout", "[keras-layout]") {
+    // Dense's kernel keeps Keras' layout (doc/design.md, "Keras files in"); nothing else does.
+    for (const auto& [input, layer, kept] : {std::tuple{"[2]", R"({"type": "Dense", "units": 3})", true},
+                                             {"[37]", R"({"type": "Dense", "units": 1})", true},
+                                             {"[5, 4, 3]", R"({"type": "Conv2D", "filters": 6, "kernel_size": 1})", false},
+                                             {"[4, 3, 2]", R"({"type": "PReLU", "shared_axes": [1]})", false}}) {
+        std::vector<WeightSpec> w = weights_of(input, layer);
+        KerasArray a{"k", w[0].keras_shape, std::vector<float>(size_t(count(w[0].keras_shape))), {}, nullptr};
+        INFO(layer);
+        CHECK(keeps_keras_layout({"l." + w[0].name, w[0], &a, true}) == kept);
+        CHECK_FALSE(keeps_keras_layout({"l." + w[0].name, w[0], &a, false}));  // our own file's: ours already
+        if (w.size() > 1) CHECK_FALSE(keeps_keras_layout({"l." + w[1].name, w[1], &a, true}));  // the bias
+    }
+    // A kernel of 1.1 million floats: more than one 4 MB part, in TF.js-like pieces cut inside values.
+    const WeightSpec w = weights_of("[1100]", R"({"type": "Dense", "units": 1000})")[0];
+    const size_t n = 1100 * 1000;
+    std::vector<float> keras(n);
+    for (size_t i = 0; i < n; ++i) keras[i] = float(i % 4099) * 0.5f - 3.0f;
+    std::string bytes(n * 4 + 1, '\0');
+    std::memcpy(&bytes[1], keras.data(), n * 4);
+    KerasArray one{"k", w.keras_shape, {}, {}, nullptr}, pieces{"k", w.keras_shape, {}, {}, nullptr};
+    one.pieces.push_back({bytes.data() + 1, n * 4, 0});
+    for (uint64_t at = 0, cut = 7; at < n * 4; at += cut, cut = cut * 3 + 2)
+        pieces.pieces.push_back({bytes.data() + 1 + at, std::min<uint64_t>(cut, n * 4 - at), at});
+    KerasArray held{"k", w.keras_shape, keras, {}, nullptr};
+    for (const KerasArray* a : {&held, &one, &pieces}) {
+        std::vector<float> got(n, -1);
+        read_weight({"l.weight", w, a, true}, got.data(), true);
+        CHECK(got == keras);
+    }
+    // Where its bytes start in a page: the place the optimizer gives it (one piece only).
+    CHECK(source_page_offset({"l.weight", w, &one, true}) == int64_t(reinterpret_cast<uintptr_t>(bytes.data() + 1) % 4096));
+    CHECK(source_page_offset({"l.weight", w, &pieces, true}) == -1);
+    CHECK(source_page_offset({"l.weight", w, &held, true}) == -1);
 }
 
 TEST_CASE("the table answers what other code asked of type names", "[keras-layout][graph]") {

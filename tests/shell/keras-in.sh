@@ -39,10 +39,10 @@ proof "Sequential CNN, Keras 3 .weights.h5 with its JSON" signlang_cnn sign-conf
 run nnpredict -q --model sign.weights.h5 in.bs
 check_status "a Keras 3 .weights.h5 alone: 65" 65
 check_err "saying it needs the architecture" "--weights"
-# IMGPIPE_LOAD_TIME (bench/model_load.sh): a Keras load's copy into the parameters, and the load.
+# IMGPIPE_LOAD_TIME (bench/model_load.sh): a Keras load's reading of the file, its copy into the parameters, and the load.
 run env IMGPIPE_LOAD_TIME=1 nnpredict -q --model sign.keras in.bs
-check "IMGPIPE_LOAD_TIME: a Keras load's copy into the parameters, then the whole load" \
-    "grep -Eq '^nnpredict: sign.keras: weights copied in [0-9]+\.[0-9]{4} s\$' '$T/err' && grep -Eq '^nnpredict: sign.keras: load [0-9]+\.[0-9]{4} s\$' '$T/err'"
+check "IMGPIPE_LOAD_TIME: a Keras load's reading of the file, its copy into the parameters, then the whole load" \
+    "grep -Eq '^nnpredict: sign.keras: file read in [0-9]+\.[0-9]{4} s\$' '$T/err' && grep -Eq '^nnpredict: sign.keras: weights copied in [0-9]+\.[0-9]{4} s\$' '$T/err' && grep -Eq '^nnpredict: sign.keras: load [0-9]+\.[0-9]{4} s\$' '$T/err'"
 
 # tf.keras 2.6's training_config wraps its metric ({"class_name": "MeanMetricWrapper", "config":
 # {"fn": "categorical_accuracy"}}): read as that metric, not left out with a warning.
