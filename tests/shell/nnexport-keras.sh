@@ -64,6 +64,8 @@ for p in sys.argv[2:]:
     except Exception as e:
         print(p, 'missing')" "$@" > diffs.txt; }
 # within FILE TOL: the line of FILE in diffs.txt says at most TOL.
+# member ZIP NAME: one member's bytes (Python's zipfile: unzip is not in a minimal Debian).
+member() { py -c 'import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))' "$1" "$2"; }
 within() { awk -v f="$1" -v t="$2" '$1 == f { found = 1; ok = ($2 + 0 == $2 && $2 <= t) } END { exit !(found && ok) }' diffs.txt; }
 diff_of() { awk -v f="$1" '$1 == f { print $2 }' diffs.txt; }
 
@@ -210,7 +212,7 @@ for ext in keras h5; do
     check "every layer type .$ext: read back, the same outputs ($(diff_of got.$ext.bs))" "within got.$ext.bs 0"
 done
 check "the .keras names the shared layer's second call (node index 1)" \
-    "unzip -p every.keras config.json | grep -q '\"keras_history\":\[\"shared\",1,0\]'"
+    "member every.keras config.json | grep -q '\"keras_history\":\[\"shared\",1,0\]'"
 check "the .h5 names it the Keras 2 way" \
     "py -c \"import h5py; m = h5py.File('every.h5').attrs['model_config']; print(m if isinstance(m, str) else m.decode())\" | grep -q '\[\"shared\",1,0,{}\]'"
 run nnexport every.model -o every-js/
@@ -286,7 +288,7 @@ spec = json.loads(meta['spec']); spec[sys.argv[1]] = json.loads(sys.argv[2]); me
 if sys.argv[1] == 'loss': meta['loss'] = spec['loss']
 stream.write_frame(open(sys.argv[3], 'wb'), t, meta)" "$@"
 }
-compile_of() { unzip -p "$1" config.json | py -c "import json, sys; print(json.dumps(json.load(sys.stdin)['compile_config'], sort_keys=True))"; }
+compile_of() { member "$1" config.json | py -c "import json, sys; print(json.dumps(json.load(sys.stdin)['compile_config'], sort_keys=True))"; }
 spec_top optimizer '{"type": "sgd", "momentum": 0.9, "nesterov": true, "learning_rate": {"type": "ExponentialDecay", "initial_learning_rate": 0.1, "decay_steps": 100, "decay_rate": 0.5}}' sgd.model
 nnexport -q sgd.model -o sgd.keras && nnexport -q sgd.keras -o sgd2.keras
 compile_of sgd.keras > cc1.txt; compile_of sgd2.keras > cc2.txt
