@@ -1,7 +1,6 @@
 // The neutral form every exporter reads, and the choice of format (export.hpp).
 #include "nn/export.hpp"
 
-#include <cstring>
 
 #include "cli/error.hpp"
 #include "nn/keras_file.hpp"
@@ -28,49 +27,35 @@ const std::vector<float>& ExportModel::weight(const LayerSpec& layer, const Weig
     return it->second;
 }
 
-ExportModel export_model(const Frame& f, const std::string& source) {
-    ExportModel m;
-    m.source = source;
-    auto meta = [&](const char* key) {
-        auto it = f.metadata.find(key);
-        return it == f.metadata.end() ? std::string() : it->second;
-    };
-    m.spec_json = meta("spec");
-    if (m.spec_json.empty()) throw DataError(source, "model file lacks its spec");
-    m.spec = parse_spec(m.spec_json, source + ": spec");
-    try {
-        if (!meta("classes").empty()) m.classes = parse_json_list(meta("classes"), "classes");
-    } catch (const DataError& e) {
-        throw DataError(source, e.what());
-    }
-    m.input_dtype = meta("input_dtype");
-    // Every weight the spec's layers have, F32 in the shape the spec gives; the
-    // optimizer's slots are not exported.
-    for (const LayerSpec& l : m.spec.layers) {
-        for (const WeightSpec& w : layer_weights(l)) {
-            std::string name = l.name + "." + w.name;
-            const Tensor* t = f.find(name);
-            if (!t) throw DataError(source, "model lacks tensor \"" + name + "\"");
-            if (t->dtype != DType::F32 || t->shape != w.shape)
-                throw DataError(source, "tensor \"" + name + "\" is " + dtype_name(t->dtype) + " " + shape_text(t->shape) +
-                                            ", expected F32 " + shape_text(w.shape));
-            std::vector<float> values(size_t(t->elements()));
-            std::memcpy(values.data(), t->data.data(), values.size() * sizeof(float));
-            m.weights.emplace(name, std::move(values));
-        }
-    }
-    return m;
-}
-
 ExportModel read_export_model(const std::string& path, const std::string& weights) {
-    if (weights.empty() && keras_file_kind(path).empty()) return export_model(read_model_file(path), path);
-    KerasModel keras = read_keras_model(path, weights, true);
     ExportModel m;
     m.source = path;
-    m.spec = std::move(keras.spec);
-    m.spec_json = m.spec.to_json();
-    m.classes = keras_class_names(keras.file, keras.source, m.spec.output_shape());
-    for (const MatchedWeight& w : match_weights(m.spec, keras.file, keras.source, true)) {
+    // The arrays come as the loaders take them: our file's in our layouts, a
+    // Keras file's in Keras' (read_weight turns them into ours).
+    KerasFile file;
+    std::string source = path;
+    bool keras = !weights.empty() || !keras_file_kind(path).empty();
+    if (!keras) {
+        Frame f = read_model_file(path);
+        m.spec_json = f.metadata["spec"];
+        m.spec = parse_spec(m.spec_json, path + ": spec");
+        try {
+            if (!f.metadata["classes"].empty()) m.classes = f.classes();
+        } catch (const DataError& e) {
+            throw DataError(path, e.what());
+        }
+        m.input_dtype = f.metadata["input_dtype"];
+        file = model_file_layers(m.spec, f, path);  // the optimizer's slots are not exported
+    } else {
+        KerasModel k = read_keras_model(path, weights, true);
+        file = std::move(k.file);
+        source = k.source;
+        m.spec = std::move(k.spec);
+        m.spec_json = m.spec.to_json();
+        m.classes = keras_class_names(file, source, m.spec.output_shape());
+    }
+    // Every weight of every layer, checked against the spec's shapes (a layer the file lacks is an error).
+    for (const MatchedWeight& w : match_weights(m.spec, file, source, keras)) {
         int64_t n = 1;
         for (int64_t d : w.weight.shape) n *= d;
         std::vector<float> values(static_cast<size_t>(n));

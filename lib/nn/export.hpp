@@ -26,9 +26,6 @@ struct ExportModel {
     const std::vector<float>& weight(const LayerSpec& layer, const WeightSpec& w) const;
 };
 
-// The model file's frame (its metadata and every F32 weight tensor), checked:
-// DataError naming `source` for a missing or misshapen weight.
-ExportModel export_model(const Frame& model_file, const std::string& source);
 // Any model the nn tools read (our model file, a Keras .h5 or .keras, a TF.js
 // model.json; with `weights`, `path` is the architecture), read without torch:
 // the Keras arrays turned into our layouts (load_weights.hpp).

@@ -246,6 +246,26 @@ run nnexport broken.model -o never.onnx
 check_status "a broken model: 65" 65
 check_err "named" "nnexport: broken.model: "
 check "and no file is left" '[ ! -e never.onnx ] && [ -z "$(ls -A | grep "never")" ]'
+# A model file that lacks one layer's bias (its frame otherwise whole): the layer named, 65.
+lacking=$(py -c '
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+head, data = json.loads(b[8:8 + n]), b[8 + n:]
+drop = next(k for k in head if k.endswith(".bias") and not k.startswith("optimizer"))
+out, buf = {"__metadata__": head["__metadata__"]}, b""
+for s, k in sorted((v["data_offsets"][0], k) for k, v in head.items() if k not in ("__metadata__", drop)):
+    e = head[k]["data_offsets"][1]
+    out[k] = dict(head[k], data_offsets=[len(buf), len(buf) + e - s])
+    buf += data[s:e]
+text = json.dumps(out).encode()
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(text)) + text + buf)
+print(drop.split(".")[0])' m1.model lacking.model)
+run nnexport lacking.model -o never.onnx
+check_status "a model file lacking a weight: 65" 65
+check "the layer named, with both lists of shapes ($(head -c 200 "$T/err"))" \
+    'grep -Eq "^nnexport: lacking.model: layer [0-9]+ \($lacking, [A-Za-z0-9]+\): the file.s weights are \[.*\], the model.s \[" "$T/err"'
+check "no file" '[ ! -e never.onnx ]'
 run nnexport m1.model --opset 12 -o never.onnx
 check_status "--opset 12: 64" 64
 check_err "saying the range" "--opset"
