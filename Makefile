@@ -57,10 +57,11 @@ BIN   ?= bin
 # unit_tests links too (the nn tools link both).
 KERAS_SRC    := $(wildcard lib/nn/keras_*.cpp)
 # The writers of nnexport (lib/nn/export*.cpp) link into it alone, with the
-# torch-free part of lib/nn they build on (the spec, the layer table, the Keras
-# weights' mapping): nnexport links no libtorch and starts in milliseconds.
+# torch-free part of lib/nn they build on (SPEC_SRC: the spec and the layer
+# table, as the spec fuzz target has them; and the Keras weights' mapping):
+# nnexport links no libtorch and starts in milliseconds.
 EXPORT_SRC   := $(wildcard lib/nn/export*.cpp)
-SPEC_SRC     := $(addprefix lib/nn/,spec.cpp layers.cpp config.cpp compile.cpp expr.cpp load_weights.cpp)
+SPEC_SRC     := $(addprefix lib/nn/,spec.cpp layers.cpp config.cpp compile.cpp expr.cpp)
 DATA_LIB_SRC := $(filter-out lib/nn/%,$(wildcard lib/*/*.cpp)) $(KERAS_SRC)
 NN_LIB_SRC   := $(filter-out $(KERAS_SRC) $(EXPORT_SRC),$(wildcard lib/nn/*.cpp))
 NN_TOOLS     := $(filter nntrain nneval nnpredict,$(notdir $(basename $(wildcard tools/*.cpp))))
@@ -111,7 +112,7 @@ $(addprefix $(BIN)/,$(NN_TOOLS)): $(BIN)/%: $(BUILD)/tools/%.o $(NN_LIB) $(DATA_
 	@mkdir -p $(BIN)
 	$(call say,LD,$@)
 	$(Q)$(CXX) $(LDFLAGS) -fopenmp $^ -o $@ $(TORCH_LIBS) $(IMAGE_LIBS) $(CSV_LIBS) $(KERAS_LIBS)
-$(BIN)/nnexport: $(BUILD)/tools/nnexport.o $(call obj,$(EXPORT_SRC) $(SPEC_SRC)) $(DATA_LIB)
+$(BIN)/nnexport: $(BUILD)/tools/nnexport.o $(call obj,$(EXPORT_SRC) $(SPEC_SRC) lib/nn/load_weights.cpp) $(DATA_LIB)
 	@mkdir -p $(BIN)
 	$(call say,LD,$@)
 	$(Q)$(CXX) $(LDFLAGS) $^ -o $@ $(KERAS_LIBS) $(ONNX_LIBS)
@@ -224,7 +225,7 @@ FUZZ_SRC_batch_feed   := lib/stream/feed.cpp lib/stream/batch.cpp $(FUZZ_FRAME_S
 FUZZ_SRC_list_line    := lib/list/list.cpp $(FUZZ_IO_SRC)
 FUZZ_SRC_table        := lib/list/table.cpp lib/list/list.cpp $(FUZZ_IO_SRC)
 FUZZ_LIBS_table       := $(CSV_LIBS)
-FUZZ_SRC_spec         := lib/nn/spec.cpp lib/nn/layers.cpp lib/nn/compile.cpp lib/nn/config.cpp lib/nn/expr.cpp lib/cli/progress.cpp
+FUZZ_SRC_spec         := $(SPEC_SRC) lib/cli/progress.cpp
 FUZZ_SRC_expr         := lib/nn/expr.cpp
 FUZZ_SRC_placement    := lib/nn/placement.cpp $(FUZZ_IO_SRC)
 FUZZ_SRC_model_file   := $(NN_LIB_SRC) $(KERAS_SRC) $(FUZZ_FRAME_SRC) lib/stream/feed.cpp lib/stream/batch.cpp lib/cli/app.cpp lib/cli/progress.cpp lib/cli/random.cpp $(FUZZ_IO_SRC)

@@ -66,7 +66,7 @@ ExportModel read_export_model(const std::string& path, const std::string& weight
 }
 
 ExportFormat export_format(const std::string& output, const std::string& format_option) {
-    std::string f = lower(format_option);
+    const std::string& f = format_option;  // nnexport's --format takes these names only
     if (f == "onnx") return ExportFormat::Onnx;
     if (f == "keras") return ExportFormat::Keras;
     if (f == "h5") return ExportFormat::KerasH5;
