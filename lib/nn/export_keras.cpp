@@ -564,11 +564,7 @@ std::vector<uint8_t> write_keras(const ExportModel& m) {
     { H5Id v(h5.group("vars"), H5Gclose, "a group"); }  // the model's own variables: none
     std::map<std::string, int> used;  // saving_lib._get_unique_name
     for (const KLayer& k : g.layers) {
-        std::string name = keras_detail::to_snake_case(k.class_name);
-        auto it = used.find(name);
-        if (it == used.end()) used[name] = 0;
-        else name += "_" + std::to_string(++it->second);
-        std::string path = "layers/" + name + "/vars";
+        std::string path = "layers/" + keras_detail::keras3_unique_name(keras_detail::to_snake_case(k.class_name), used) + "/vars";
         { H5Id v(h5.group(path), H5Gclose, "a group"); }
         std::vector<KerasWeight> w = keras_weights(m, k);
         for (size_t i = 0; i < w.size(); ++i) h5.dataset(path + "/" + std::to_string(i), w[i].shape, w[i].values);

@@ -518,6 +518,15 @@ std::string to_snake_case(const std::string& name) {
     return u;
 }
 
+std::string keras3_unique_name(std::string name, std::map<std::string, int>& used) {
+    auto it = used.find(name);
+    if (it == used.end())
+        used[name] = 0;
+    else
+        name += "_" + std::to_string(++it->second);
+    return name;
+}
+
 namespace {
 bool is_model_class(const std::string& c) { return c == "Sequential" || c == "Functional" || c == "Model"; }
 
@@ -544,11 +553,7 @@ void walk(const json& model, const std::string& prefix, const std::string& where
         if (sequential && i == 0 && c == "InputLayer") continue;
         std::string name = to_snake_case(c);
         if (name.empty() || name.size() > 200) throw DataError(where, "layer " + lname->get<std::string>() + ": bad class name");
-        auto it = used.find(name);
-        if (it == used.end())
-            used[name] = 0;
-        else
-            name += "_" + std::to_string(++it->second);
+        name = keras3_unique_name(name, used);
         const std::string path = prefix + "/" + name;
         if (is_model_class(c)) {
             if (groups) groups->push_back(path);

@@ -6,6 +6,7 @@
 // dataset, and no array is allocated before the file is shown to hold its bytes.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -76,6 +77,10 @@ std::vector<Keras3Path> keras3_paths(const std::string& model_config, const std:
                                      std::vector<std::string>* groups = nullptr);
 // Keras' naming.to_snake_case.
 std::string to_snake_case(const std::string& class_name);
+// Keras 3's name for the weights of the next layer whose snake-case class name is
+// `name`: itself the first time, then name_1, name_2, ... (saving_lib._get_unique_name);
+// `used` counts them, one map per model level.
+std::string keras3_unique_name(std::string name, std::map<std::string, int>& used);
 
 // The TF.js model.json `json_text` and its shards: `size` gives a shard's size
 // (throws if missing), `read` bytes of it inside that size, called in order after
