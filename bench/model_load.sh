@@ -64,6 +64,7 @@ done
 data_of() {  # the bytes cat reads: the model file, or model.json and its shard
     case $1 in tfjs/*) echo "$W/tfjs/model.json $W/tfjs/group1-shard1of1.bin" ;; *) echo "$W/$1" ;; esac
 }
+g++ -O2 -std=c++17 bench/copy_offset.cpp -o "$W/copy_offset" || die "cannot build bench/copy_offset.cpp"
 load=$(cut -d ' ' -f 1 /proc/loadavg)
 for f in $formats; do cat $(data_of "${f#*:}") > /dev/null; done
 r=0
@@ -133,6 +134,7 @@ if [ -n "${BASE_BIN:-}" ]; then
         done
     done
 fi
+"$W/copy_offset" "$W/big.keras" > "$W/copy_offset.md" || die "copy_offset failed"
 load_end=$(cut -d ' ' -f 1 /proc/loadavg)
 
 {
@@ -193,12 +195,14 @@ load_end=$(cut -d ' ' -f 1 /proc/loadavg)
     echo "HDF5 (.h5, the .keras' stored member in place) is parsed in a forked child first, which sends the"
     echo "datasets' offsets. A Dense kernel is not transposed: the parameter [out, in] is the transposed view of"
     echo "Keras' [in, out] array, which is copied as it lies (Dense's sgemm blocks and torch::linear read it with"
-    echo "the other trans flag), into a place at the same offset in a 4 KB page as its bytes in the file (glibc's"
-    echo "memcpy of 100 MB between such addresses took 9 ms, between others 13, measured apart). The .keras' stored"
-    echo "model.weights.h5 starts where the zip's headers end, and this one's kernel 2 bytes past a float boundary:"
-    echo "no float array can share that offset, and every copy tried (glibc's memcpy whole or in parts, pread,"
-    echo "AVX-512 loops of unaligned loads or of aligned loads shifted by vpermt2b, plain or streaming stores)"
-    echo "took 13 ms from there."
+    echo "the other trans flag), into a place that starts in its 4 KB page at the first float boundary at or past"
+    echo "its bytes' offset in theirs. The .keras' stored model.weights.h5 starts where the zip's headers end, and"
+    echo "this one's kernel 2 bytes past a float boundary. Where the copy lands decides its speed (glibc's memcpy,"
+    echo "bench/copy_offset.cpp, ms for 100 MB from the file's mapping into fresh 2 MB pages, by the distance from"
+    echo "the source's offset in a page to the destination's, -2 the float boundary below it; before, a kernel"
+    echo "whose bytes were not float-aligned went wherever the buffer put it, and this .keras loaded in 1.9-2.3x cat):"
+    echo
+    cat "$W/copy_offset.md"
     echo
     echo "Command: \`sh bench/model_load.sh\` (\`BASE_BIN=../main/bin\` adds the whole nnpredict of another build, and the"
     echo "per-batch table). Environment: BENCH_ROUNDS."

@@ -49,7 +49,8 @@ std::vector<MatchedWeight> match_weights(const Spec& spec, const KerasFile& file
 bool keeps_keras_layout(const MatchedWeight& m);
 // The byte offset in a 4 KB page at which a deferred weight's bytes start in
 // the mapped file, or -1 (values in memory, or across pieces): a copy runs
-// faster into a place at the same offset (Optimizer::attach's page_offsets).
+// faster into a place at that offset or a few bytes past it (Optimizer::attach's
+// page_offsets).
 int64_t source_page_offset(const MatchedWeight& m);
 // A matched weight's values into `to` (its count of floats, our layout): from
 // the file's bytes where the array is deferred (read_keras_file's `defer`), Keras'

@@ -73,8 +73,10 @@ void Optimizer::attach(std::vector<Parameter>& params, bool copy_values, const s
     for (const Parameter& p : params) {
         if (!p.trainable) continue;
         if (entries.empty()) options = options.device(p.value.device());
-        auto wish = page_offsets_.find(p.name);  // the buffer starts on a page (flat_zeros) when it is large
-        if (wish != page_offsets_.end() && wish->second % 4 == 0) total += (wish->second / 4 - total % 1024 + 1024) % 1024;
+        // The buffer starts on a page (flat_zeros) when it is large; the place is the
+        // first float boundary at or after the source's offset in a page.
+        auto wish = page_offsets_.find(p.name);
+        if (wish != page_offsets_.end()) total += ((wish->second + 3) / 4 - total % 1024 + 1024) % 1024;
         // Its own strides where they tile its numel floats (contiguous, or transposed), else row-major.
         std::vector<int64_t> strides = p.value.is_non_overlapping_and_dense() ? p.value.strides().vec()
                                                                               : p.value.contiguous().strides().vec();

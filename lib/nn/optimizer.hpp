@@ -41,8 +41,9 @@ public:
     // elementwise over the buffers, and the slots are saved in logical order.
     // `page_offsets`: for a parameter that a load is to copy from a mapped file,
     // the byte offset in a 4 KB page of its source; it is placed in the buffer at
-    // the same offset (zeros between): glibc's memcpy of 100 MB between addresses
-    // that share their offset in a page took 9 ms, else 13 (bench/results/model_load.md).
+    // the same offset, or the next float boundary (zeros between): glibc's memcpy
+    // of 100 MB took 8.6 ms to a place 0 to 256 bytes past its source's offset in
+    // a page, 12.4 ms to any other (bench/results/model_load.md).
     // Kept for later attaches: the buffers' layout must not change under the slots.
     void attach(std::vector<Parameter>& params, bool copy_values = true,
                 const std::map<std::string, int64_t>& page_offsets = {});
