@@ -98,8 +98,9 @@ int main(int argc, char** argv) {
         nn::Placement placement = nn::find_placement(app, place);
         nn::configure_runtime(app.thread_count());
         std::unique_ptr<nn::Model> model;
+        const std::string kind = resume.empty() ? nn::keras_file_kind(spec_path) : "";  // a spec, or a Keras model
         if (!resume.empty()) model = nn::Model::load(resume, ov);
-        else if (!weights.empty() || !nn::keras_file_kind(spec_path).empty()) model = nn::Model::load(spec_path, ov, weights, app.seed);
+        else if (!weights.empty() || (!kind.empty() && kind != "spec")) model = nn::Model::load(spec_path, ov, weights, app.seed);
         else {
             std::vector<uint8_t> text = read_file(spec_path);
             model = nn::Model::create(std::string(text.begin(), text.end()), spec_path, ov, app.seed);

@@ -51,10 +51,10 @@ const std::set<std::string> kTfjsClasses = {
     "Conv2DTranspose", "Cropping2D", "Dense", "DepthwiseConv2D", "Dropout", "Flatten", "GlobalAveragePooling2D",
     "GlobalMaxPooling2D", "LeakyReLU", "MaxPooling2D", "Maximum", "Minimum", "Multiply", "PReLU", "ReLU", "Rescaling",
     "Reshape", "SeparableConv2D", "Softmax", "UpSampling2D", "ZeroPadding2D"};
-// Activations tfjs-layers 4.22 has with Keras 3's (our) definition; it lacks leaky_relu,
-// and its hard_sigmoid is Keras 2's 0.2x + 0.5.
+// Activations tfjs-layers 4.22 has with our definition; it lacks leaky_relu, and its
+// hard_sigmoid is Keras 2's 0.2x + 0.5 (our keras2_hard_sigmoid).
 const std::set<std::string> kTfjsActivations = {"linear", "relu", "sigmoid", "softmax", "tanh", "elu",
-                                                "relu6", "swish", "gelu", "softplus", "selu"};
+                                                "relu6", "swish", "gelu", "softplus", "selu", "keras2_hard_sigmoid"};
 
 // A Lambda that is x * scale + offset for every float x (checked at points
 // beyond 0..255 too, since a float model's input is any number); nullopt else.
@@ -99,18 +99,25 @@ KLayer keras_layer(const ExportModel& m, const LayerSpec& l, Flavor flavor) {
         k.class_name = "Rescaling";
         k.config = {{"scale", (*a)[0]}, {"offset", (*a)[1]}};
     }
-    // Activations whose name means another function there, or none.
+    // Activations whose name means another function there, or none. Keras 2's and
+    // tfjs-layers' hard_sigmoid is 0.2x + 0.5 (our keras2_hard_sigmoid), Keras 3's
+    // relu6(x + 3) / 6 (our hard_sigmoid).
     if (k.config.contains("activation")) {
         std::string a = k.config["activation"];
-        const std::string ours = ", ours Keras 3's relu6(x + 3) / 6";
         if (flavor == Flavor::TfJs && a == "hard_sigmoid")
-            refuse(m, l, "activation hard_sigmoid: tfjs-layers' hard_sigmoid is Keras 2's 0.2x + 0.5" + ours);
+            refuse(m, l, "activation hard_sigmoid: tfjs-layers' hard_sigmoid is Keras 2's 0.2x + 0.5 "
+                         "(keras2_hard_sigmoid), ours Keras 3's relu6(x + 3) / 6");
         if (flavor == Flavor::TfJs && !kTfjsActivations.count(a))
             refuse(m, l, "activation " + a + ": tfjs-layers 4.22 has no such activation");
         if (flavor == Flavor::Keras2 && a == "hard_sigmoid")
-            refuse(m, l, "Keras 2's hard_sigmoid is max(0, min(1, 0.2x + 0.5))" + ours);
+            refuse(m, l, "Keras 2's hard_sigmoid is max(0, min(1, 0.2x + 0.5)) (keras2_hard_sigmoid), ours Keras 3's "
+                         "relu6(x + 3) / 6");
+        if (flavor == Flavor::Keras3 && a == "keras2_hard_sigmoid")
+            refuse(m, l, "Keras 3 has no activation max(0, min(1, 0.2x + 0.5)) (Keras 2's hard_sigmoid); "
+                         "export it as .h5 or TF.js");
         if (flavor == Flavor::Keras2 && a == "leaky_relu")
             refuse(m, l, "Keras 2 has no leaky_relu activation; use a LeakyReLU layer");
+        if (a == "keras2_hard_sigmoid") k.config["activation"] = "hard_sigmoid";
     }
     if (const LeakyReluOptions* o = l.find<LeakyReluOptions>(); o && flavor != Flavor::Keras3) {
         k.config.erase("negative_slope");  // Keras 2 and tfjs call the slope alpha

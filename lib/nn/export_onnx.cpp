@@ -169,6 +169,11 @@ std::string activate(Builder& b, Activation a, double slope, const std::string& 
             return clip(b.op("Add", {b.op("Div", {x, b.scalar(6)}, hint + "/Div"), b.scalar(0.5f)}, hint + "/Add"), 0, 1);
         case Activation::Softplus: return one("Softplus");
         case Activation::Selu: return one("Selu");  // ONNX's default alpha and gamma are torch's
+        case Activation::Keras2HardSigmoid:  // ONNX's HardSigmoid is Keras 2's: alpha * x + beta, clipped
+            return b.op("HardSigmoid", {x}, hint + "/HardSigmoid", [](Node_& n) {
+                attr(n, "alpha", 0.2f);
+                attr(n, "beta", 0.5f);
+            });
     }
     throw Error(kSoftware, "", std::string("onnx: activation ") + activation_name(a) + " has no entry");
 }

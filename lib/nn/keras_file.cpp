@@ -215,6 +215,7 @@ void send_file(int fd, const keras_detail::H5Read& r) {
     put_str(fd, f.format);
     put_str(fd, f.model_config);
     put_str(fd, f.training_config);
+    put_str(fd, f.keras_version);
     put_u64(fd, f.layers.size());
     for (size_t i = 0; i < f.layers.size(); i++) {
         const KerasLayerWeights& l = f.layers[i];
@@ -245,7 +246,8 @@ struct Deferred {
 };
 bool receive_file(PipeIn& in, KerasFile& f, std::vector<Deferred>& deferred) {
     uint64_t nl;
-    if (!in.str(f.format) || !in.str(f.model_config) || !in.str(f.training_config) || !in.u64(nl) || nl > (1u << 24))
+    if (!in.str(f.format) || !in.str(f.model_config) || !in.str(f.training_config) || !in.str(f.keras_version) ||
+        !in.u64(nl) || nl > (1u << 24))
         return false;
     f.layers.resize(size_t(nl));
     for (KerasLayerWeights& l : f.layers) {
@@ -582,6 +584,7 @@ KerasFile read_tfjs(const std::string& text, ShardSource& shards, const std::str
     if (!manifest || !manifest->is_array()) throw DataError(where, "model.json has no weightsManifest list");
     KerasFile out;
     out.format = "tfjs";
+    out.keras_version = "tfjs-layers";
     // The converter wraps the Keras JSON as {model_config, training_config, ...};
     // tfjs-layers' model.save writes the model's JSON itself.
     const json* mc = member(*topo, "model_config");
@@ -932,9 +935,10 @@ std::string keras_file_kind(const std::string& path) {
     if (head.compare(0, 8, "\x89HDF\r\n\x1a\n") == 0) return "keras2-h5";
     if (head.compare(0, 4, "PK\x03\x04") == 0) return "keras3";
     size_t i = head.find_first_not_of(" \t\r\n");
-    if (i != std::string::npos && head[i] == '{' &&
-        (head.find("\"weightsManifest\"") != std::string::npos || head.find("\"modelTopology\"") != std::string::npos))
-        return "tfjs";
+    if (i != std::string::npos && head[i] == '{')
+        return head.find("\"weightsManifest\"") != std::string::npos || head.find("\"modelTopology\"") != std::string::npos
+                   ? "tfjs"
+                   : "spec";
     return "";
 }
 
@@ -1048,6 +1052,9 @@ KerasFile read_keras_file(const std::string& path, const std::string& config_pat
         shards.where = path;
         shards.deferred = std::make_shared<KerasSource>(path);
         f = read_tfjs(text, shards, path);
+    } else if (kind == "spec") {
+        throw DataError(path, "a model's JSON, its architecture alone, not a trained model: train it (nntrain --model " +
+                                  path + " -o MODEL) or give its weights (--model " + path + " --weights FILE)");
     } else {
         if (access(path.c_str(), R_OK) != 0) throw NoInputError(path, std::strerror(errno));
         throw DataError(path, "not a Keras .h5, .keras or TF.js model.json");

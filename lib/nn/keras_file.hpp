@@ -45,12 +45,14 @@ struct KerasFile {
     std::string format;           // "keras2-h5", "keras3", "tfjs" (weights-only: "keras2-weights-h5", "keras3-weights-h5")
     std::string model_config;     // the architecture JSON as Keras' model.to_json() writes it (TF.js: modelTopology's model_config, or modelTopology itself)
     std::string training_config;  // Keras 2's training_config / TF.js's, "" if none (Keras 3: config.json's compile_config is inside model_config)
+    std::string keras_version;    // an HDF5 file's root keras_version ("2.6.0"), "tfjs-layers" for TF.js (whose functions it runs), else ""
     std::vector<KerasLayerWeights> layers;  // every layer that has weights, in the file's layer order
 };
 
 // What a path holds, by its first bytes (HDF5 signature, zip "PK\3\4", JSON with
 // "weightsManifest" or "modelTopology"): "keras2-h5" (any HDF5 file), "keras3",
-// "tfjs", or "" (anything else: our model file, a spec).
+// "tfjs", "spec" (other JSON: an architecture, which read_keras_file refuses as a
+// trained model, by name), or "" (anything else: our model file).
 std::string keras_file_kind(const std::string& path);
 
 // Reads a Keras/TF.js file. `config_path` gives the architecture JSON for a

@@ -438,6 +438,7 @@ H5Read read_open(hid_t file, const std::string& where, const std::string& config
         out.format = "keras2-h5";
         out.model_config = r.string_attr(root, "model_config", "model_config");
         out.training_config = r.string_attr(root, "training_config", "training_config");
+        out.keras_version = r.string_attr(root, "keras_version", "keras_version");
         if (out.model_config.empty()) out.model_config = config;
         Hid g(H5Gopen2(root, "model_weights", H5P_DEFAULT), H5Gclose);
         if (!g.ok()) r.fail("model_weights is not a group");
@@ -445,6 +446,7 @@ H5Read read_open(hid_t file, const std::string& where, const std::string& config
     } else if (r.has_attr(root, "layer_names") || r.has_attr(root, "layer_names0")) {
         out.format = "keras2-weights-h5";
         out.model_config = config;
+        out.keras_version = r.string_attr(root, "keras_version", "keras_version");
         read_keras2(r, root, config, layers);
     } else if (r.has_link(root, "layers") || r.has_link(root, "_layer_checkpoint_dependencies")) {
         out.format = in_keras_zip ? "keras3" : "keras3-weights-h5";

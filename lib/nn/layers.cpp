@@ -1026,7 +1026,8 @@ const char* activation_name(Activation a) { return activation_names()[size_t(a)]
 const std::vector<std::string>& activation_names() {
     // In the order of enum Activation.
     static const std::vector<std::string> names = {"linear", "relu", "sigmoid", "softmax", "tanh", "elu", "leaky_relu",
-                                                   "relu6", "swish", "gelu", "hard_sigmoid", "softplus", "selu"};
+                                                   "relu6", "swish", "gelu", "hard_sigmoid", "softplus", "selu",
+                                                   "keras2_hard_sigmoid"};
     return names;
 }
 

@@ -26,7 +26,8 @@ using Shape = std::vector<int64_t>;  // per sample, channels-last: [h, w, c] or 
 using Pair = std::array<int64_t, 2>;  // (rows, columns)
 
 enum class Activation {
-    Linear, Relu, Sigmoid, Softmax, Tanh, Elu, LeakyRelu, Relu6, Swish, Gelu, HardSigmoid, Softplus, Selu
+    Linear, Relu, Sigmoid, Softmax, Tanh, Elu, LeakyRelu, Relu6, Swish, Gelu, HardSigmoid, Softplus, Selu,
+    Keras2HardSigmoid  // Keras 2's and tfjs-layers' hard_sigmoid: clip(0.2x + 0.5, 0, 1)
 };
 const char* activation_name(Activation a);
 const std::vector<std::string>& activation_names();

@@ -241,17 +241,21 @@ std::string import_summary(const ImportReport& r) {
     return out;
 }
 
-std::string keras_architecture(const KerasFile& file) {
-    if (file.training_config.empty()) return file.model_config;
-    json doc = json::parse(file.model_config, nullptr, false);
-    json training = json::parse(file.training_config, nullptr, false);
-    if (!doc.is_object() || doc.contains("compile_config") || !training.is_object()) return file.model_config;
-    // Only the loss and the metrics: Keras 2's optimizer_config is Keras 2's own
-    // (lr, decay), and a model is run or fine-tuned with the optimizer asked for now.
-    json compile = json::object();
-    for (const char* key : {"loss", "metrics"})
-        if (training.contains(key) && !training[key].is_null()) compile[key] = training[key];
-    if (!compile.empty()) doc["compile_config"] = compile;
+std::string keras_architecture(const KerasFile& file, const std::string& arch, bool training) {
+    const bool version = !file.keras_version.empty();
+    if (!version && (!training || file.training_config.empty())) return arch;
+    json doc = json::parse(arch, nullptr, false);
+    if (!doc.is_object()) return arch;  // parse_spec names what is wrong
+    if (version && (file.format == "tfjs" || !doc.contains("keras_version"))) doc["keras_version"] = file.keras_version;
+    json config = training ? json::parse(file.training_config, nullptr, false) : json();
+    if (!doc.contains("compile_config") && config.is_object()) {
+        // Only the loss and the metrics: Keras 2's optimizer_config is Keras 2's own
+        // (lr, decay), and a model is run or fine-tuned with the optimizer asked for now.
+        json compile = json::object();
+        for (const char* key : {"loss", "metrics"})
+            if (config.contains(key) && !config[key].is_null()) compile[key] = config[key];
+        if (!compile.empty()) doc["compile_config"] = compile;
+    }
     return doc.dump();
 }
 
@@ -288,13 +292,14 @@ KerasModel read_keras_model(const std::string& path, const std::string& weights,
     } else if (arch.empty()) {
         throw DataError(path, "holds weights only; give the architecture: --model SPEC.json --weights " + path);
     }
-    std::string with_training = weights.empty() ? keras_architecture(k.file) : arch;
+    const std::string with_training = keras_architecture(k.file, arch, weights.empty());
     try {
         k.spec = parse_spec(with_training, path);
     } catch (const DataError& e) {
-        if (with_training == arch) throw;
+        const std::string without = keras_architecture(k.file, arch, false);
+        if (with_training == without) throw;
         // Keras 2's training_config named a loss or metric of its own: run the model without them.
-        k.spec = parse_spec(arch, path);
+        k.spec = parse_spec(without, path);
         std::cerr << stderr_line_start() + progress_prefixed(e.where() + ": " + e.what() + " (from its training_config: left out)") + "\n";
     }
     return k;

@@ -64,9 +64,12 @@ KerasFile model_file_layers(const Spec& spec, const Frame& file, const std::stri
 // "loaded 12 layers: conv1, ...; skipped 1: ...; new 1: dense_2", one part a line.
 std::string import_summary(const ImportReport& report);
 
-// The architecture a Keras file holds, with Keras 2's training_config (its loss and
-// metrics) made the compile_config that parse_spec reads.
-std::string keras_architecture(const KerasFile& file);
+// The architecture `arch` (the file's model_config, or the JSON given beside a
+// weights-only file) as parse_spec is to read it: the file's keras_version put
+// in where the JSON says none (a .h5's model_config; always for TF.js, whose
+// functions are tfjs-layers' whatever Keras wrote it), and, with `training`,
+// Keras 2's training_config (its loss and metrics) made the compile_config.
+std::string keras_architecture(const KerasFile& file, const std::string& arch, bool training);
 
 // A model trained in Keras, as every tool takes it: `path` a Keras file (known by
 // its bytes: keras_file_kind), or, `weights` given, the architecture JSON at `path`

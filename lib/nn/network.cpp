@@ -133,6 +133,7 @@ torch::Tensor activate(Activation a, const torch::Tensor& x, double negative_slo
         case Activation::HardSigmoid: return torch::clamp(x / 6 + 0.5, 0, 1);  // Keras 3: relu6(x + 3) / 6
         case Activation::Softplus: return torch::softplus(x);
         case Activation::Selu: return torch::selu(x);
+        case Activation::Keras2HardSigmoid: return torch::clamp(x * 0.2 + 0.5, 0, 1);  // tf.keras 2: 0.2 * x + 0.5
     }
     return x;
 }

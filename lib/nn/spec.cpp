@@ -569,6 +569,16 @@ void count_params(LayerSpec& l) {
     }
 }
 
+// Whether a Keras model's JSON was written by Keras 2 (or 1) or for tfjs-layers,
+// whose hard_sigmoid is 0.2x + 0.5 where Keras 3's (our hard_sigmoid) is
+// relu6(x + 3) / 6: its "keras_version", "2.6.0" or "tfjs-layers 1.3.1" (a TF.js
+// model.json's, which read_keras_model sets; absent: Keras 3's, ours).
+bool keras2_functions(const json& doc) {
+    if (!doc.contains("keras_version") || !doc["keras_version"].is_string()) return false;
+    const std::string v = doc["keras_version"];
+    return v.rfind("tfjs", 0) == 0 || (!v.empty() && (v[0] == '1' || v[0] == '2') && (v.size() == 1 || v[1] == '.'));
+}
+
 }  // namespace
 
 const LayerSpec* augmentation_layer(const Spec& spec) {
@@ -715,6 +725,9 @@ Spec parse_spec(const std::string& text, const std::string& where) {
         throw DataError(where, "no input shape: add \"input_shape\": [64, 64, 3] (height, width, channels) to the "
                                "spec, or an InputLayer with \"shape\"");
     if (spec.layers.empty()) throw DataError(where, "the model has no layers");
+    if (keras2_functions(doc))
+        for (LayerSpec& l : spec.layers)
+            if (l.activation == Activation::HardSigmoid) l.activation = Activation::Keras2HardSigmoid;
     name_layers(spec, where);
     build_graph(spec, reader.calls, outputs.empty() ? nullptr : &outputs[0], where);
     infer_shapes(spec, where);

@@ -45,6 +45,7 @@ def activation(name, x):
             "leaky_relu": lambda v: F.leaky_relu(v, 0.2), "relu6": lambda v: torch.clamp(v, 0, 6),
             "swish": lambda v: v * torch.sigmoid(v), "gelu": lambda v: 0.5 * v * (1 + torch.erf(v / math.sqrt(2))),
             "hard_sigmoid": lambda v: torch.clamp(v / 6 + 0.5, 0, 1), "softplus": F.softplus,
+            "keras2_hard_sigmoid": lambda v: torch.clamp(0.2 * v + 0.5, 0, 1),
             "selu": lambda v: 1.0507009873554804934193349852946 * torch.where(
                 v > 0, v, 1.6732632423543772848170429916717 * (torch.exp(v) - 1))}[name](x)
 

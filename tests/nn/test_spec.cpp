@@ -107,6 +107,33 @@ TEST_CASE("Keras 3 model.to_json() is accepted, compile_config included", "[spec
     CHECK(s.metrics == std::vector<std::string>{"accuracy"});
 }
 
+TEST_CASE("hard_sigmoid is the function of the Keras that wrote the model", "[spec]") {
+    // Keras 2's and tfjs-layers' is clip(0.2x + 0.5, 0, 1), Keras 3's (and ours) relu6(x + 3) / 6.
+    auto act = [](const std::string& version) {
+        std::string v = version.empty() ? "" : R"(, "keras_version": ")" + version + "\"";
+        Spec s = parse_spec(R"({"class_name": "Sequential", "config": {"name": "m", "layers": [
+            {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 4]}},
+            {"class_name": "Dense", "config": {"name": "d", "units": 2, "activation": "hard_sigmoid"}},
+            {"class_name": "Activation", "config": {"name": "a", "activation": "hard_sigmoid"}}]})" + v + "}",
+                            "m.json");
+        CHECK(s.layers[0].activation == s.layers[1].activation);
+        return s.layers[1].activation;
+    };
+    CHECK(act("2.6.0") == Activation::Keras2HardSigmoid);
+    CHECK(act("2.11.0") == Activation::Keras2HardSigmoid);
+    CHECK(act("1.2.2") == Activation::Keras2HardSigmoid);
+    CHECK(act("tfjs-layers 1.3.1") == Activation::Keras2HardSigmoid);
+    CHECK(act("3.3.3") == Activation::HardSigmoid);
+    CHECK(act("") == Activation::HardSigmoid);
+    CHECK(act("21.0") == Activation::HardSigmoid);
+    // Ours by name, and a Keras 2 model's kept through our JSON (the model file's spec).
+    Spec ours = parse_spec(R"({"input_shape": [4], "layers": [{"type": "Dense", "units": 2, "activation": "hard_sigmoid"},
+        {"type": "Dense", "units": 2, "activation": "keras2_hard_sigmoid"}]})", "ours.json");
+    CHECK(ours.layers[0].activation == Activation::HardSigmoid);
+    CHECK(ours.layers[1].activation == Activation::Keras2HardSigmoid);
+    CHECK(parse_spec(ours.to_json(), "model").layers[1].activation == Activation::Keras2HardSigmoid);
+}
+
 TEST_CASE("mistakes name the layer and the key, with a suggestion", "[spec][errors]") {
     std::string typo = R"({"input_shape": [8, 8, 1], "layers": [{"type": "Conv2D", "filter": 4, "kernel_size": 3}]})";
     CHECK(spec_error(typo, "cnn.json") == "cnn.json: layer 1 (Conv2D): unknown key \"filter\"; did you mean \"filters\"?");

@@ -39,6 +39,13 @@ proof "Sequential CNN, Keras 3 .weights.h5 with its JSON" signlang_cnn sign-conf
 run nnpredict -q --model sign.weights.h5 in.bs
 check_status "a Keras 3 .weights.h5 alone: 65" 65
 check_err "saying it needs the architecture" "--weights"
+# An architecture alone where a trained model is wanted: said so, with the two ways on.
+for tool in nnpredict nnexport; do
+    if [ $tool = nnpredict ]; then run nnpredict -q --model sign-config.json in.bs; else run nnexport sign-config.json -o x.onnx; fi
+    check_status "$tool: a model's JSON alone: 65" 65
+    check_err "$tool: saying it is an architecture, and what to do" \
+        "$tool: sign-config.json: a model's JSON, its architecture alone, not a trained model: train it (nntrain --model sign-config.json -o MODEL) or give its weights (--model sign-config.json --weights FILE)"
+done
 # IMGPIPE_LOAD_TIME (bench/model_load.sh): a Keras load's reading of the file, its copy into the parameters, and the load.
 run env IMGPIPE_LOAD_TIME=1 nnpredict -q --model sign.keras in.bs
 check "IMGPIPE_LOAD_TIME: a Keras load's reading of the file, its copy into the parameters, then the whole load" \
@@ -55,6 +62,36 @@ run nnpredict -q --model "$W/tm_mobilenetv2/model.json" in.bs
 check_status "Teachable Machine: tsv" 0
 check "its classes are the labels of metadata.json beside model.json" \
     '[ "$(cut -f2 "$T/out" | sort -u | tr "\n" " ")" != "" ] && cut -f2 "$T/out" | grep -q "마스크"'
+
+# A Keras 2 model's hard_sigmoid is Keras 2's, clip(0.2x + 0.5, 0, 1), where Keras 3's is
+# relu6(x + 3) / 6: the Sequential CNN with its dense_2 made hard_sigmoid (model_config
+# changed, keras_version 2.6.0 left at the root, as Keras 2 writes it) gives in nnpredict,
+# as .h5 and as TF.js, what tfjs-layers gives for the same weights (its hard_sigmoid is
+# Keras 2's); the same file saying keras_version 3.1.0 (Keras 3's legacy .h5) does not.
+hard_sigmoid_h5() {  # hard_sigmoid_h5 OUT VERSION
+    py -c "
+import h5py, json, shutil, sys
+shutil.copy(sys.argv[1], sys.argv[2])
+with h5py.File(sys.argv[2], 'r+') as f:
+    mc = json.loads(f.attrs['model_config'])
+    for l in mc['config']['layers']:
+        if l['config']['name'] == 'dense_2': l['config']['activation'] = 'hard_sigmoid'
+    f.attrs['model_config'] = json.dumps(mc)
+    f.attrs['keras_version'] = sys.argv[3]" "$H" "$1" "$2"
+}
+hard_sigmoid_h5 hs2.h5 2.6.0
+hard_sigmoid_h5 hs3.h5 3.1.0
+rm -rf hsjs && py "$W/h5_to_tfjs_layers.py" hs2.h5 hsjs > /dev/null
+cp "$W/signlang_cnn/inputs.npy" hs.npy && py "$S" npy hs.npy > in.bs
+node "$ROOT/tests/node/tfjs_run.js" hsjs/model.json hs.npy hs-tfjs.npy 2> /dev/null
+check "tfjs-layers ran the hard_sigmoid model" '[ -s hs-tfjs.npy ]'
+for m in hs2.h5 hsjs/model.json hs3.h5; do
+    nnpredict -q --model $m -f stream -o hs.bs in.bs
+    py "$S" max-diff hs.bs x hs-tfjs.npy > diff-$(echo $m | tr / _).txt
+done
+check "hard_sigmoid in a Keras 2 .h5: within 1e-5 of tfjs-layers' ($(cat diff-hs2.h5.txt))" 'awk "{ exit !(\$1 <= 1e-5) }" diff-hs2.h5.txt'
+check "hard_sigmoid in TF.js: within 1e-5 of tfjs-layers' ($(cat diff-hsjs_model.json.txt))" 'awk "{ exit !(\$1 <= 1e-5) }" diff-hsjs_model.json.txt'
+check "hard_sigmoid in a Keras 3 .h5 is Keras 3's: not tfjs-layers' ($(cat diff-hs3.h5.txt))" 'awk "{ exit !(\$1 > 1e-3) }" diff-hs3.h5.txt'
 
 # Broken files: named, 65, nothing half-written.
 head -c 100000 "$W/signlang_cnn/sign_lang_model.h5" > truncated.h5

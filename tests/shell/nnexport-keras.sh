@@ -268,14 +268,50 @@ refuse "a Lambda that is no Rescaling (.keras)" lam function '"x**2/65025."' out
 refuse "the same in .h5" lam function '"x**2/65025."' out.h5 "layer 'lam' (Lambda): \"x**2/65025.\" is not x * scale + offset"
 refuse "the same in TF.js" lam function '"x**2/65025."' out/ "layer 'lam' (Lambda): \"x**2/65025.\" is not x * scale + offset"
 refuse "hard_sigmoid in .h5 (Keras 2's is another)" act activation '"hard_sigmoid"' out.h5 \
-    "layer 'act' (Activation): Keras 2's hard_sigmoid is max(0, min(1, 0.2x + 0.5)), ours Keras 3's relu6(x + 3) / 6"
+    "layer 'act' (Activation): Keras 2's hard_sigmoid is max(0, min(1, 0.2x + 0.5)) (keras2_hard_sigmoid), ours Keras 3's relu6(x + 3) / 6"
 refuse "hard_sigmoid in TF.js" act activation '"hard_sigmoid"' out/ "layer 'act' (Activation): activation hard_sigmoid: tfjs-layers' hard_sigmoid is Keras 2's"
+refuse "keras2_hard_sigmoid in .keras" act activation '"keras2_hard_sigmoid"' out.keras \
+    "layer 'act' (Activation): Keras 3 has no activation max(0, min(1, 0.2x + 0.5)) (Keras 2's hard_sigmoid); export it as .h5 or TF.js"
 refuse "leaky_relu in .h5" a activation '"leaky_relu"' out.h5 "layer 'a' (Conv2D): Keras 2 has no leaky_relu activation"
 refuse "leaky_relu in TF.js" a activation '"leaky_relu"' out/ "layer 'a' (Conv2D): activation leaky_relu: tfjs-layers 4.22 has no such activation"
 refuse "bilinear UpSampling2D in TF.js" up interpolation '"bilinear"' out/ "layer 'up' (UpSampling2D): tfjs-layers 4.22 resizes bilinearly"
 refuse "Subtract in TF.js" merge type '"Subtract"' out/model.json "layer 'merge' (Subtract): tfjs-layers 4.22 has no Subtract layer"
 run nnexport refuse.model -o out.keras
 check "what TF.js refuses, .keras takes (Subtract, groups)" '[ "$status" -eq 0 ] && [ -s out.keras ]'
+
+# Keras 2's and tfjs-layers' hard_sigmoid, clip(0.2x + 0.5, 0, 1) (keras2_hard_sigmoid: what a
+# Keras 2 or TF.js model's hard_sigmoid is read as), goes to .h5 and TF.js as "hard_sigmoid":
+# read back with the same outputs, and run by tfjs-layers within 1e-5 of nnpredict.
+cat > hs.json <<'JSON'
+{"input_shape": [4, 4, 1], "layers": [
+  {"type": "Rescaling", "name": "resc", "scale": 0.05, "offset": -6},
+  {"type": "Conv2D", "name": "c", "filters": 3, "kernel_size": 1, "activation": "keras2_hard_sigmoid"},
+  {"type": "Activation", "name": "act", "activation": "keras2_hard_sigmoid"},
+  {"type": "Flatten"}, {"type": "Dense", "units": 2, "activation": "softmax"}]}
+JSON
+nntrain -q -j1 --model hs.json --epochs 1 -o hs.model train.bs
+rm -rf hs.h5 hsjs
+nnpredict -q --model hs.model -f stream -o ref.bs in.bs
+for out in hs.h5 hsjs/; do
+    run nnexport hs.model -o $out
+    check_status "keras2_hard_sigmoid to $out" 0
+done
+py -c "
+import h5py, json
+def acts(o):
+    if isinstance(o, dict):
+        return ([o['activation']] if 'activation' in o else []) + [a for v in o.values() for a in acts(v)]
+    return [a for v in o for a in acts(v)] if isinstance(o, list) else []
+print(' '.join(acts(json.loads(h5py.File('hs.h5', 'r').attrs['model_config'])) + ['/'] +
+               acts(json.load(open('hsjs/model.json'))['modelTopology'])))" > acts.txt 2>&1
+check "written as Keras 2's hard_sigmoid in both ($(cat acts.txt))" \
+    '[ "$(cat acts.txt)" = "hard_sigmoid hard_sigmoid softmax / hard_sigmoid hard_sigmoid softmax" ]'
+for m in hs.h5 hsjs/model.json; do nnpredict -q --model $m -f stream -o got.$(basename $m).bs in.bs; done
+node "$ROOT/tests/node/tfjs_run.js" hsjs/model.json in.npy js.npy 2> js.err
+compare ref.bs got.hs.h5.bs got.model.json.bs js.npy
+check "keras2_hard_sigmoid .h5 read back: outputs within 1e-6 ($(diff_of got.hs.h5.bs))" "within got.hs.h5.bs 1e-6"
+check "keras2_hard_sigmoid TF.js read back: outputs within 1e-6 ($(diff_of got.model.json.bs))" "within got.model.json.bs 1e-6"
+check "keras2_hard_sigmoid TF.js: tfjs-layers 4.22 within 1e-5 of nnpredict ($(diff_of js.npy))" "within js.npy 1e-5"
 
 # compile_config: the loss, metrics and optimizer (a schedule too) in Keras 3's form,
 # read back by our loader (a second export gives the same); null where a part has

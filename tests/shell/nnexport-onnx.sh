@@ -178,11 +178,12 @@ cat > zoo.json <<'JSON'
  {"type": "GlobalAveragePooling2D", "name": "g_ct2", "inputs": "ct2"},
  {"type": "GlobalMaxPooling2D", "name": "g_crop", "inputs": "crop"},
  {"type": "GlobalAveragePooling2D", "name": "g_prelu", "inputs": "prelu"},
- {"type": "Concatenate", "name": "out", "inputs": ["lam1", "lam2", "times3", "soft", "g_ct2", "g_crop", "g_prelu", "relu"]}
+ {"type": "Activation", "name": "k2hs", "activation": "keras2_hard_sigmoid", "inputs": "g_prelu"},
+ {"type": "Concatenate", "name": "out", "inputs": ["lam1", "lam2", "times3", "soft", "g_ct2", "g_crop", "g_prelu", "relu", "k2hs"]}
 ]}
 JSON
-prove "every layer type, activation and Lambda function (F32)" zoo.json 9,9,3 F32 raw 38 4
-prove "every layer type, activation and Lambda function (U8)" zoo.json 9,9,3 U8 raw 38 4
+prove "every layer type, activation and Lambda function (F32)" zoo.json 9,9,3 F32 raw 44 4
+prove "every layer type, activation and Lambda function (U8)" zoo.json 9,9,3 U8 raw 44 4
 # Flat inputs, on bytes: a Lambda alone reads them (nnpredict looks its bytes up), then
 # the layers that take rows, and a Reshape into an image.
 cat > flat.json <<'JSON'
