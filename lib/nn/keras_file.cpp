@@ -482,53 +482,6 @@ namespace keras_detail {
 
 unsigned h5_child_seconds = 0;
 
-std::string to_snake_case(const std::string& name) {
-    // re.sub(r"\W+", "", name): word characters stay (bytes above 127 too: Python's \w is Unicode).
-    std::string s;
-    for (unsigned char c : name)
-        if (std::isalnum(c) || c == '_' || c >= 128) s += char(c);
-    auto up = [](char c) { return c >= 'A' && c <= 'Z'; };
-    auto low = [](char c) { return c >= 'a' && c <= 'z'; };
-    // re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name), left to right, no overlaps.
-    std::string t;
-    for (size_t i = 0; i < s.size();) {
-        if (i + 2 < s.size() && up(s[i + 1]) && low(s[i + 2])) {
-            size_t j = i + 3;
-            while (j < s.size() && low(s[j])) j++;
-            t += s[i];
-            t += '_';
-            t.append(s, i + 1, j - i - 1);
-            i = j;
-        } else {
-            t += s[i++];
-        }
-    }
-    // re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-    std::string u;
-    for (size_t i = 0; i < t.size();) {
-        if (i + 1 < t.size() && low(t[i]) && up(t[i + 1])) {
-            u += t[i];
-            u += '_';
-            u += t[i + 1];
-            i += 2;
-        } else {
-            u += t[i++];
-        }
-    }
-    for (char& c : u)
-        if (up(c)) c = char(c - 'A' + 'a');
-    return u;
-}
-
-std::string keras3_unique_name(std::string name, std::map<std::string, int>& used) {
-    auto it = used.find(name);
-    if (it == used.end())
-        used[name] = 0;
-    else
-        name += "_" + std::to_string(++it->second);
-    return name;
-}
-
 namespace {
 bool is_model_class(const std::string& c) { return c == "Sequential" || c == "Functional" || c == "Model"; }
 
@@ -935,11 +888,10 @@ std::string keras_file_kind(const std::string& path) {
     if (head.compare(0, 8, "\x89HDF\r\n\x1a\n") == 0) return "keras2-h5";
     if (head.compare(0, 4, "PK\x03\x04") == 0) return "keras3";
     size_t i = head.find_first_not_of(" \t\r\n");
-    if (i != std::string::npos && head[i] == '{')
-        return head.find("\"weightsManifest\"") != std::string::npos || head.find("\"modelTopology\"") != std::string::npos
-                   ? "tfjs"
-                   : "spec";
-    return "";
+    if (i == std::string::npos || head[i] != '{') return "";
+    auto has = [&](const char* key) { return head.find(key) != std::string::npos; };
+    if (has("\"weightsManifest\"") || has("\"modelTopology\"")) return "tfjs";
+    return has("\"layers\"") || has("\"class_name\"") ? "spec" : "";
 }
 
 namespace {

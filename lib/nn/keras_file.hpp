@@ -51,8 +51,9 @@ struct KerasFile {
 
 // What a path holds, by its first bytes (HDF5 signature, zip "PK\3\4", JSON with
 // "weightsManifest" or "modelTopology"): "keras2-h5" (any HDF5 file), "keras3",
-// "tfjs", "spec" (other JSON: an architecture, which read_keras_file refuses as a
-// trained model, by name), or "" (anything else: our model file).
+// "tfjs", "spec" (other JSON naming "layers" or "class_name": an architecture,
+// which read_keras_file refuses as a trained model, by name), or "" (anything
+// else: our model file).
 std::string keras_file_kind(const std::string& path);
 
 // Reads a Keras/TF.js file. `config_path` gives the architecture JSON for a

@@ -18,6 +18,7 @@
 #include "cli/error.hpp"
 #include "cli/progress.hpp"
 #include "nn/config.hpp"
+#include "nn/keras_file.hpp"
 #include "nn/layers.hpp"
 
 namespace imgpipe::nn {
@@ -41,26 +42,6 @@ struct Call {
 };
 
 std::string ref_text(const Ref& r) { return r.layer + "[" + std::to_string(r.call) + "][0]"; }
-
-// "MaxPooling2D" -> "max_pooling2d", as Keras names layers.
-std::string snake_name(const std::string& type) {
-    std::string out;
-    for (size_t i = 0; i < type.size(); ++i) {
-        char c = type[i];
-        bool upper = std::isupper(static_cast<unsigned char>(c));
-        if (upper && i > 0 && (std::islower(static_cast<unsigned char>(type[i - 1])) ||
-                               (i + 1 < type.size() && std::islower(static_cast<unsigned char>(type[i + 1])) &&
-                                !std::isdigit(static_cast<unsigned char>(type[i - 1])))))
-            out += '_';
-        out += char(std::tolower(static_cast<unsigned char>(c)));
-    }
-    // Keras' own spellings
-    for (auto [from, to] : {std::pair<const char*, const char*>{"conv2_d", "conv2d"},
-                            {"conv2_d_transpose", "conv2d_transpose"}, {"depthwise_conv2_d", "depthwise_conv2d"},
-                            {"separable_conv2_d", "separable_conv2d"}})
-        if (out == from) out = to;
-    return out;
-}
 
 // Keras matches class names exactly (its registry is a dict), with the aliases
 // keras.layers itself exports (keras/src/layers: Convolution2D, MaxPool2D, ...),
@@ -460,7 +441,7 @@ void name_layers(Spec& spec, const std::string& where) {
         if (!l.name.empty()) seen.insert(l.name);
     for (LayerSpec& l : spec.layers) {
         if (!l.name.empty()) continue;
-        std::string base = snake_name(l.type);
+        std::string base = keras_detail::to_snake_case(l.type);  // "MaxPooling2D" -> "max_pooling2d", as Keras does
         for (;;) {
             int n = counts[base]++;
             std::string name = n ? base + "_" + std::to_string(n) : base;

@@ -278,10 +278,11 @@ TEST_CASE("keras file: the kind of a path, by its first bytes", "[keras]") {
     CHECK(keras_file_kind(kRef + "tm_mobilenetv2/model.json") == "tfjs");
     CHECK(keras_file_kind(fixtures() + "k3_seq.keras") == "keras3");
     CHECK(keras_file_kind(fixtures() + "k3_seq.weights.h5") == "keras2-h5");
-    CHECK(keras_file_kind(fixtures() + "k3_seq.json") == "");
+    CHECK(keras_file_kind(fixtures() + "k3_seq.json") == "spec");
     CHECK(keras_file_kind(kRef + "tm_mobilenetv2/metadata.json") == "");
     CHECK(keras_file_kind("/nonexistent") == "");
-    refused(fixtures() + "k3_seq.json", "not a Keras .h5, .keras or TF.js model.json");
+    refused(fixtures() + "k3_seq.json", "a model's JSON, its architecture alone, not a trained model: train it (nntrain --model ");
+    refused(kRef + "tm_mobilenetv2/metadata.json", "not a Keras .h5, .keras or TF.js model.json");
     CHECK_THROWS_AS(read_keras_file("/nonexistent/model.h5"), NoInputError);
 }
 
