@@ -330,6 +330,8 @@ ChannelStats ChannelStats::from_json(const std::string& text, const std::string&
     numbers("mean", s.mean);
     numbers("std", s.std);
     if (s.mean.size() != s.std.size()) throw DataError(where, "\"mean\" and \"std\" differ in length");
+    if (j.contains("samples") && !j["samples"].is_number_integer()) throw DataError(where, "\"samples\" is not a whole number");
+    if (j.contains("dtype") && !j["dtype"].is_string()) throw DataError(where, "\"dtype\" is not a string");
     s.samples = j.value("samples", int64_t(0));
     s.dtype = j.value("dtype", std::string("F32"));
     if (s.dtype != "U8" && s.dtype != "F32") throw DataError(where, "\"dtype\" is neither U8 nor F32");

@@ -60,8 +60,14 @@ std::string parse_initializer(Config& c, const std::string& key, const std::stri
     std::string n = lower_alnum(name);
     if (n == "variancescaling" && v.is_object() && v.contains("config") && v["config"].is_object()) {
         const json& cfg = v["config"];
-        double scale = cfg.value("scale", 1.0);
-        std::string mode = cfg.value("mode", "fan_in"), dist = cfg.value("distribution", "truncated_normal");
+        auto given = [&](const char* k, const json& fallback) {
+            if (!cfg.contains(k)) return fallback;
+            if (cfg[k].type() != fallback.type() && !(cfg[k].is_number() && fallback.is_number()))
+                c.fail("\"" + key + "\": VarianceScaling's " + k + " is " + cfg[k].dump());
+            return cfg[k];
+        };
+        double scale = given("scale", 1.0).get<double>();
+        std::string mode = given("mode", "fan_in").get<std::string>(), dist = given("distribution", "truncated_normal").get<std::string>();
         std::string kind = dist == "uniform" ? "uniform" : dist == "truncated_normal" || dist == "normal" ? "normal" : "";
         std::string base = scale == 1 && mode == "fan_avg" ? "glorot" : scale == 2 && mode == "fan_in" ? "he"
                            : scale == 1 && mode == "fan_in" ? "lecun" : "";

@@ -103,7 +103,7 @@ Ref keras_ref(const json& v, const std::string& context, const std::string& wher
 
 // Every Keras 3 tensor among a call's args, in order (a merge layer's list included).
 void keras3_tensors(const json& v, std::vector<Ref>& out, const std::string& context, const std::string& where) {
-    if (v.is_object() && v.value("class_name", "") == "__keras_tensor__") out.push_back(keras_ref(v, context, where));
+    if (v.is_object() && v.contains("class_name") && v["class_name"] == "__keras_tensor__") out.push_back(keras_ref(v, context, where));
     else if (v.is_array())
         for (const json& x : v) keras3_tensors(x, out, context, where);
 }
@@ -235,7 +235,8 @@ private:
         if (depth > 16) throw DataError(where_, context + ": models nested more than 16 deep");
         if (!m.contains("config") || !(m["config"].is_object() || m["config"].is_array()))
             throw DataError(where_, context + ": a model without its \"config\"");
-        bool frozen = frozen_above || (depth > 0 && m["config"].is_object() && m["config"].value("trainable", true) == false);
+        bool frozen = frozen_above || (depth > 0 && m["config"].is_object() && m["config"].contains("trainable") &&
+                                       m["config"]["trainable"] == false);
         std::string cls = m["class_name"].get<std::string>();
         const json& entries = layers_of(m);
         if (cls == "Sequential") {

@@ -269,6 +269,8 @@ Fit::Fit(Model& model, const TrainOptions& options, const std::string& tool, Col
     // Where training resumes from (a fresh model has "{}"), and with which settings.
     ordered saved = ordered::parse(model_.state_json(), nullptr, false);
     if (!saved.is_object()) saved = ordered::object();
+    if (saved.contains("epoch") && !saved["epoch"].is_number_integer())
+        throw DataError(o_.resumed_from, "the model file's state: \"epoch\" is not a whole number");
     done_ = saved.value("epoch", int64_t(0));
     if (!o_.resumed_from.empty()) resume(saved);
     callbacks_ = Callbacks(callback_options(o_));

@@ -269,6 +269,14 @@ py -c "d = open('m.model', 'rb').read(); open('new.model', 'wb').write(d.replace
 run nntrain --resume new.model train.bs
 check_status "a model from a newer format" 65
 check_err "asks for an upgrade" 'model format "imgpipe-model/2" is newer than this imgpipe reads (imgpipe-model/1); upgrade imgpipe'
+py -c "
+import json, sys; sys.path.insert(0, '$ROOT/tests/shell'); import stream
+(t, meta), = stream.read_frames(open('m.model', 'rb'))
+state = json.loads(meta['state']); state['epoch'] = 'two'; meta['state'] = json.dumps(state)
+stream.write_frame(open('epoch.model', 'wb'), t, meta)"
+run nntrain --resume epoch.model train.bs
+check_status "a model file whose state's epoch is no number" 65
+check_err "names it" 'epoch.model: the model file'"'"'s state: "epoch" is not a whole number'
 run nntrain --resume train.bs train.bs
 check_err "a stream given as a model" "train.bs: is a batch stream, not a model file"
 run nntrain -m cnn.json m.model

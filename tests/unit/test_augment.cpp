@@ -148,6 +148,11 @@ TEST_CASE("statistics: Welford over images equals the direct formula", "[augment
     ChannelStats back = ChannelStats::from_json(s.to_json(), "s.json");
     CHECK(back.std[1] == Approx(s.std[1]));
     CHECK_THROWS_WITH(ChannelStats::from_json("{\"mean\": [1]}", "s.json"), Catch::Contains("\"std\""));
+    // A key of another JSON type is named (json's own type_error was an internal error, exit 70).
+    CHECK_THROWS_AS(ChannelStats::from_json(R"({"mean": [1], "std": [1], "samples": "9"})", "s.json"), DataError);
+    CHECK_THROWS_WITH(ChannelStats::from_json(R"({"mean": [1], "std": [1], "samples": "9"})", "s.json"),
+                      "\"samples\" is not a whole number");
+    CHECK_THROWS_WITH(ChannelStats::from_json(R"({"mean": [1], "std": [1], "dtype": 8})", "s.json"), "\"dtype\" is not a string");
 }
 
 TEST_CASE("standardization: samplewise then featurewise, eps 1e-6", "[augment]") {
