@@ -62,13 +62,14 @@ TEST_CASE("an infinite constant prints as text that parses back (fuzz finding)",
 TEST_CASE("a key of the wrong JSON type is a spec error, not an internal one (fuzz finding)", "[spec][fuzz]") {
     // json::value() throws type_error when the key is there with another type:
     // a Keras 3 call argument whose class_name is an object escaped as exit 70.
-    auto refused = [](const std::string& text) {
+    auto refused = [](const std::string& text, const std::string& words = "") {
         INFO(text);
         try {
             parse_spec(text, "bad.json");
             FAIL("no error");
         } catch (const DataError& e) {
             CHECK(e.where() == "bad.json");
+            CHECK_THAT(e.what(), Catch::Contains(words));
         }
     };
     refused(R"({"class_name": "Functional", "config": {"name": "f", "layers": [
@@ -77,9 +78,10 @@ TEST_CASE("a key of the wrong JSON type is a spec error, not an internal one (fu
          "inbound_nodes": [{"args": [{"class_name": {"a": 1}, "config": {}}], "kwargs": {}}]}],
         "input_layers": [["in", 0, 0]], "output_layers": [["d", 0, 0]]}})");
     refused(R"({"input_shape": [4], "layers": [{"type": "Dense", "units": 2, "kernel_initializer":
-        {"class_name": "VarianceScaling", "config": {"scale": "2", "mode": "fan_in", "distribution": "normal"}}}]})");
+        {"class_name": "VarianceScaling", "config": {"scale": "2", "mode": "fan_in", "distribution": "normal"}}}]})",
+            "\"kernel_initializer\": VarianceScaling's scale is \"2\"");
     refused(R"({"input_shape": [4], "layers": [{"type": "Dense", "units": 2, "kernel_initializer":
-        {"class_name": "VarianceScaling", "config": {"scale": 2, "mode": 1}}}]})");
+        {"class_name": "VarianceScaling", "config": {"scale": 2, "mode": 1}}}]})", "VarianceScaling's mode is 1");
     // A nested model's "trainable" that is no boolean does not freeze it, and throws nothing.
     Spec s = parse_spec(R"({"class_name": "Sequential", "config": {"name": "outer", "layers": [
         {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 4], "name": "in"}},
